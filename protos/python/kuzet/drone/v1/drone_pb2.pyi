@@ -1,0 +1,576 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from kuzet.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LinkState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LINK_STATE_UNSPECIFIED: _ClassVar[LinkState]
+    LINK_STATE_CONNECTING: _ClassVar[LinkState]
+    LINK_STATE_UP: _ClassVar[LinkState]
+    LINK_STATE_LOST: _ClassVar[LinkState]
+    LINK_STATE_CLOSED: _ClassVar[LinkState]
+
+class FlightMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FLIGHT_MODE_UNSPECIFIED: _ClassVar[FlightMode]
+    FLIGHT_MODE_OTHER: _ClassVar[FlightMode]
+    FLIGHT_MODE_AUTO: _ClassVar[FlightMode]
+    FLIGHT_MODE_GUIDED: _ClassVar[FlightMode]
+    FLIGHT_MODE_LOITER: _ClassVar[FlightMode]
+    FLIGHT_MODE_RTL: _ClassVar[FlightMode]
+    FLIGHT_MODE_LAND: _ClassVar[FlightMode]
+
+class GpsFix(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GPS_FIX_UNSPECIFIED: _ClassVar[GpsFix]
+    GPS_FIX_NO_GPS: _ClassVar[GpsFix]
+    GPS_FIX_NO_FIX: _ClassVar[GpsFix]
+    GPS_FIX_2D: _ClassVar[GpsFix]
+    GPS_FIX_3D: _ClassVar[GpsFix]
+    GPS_FIX_DGPS: _ClassVar[GpsFix]
+    GPS_FIX_RTK_FLOAT: _ClassVar[GpsFix]
+    GPS_FIX_RTK_FIXED: _ClassVar[GpsFix]
+
+class PatrolKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PATROL_KIND_UNSPECIFIED: _ClassVar[PatrolKind]
+    PATROL_KIND_PERIMETER: _ClassVar[PatrolKind]
+    PATROL_KIND_AREA_SWEEP: _ClassVar[PatrolKind]
+    PATROL_KIND_ROUTE_TO_POINT: _ClassVar[PatrolKind]
+
+class ZoneKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ZONE_KIND_UNSPECIFIED: _ClassVar[ZoneKind]
+    ZONE_KIND_GEOFENCE: _ClassVar[ZoneKind]
+    ZONE_KIND_NO_FLY: _ClassVar[ZoneKind]
+
+class ViolationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VIOLATION_KIND_UNSPECIFIED: _ClassVar[ViolationKind]
+    VIOLATION_KIND_OUTSIDE_GEOFENCE: _ClassVar[ViolationKind]
+    VIOLATION_KIND_NO_FLY_ZONE: _ClassVar[ViolationKind]
+    VIOLATION_KIND_MAX_RANGE: _ClassVar[ViolationKind]
+    VIOLATION_KIND_MAX_ALTITUDE: _ClassVar[ViolationKind]
+    VIOLATION_KIND_BATTERY: _ClassVar[ViolationKind]
+    VIOLATION_KIND_LAUNCH_BATTERY: _ClassVar[ViolationKind]
+    VIOLATION_KIND_DRONE_NOT_READY: _ClassVar[ViolationKind]
+
+class MissionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MISSION_STATE_UNSPECIFIED: _ClassVar[MissionState]
+    MISSION_STATE_UPLOADING: _ClassVar[MissionState]
+    MISSION_STATE_LAUNCHING: _ClassVar[MissionState]
+    MISSION_STATE_IN_PROGRESS: _ClassVar[MissionState]
+    MISSION_STATE_PAUSED: _ClassVar[MissionState]
+    MISSION_STATE_RETURNING: _ClassVar[MissionState]
+    MISSION_STATE_LANDING: _ClassVar[MissionState]
+    MISSION_STATE_COMPLETED: _ClassVar[MissionState]
+    MISSION_STATE_ABORTED: _ClassVar[MissionState]
+
+class ControlAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONTROL_ACTION_UNSPECIFIED: _ClassVar[ControlAction]
+    CONTROL_ACTION_HOLD: _ClassVar[ControlAction]
+    CONTROL_ACTION_RESUME: _ClassVar[ControlAction]
+    CONTROL_ACTION_RETURN_TO_LAUNCH: _ClassVar[ControlAction]
+    CONTROL_ACTION_LAND: _ClassVar[ControlAction]
+    CONTROL_ACTION_EMERGENCY_STOP: _ClassVar[ControlAction]
+LINK_STATE_UNSPECIFIED: LinkState
+LINK_STATE_CONNECTING: LinkState
+LINK_STATE_UP: LinkState
+LINK_STATE_LOST: LinkState
+LINK_STATE_CLOSED: LinkState
+FLIGHT_MODE_UNSPECIFIED: FlightMode
+FLIGHT_MODE_OTHER: FlightMode
+FLIGHT_MODE_AUTO: FlightMode
+FLIGHT_MODE_GUIDED: FlightMode
+FLIGHT_MODE_LOITER: FlightMode
+FLIGHT_MODE_RTL: FlightMode
+FLIGHT_MODE_LAND: FlightMode
+GPS_FIX_UNSPECIFIED: GpsFix
+GPS_FIX_NO_GPS: GpsFix
+GPS_FIX_NO_FIX: GpsFix
+GPS_FIX_2D: GpsFix
+GPS_FIX_3D: GpsFix
+GPS_FIX_DGPS: GpsFix
+GPS_FIX_RTK_FLOAT: GpsFix
+GPS_FIX_RTK_FIXED: GpsFix
+PATROL_KIND_UNSPECIFIED: PatrolKind
+PATROL_KIND_PERIMETER: PatrolKind
+PATROL_KIND_AREA_SWEEP: PatrolKind
+PATROL_KIND_ROUTE_TO_POINT: PatrolKind
+ZONE_KIND_UNSPECIFIED: ZoneKind
+ZONE_KIND_GEOFENCE: ZoneKind
+ZONE_KIND_NO_FLY: ZoneKind
+VIOLATION_KIND_UNSPECIFIED: ViolationKind
+VIOLATION_KIND_OUTSIDE_GEOFENCE: ViolationKind
+VIOLATION_KIND_NO_FLY_ZONE: ViolationKind
+VIOLATION_KIND_MAX_RANGE: ViolationKind
+VIOLATION_KIND_MAX_ALTITUDE: ViolationKind
+VIOLATION_KIND_BATTERY: ViolationKind
+VIOLATION_KIND_LAUNCH_BATTERY: ViolationKind
+VIOLATION_KIND_DRONE_NOT_READY: ViolationKind
+MISSION_STATE_UNSPECIFIED: MissionState
+MISSION_STATE_UPLOADING: MissionState
+MISSION_STATE_LAUNCHING: MissionState
+MISSION_STATE_IN_PROGRESS: MissionState
+MISSION_STATE_PAUSED: MissionState
+MISSION_STATE_RETURNING: MissionState
+MISSION_STATE_LANDING: MissionState
+MISSION_STATE_COMPLETED: MissionState
+MISSION_STATE_ABORTED: MissionState
+CONTROL_ACTION_UNSPECIFIED: ControlAction
+CONTROL_ACTION_HOLD: ControlAction
+CONTROL_ACTION_RESUME: ControlAction
+CONTROL_ACTION_RETURN_TO_LAUNCH: ControlAction
+CONTROL_ACTION_LAND: ControlAction
+CONTROL_ACTION_EMERGENCY_STOP: ControlAction
+
+class DroneLimits(_message.Message):
+    __slots__ = ("max_altitude_m", "max_range_m", "min_launch_battery_pct", "return_reserve_pct", "endurance_s", "cruise_speed_mps", "link_loss_timeout_s")
+    MAX_ALTITUDE_M_FIELD_NUMBER: _ClassVar[int]
+    MAX_RANGE_M_FIELD_NUMBER: _ClassVar[int]
+    MIN_LAUNCH_BATTERY_PCT_FIELD_NUMBER: _ClassVar[int]
+    RETURN_RESERVE_PCT_FIELD_NUMBER: _ClassVar[int]
+    ENDURANCE_S_FIELD_NUMBER: _ClassVar[int]
+    CRUISE_SPEED_MPS_FIELD_NUMBER: _ClassVar[int]
+    LINK_LOSS_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    max_altitude_m: float
+    max_range_m: float
+    min_launch_battery_pct: float
+    return_reserve_pct: float
+    endurance_s: float
+    cruise_speed_mps: float
+    link_loss_timeout_s: float
+    def __init__(self, max_altitude_m: _Optional[float] = ..., max_range_m: _Optional[float] = ..., min_launch_battery_pct: _Optional[float] = ..., return_reserve_pct: _Optional[float] = ..., endurance_s: _Optional[float] = ..., cruise_speed_mps: _Optional[float] = ..., link_loss_timeout_s: _Optional[float] = ...) -> None: ...
+
+class CameraSpec(_message.Message):
+    __slots__ = ("horizontal_fov_deg", "side_overlap")
+    HORIZONTAL_FOV_DEG_FIELD_NUMBER: _ClassVar[int]
+    SIDE_OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    horizontal_fov_deg: float
+    side_overlap: float
+    def __init__(self, horizontal_fov_deg: _Optional[float] = ..., side_overlap: _Optional[float] = ...) -> None: ...
+
+class Drone(_message.Message):
+    __slots__ = ("drone_id", "agency_id", "name", "home", "system_id", "component_id", "link_url", "limits", "camera", "registered_at")
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HOME_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPONENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LINK_URL_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    drone_id: str
+    agency_id: str
+    name: str
+    home: _common_pb2.GeoPoint
+    system_id: int
+    component_id: int
+    link_url: str
+    limits: DroneLimits
+    camera: CameraSpec
+    registered_at: _timestamp_pb2.Timestamp
+    def __init__(self, drone_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., name: _Optional[str] = ..., home: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., system_id: _Optional[int] = ..., component_id: _Optional[int] = ..., link_url: _Optional[str] = ..., limits: _Optional[_Union[DroneLimits, _Mapping]] = ..., camera: _Optional[_Union[CameraSpec, _Mapping]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Zone(_message.Message):
+    __slots__ = ("zone_id", "agency_id", "name", "kind", "polygon", "max_altitude_m", "created_at")
+    ZONE_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    POLYGON_FIELD_NUMBER: _ClassVar[int]
+    MAX_ALTITUDE_M_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    zone_id: str
+    agency_id: str
+    name: str
+    kind: ZoneKind
+    polygon: _containers.RepeatedCompositeFieldContainer[_common_pb2.GeoPoint]
+    max_altitude_m: float
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, zone_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[ZoneKind, str, int]] = ..., polygon: _Optional[_Iterable[_Union[_common_pb2.GeoPoint, _Mapping]]] = ..., max_altitude_m: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Waypoint(_message.Message):
+    __slots__ = ("seq", "latitude", "longitude", "relative_altitude_m", "hold_s")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    LATITUDE_FIELD_NUMBER: _ClassVar[int]
+    LONGITUDE_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_ALTITUDE_M_FIELD_NUMBER: _ClassVar[int]
+    HOLD_S_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    latitude: float
+    longitude: float
+    relative_altitude_m: float
+    hold_s: float
+    def __init__(self, seq: _Optional[int] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., relative_altitude_m: _Optional[float] = ..., hold_s: _Optional[float] = ...) -> None: ...
+
+class Violation(_message.Message):
+    __slots__ = ("kind", "message", "zone_id", "waypoint_seq")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ZONE_ID_FIELD_NUMBER: _ClassVar[int]
+    WAYPOINT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    kind: ViolationKind
+    message: str
+    zone_id: str
+    waypoint_seq: int
+    def __init__(self, kind: _Optional[_Union[ViolationKind, str, int]] = ..., message: _Optional[str] = ..., zone_id: _Optional[str] = ..., waypoint_seq: _Optional[int] = ...) -> None: ...
+
+class PatrolPlan(_message.Message):
+    __slots__ = ("plan_id", "drone_id", "agency_id", "kind", "waypoints", "distance_m", "estimated_duration_s", "estimated_battery_pct", "estimated_landing_battery_pct", "altitude_m", "speed_mps", "ok", "violations", "alert_id", "created_at", "sweep_spacing_m")
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    WAYPOINTS_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_BATTERY_PCT_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_LANDING_BATTERY_PCT_FIELD_NUMBER: _ClassVar[int]
+    ALTITUDE_M_FIELD_NUMBER: _ClassVar[int]
+    SPEED_MPS_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    ALERT_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_SPACING_M_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    drone_id: str
+    agency_id: str
+    kind: PatrolKind
+    waypoints: _containers.RepeatedCompositeFieldContainer[Waypoint]
+    distance_m: float
+    estimated_duration_s: float
+    estimated_battery_pct: float
+    estimated_landing_battery_pct: float
+    altitude_m: float
+    speed_mps: float
+    ok: bool
+    violations: _containers.RepeatedCompositeFieldContainer[Violation]
+    alert_id: str
+    created_at: _timestamp_pb2.Timestamp
+    sweep_spacing_m: float
+    def __init__(self, plan_id: _Optional[str] = ..., drone_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., kind: _Optional[_Union[PatrolKind, str, int]] = ..., waypoints: _Optional[_Iterable[_Union[Waypoint, _Mapping]]] = ..., distance_m: _Optional[float] = ..., estimated_duration_s: _Optional[float] = ..., estimated_battery_pct: _Optional[float] = ..., estimated_landing_battery_pct: _Optional[float] = ..., altitude_m: _Optional[float] = ..., speed_mps: _Optional[float] = ..., ok: _Optional[bool] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., alert_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sweep_spacing_m: _Optional[float] = ...) -> None: ...
+
+class MissionProgress(_message.Message):
+    __slots__ = ("current_seq", "total", "reached_seq")
+    CURRENT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    REACHED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    current_seq: int
+    total: int
+    reached_seq: int
+    def __init__(self, current_seq: _Optional[int] = ..., total: _Optional[int] = ..., reached_seq: _Optional[int] = ...) -> None: ...
+
+class Mission(_message.Message):
+    __slots__ = ("mission_id", "plan_id", "drone_id", "agency_id", "state", "dispatched_by", "dispatched_at", "ended_at", "progress", "reason", "alert_id")
+    MISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DISPATCHED_BY_FIELD_NUMBER: _ClassVar[int]
+    DISPATCHED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ALERT_ID_FIELD_NUMBER: _ClassVar[int]
+    mission_id: str
+    plan_id: str
+    drone_id: str
+    agency_id: str
+    state: MissionState
+    dispatched_by: str
+    dispatched_at: _timestamp_pb2.Timestamp
+    ended_at: _timestamp_pb2.Timestamp
+    progress: MissionProgress
+    reason: str
+    alert_id: str
+    def __init__(self, mission_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., drone_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., state: _Optional[_Union[MissionState, str, int]] = ..., dispatched_by: _Optional[str] = ..., dispatched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress: _Optional[_Union[MissionProgress, _Mapping]] = ..., reason: _Optional[str] = ..., alert_id: _Optional[str] = ...) -> None: ...
+
+class Telemetry(_message.Message):
+    __slots__ = ("drone_id", "agency_id", "time", "position", "relative_altitude_m", "heading_deg", "ground_speed_mps", "climb_rate_mps", "battery_pct", "battery_voltage_v", "gps_fix", "satellites_visible", "mode", "autopilot_mode", "armed", "progress", "link_state", "last_heartbeat_at", "commands_blocked", "geofence_breached")
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_ALTITUDE_M_FIELD_NUMBER: _ClassVar[int]
+    HEADING_DEG_FIELD_NUMBER: _ClassVar[int]
+    GROUND_SPEED_MPS_FIELD_NUMBER: _ClassVar[int]
+    CLIMB_RATE_MPS_FIELD_NUMBER: _ClassVar[int]
+    BATTERY_PCT_FIELD_NUMBER: _ClassVar[int]
+    BATTERY_VOLTAGE_V_FIELD_NUMBER: _ClassVar[int]
+    GPS_FIX_FIELD_NUMBER: _ClassVar[int]
+    SATELLITES_VISIBLE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    AUTOPILOT_MODE_FIELD_NUMBER: _ClassVar[int]
+    ARMED_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    LINK_STATE_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
+    COMMANDS_BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    GEOFENCE_BREACHED_FIELD_NUMBER: _ClassVar[int]
+    drone_id: str
+    agency_id: str
+    time: _timestamp_pb2.Timestamp
+    position: _common_pb2.GeoPoint
+    relative_altitude_m: float
+    heading_deg: float
+    ground_speed_mps: float
+    climb_rate_mps: float
+    battery_pct: float
+    battery_voltage_v: float
+    gps_fix: GpsFix
+    satellites_visible: int
+    mode: FlightMode
+    autopilot_mode: str
+    armed: bool
+    progress: MissionProgress
+    link_state: LinkState
+    last_heartbeat_at: _timestamp_pb2.Timestamp
+    commands_blocked: bool
+    geofence_breached: bool
+    def __init__(self, drone_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., position: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., relative_altitude_m: _Optional[float] = ..., heading_deg: _Optional[float] = ..., ground_speed_mps: _Optional[float] = ..., climb_rate_mps: _Optional[float] = ..., battery_pct: _Optional[float] = ..., battery_voltage_v: _Optional[float] = ..., gps_fix: _Optional[_Union[GpsFix, str, int]] = ..., satellites_visible: _Optional[int] = ..., mode: _Optional[_Union[FlightMode, str, int]] = ..., autopilot_mode: _Optional[str] = ..., armed: _Optional[bool] = ..., progress: _Optional[_Union[MissionProgress, _Mapping]] = ..., link_state: _Optional[_Union[LinkState, str, int]] = ..., last_heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., commands_blocked: _Optional[bool] = ..., geofence_breached: _Optional[bool] = ...) -> None: ...
+
+class DroneState(_message.Message):
+    __slots__ = ("drone", "telemetry", "mission", "commands_blocked", "blocked_reason", "controller", "available")
+    DRONE_FIELD_NUMBER: _ClassVar[int]
+    TELEMETRY_FIELD_NUMBER: _ClassVar[int]
+    MISSION_FIELD_NUMBER: _ClassVar[int]
+    COMMANDS_BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_REASON_FIELD_NUMBER: _ClassVar[int]
+    CONTROLLER_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    drone: Drone
+    telemetry: Telemetry
+    mission: Mission
+    commands_blocked: bool
+    blocked_reason: str
+    controller: str
+    available: bool
+    def __init__(self, drone: _Optional[_Union[Drone, _Mapping]] = ..., telemetry: _Optional[_Union[Telemetry, _Mapping]] = ..., mission: _Optional[_Union[Mission, _Mapping]] = ..., commands_blocked: _Optional[bool] = ..., blocked_reason: _Optional[str] = ..., controller: _Optional[str] = ..., available: _Optional[bool] = ...) -> None: ...
+
+class RegisterDroneRequest(_message.Message):
+    __slots__ = ("drone", "update")
+    DRONE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
+    drone: Drone
+    update: bool
+    def __init__(self, drone: _Optional[_Union[Drone, _Mapping]] = ..., update: _Optional[bool] = ...) -> None: ...
+
+class RegisterDroneResponse(_message.Message):
+    __slots__ = ("drone",)
+    DRONE_FIELD_NUMBER: _ClassVar[int]
+    drone: Drone
+    def __init__(self, drone: _Optional[_Union[Drone, _Mapping]] = ...) -> None: ...
+
+class GetDroneRequest(_message.Message):
+    __slots__ = ("drone_id",)
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    drone_id: str
+    def __init__(self, drone_id: _Optional[str] = ...) -> None: ...
+
+class GetDroneResponse(_message.Message):
+    __slots__ = ("drone",)
+    DRONE_FIELD_NUMBER: _ClassVar[int]
+    drone: Drone
+    def __init__(self, drone: _Optional[_Union[Drone, _Mapping]] = ...) -> None: ...
+
+class ListDronesRequest(_message.Message):
+    __slots__ = ("agency_id", "page")
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    agency_id: str
+    page: _common_pb2.PageRequest
+    def __init__(self, agency_id: _Optional[str] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class ListDronesResponse(_message.Message):
+    __slots__ = ("drones", "page")
+    DRONES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    drones: _containers.RepeatedCompositeFieldContainer[Drone]
+    page: _common_pb2.PageResponse
+    def __init__(self, drones: _Optional[_Iterable[_Union[Drone, _Mapping]]] = ..., page: _Optional[_Union[_common_pb2.PageResponse, _Mapping]] = ...) -> None: ...
+
+class CreateZoneRequest(_message.Message):
+    __slots__ = ("zone",)
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    zone: Zone
+    def __init__(self, zone: _Optional[_Union[Zone, _Mapping]] = ...) -> None: ...
+
+class CreateZoneResponse(_message.Message):
+    __slots__ = ("zone",)
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    zone: Zone
+    def __init__(self, zone: _Optional[_Union[Zone, _Mapping]] = ...) -> None: ...
+
+class ListZonesRequest(_message.Message):
+    __slots__ = ("agency_id",)
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    agency_id: str
+    def __init__(self, agency_id: _Optional[str] = ...) -> None: ...
+
+class ListZonesResponse(_message.Message):
+    __slots__ = ("zones",)
+    ZONES_FIELD_NUMBER: _ClassVar[int]
+    zones: _containers.RepeatedCompositeFieldContainer[Zone]
+    def __init__(self, zones: _Optional[_Iterable[_Union[Zone, _Mapping]]] = ...) -> None: ...
+
+class DeleteZoneRequest(_message.Message):
+    __slots__ = ("zone_id",)
+    ZONE_ID_FIELD_NUMBER: _ClassVar[int]
+    zone_id: str
+    def __init__(self, zone_id: _Optional[str] = ...) -> None: ...
+
+class DeleteZoneResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PlanPatrolRequest(_message.Message):
+    __slots__ = ("drone_id", "kind", "polygon", "target", "altitude_m", "speed_mps", "sweep_spacing_m", "loops", "hold_s", "alert_id")
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    POLYGON_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    ALTITUDE_M_FIELD_NUMBER: _ClassVar[int]
+    SPEED_MPS_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_SPACING_M_FIELD_NUMBER: _ClassVar[int]
+    LOOPS_FIELD_NUMBER: _ClassVar[int]
+    HOLD_S_FIELD_NUMBER: _ClassVar[int]
+    ALERT_ID_FIELD_NUMBER: _ClassVar[int]
+    drone_id: str
+    kind: PatrolKind
+    polygon: _containers.RepeatedCompositeFieldContainer[_common_pb2.GeoPoint]
+    target: _common_pb2.GeoPoint
+    altitude_m: float
+    speed_mps: float
+    sweep_spacing_m: float
+    loops: int
+    hold_s: float
+    alert_id: str
+    def __init__(self, drone_id: _Optional[str] = ..., kind: _Optional[_Union[PatrolKind, str, int]] = ..., polygon: _Optional[_Iterable[_Union[_common_pb2.GeoPoint, _Mapping]]] = ..., target: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., altitude_m: _Optional[float] = ..., speed_mps: _Optional[float] = ..., sweep_spacing_m: _Optional[float] = ..., loops: _Optional[int] = ..., hold_s: _Optional[float] = ..., alert_id: _Optional[str] = ...) -> None: ...
+
+class PlanPatrolResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: PatrolPlan
+    def __init__(self, plan: _Optional[_Union[PatrolPlan, _Mapping]] = ...) -> None: ...
+
+class DispatchRequest(_message.Message):
+    __slots__ = ("plan_id", "pilot_confirmed")
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    PILOT_CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    pilot_confirmed: bool
+    def __init__(self, plan_id: _Optional[str] = ..., pilot_confirmed: _Optional[bool] = ...) -> None: ...
+
+class DispatchResponse(_message.Message):
+    __slots__ = ("mission",)
+    MISSION_FIELD_NUMBER: _ClassVar[int]
+    mission: Mission
+    def __init__(self, mission: _Optional[_Union[Mission, _Mapping]] = ...) -> None: ...
+
+class ControlRequest(_message.Message):
+    __slots__ = ("drone_id", "action", "reason")
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    drone_id: str
+    action: ControlAction
+    reason: str
+    def __init__(self, drone_id: _Optional[str] = ..., action: _Optional[_Union[ControlAction, str, int]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ControlResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: DroneState
+    def __init__(self, state: _Optional[_Union[DroneState, _Mapping]] = ...) -> None: ...
+
+class ReenableCommandsRequest(_message.Message):
+    __slots__ = ("drone_id", "reason")
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    drone_id: str
+    reason: str
+    def __init__(self, drone_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReenableCommandsResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: DroneState
+    def __init__(self, state: _Optional[_Union[DroneState, _Mapping]] = ...) -> None: ...
+
+class SuggestDroneRequest(_message.Message):
+    __slots__ = ("location", "agency_id", "altitude_m", "hold_s", "max_results")
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    ALTITUDE_M_FIELD_NUMBER: _ClassVar[int]
+    HOLD_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    location: _common_pb2.GeoPoint
+    agency_id: str
+    altitude_m: float
+    hold_s: float
+    max_results: int
+    def __init__(self, location: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., agency_id: _Optional[str] = ..., altitude_m: _Optional[float] = ..., hold_s: _Optional[float] = ..., max_results: _Optional[int] = ...) -> None: ...
+
+class DroneSuggestion(_message.Message):
+    __slots__ = ("drone_id", "distance_m", "battery_pct", "estimated_arrival_s", "estimated_landing_battery_pct")
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
+    BATTERY_PCT_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_ARRIVAL_S_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_LANDING_BATTERY_PCT_FIELD_NUMBER: _ClassVar[int]
+    drone_id: str
+    distance_m: float
+    battery_pct: float
+    estimated_arrival_s: float
+    estimated_landing_battery_pct: float
+    def __init__(self, drone_id: _Optional[str] = ..., distance_m: _Optional[float] = ..., battery_pct: _Optional[float] = ..., estimated_arrival_s: _Optional[float] = ..., estimated_landing_battery_pct: _Optional[float] = ...) -> None: ...
+
+class SuggestDroneResponse(_message.Message):
+    __slots__ = ("suggestions",)
+    SUGGESTIONS_FIELD_NUMBER: _ClassVar[int]
+    suggestions: _containers.RepeatedCompositeFieldContainer[DroneSuggestion]
+    def __init__(self, suggestions: _Optional[_Iterable[_Union[DroneSuggestion, _Mapping]]] = ...) -> None: ...
+
+class WatchTelemetryRequest(_message.Message):
+    __slots__ = ("drone_ids", "max_batch")
+    DRONE_IDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
+    drone_ids: _containers.RepeatedScalarFieldContainer[str]
+    max_batch: int
+    def __init__(self, drone_ids: _Optional[_Iterable[str]] = ..., max_batch: _Optional[int] = ...) -> None: ...
+
+class WatchTelemetryResponse(_message.Message):
+    __slots__ = ("telemetry", "batch")
+    TELEMETRY_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    telemetry: Telemetry
+    batch: _containers.RepeatedCompositeFieldContainer[Telemetry]
+    def __init__(self, telemetry: _Optional[_Union[Telemetry, _Mapping]] = ..., batch: _Optional[_Iterable[_Union[Telemetry, _Mapping]]] = ...) -> None: ...
+
+class GetDroneStateRequest(_message.Message):
+    __slots__ = ("drone_id",)
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    drone_id: str
+    def __init__(self, drone_id: _Optional[str] = ...) -> None: ...
+
+class GetDroneStateResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: DroneState
+    def __init__(self, state: _Optional[_Union[DroneState, _Mapping]] = ...) -> None: ...
