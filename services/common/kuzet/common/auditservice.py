@@ -1,0 +1,90 @@
+"""The AuditService every auditing service registers, so auditors can list and verify its trail."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from google.protobuf import struct_pb2
+
+from kuzet.common.audit import AuditEntry, AuditLog
+from kuzet.common.caller import current_caller
+from kuzet.common.errors import InvalidArgument, page_offset
+from kuzet.common.grpcserver import AddServicer
+from kuzet.common.timeutil import from_timestamp, to_timestamp
+from kuzet.common.v1 import audit_pb2, audit_pb2_grpc, common_pb2
+
+MAX_PAGE = 500
+
+
+def entry_to_proto(entry: AuditEntry) -> audit_pb2.AuditRecord:
+    details = struct_pb2.Struct()
+    details.update(entry.details)
+    return audit_pb2.AuditRecord(
+        seq=entry.seq,
+        recorded_at=to_timestamp(entry.recorded_at),
+        agency_id=entry.agency,
+        actor=entry.actor,
+        action=entry.action,
+        target=entry.target,
+        outcome=entry.outcome,
+        details=details,
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+    )
+
+
+class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
+
+    async def ListAudit(
+        self, request: audit_pb2.ListAuditRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.ListAuditResponse:
+        caller = current_caller()
+        caller.require_role("auditor")
+        agency = request.agency_id or caller.agency
+        caller.require_agency(agency)
+        size = request.page.page_size or 100
+        if not 0 < size <= MAX_PAGE:
+            raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE}")
+        after = page_offset(request.page.page_token)
+        entries = await asyncio.to_thread(
+            self.log.list,
+            agency=agency,
+            action_prefix=request.action_prefix,
+            actor=request.actor,
+            target=request.target,
+            since=from_timestamp(request.since) if request.HasField("since") else None,
+            until=from_timestamp(request.until) if request.HasField("until") else None,
+            after_seq=after,
+            limit=size,
+        )
+        await self.log.record("audit.list", agency, details={"count": len(entries)})
+        token = str(entries[-1].seq) if len(entries) == size else ""
+        return audit_pb2.ListAuditResponse(
+            records=[entry_to_proto(e) for e in entries], page=common_pb2.PageResponse(next_page_token=token)
+        )
+
+    async def VerifyAudit(
+        self, request: audit_pb2.VerifyAuditRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.VerifyAuditResponse:
+        current_caller().require_role("auditor")
+        result = await asyncio.to_thread(self.log.verify)
+        await self.log.record(
+            "audit.verify", "chain", "ok" if result.ok else f"broken at {result.first_bad_seq}"
+        )
+        return audit_pb2.VerifyAuditResponse(
+            ok=result.ok,
+            records_checked=result.records_checked,
+            first_bad_seq=result.first_bad_seq,
+            reason=result.reason,
+        )
+
+
+SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
+
+
+def add_audit_service(log: AuditLog) -> tuple[AddServicer, AuditServicer]:
+    """(add function, servicer) pair for GrpcServer's servicer list."""
+    return audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditServicer(log)

@@ -1,0 +1,64 @@
+"""Domain errors. Services raise these; the gRPC server interceptor turns them into status codes."""
+
+from __future__ import annotations
+
+import grpc
+
+
+class KuzetError(Exception):
+    """An error whose message is safe to show to the caller."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(KuzetError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFound(KuzetError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(KuzetError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class PermissionDenied(KuzetError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unauthenticated(KuzetError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class FailedPrecondition(KuzetError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class ResourceExhausted(KuzetError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(KuzetError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class ConfigError(Exception):
+    """Settings that cannot start a service; the message lists every problem."""
+
+
+def page_offset(token: str) -> int:
+    """The offset a page token stands for; a token this service did not issue is INVALID_ARGUMENT."""
+    if not token:
+        return 0
+    try:
+        offset = int(token)
+    except ValueError:
+        raise InvalidArgument("page_token is not one this service issued") from None
+    if offset < 0:
+        raise InvalidArgument("page_token is not one this service issued")
+    return offset

@@ -1,0 +1,216 @@
+"""gRPC server bootstrap shared by every service: health, reflection, interceptors, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+from kuzet.common.caller import caller_from_metadata, reset_current_caller, set_current_caller
+from kuzet.common.config import ServiceSettings
+from kuzet.common.errors import KuzetError
+from kuzet.common.telemetry import current_trace_id, set_current_service
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("kuzet.access")
+
+AddServicer = Callable[[Any, grpc.aio.Server], None]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How `kuzet serve` and `kuzet up` run a service."""
+
+    name: str
+    default_port: int
+    run: Callable[[], Coroutine[Any, Any, None]]
+    # Start order in `kuzet up`: dependencies first.
+    order: int = 50
+    protocol: str = "grpc"
+
+
+class _ContextInterceptor(grpc.aio.ServerInterceptor):
+    """Sets caller and service for the RPC and turns domain errors into status codes."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        metadata = handler_call_details.invocation_metadata
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(handler.unary_unary, method, metadata),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._unary(handler.stream_unary, method, metadata),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._streaming(handler.unary_stream, method, metadata),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            self._streaming(handler.stream_stream, method, metadata),
+            handler.request_deserializer,
+            handler.response_serializer,
+        )
+
+    def _enter(self, metadata: Any) -> tuple[Any, Any]:
+        caller = caller_from_metadata(metadata)
+        span = trace.get_current_span()
+        span.set_attribute("kuzet.service", self.service)
+        if caller.agency:
+            span.set_attribute("kuzet.agency", caller.agency)
+        return set_current_caller(caller), set_current_service(self.service)
+
+    async def _fail(self, context: grpc.aio.ServicerContext, method: str, exc: BaseException) -> None:
+        if isinstance(exc, KuzetError):
+            log.info("%s refused: %s", method, exc.message, extra={"grpc_code": exc.code.name})
+            await context.abort(exc.code, exc.message)
+        log.exception("%s failed", method)
+        await context.abort(grpc.StatusCode.INTERNAL, f"internal error (trace {current_trace_id() or '-'})")
+
+    def _unary(self, behaviour: Callable[..., Any], method: str, metadata: Any) -> Callable[..., Any]:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                tokens = self._enter(metadata)
+            except KuzetError as exc:
+                await context.abort(exc.code, exc.message)
+            started = time.perf_counter()
+            try:
+                return await behaviour(request, context)
+            except (grpc.aio.AbortError, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                await self._fail(context, method, exc)
+            finally:
+                _access_log(method, started)
+                reset_current_caller(tokens[0])
+
+        return wrapped
+
+    def _streaming(self, behaviour: Callable[..., Any], method: str, metadata: Any) -> Callable[..., Any]:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                tokens = self._enter(metadata)
+            except KuzetError as exc:
+                await context.abort(exc.code, exc.message)
+            started = time.perf_counter()
+            try:
+                result = behaviour(request, context)
+                if inspect.isasyncgen(result):
+                    async for item in result:
+                        yield item
+                else:
+                    await result
+            except (grpc.aio.AbortError, asyncio.CancelledError, GeneratorExit):
+                raise
+            except Exception as exc:
+                await self._fail(context, method, exc)
+            finally:
+                _access_log(method, started)
+                # A cancelled stream is closed from another task: its context is not ours to reset.
+                with contextlib.suppress(ValueError):
+                    reset_current_caller(tokens[0])
+
+        return wrapped
+
+
+def _access_log(method: str, started: float) -> None:
+    # One line per call, inside its span: lets an operator follow a trace id through every service.
+    access_log.info("rpc %s", method, extra={"duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+
+
+class GrpcServer:
+    """One service's gRPC server with the platform's standard parts."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        servicers: Sequence[tuple[AddServicer, Any]],
+        service_names: Sequence[str],
+        *,
+        port: int | None = None,
+        on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+    ) -> None:
+        self.settings = settings
+        self.service_names = list(service_names)
+        self._port = settings.listen_port if port is None else port
+        self._on_stop = list(on_stop)
+        max_bytes = settings.max_message_mb * 1024 * 1024
+        self.server = grpc.aio.server(
+            # Tracing outermost, so that the caller, errors and access log are inside the span.
+            interceptors=[aio_server_interceptor(), _ContextInterceptor(settings.service_name)],
+            options=[
+                ("grpc.max_receive_message_length", max_bytes),
+                ("grpc.max_send_message_length", max_bytes),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        for add, servicer in servicers:
+            add(servicer, self.server)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
+        )
+        self.bound_port = 0
+
+    @property
+    def address(self) -> str:
+        return f"{self.settings.host}:{self.bound_port}"
+
+    async def start(self) -> str:
+        self.bound_port = self.server.add_insecure_port(f"{self.settings.host}:{self._port}")
+        if not self.bound_port:
+            raise RuntimeError(f"cannot listen on {self.settings.host}:{self._port}")
+        await self.server.start()
+        for name in ["", *self.service_names]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("%s listening on %s", self.settings.service_name, self.address)
+        return self.address
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Report NOT_SERVING, let in-flight calls finish, then run the service's clean-up."""
+        for name in ["", *self.service_names]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(self.settings.shutdown_grace_s if grace is None else grace)
+        for hook in self._on_stop:
+            await hook()
+        log.info("%s stopped", self.settings.service_name)
+
+    async def serve_until_signal(self) -> None:
+        """Run until SIGINT/SIGTERM, then stop gracefully (what Kubernetes expects)."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        await self.stop()

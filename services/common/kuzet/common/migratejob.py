@@ -1,0 +1,54 @@
+"""``python -m kuzet.common.migratejob <service>``: apply a service's Alembic migrations and exit.
+
+The Helm chart runs this in a pre-install/pre-upgrade hook Job, so schema changes land once, before
+any new replica starts, instead of racing from every pod. The URL comes from the same variables the
+service reads (``KUZET_<SVC>_DATABASE_URL``, then ``KUZET_DATABASE_URL``); it is never printed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+
+from kuzet.common.db import Database, migrate
+
+_SERVICE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def database_url_for(service: str, environ: dict[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    return env.get(f"KUZET_{service.upper()}_DATABASE_URL") or env.get("KUZET_DATABASE_URL", "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not _SERVICE_RE.match(args[0]):
+        print("usage: python -m kuzet.common.migratejob <service>", file=sys.stderr)
+        return 2
+    service = args[0]
+    package = f"kuzet.{service}.migrations"
+    try:
+        spec = importlib.util.find_spec(package)
+    except ModuleNotFoundError:  # the service itself is not installed in this image
+        spec = None
+    if spec is None:
+        # The chart runs a Job for every service with a database; one without schema is done.
+        print(f"{service}: no migrations package {package}; nothing to do", flush=True)
+        return 0
+    url = database_url_for(service)
+    if not url:
+        print(f"{service}: set KUZET_{service.upper()}_DATABASE_URL (or KUZET_DATABASE_URL)", file=sys.stderr)
+        return 2
+    database = Database(url)
+    try:
+        migrate(database, package)
+    finally:
+        database.engine.dispose()
+    print(f"{service}: migrations applied", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

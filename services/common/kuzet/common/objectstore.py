@@ -1,0 +1,353 @@
+"""Object storage for snapshots, clips and evidence: a local directory or any S3 server.
+
+Both implementations record each object's SHA-256 at write time and can refuse overwrites and
+honour a retention date, so evidence code is the same on one machine and in production (where S3
+object lock enforces the retention on the server side).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, urlparse
+
+from kuzet.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from kuzet.common.timeutil import as_utc, utcnow
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/=]{0,1023}$")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    sha256: str
+    size: int
+    content_type: str
+    retain_until: datetime | None = None
+
+
+def check_key(key: str) -> str:
+    if not _KEY.match(key) or ".." in key.split("/") or "//" in key:
+        raise InvalidArgument(f"invalid object key {key!r}")
+    return key
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ObjectStore(Protocol):
+    async def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        retain_until: datetime | None = None,
+        overwrite: bool = True,
+    ) -> ObjectInfo: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+    async def stat(self, key: str) -> ObjectInfo: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def list(self, prefix: str = "") -> list[str]: ...
+
+    async def presigned_get_url(self, key: str, expires: timedelta = timedelta(minutes=5)) -> str: ...
+
+
+class _BlockingStore:
+    """The async ObjectStore API over a blocking implementation, run on worker threads."""
+
+    def _put(
+        self, key: str, data: bytes, content_type: str, retain_until: datetime | None, overwrite: bool
+    ) -> ObjectInfo:
+        raise NotImplementedError
+
+    def _get(self, key: str) -> bytes:
+        raise NotImplementedError
+
+    def _stat(self, key: str) -> ObjectInfo:
+        raise NotImplementedError
+
+    def _exists(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def _delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def _list(self, prefix: str) -> list[str]:
+        raise NotImplementedError
+
+    async def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        retain_until: datetime | None = None,
+        overwrite: bool = True,
+    ) -> ObjectInfo:
+        return await asyncio.to_thread(self._put, key, data, content_type, retain_until, overwrite)
+
+    async def get(self, key: str) -> bytes:
+        return await asyncio.to_thread(self._get, key)
+
+    async def stat(self, key: str) -> ObjectInfo:
+        return await asyncio.to_thread(self._stat, key)
+
+    async def exists(self, key: str) -> bool:
+        return await asyncio.to_thread(self._exists, key)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._delete, key)
+
+    async def list(self, prefix: str = "") -> list[str]:
+        return await asyncio.to_thread(self._list, prefix)
+
+
+class LocalObjectStore(_BlockingStore):
+    """Objects as files under ``root``, metadata in a sidecar JSON file; writes are atomic."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def _meta_path(self, key: str) -> Path:
+        path = self._path(key)
+        return path.with_name(path.name + ".meta.json")
+
+    def _write(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    def _read_meta(self, key: str) -> dict[str, str]:
+        try:
+            return dict(json.loads(self._meta_path(key).read_text()))
+        except FileNotFoundError:
+            raise NotFound(f"object {key} not found") from None
+
+    def _put(
+        self, key: str, data: bytes, content_type: str, retain_until: datetime | None, overwrite: bool
+    ) -> ObjectInfo:
+        path = self._path(key)
+        if path.exists():
+            if not overwrite:
+                raise AlreadyExists(f"object {key} already exists and is never overwritten")
+            self._check_unlocked(key)
+        info = ObjectInfo(key, sha256_hex(data), len(data), content_type, retain_until)
+        self._write(path, data)
+        meta = {"sha256": info.sha256, "size": str(info.size), "content_type": content_type}
+        if retain_until is not None:
+            meta["retain_until"] = as_utc(retain_until).isoformat()
+        self._write(self._meta_path(key), json.dumps(meta).encode())
+        return info
+
+    def _check_unlocked(self, key: str) -> None:
+        until = self._read_meta(key).get("retain_until")
+        if until and datetime.fromisoformat(until) > utcnow():
+            raise FailedPrecondition(f"object {key} is under retention until {until}")
+
+    def _stat(self, key: str) -> ObjectInfo:
+        meta = self._read_meta(key)
+        until = meta.get("retain_until")
+        return ObjectInfo(
+            key,
+            meta["sha256"],
+            int(meta["size"]),
+            meta["content_type"],
+            datetime.fromisoformat(until) if until else None,
+        )
+
+    def _exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def _get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"object {key} not found") from None
+
+    def _delete(self, key: str) -> None:
+        self._check_unlocked(key)
+        self._path(key).unlink(missing_ok=True)
+        self._meta_path(key).unlink(missing_ok=True)
+
+    def _list(self, prefix: str) -> list[str]:
+        keys = []
+        for path in self.root.rglob("*"):
+            rel = path.relative_to(self.root).as_posix()
+            hidden = rel.endswith(".meta.json") or path.name.startswith(".tmp-")
+            if path.is_file() and not hidden and rel.startswith(prefix):
+                keys.append(rel)
+        return sorted(keys)
+
+    async def presigned_get_url(self, key: str, expires: timedelta = timedelta(minutes=5)) -> str:
+        # No server to sign for: callers that need a URL (the gateway) stream the bytes instead.
+        return self._path(key).resolve().as_uri()
+
+
+class S3ObjectStore(_BlockingStore):
+    """Objects in an S3 bucket through the minio SDK; retention uses S3 object lock (COMPLIANCE)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        *,
+        secure: bool = False,
+        region: str = "us-east-1",
+        object_lock: bool = True,
+    ) -> None:
+        from minio import Minio
+
+        self.bucket = bucket
+        self.object_lock = object_lock
+        self.client = Minio(
+            endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region
+        )
+        self._ready = False
+
+    def _ensure_bucket(self) -> None:
+        if self._ready:
+            return
+        if not self.client.bucket_exists(self.bucket):
+            self.client.make_bucket(self.bucket, object_lock=self.object_lock)
+        self._ready = True
+
+    def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        from minio.error import S3Error
+        from urllib3.exceptions import HTTPError
+
+        try:
+            self._ensure_bucket()
+            return fn(*args, **kwargs)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "NoSuchVersion"):
+                raise NotFound(f"object {args[1] if len(args) > 1 else ''} not found") from None
+            raise Unavailable(f"object store error {exc.code}: {exc.message}") from None
+        except HTTPError as exc:
+            raise Unavailable(f"object store unreachable: {type(exc).__name__}") from None
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self._stat(key)
+            return True
+        except NotFound:
+            return False
+
+    def _put(
+        self, key: str, data: bytes, content_type: str, retain_until: datetime | None, overwrite: bool
+    ) -> ObjectInfo:
+        from minio.retention import COMPLIANCE, Retention
+
+        check_key(key)
+        if not overwrite and self._exists(key):
+            raise AlreadyExists(f"object {key} already exists and is never overwritten")
+        digest = sha256_hex(data)
+        retention = Retention(COMPLIANCE, as_utc(retain_until)) if retain_until is not None else None
+        self._call(
+            self.client.put_object,
+            self.bucket,
+            key,
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+            metadata={"sha256": digest},
+            retention=retention,
+        )
+        return ObjectInfo(key, digest, len(data), content_type, retain_until)
+
+    def _stat(self, key: str) -> ObjectInfo:
+        check_key(key)
+        stat = self._call(self.client.stat_object, self.bucket, key)
+        meta = {k.lower(): v for k, v in (stat.metadata or {}).items()}
+        digest = meta.get("x-amz-meta-sha256", "")
+        return ObjectInfo(key, digest, int(stat.size or 0), stat.content_type or "application/octet-stream")
+
+    def _get(self, key: str) -> bytes:
+        check_key(key)
+        response = self._call(self.client.get_object, self.bucket, key)
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    def _delete(self, key: str) -> None:
+        """Remove every version of ``key``; S3 object lock refuses versions still under retention."""
+        from minio.error import S3Error
+
+        check_key(key)
+        versions = self._call(self.client.list_objects, self.bucket, prefix=key, include_version=True)
+        for obj in [o for o in versions if o.object_name == key]:
+            try:
+                self._call(self.client.remove_object, self.bucket, key, version_id=obj.version_id)
+            except Unavailable as exc:
+                raise FailedPrecondition(f"object {key} cannot be deleted: {exc.message}") from None
+            except S3Error as exc:  # pragma: no cover - _call maps S3 errors
+                raise FailedPrecondition(str(exc)) from None
+
+    def _list(self, prefix: str) -> list[str]:
+        objects = self._call(self.client.list_objects, self.bucket, prefix=prefix, recursive=True)
+        return sorted(o.object_name for o in objects if o.object_name)
+
+    def _presign(self, key: str, expires: timedelta) -> str:
+        check_key(key)
+        return str(self._call(self.client.presigned_get_object, self.bucket, key, expires=expires))
+
+    async def presigned_get_url(self, key: str, expires: timedelta = timedelta(minutes=5)) -> str:
+        return await asyncio.to_thread(self._presign, key, expires)
+
+
+def open_object_store(url: str) -> ObjectStore:
+    """``file:///dir`` or ``s3://bucket?endpoint=host:port&secure=false&object_lock=true``.
+
+    S3 credentials come from KUZET_S3_ACCESS_KEY / KUZET_S3_SECRET_KEY (never from the URL, which
+    may be logged).
+    """
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return LocalObjectStore(parsed.path)
+    if parsed.scheme == "s3":
+        params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        endpoint = params.get("endpoint")
+        if not parsed.netloc or not endpoint:
+            raise InvalidArgument("s3 object store URL needs a bucket and ?endpoint=host:port")
+        access = os.environ.get("KUZET_S3_ACCESS_KEY", "")
+        secret = os.environ.get("KUZET_S3_SECRET_KEY", "")
+        if not access or not secret:
+            raise InvalidArgument("KUZET_S3_ACCESS_KEY and KUZET_S3_SECRET_KEY must be set for an s3 store")
+        return S3ObjectStore(
+            endpoint,
+            access,
+            secret,
+            parsed.netloc,
+            secure=params.get("secure", "false").lower() == "true",
+            region=params.get("region", "us-east-1"),
+            object_lock=params.get("object_lock", "true").lower() == "true",
+        )
+    raise InvalidArgument(f"unsupported object store URL scheme {parsed.scheme!r} (use file:// or s3://)")

@@ -1,0 +1,93 @@
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from kuzet.common.audit import AuditLog
+from kuzet.common.auditservice import SERVICE_NAME, add_audit_service
+from kuzet.common.caller import Caller
+from kuzet.common.config import ServiceSettings
+from kuzet.common.db import Database
+from kuzet.common.grpcclient import open_channel
+from kuzet.common.grpcserver import GrpcServer
+from kuzet.common.v1 import audit_pb2, audit_pb2_grpc, common_pb2
+
+AUDITOR = Caller("ann", "prison-a", frozenset({"auditor"}))
+
+
+@pytest.fixture
+async def server(tmp_path):  # type: ignore[no-untyped-def]
+    log = AuditLog(Database(f"sqlite:///{tmp_path / 'a.db'}"))
+    log.append("identity.search", "g1", agency="prison-a", actor="bob")
+    log.append("identity.search", "g2", agency="police-b", actor="carl")
+    srv = GrpcServer(ServiceSettings(), [add_audit_service(log)], [SERVICE_NAME], port=0)
+    await srv.start()
+    yield srv
+    await srv.stop(0)
+
+
+async def test_health_and_caller_scoped_listing(server: GrpcServer) -> None:
+    async with open_channel(server.address, caller=AUDITOR) as channel:
+        health = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=SERVICE_NAME)
+        )
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        reply = await audit_pb2_grpc.AuditServiceStub(channel).ListAudit(audit_pb2.ListAuditRequest())
+    assert [r.target for r in reply.records] == ["g1"]
+    assert reply.records[0].actor == "bob"
+
+
+async def test_domain_errors_become_status_codes(server: GrpcServer) -> None:
+    async with open_channel(server.address, caller=AUDITOR) as channel:
+        stub = audit_pb2_grpc.AuditServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            await stub.ListAudit(audit_pb2.ListAuditRequest(page=common_pb2.PageRequest(page_size=10_000)))
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "page_size" in (bad.value.details() or "")
+        with pytest.raises(grpc.aio.AioRpcError) as other:
+            await stub.ListAudit(audit_pb2.ListAuditRequest(agency_id="police-b"))
+        assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    async with open_channel(
+        server.address, caller=Caller("op", "prison-a", frozenset({"operator"}))
+    ) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await audit_pb2_grpc.AuditServiceStub(channel).VerifyAudit(audit_pb2.VerifyAuditRequest())
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "auditor" in (denied.value.details() or "")
+
+
+async def test_signed_caller_metadata(server: GrpcServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUZET_CALLER_SECRET", "s3cret")
+    async with open_channel(server.address, caller=AUDITOR) as channel:
+        ok = await audit_pb2_grpc.AuditServiceStub(channel).VerifyAudit(audit_pb2.VerifyAuditRequest())
+        assert ok.ok
+    forged = [("x-kuzet-subject", "ann"), ("x-kuzet-agency", "police-b"), ("x-kuzet-roles", "auditor")]
+    async with grpc.aio.insecure_channel(server.address) as raw:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await audit_pb2_grpc.AuditServiceStub(raw).VerifyAudit(
+                audit_pb2.VerifyAuditRequest(), metadata=forged
+            )
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_caller_travels_on_streaming_calls_too(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kuzet.common.caller import current_caller
+
+    async def who(request: bytes, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        caller = current_caller()
+        yield f"{caller.subject}@{caller.agency}".encode()
+
+    def add(_servicer: object, server: grpc.aio.Server) -> None:
+        handler = grpc.unary_stream_rpc_method_handler(who)
+        server.add_generic_rpc_handlers(
+            [grpc.method_handlers_generic_handler("test.Who", {"Stream": handler})]
+        )
+
+    srv = GrpcServer(ServiceSettings(), [(add, None)], ["test.Who"], port=0)
+    await srv.start()
+    try:
+        async with open_channel(srv.address, caller=AUDITOR) as channel:
+            call = channel.unary_stream("/test.Who/Stream")(b"")
+            replies = [reply async for reply in call]
+    finally:
+        await srv.stop(0)
+    assert replies == [b"ann@prison-a"]
