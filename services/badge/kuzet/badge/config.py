@@ -1,0 +1,69 @@
+"""Settings of the badge service (KUZET_BADGE_*)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kuzet.common.config import ServiceSettings
+
+
+class BadgeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="KUZET_BADGE_", extra="ignore")
+    service_name: ClassVar[str] = "badge"
+    default_port: ClassVar[int] = 50055
+
+    # Telemetry ingest.
+    history_flush_ms: int = Field(
+        default=20, ge=1, le=5000, description="how often buffered reports are written (and acknowledged)"
+    )
+    history_batch_max: int = Field(default=5000, ge=1, description="most reports written in one transaction")
+    state_flush_s: float = Field(
+        default=5.0, gt=0, description="how often the latest-state table (restarts, other readers) is written"
+    )
+    report_interval_s: int = Field(default=1, ge=1, le=3600, description="pushed to badges in Welcome")
+
+    # Rules.
+    signal_lost_after_s: float = Field(default=60.0, gt=0, description="silence before badge_signal_lost")
+    battery_critical_percent: float = Field(default=10.0, ge=0, le=100)
+    battery_hysteresis_percent: float = Field(
+        default=5.0, ge=0, le=50, description="rise above critical needed before it can fire again"
+    )
+    recording_grace_s: float = Field(
+        default=30.0, ge=0, description="time to start recording after an incident assignment"
+    )
+    tamper_clear_s: float = Field(
+        default=300.0, gt=0, description="quiet time before a tamper can fire again"
+    )
+    supervisor_interval_s: float = Field(
+        default=1.0, gt=0, description="period of the time-based rule checks"
+    )
+
+    # Evidence.
+    staging_dir: Path = Field(
+        default=Path(""), description="chunk staging files; empty means data_dir/staging"
+    )
+    max_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_evidence_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1024)
+    download_url_ttl_s: int = Field(default=300, ge=10, le=7 * 24 * 3600)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+    verification_interval_s: float = Field(default=24 * 3600.0, gt=0)
+    # Used for an agency/category without a policy: non-evidential recordings go after 31 days,
+    # everything else waits for its case.
+    default_non_evidential_days: int = Field(default=31, ge=1)
+    default_days_after_case_closed: int = Field(default=365, ge=0)
+
+    # Records.
+    offence_codes_file: Path = Field(
+        default=Path(""), description="JSON list of {code, description, fine_minor_units}; empty = built-in"
+    )
+    integrity_link_window_s: float = Field(
+        default=600.0, ge=0, description="recordings this close to an integrity report are linked"
+    )
+
+    @property
+    def effective_staging_dir(self) -> Path:
+        return self.staging_dir if str(self.staging_dir) not in ("", ".") else self.data_dir / "staging"

@@ -1,0 +1,419 @@
+"""The badge gRPC server: BadgeService + the audit trail, and the jobs that run beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kuzet.badge import convert
+from kuzet.badge.config import BadgeSettings
+from kuzet.badge.evidence import EvidenceStore
+from kuzet.badge.hub import TelemetryHub
+from kuzet.badge.live import BadgeLive
+from kuzet.badge.records import Records
+from kuzet.badge.registry import Registry
+from kuzet.badge.rules import RuleEngine
+from kuzet.badge.v1 import badge_pb2, badge_pb2_grpc
+from kuzet.common.audit import AuditLog
+from kuzet.common.auditservice import AuditServicer
+from kuzet.common.caller import Caller, current_caller, service_caller
+from kuzet.common.config import Endpoints
+from kuzet.common.db import Database, migrate
+from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.objectstore import ObjectStore, open_object_store
+from kuzet.common.runner import run_service
+from kuzet.common.timeutil import from_timestamp, to_timestamp, utcnow
+from kuzet.common.v1 import audit_pb2_grpc, common_pb2
+
+log = logging.getLogger(__name__)
+A = badge_pb2
+
+
+class EventPublisher(Protocol):
+    """What the service needs of kuzet.common.eventsink.EventSink."""
+
+    def publish(self, event: common_pb2.Event) -> None: ...
+
+
+def _check_report(report: badge_pb2.TelemetryReport) -> None:
+    if report.seq < 1:
+        raise InvalidArgument("report seq must start at 1")
+    if not report.HasField("device_time"):
+        raise InvalidArgument(f"report {report.seq} has no device_time")
+    if report.HasField("position"):
+        convert.check_position(report.position)
+    if not 0.0 <= report.battery_percent <= 100.0:
+        raise InvalidArgument(f"report {report.seq}: battery_percent must be 0..100")
+
+
+class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
+    def __init__(
+        self,
+        settings: BadgeSettings,
+        hub: TelemetryHub,
+        registry: Registry,
+        evidence: EvidenceStore,
+        records: Records,
+    ) -> None:
+        self.settings = settings
+        self.hub = hub
+        self.registry = registry
+        self.evidence = evidence
+        self.records = records
+
+    # -- registry ----------------------------------------------------------------------------
+
+    async def RegisterBadge(self, request: Any, context: Any) -> badge_pb2.RegisterBadgeResponse:
+        return A.RegisterBadgeResponse(badge=await self.registry.register(current_caller(), request))
+
+    async def GetBadge(self, request: Any, context: Any) -> badge_pb2.GetBadgeResponse:
+        return await self.registry.get(current_caller(), request.badge_id)
+
+    async def ListBadges(self, request: Any, context: Any) -> badge_pb2.ListBadgesResponse:
+        return await self.registry.list_badges(current_caller(), request)
+
+    async def AssignOfficer(self, request: Any, context: Any) -> badge_pb2.AssignOfficerResponse:
+        return await self.registry.assign_officer(current_caller(), request)
+
+    async def UpdateBadge(self, request: Any, context: Any) -> badge_pb2.UpdateBadgeResponse:
+        return A.UpdateBadgeResponse(badge=await self.registry.update(current_caller(), request))
+
+    # -- live link ---------------------------------------------------------------------------
+
+    def _live(self, caller: Caller, badge_id: str) -> BadgeLive:
+        convert.check_id(badge_id, "badge_id")
+        live = self.hub.badges.get(badge_id)
+        if live is None:
+            raise NotFound(f"badge {badge_id} is not registered")
+        caller.require_agency(live.agency_id)
+        return live
+
+    async def Connect(
+        self, request_iterator: AsyncIterator[badge_pb2.ConnectRequest], context: Any
+    ) -> AsyncIterator[badge_pb2.ConnectResponse]:
+        caller = current_caller()
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("payload") != "hello":
+            raise InvalidArgument("the first Connect message must be hello")
+        live = self._live(caller, first.hello.badge_id)
+        if caller.subject.startswith("badge:") and caller.subject != f"badge:{live.badge_id}":
+            raise PermissionDenied(f"{caller.subject} may not speak for badge {live.badge_id}")
+        if live.status == A.BADGE_STATUS_RETIRED:
+            raise FailedPrecondition(f"badge {live.badge_id} is retired")
+        link = self.hub.attach(live)
+        reader = asyncio.create_task(self._read(live, link, request_iterator))
+        try:
+            yield A.ConnectResponse(
+                welcome=A.Welcome(
+                    acked_seq=live.acked_seq,
+                    server_time=to_timestamp(utcnow()),
+                    settings=A.BadgeSettings(
+                        report_interval_s=self.settings.report_interval_s, record_on_panic=True
+                    ),
+                )
+            )
+            async for message in link.outgoing():
+                yield message
+        finally:
+            reader.cancel()
+            self.hub.detach(live, link)
+
+    async def _read(
+        self, live: BadgeLive, link: Any, requests: AsyncIterator[badge_pb2.ConnectRequest]
+    ) -> None:
+        hub = self.hub
+        try:
+            async for message in requests:
+                kind = message.WhichOneof("payload")
+                if kind == "report":
+                    _check_report(message.report)
+                    hub.ingest(live, message.report)
+                elif kind == "heartbeat":
+                    hub.touch(live)
+                elif kind == "command_result":
+                    hub.touch(live)
+                    log.info(
+                        "badge %s command %s: %s %s",
+                        live.badge_id,
+                        message.command_result.command_id,
+                        "ok" if message.command_result.ok else "failed",
+                        message.command_result.message,
+                        extra={"agency": live.agency_id},
+                    )
+                else:
+                    raise InvalidArgument("hello may only be sent once per stream")
+            # The badge said goodbye: let it leave with everything it sent acknowledged.
+            if not await hub.wait_acked(live, live.received_hwm, timeout_s=5.0):
+                log.warning("badge %s left before its last reports were stored", live.badge_id)
+            link.close()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            link.close(exc)
+
+    async def SendCommand(self, request: Any, context: Any) -> badge_pb2.SendCommandResponse:
+        caller = current_caller()
+        caller.require_role("operator", "admin", "service")
+        live = self._live(caller, request.badge_id)
+        if request.command.WhichOneof("command") is None:
+            raise InvalidArgument("command names no action")
+        command = A.BadgeCommand()
+        command.CopyFrom(request.command)
+        command.command_id = uuid.uuid4().hex
+        delivered = live.link is not None
+        if live.link is not None:
+            live.link.send_command(command)
+        return A.SendCommandResponse(command_id=command.command_id, delivered=delivered)
+
+    async def GetBadgeState(self, request: Any, context: Any) -> badge_pb2.GetBadgeStateResponse:
+        return A.GetBadgeStateResponse(state=self._live(current_caller(), request.badge_id).to_proto())
+
+    async def ListBadgeStates(self, request: Any, context: Any) -> badge_pb2.ListBadgeStatesResponse:
+        caller = current_caller()
+        agency = request.agency_id or caller.agency
+        caller.require_agency(agency)
+        states = self.hub.states(agency, request.unit_id, request.connected_only)
+        after = request.page.page_token
+        if after:
+            states = [s for s in states if s.badge_id > after]
+        size = min(request.page.page_size or 1000, 10_000)
+        response = A.ListBadgeStatesResponse(states=[s.to_proto() for s in states[:size]])
+        if len(states) > size:
+            response.page.next_page_token = states[size - 1].badge_id
+        return response
+
+    async def WatchBadgeStates(
+        self, request: Any, context: Any
+    ) -> AsyncIterator[badge_pb2.WatchBadgeStatesResponse]:
+        caller = current_caller()
+        agency = request.agency_id or caller.agency
+        caller.require_agency(agency)
+        with self.hub.watch(agency, request.unit_id) as watcher:
+            snapshot = self.hub.states(agency, request.unit_id)
+            for i, live in enumerate(snapshot):
+                yield A.WatchBadgeStatesResponse(
+                    state=live.to_proto(), snapshot_complete=i == len(snapshot) - 1
+                )
+            if not snapshot:
+                yield A.WatchBadgeStatesResponse(snapshot_complete=True)
+            while True:
+                await watcher.wake.wait()
+                watcher.wake.clear()
+                dirty, watcher.dirty = watcher.dirty, {}
+                for badge_id in dirty:
+                    changed = self.hub.badges.get(badge_id)
+                    if changed is not None:
+                        yield A.WatchBadgeStatesResponse(state=changed.to_proto())
+
+    async def GetTelemetryHistory(self, request: Any, context: Any) -> badge_pb2.GetTelemetryHistoryResponse:
+        from kuzet.badge.history import read_history
+
+        live = self._live(current_caller(), request.badge_id)
+        return await read_history(
+            self.hub.database,
+            live.badge_id,
+            from_timestamp(request.since),
+            from_timestamp(request.until),
+            request.page,
+        )
+
+    # -- evidence ----------------------------------------------------------------------------
+
+    async def UploadEvidence(self, request_iterator: Any, context: Any) -> badge_pb2.UploadEvidenceResponse:
+        return await self.evidence.upload(current_caller(), request_iterator)
+
+    async def GetUploadStatus(self, request: Any, context: Any) -> badge_pb2.GetUploadStatusResponse:
+        return await self.evidence.upload_status(current_caller(), request.upload_id)
+
+    async def GetEvidence(self, request: Any, context: Any) -> badge_pb2.GetEvidenceResponse:
+        return await self.evidence.get(
+            current_caller(), request.evidence_id, request.include_download_url, request.reason
+        )
+
+    async def ListEvidence(self, request: Any, context: Any) -> badge_pb2.ListEvidenceResponse:
+        return await self.evidence.list_evidence(current_caller(), request)
+
+    async def GetCustody(self, request: Any, context: Any) -> badge_pb2.GetCustodyResponse:
+        return await self.evidence.custody(current_caller(), request.evidence_id)
+
+    async def ShareEvidence(self, request: Any, context: Any) -> badge_pb2.ShareEvidenceResponse:
+        return A.ShareEvidenceResponse(evidence=await self.evidence.share(current_caller(), request))
+
+    async def ExportEvidence(self, request: Any, context: Any) -> badge_pb2.ExportEvidenceResponse:
+        return await self.evidence.export(current_caller(), request)
+
+    async def SetLegalHold(self, request: Any, context: Any) -> badge_pb2.SetLegalHoldResponse:
+        return A.SetLegalHoldResponse(evidence=await self.evidence.set_legal_hold(current_caller(), request))
+
+    async def LinkEvidenceToCase(self, request: Any, context: Any) -> badge_pb2.LinkEvidenceToCaseResponse:
+        evidence = await self.evidence.link_case(current_caller(), request.evidence_id, request.case_id)
+        return A.LinkEvidenceToCaseResponse(evidence=evidence)
+
+    async def CloseCase(self, request: Any, context: Any) -> badge_pb2.CloseCaseResponse:
+        count = await self.evidence.close_case(current_caller(), request.agency_id, request.case_id)
+        return A.CloseCaseResponse(evidence_count=count)
+
+    async def SetRetentionPolicy(self, request: Any, context: Any) -> badge_pb2.SetRetentionPolicyResponse:
+        return A.SetRetentionPolicyResponse(
+            policy=await self.evidence.set_policy(current_caller(), request.policy)
+        )
+
+    async def ListRetentionPolicies(
+        self, request: Any, context: Any
+    ) -> badge_pb2.ListRetentionPoliciesResponse:
+        policies = await self.evidence.list_policies(current_caller(), request.agency_id)
+        return A.ListRetentionPoliciesResponse(policies=policies)
+
+    async def RunRetention(self, request: Any, context: Any) -> badge_pb2.RunRetentionResponse:
+        caller = current_caller()
+        caller.require_role("admin")
+        agency = request.agency_id or caller.agency
+        caller.require_agency(agency)
+        return A.RunRetentionResponse(deleted_evidence_ids=await self.evidence.run_retention(agency))
+
+    async def VerifyEvidence(self, request: Any, context: Any) -> badge_pb2.VerifyEvidenceResponse:
+        caller = current_caller()
+        caller.require_role("investigator", "admin", "auditor")
+        agency = request.agency_id or caller.agency
+        caller.require_agency(agency)
+        results = await self.evidence.verify(caller, request.evidence_id, agency)
+        return A.VerifyEvidenceResponse(
+            results=results, checked=len(results), failed=len([r for r in results if not r.ok])
+        )
+
+    # -- records -----------------------------------------------------------------------------
+
+    async def CreateCitation(self, request: Any, context: Any) -> badge_pb2.CreateCitationResponse:
+        return A.CreateCitationResponse(
+            citation=await self.records.create_citation(current_caller(), request.citation)
+        )
+
+    async def GetCitation(self, request: Any, context: Any) -> badge_pb2.GetCitationResponse:
+        return A.GetCitationResponse(
+            citation=await self.records.get_citation(current_caller(), request.citation_id)
+        )
+
+    async def ListCitations(self, request: Any, context: Any) -> badge_pb2.ListCitationsResponse:
+        return await self.records.list_citations(current_caller(), request)
+
+    async def ListOffenceCodes(self, request: Any, context: Any) -> badge_pb2.ListOffenceCodesResponse:
+        codes = self.records.offence_codes
+        return A.ListOffenceCodesResponse(codes=[codes[code] for code in sorted(codes)])
+
+    async def ReportIntegrity(self, request: Any, context: Any) -> badge_pb2.ReportIntegrityResponse:
+        return await self.records.report_integrity(current_caller(), request.report)
+
+    async def ListIntegrityReports(
+        self, request: Any, context: Any
+    ) -> badge_pb2.ListIntegrityReportsResponse:
+        return await self.records.list_integrity(current_caller(), request)
+
+    # -- incidents ---------------------------------------------------------------------------
+
+    async def AssignIncident(self, request: Any, context: Any) -> badge_pb2.AssignIncidentResponse:
+        assigned = await self.registry.assign_incident(current_caller(), request)
+        return A.AssignIncidentResponse(incident_id=request.incident_id, badge_ids=assigned)
+
+    async def CloseIncident(self, request: Any, context: Any) -> badge_pb2.CloseIncidentResponse:
+        released = await self.registry.close_incident(current_caller(), request.incident_id)
+        return A.CloseIncidentResponse(badge_ids=released)
+
+
+@dataclass
+class BadgeApp:
+    """Everything a running badge service holds (tests reach the parts through it)."""
+
+    settings: BadgeSettings
+    database: Database
+    objects: ObjectStore
+    hub: TelemetryHub
+    evidence: EvidenceStore
+    server: GrpcServer
+    jobs: list[asyncio.Task[None]]
+
+
+async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[Any]]) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await job()
+        except Exception:
+            log.exception("%s job failed; next run in %.0f s", name, interval_s)
+
+
+async def build_app(
+    settings: BadgeSettings,
+    *,
+    sink: EventPublisher | None = None,
+    objects: ObjectStore | None = None,
+    port: int | None = None,
+) -> BadgeApp:
+    """Wire the service. Without ``sink`` events go to alerting through kuzet.common.eventsink."""
+    database = Database(settings.effective_database_url)
+    await asyncio.to_thread(migrate, database, "kuzet.badge.migrations")
+    audit = AuditLog(database)
+    store = objects or open_object_store(settings.effective_object_store_url)
+    on_stop: list[Callable[[], Awaitable[None]]] = []
+    if sink is None:
+        from kuzet.common.eventsink import EventSink
+
+        event_sink = EventSink(Endpoints().alerting, caller=service_caller("badge", roles=("service",)))
+        await event_sink.start()
+        on_stop.append(event_sink.close)
+        sink = event_sink
+    rules = RuleEngine(settings, sink.publish)
+    hub = TelemetryHub(settings, database, rules)
+    await hub.start()
+    evidence = EvidenceStore(settings, database, store, audit)
+    servicer = BadgeServicer(
+        settings,
+        hub,
+        Registry(database, hub, audit),
+        evidence,
+        Records(settings, database, audit, sink.publish),
+    )
+    jobs = [
+        asyncio.create_task(_every(settings.retention_interval_s, "retention", evidence.run_retention)),
+        asyncio.create_task(
+            _every(settings.verification_interval_s, "verification", lambda: evidence.verify(None))
+        ),
+    ]
+
+    async def shutdown() -> None:
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        await hub.stop()
+        database.dispose()
+
+    on_stop.insert(0, shutdown)
+    server = GrpcServer(
+        settings,
+        [
+            (badge_pb2_grpc.add_BadgeServiceServicer_to_server, servicer),
+            (audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditServicer(audit)),
+        ],
+        [
+            A.DESCRIPTOR.services_by_name["BadgeService"].full_name,
+            "kuzet.common.v1.AuditService",
+        ],
+        port=port,
+        on_stop=on_stop,
+    )
+    return BadgeApp(settings, database, store, hub, evidence, server, jobs)
+
+
+async def build(settings: BadgeSettings) -> GrpcServer:
+    return (await build_app(settings)).server
+
+
+async def _run() -> None:
+    await run_service(BadgeSettings, build)
+
+
+SPEC = ServiceSpec(name="badge", default_port=BadgeSettings.default_port, run=_run, order=40)

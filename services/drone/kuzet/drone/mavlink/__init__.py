@@ -1,0 +1,1 @@
+"""The service's side of MAVLink 2: transports, one link per drone, the mission protocol."""

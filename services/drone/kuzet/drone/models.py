@@ -1,0 +1,46 @@
+"""The drone service's tables. Records keep their protobuf bytes; indexed columns are copies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Index, LargeBinary, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DroneRow(Base):
+    __tablename__ = "drones"
+    drone_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ZoneRow(Base):
+    __tablename__ = "drone_zones"
+    zone_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PlanRow(Base):
+    __tablename__ = "drone_plans"
+    plan_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    drone_id: Mapped[str] = mapped_column(String(64), index=True)
+    agency_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MissionRow(Base):
+    __tablename__ = "drone_missions"
+    mission_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    drone_id: Mapped[str] = mapped_column(String(64))
+    agency_id: Mapped[str] = mapped_column(String(64))
+    dispatched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_drone_missions_drone_time", "drone_id", "dispatched_at"),)

@@ -1,0 +1,101 @@
+"""gRPC server of the drone service (default port 50056)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from kuzet.common.audit import AuditLog
+from kuzet.common.auditservice import SERVICE_NAME as AUDIT_SERVICE_NAME
+from kuzet.common.auditservice import add_audit_service
+from kuzet.common.caller import service_caller
+from kuzet.common.config import Endpoints
+from kuzet.common.db import Database, migrate
+from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.runner import run_service
+from kuzet.common.v1 import common_pb2
+from kuzet.drone.config import DroneSettings
+from kuzet.drone.fleet import Fleet
+from kuzet.drone.leadership import InProcessLeadership, KubernetesLeadership, Leadership
+from kuzet.drone.service import DroneServicer
+from kuzet.drone.store import DroneStore
+from kuzet.drone.v1 import drone_pb2, drone_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = drone_pb2.DESCRIPTOR.services_by_name["DroneService"].full_name
+
+
+def _leadership(settings: DroneSettings) -> Leadership:
+    if settings.leadership == "kubernetes":
+        from kuzet.common.k8s import load_api_client
+
+        return KubernetesLeadership(
+            load_api_client(), identity=settings.controller_id or None, lease_s=settings.lease_s
+        )
+    return InProcessLeadership(settings.controller_id or "drone-local", lease_s=settings.lease_s)
+
+
+class DroneServer(GrpcServer):
+    """The gRPC server with the fleet it serves (tests and the bench reach the fleet here)."""
+
+    fleet: Fleet
+
+
+async def build(
+    settings: DroneSettings,
+    *,
+    leadership: Leadership | None = None,
+    publish_event: Callable[[common_pb2.Event], None] | None = None,
+) -> DroneServer:
+    """The server, ready to start(); tests pass their own leadership and event sink."""
+    database = Database(settings.effective_database_url)
+    await asyncio.to_thread(migrate, database, "kuzet.drone.migrations")
+    store = DroneStore(database)
+    audit = AuditLog(database)
+    on_stop = []
+    if publish_event is None:
+        if settings.publish_events:
+            from kuzet.common.eventsink import EventSink
+
+            sink = EventSink(Endpoints().alerting, caller=service_caller("drone"))
+            await sink.start()
+            publish_event = sink.publish
+            on_stop.append(sink.close)
+        else:
+
+            def publish_event(event: common_pb2.Event) -> None:
+                log.warning(
+                    "alert (not sent, publish_events off): %s %s",
+                    event.type,
+                    event.summary,
+                    extra={"agency": event.agency_id},
+                )
+
+    fleet = Fleet(
+        store, leadership or _leadership(settings), publish_event, telemetry_hz=settings.telemetry_hz
+    )
+    await fleet.start()
+
+    async def dispose() -> None:
+        database.dispose()
+
+    server = DroneServer(
+        settings,
+        [
+            (drone_pb2_grpc.add_DroneServiceServicer_to_server, DroneServicer(fleet, store, audit)),
+            add_audit_service(audit),
+        ],
+        [SERVICE_NAME, AUDIT_SERVICE_NAME],
+        on_stop=[fleet.stop, *on_stop, dispose],
+    )
+    server.fleet = fleet
+    return server
+
+
+async def _run() -> None:
+    await run_service(DroneSettings, build)
+
+
+SPEC = ServiceSpec(name="drone", default_port=DroneSettings.default_port, run=_run, order=60)

@@ -1,0 +1,373 @@
+"""The DroneService servicer: validation, roles and agency isolation around the fleet."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from kuzet.common.audit import AuditLog
+from kuzet.common.caller import Caller, current_caller
+from kuzet.common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    KuzetError,
+    NotFound,
+    PermissionDenied,
+)
+from kuzet.common.timeutil import to_timestamp, utcnow
+from kuzet.drone import geo, planning
+from kuzet.drone.fleet import Fleet, location_of
+from kuzet.drone.mavlink.transport import parse_link_url
+from kuzet.drone.store import DroneStore
+from kuzet.drone.v1 import drone_pb2, drone_pb2_grpc
+
+DEFAULT_LIMITS = {
+    "max_altitude_m": 120.0,  # the usual open-category ceiling
+    "max_range_m": 2000.0,
+    "min_launch_battery_pct": 40.0,
+    "return_reserve_pct": 25.0,
+    "endurance_s": 1500.0,
+    "cruise_speed_mps": 8.0,
+    "link_loss_timeout_s": 5.0,
+}
+CA = drone_pb2.ControlAction
+PAGE = 100
+
+
+def _agency(caller: Caller, requested: str) -> str:
+    agency = requested or caller.agency
+    if not agency:
+        raise InvalidArgument("agency_id is required (the caller has no agency)")
+    caller.require_agency(agency)
+    return agency
+
+
+class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
+    def __init__(self, fleet: Fleet, store: DroneStore, audit: AuditLog) -> None:
+        self.fleet = fleet
+        self.store = store
+        self.audit = audit
+
+    async def _drone(self, drone_id: str) -> drone_pb2.Drone:
+        if not drone_id:
+            raise InvalidArgument("drone_id is required")
+        drone = self.fleet.drones.get(drone_id) or await self.store.get_drone(drone_id)
+        if drone is None:
+            raise NotFound(f"drone {drone_id} is not registered")
+        current_caller().require_agency(drone.agency_id)
+        return drone
+
+    # ----- registry -----------------------------------------------------------------------
+
+    async def RegisterDrone(self, request: drone_pb2.RegisterDroneRequest, context: Any) -> Any:
+        caller = current_caller()
+        caller.require_role("admin", "pilot")
+        d = drone_pb2.Drone()
+        d.CopyFrom(request.drone)
+        if not d.drone_id or len(d.drone_id) > 64:
+            raise InvalidArgument("drone.drone_id is required (at most 64 characters)")
+        d.agency_id = _agency(caller, d.agency_id)
+        planning.check_point(d.home, "drone.home")
+        if not 1 <= d.system_id <= 250:
+            raise InvalidArgument(f"drone.system_id must be 1..250 (MAVLink), got {d.system_id}")
+        if not 0 <= d.component_id <= 255:
+            raise InvalidArgument("drone.component_id must be 0..255")
+        try:
+            parse_link_url(d.link_url)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        for name, default in DEFAULT_LIMITS.items():
+            value = getattr(d.limits, name)
+            if value < 0 or math.isnan(value):
+                raise InvalidArgument(f"drone.limits.{name} must not be negative")
+            if value == 0:
+                setattr(d.limits, name, default)
+        if d.limits.return_reserve_pct >= d.limits.min_launch_battery_pct:
+            raise InvalidArgument("return_reserve_pct must be below min_launch_battery_pct")
+        if not 0 <= d.camera.side_overlap <= 0.9:
+            raise InvalidArgument("camera.side_overlap must be 0..0.9")
+        existing = self.fleet.drones.get(d.drone_id) or await self.store.get_drone(d.drone_id)
+        if existing is not None:
+            if not request.update:
+                raise AlreadyExists(f"drone {d.drone_id} is already registered (set update to replace it)")
+            caller.require_agency(existing.agency_id)
+            ctl = self.fleet.controller(d.drone_id)
+            if ctl is not None and ctl.link is not None and ctl.link.state.armed:
+                raise FailedPrecondition(f"drone {d.drone_id} is flying; update it after it lands")
+        for other in self.fleet.drones.values():
+            if (
+                other.drone_id != d.drone_id
+                and other.link_url == d.link_url
+                and other.system_id == d.system_id
+            ):
+                raise AlreadyExists(
+                    f"link {d.link_url} system {d.system_id} already belongs to drone {other.drone_id}"
+                )
+        d.registered_at.CopyFrom(existing.registered_at if existing else to_timestamp(utcnow()))
+        await self.store.put_drone(d)
+        await self.fleet.add(d)
+        await self.audit.record(
+            "drone.register", d.drone_id, details={"link": d.link_url, "update": request.update}
+        )
+        return drone_pb2.RegisterDroneResponse(drone=d)
+
+    async def GetDrone(self, request: drone_pb2.GetDroneRequest, context: Any) -> Any:
+        return drone_pb2.GetDroneResponse(drone=await self._drone(request.drone_id))
+
+    async def ListDrones(self, request: drone_pb2.ListDronesRequest, context: Any) -> Any:
+        agency = _agency(current_caller(), request.agency_id)
+        drones = await self.store.list_drones(agency)
+        size = request.page.page_size or PAGE
+        if size < 0:
+            raise InvalidArgument("page_size must not be negative")
+        start = 0
+        if request.page.page_token:
+            try:
+                start = int(request.page.page_token)
+            except ValueError:
+                raise InvalidArgument("bad page_token") from None
+        page = drones[start : start + size]
+        resp = drone_pb2.ListDronesResponse(drones=page)
+        if start + size < len(drones):
+            resp.page.next_page_token = str(start + size)
+        return resp
+
+    # ----- zones --------------------------------------------------------------------------
+
+    async def CreateZone(self, request: drone_pb2.CreateZoneRequest, context: Any) -> Any:
+        caller = current_caller()
+        caller.require_role("admin", "pilot")
+        z = drone_pb2.Zone()
+        z.CopyFrom(request.zone)
+        z.agency_id = _agency(caller, z.agency_id)
+        if z.kind not in (drone_pb2.ZONE_KIND_GEOFENCE, drone_pb2.ZONE_KIND_NO_FLY):
+            raise InvalidArgument("zone.kind must be GEOFENCE or NO_FLY")
+        if z.max_altitude_m < 0:
+            raise InvalidArgument("zone.max_altitude_m must not be negative")
+        if len(z.polygon) > 100:
+            raise InvalidArgument("zone.polygon has more than 100 corners")
+        if z.polygon:
+            planning.check_polygon(
+                z.polygon, geo.LocalFrame(z.polygon[0].latitude, z.polygon[0].longitude), "zone.polygon"
+            )
+        else:
+            raise InvalidArgument("zone.polygon needs at least 3 corners")
+        z.zone_id = z.zone_id or str(uuid.uuid4())
+        if await self.store.get_zone(z.zone_id) is not None:
+            raise AlreadyExists(f"zone {z.zone_id} exists")
+        z.created_at.CopyFrom(to_timestamp(utcnow()))
+        await self.store.put_zone(z)
+        self.fleet.set_zones(z.agency_id, await self.store.list_zones(z.agency_id))
+        await self.audit.record(
+            "drone.zone.create", z.zone_id, details={"kind": drone_pb2.ZoneKind.Name(z.kind), "name": z.name}
+        )
+        return drone_pb2.CreateZoneResponse(zone=z)
+
+    async def ListZones(self, request: drone_pb2.ListZonesRequest, context: Any) -> Any:
+        agency = _agency(current_caller(), request.agency_id)
+        return drone_pb2.ListZonesResponse(zones=await self.store.list_zones(agency))
+
+    async def DeleteZone(self, request: drone_pb2.DeleteZoneRequest, context: Any) -> Any:
+        caller = current_caller()
+        caller.require_role("admin", "pilot")
+        z = await self.store.get_zone(request.zone_id)
+        if z is None:
+            raise NotFound(f"zone {request.zone_id} does not exist")
+        caller.require_agency(z.agency_id)
+        await self.store.delete_zone(z.zone_id)
+        self.fleet.set_zones(z.agency_id, await self.store.list_zones(z.agency_id))
+        await self.audit.record("drone.zone.delete", z.zone_id)
+        return drone_pb2.DeleteZoneResponse()
+
+    # ----- planning and dispatch ----------------------------------------------------------
+
+    async def PlanPatrol(self, request: drone_pb2.PlanPatrolRequest, context: Any) -> Any:
+        current_caller().require_role("pilot", "operator")
+        drone = await self._drone(request.drone_id)
+        ctl = self.fleet.controller(drone.drone_id)
+        if ctl is None:
+            battery, not_ready = None, [f"drone {drone.drone_id} is controlled by another service instance"]
+        else:
+            battery, not_ready = ctl.battery(), ctl.not_ready()
+        plan = planning.plan_patrol(
+            drone, request, self.fleet.zones.get(drone.agency_id, []), battery, not_ready
+        )
+        await self.store.put_plan(plan)
+        return drone_pb2.PlanPatrolResponse(plan=plan)
+
+    async def Dispatch(self, request: drone_pb2.DispatchRequest, context: Any) -> Any:
+        # Refused attempts are audited too: who tried to fly what, and why it was refused.
+        try:
+            plan, mission = await self._dispatch(request)
+        except KuzetError as exc:
+            outcome = ("denied: " if isinstance(exc, PermissionDenied) else "refused: ") + exc.message
+            await self.audit.record(
+                "drone.dispatch", request.plan_id or "-", outcome[:256], {"plan_id": request.plan_id}
+            )
+            raise
+        await self.audit.record(
+            "drone.dispatch",
+            plan.drone_id,
+            "ok",
+            {"plan_id": plan.plan_id, "mission_id": mission.mission_id, "alert_id": plan.alert_id},
+        )
+        return drone_pb2.DispatchResponse(mission=mission)
+
+    async def _dispatch(
+        self, request: drone_pb2.DispatchRequest
+    ) -> tuple[drone_pb2.PatrolPlan, drone_pb2.Mission]:
+        caller = current_caller()
+        caller.require_role("pilot")
+        if not request.plan_id:
+            raise InvalidArgument("plan_id is required")
+        plan = await self.store.get_plan(request.plan_id)
+        if plan is None:
+            raise NotFound(f"plan {request.plan_id} does not exist")
+        caller.require_agency(plan.agency_id)
+        if not request.pilot_confirmed:
+            raise FailedPrecondition("pilot_confirmed must be true: a pilot confirms every flight")
+        if not plan.ok:
+            raise FailedPrecondition(
+                "the plan failed its checks: " + "; ".join(v.message for v in plan.violations)
+            )
+        ctl = self.fleet.controller(plan.drone_id)
+        if ctl is None:
+            raise FailedPrecondition(f"drone {plan.drone_id} is not controlled by this service instance")
+        return plan, await ctl.dispatch(plan, caller.subject)
+
+    async def Control(self, request: drone_pb2.ControlRequest, context: Any) -> Any:
+        caller = current_caller()
+        if request.action in (CA.CONTROL_ACTION_RESUME, CA.CONTROL_ACTION_EMERGENCY_STOP):
+            caller.require_role("pilot")
+        elif request.action in (
+            CA.CONTROL_ACTION_HOLD,
+            CA.CONTROL_ACTION_RETURN_TO_LAUNCH,
+            CA.CONTROL_ACTION_LAND,
+        ):
+            caller.require_role("pilot", "operator")
+        else:
+            raise InvalidArgument("action must be HOLD, RESUME, RETURN_TO_LAUNCH, LAND or EMERGENCY_STOP")
+        drone = await self._drone(request.drone_id)
+        ctl = self.fleet.controller(drone.drone_id)
+        if ctl is None:
+            raise FailedPrecondition(f"drone {drone.drone_id} is not controlled by this service instance")
+        action = drone_pb2.ControlAction.Name(request.action)
+        try:
+            await ctl.control(request.action, caller.subject, request.reason)
+        except Exception as exc:
+            await self.audit.record(
+                f"drone.control.{action.lower()}", drone.drone_id, f"error: {exc}", {"reason": request.reason}
+            )
+            raise
+        await self.audit.record(
+            f"drone.control.{action.lower()}", drone.drone_id, "ok", {"reason": request.reason}
+        )
+        return drone_pb2.ControlResponse(state=ctl.state())
+
+    async def ReenableCommands(self, request: drone_pb2.ReenableCommandsRequest, context: Any) -> Any:
+        caller = current_caller()
+        caller.require_role("pilot")
+        if not request.reason:
+            raise InvalidArgument("reason is required to lift an emergency-stop block")
+        drone = await self._drone(request.drone_id)
+        ctl = self.fleet.controller(drone.drone_id)
+        if ctl is None:
+            raise FailedPrecondition(f"drone {drone.drone_id} is not controlled by this service instance")
+        ctl.reenable(caller.subject, request.reason)
+        await self.audit.record("drone.reenable", drone.drone_id, "ok", {"reason": request.reason})
+        return drone_pb2.ReenableCommandsResponse(state=ctl.state())
+
+    async def SuggestDrone(self, request: drone_pb2.SuggestDroneRequest, context: Any) -> Any:
+        caller = current_caller()
+        caller.require_role("pilot", "operator")
+        agency = _agency(caller, request.agency_id)
+        planning.check_point(request.location, "location")
+        altitude = request.altitude_m or 60.0
+        if request.hold_s < 0 or altitude < 0:
+            raise InvalidArgument("altitude_m and hold_s must not be negative")
+        zones = self.fleet.zones.get(agency, [])
+        out = []
+        for drone in self.fleet.drones.values():
+            ctl = self.fleet.controller(drone.drone_id)
+            if drone.agency_id != agency or ctl is None or not ctl.available():
+                continue
+            battery = ctl.battery()
+            assert battery is not None
+            here = location_of(ctl, drone)
+            distance = geo.haversine_m(
+                here.latitude, here.longitude, request.location.latitude, request.location.longitude
+            )
+            frame = geo.LocalFrame(drone.home.latitude, drone.home.longitude)
+            route = [frame.to_xy(request.location.latitude, request.location.longitude)]
+            if planning.check_route(route, min(altitude, drone.limits.max_altitude_m), drone, zones, frame):
+                continue  # out of range, across a no-fly zone or outside its fence: not a candidate
+            leg = geo.dist((0.0, 0.0), route[0])
+            _, use = planning.estimate(
+                2 * leg, 1, altitude, drone.limits.cruise_speed_mps, request.hold_s, drone.limits.endurance_s
+            )
+            landing = battery - use
+            if landing < drone.limits.return_reserve_pct:
+                continue
+            out.append(
+                drone_pb2.DroneSuggestion(
+                    drone_id=drone.drone_id,
+                    distance_m=distance,
+                    battery_pct=battery,
+                    estimated_arrival_s=altitude / planning.CLIMB_MPS
+                    + distance / drone.limits.cruise_speed_mps,
+                    estimated_landing_battery_pct=landing,
+                )
+            )
+        out.sort(key=lambda s: s.distance_m)
+        return drone_pb2.SuggestDroneResponse(suggestions=out[: request.max_results or 3])
+
+    # ----- telemetry ----------------------------------------------------------------------
+
+    async def WatchTelemetry(
+        self, request: drone_pb2.WatchTelemetryRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[drone_pb2.WatchTelemetryResponse]:
+        caller = current_caller()
+        ids = frozenset(request.drone_ids)
+        for drone_id in ids:
+            await self._drone(drone_id)
+        agency = caller.agency
+        if not ids and not agency:
+            raise InvalidArgument("name drone_ids or call with an agency")
+        if request.max_batch > 10_000:
+            raise InvalidArgument("max_batch must be at most 10000")
+        batch = max(1, request.max_batch)
+        sub = self.fleet.hub.subscribe(ids, agency)
+        try:
+            for ctl in list(self.fleet.controllers.values()):
+                if (ctl.drone.drone_id in ids) if ids else ctl.drone.agency_id == agency:
+                    sub.push(ctl.telemetry())
+            while True:
+                items = await sub.next_batch()
+                if batch == 1:
+                    for item in items:
+                        yield drone_pb2.WatchTelemetryResponse(telemetry=item)
+                    continue
+                # Each stream write costs a round through the event loop; batching is what lets
+                # one process feed hundreds of drones at 10 Hz to every console.
+                for i in range(0, len(items), batch):
+                    yield drone_pb2.WatchTelemetryResponse(batch=items[i : i + batch])
+        finally:
+            sub.close()
+
+    async def GetDroneState(self, request: drone_pb2.GetDroneStateRequest, context: Any) -> Any:
+        drone = await self._drone(request.drone_id)
+        ctl = self.fleet.controller(drone.drone_id)
+        if ctl is None:
+            st = drone_pb2.DroneState(drone=drone, controller=self.fleet.leadership.holder(drone.drone_id))
+            st.telemetry.drone_id, st.telemetry.agency_id = drone.drone_id, drone.agency_id
+            st.telemetry.link_state = drone_pb2.LINK_STATE_CLOSED
+            last = await self.store.last_mission(drone.drone_id)
+            if last is not None:
+                st.mission.CopyFrom(last)
+            return drone_pb2.GetDroneStateResponse(state=st)
+        return drone_pb2.GetDroneStateResponse(state=ctl.state())

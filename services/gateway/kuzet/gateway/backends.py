@@ -1,0 +1,62 @@
+"""gRPC stubs of the services behind the gateway, one channel per service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from kuzet.alerting.v1 import alerting_pb2_grpc
+from kuzet.badge.v1 import badge_pb2_grpc
+from kuzet.common.config import Endpoints
+from kuzet.common.grpcclient import open_channel
+from kuzet.common.v1 import audit_pb2_grpc
+from kuzet.drone.v1 import drone_pb2_grpc
+from kuzet.identity.v1 import identity_pb2_grpc
+from kuzet.ingest.v1 import ingest_pb2_grpc
+
+# Services whose audit trail an auditor can read through the gateway.
+AUDITED_SERVICES = ("alerting", "identity", "badge", "drone")  # ingest keeps no audit trail
+
+
+class Backends:
+    def __init__(self, endpoints: Endpoints, *, max_message_mb: int = 32) -> None:
+        self.endpoints = endpoints
+        self._max_mb = max_message_mb
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def channel(self, service: str) -> grpc.aio.Channel:
+        ch = self._channels.get(service)
+        if ch is None:
+            # The caller is passed explicitly as metadata on each call (the gateway serves no RPC).
+            ch = open_channel(getattr(self.endpoints, service), max_message_mb=self._max_mb)
+            self._channels[service] = ch
+        return ch
+
+    @property
+    def alerting(self) -> alerting_pb2_grpc.AlertingServiceStub:
+        return alerting_pb2_grpc.AlertingServiceStub(self.channel("alerting"))
+
+    @property
+    def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
+        return identity_pb2_grpc.IdentityServiceStub(self.channel("identity"))
+
+    @property
+    def ingest(self) -> ingest_pb2_grpc.IngestServiceStub:
+        return ingest_pb2_grpc.IngestServiceStub(self.channel("ingest"))
+
+    @property
+    def badge(self) -> badge_pb2_grpc.BadgeServiceStub:
+        return badge_pb2_grpc.BadgeServiceStub(self.channel("badge"))
+
+    @property
+    def drone(self) -> drone_pb2_grpc.DroneServiceStub:
+        return drone_pb2_grpc.DroneServiceStub(self.channel("drone"))
+
+    def audit(self, service: str) -> Any:
+        return audit_pb2_grpc.AuditServiceStub(self.channel(service))
+
+    async def close(self) -> None:
+        for ch in self._channels.values():
+            await ch.close()
+        self._channels.clear()

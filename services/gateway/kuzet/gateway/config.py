@@ -1,0 +1,64 @@
+"""Gateway settings (environment prefix KUZET_GATEWAY_)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from kuzet.common.config import ServiceSettings
+from kuzet.gateway.localissuer import DemoUser
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="KUZET_GATEWAY_", extra="ignore")
+    service_name: ClassVar[str] = "gateway"
+    default_port: ClassVar[int] = 8080
+
+    # The address browsers use to reach the gateway; the local issuer's URL derives from it.
+    public_url: str = ""
+
+    # Token validation. `issuers` are the agencies' OIDC providers (discovery + JWKS over HTTPS).
+    issuers: list[str] = Field(default_factory=list)
+    audience: str = "kuzet"
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    jwks_min_refresh_seconds: float = Field(default=10.0, ge=0)
+    clock_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    agency_claim: str = "agency"
+    roles_claim: str = "roles"
+
+    # LOCAL ISSUER: one machine and tests only. Turn off wherever a real IdP exists.
+    local_issuer: bool = True
+    local_issuer_key_path: str = ""
+    local_issuer_token_ttl_seconds: int = Field(default=3600, gt=0, le=86400)
+    # JSON list of {username, password, agency, roles, name}; when empty and demo users are
+    # enabled, one user per role in agencies "prison" and "police" with `demo_password`.
+    local_users: list[DemoUser] = Field(default_factory=list)
+    local_demo_users: bool = True
+    demo_password: SecretStr = SecretStr("kuzet-demo")
+
+    # Evidence links: HMAC secret (random per process when empty) and lifetime.
+    evidence_secret: SecretStr = SecretStr("")
+    evidence_url_ttl_seconds: int = Field(default=120, gt=0, le=3600)
+
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_burst: float = Field(default=60.0, ge=1)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    cors_origins: list[str] = Field(default_factory=list)
+    # Deadline of each call to a backing service.
+    rpc_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("issuers", "cors_origins")
+    @classmethod
+    def _no_blank(cls, v: list[str]) -> list[str]:
+        return [s.rstrip("/") for s in v if s.strip()]
+
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.listen_port}"
+
+    def local_issuer_url(self) -> str:
+        return self.base_url() + "/oidc"

@@ -1,0 +1,171 @@
+"""Everything a request handler needs, built once per gateway process."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import httpx
+from fastapi import Request
+
+from kuzet.common.audit import AuditLog
+from kuzet.common.caller import Caller, caller_metadata
+from kuzet.common.config import Endpoints
+from kuzet.common.db import Database
+from kuzet.common.errors import ConfigError
+from kuzet.common.objectstore import ObjectStore, open_object_store
+from kuzet.gateway.auth import JwksSource, Principal, TokenValidator, http_jwks_source
+from kuzet.gateway.backends import Backends
+from kuzet.gateway.config import GatewaySettings
+from kuzet.gateway.errors import from_grpc
+from kuzet.gateway.evidence import EvidenceSigner
+from kuzet.gateway.localissuer import DemoUser, LocalIssuer, SigningKey, demo_users
+from kuzet.gateway.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+@dataclass
+class Gateway:
+    settings: GatewaySettings
+    validator: TokenValidator
+    backends: Backends
+    signer: EvidenceSigner
+    limiter: RateLimiter
+    audit: AuditLog
+    objects: ObjectStore
+    http: httpx.AsyncClient
+    local_issuer: LocalIssuer | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def call(self, principal: Principal, method: Callable[..., Awaitable[R]], request: Any) -> R:
+        """One unary call to a service on behalf of `principal`; gRPC errors become ApiErrors."""
+        try:
+            return await method(
+                request, metadata=principal_metadata(principal), timeout=self.settings.rpc_timeout_seconds
+            )
+        except grpc.aio.AioRpcError as exc:
+            err = from_grpc(exc)
+            if err.status >= 500:
+                log.warning(
+                    "backing call failed: %s %s",
+                    exc.code().name,
+                    exc.details(),
+                    extra={"agency": principal.agency},
+                )
+            raise err from None
+
+    async def record(
+        self,
+        principal: Principal,
+        action: str,
+        target: str,
+        outcome: str = "ok",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        await self.audit.record(
+            action, target, outcome, details, agency=principal.agency, actor=principal.subject
+        )
+
+    async def close(self) -> None:
+        await self.backends.close()
+        await self.http.aclose()
+        self.audit.database.dispose()
+
+
+def principal_caller(principal: Principal) -> Caller:
+    return Caller(subject=principal.subject, agency=principal.agency, roles=principal.roles)
+
+
+def principal_metadata(principal: Principal) -> list[tuple[str, str]]:
+    return caller_metadata(principal_caller(principal))
+
+
+def build_gateway(
+    settings: GatewaySettings,
+    *,
+    endpoints: Endpoints | None = None,
+    http: httpx.AsyncClient | None = None,
+    extra_issuers: dict[str, JwksSource] | None = None,
+) -> Gateway:
+    http = http or httpx.AsyncClient(follow_redirects=False)
+    issuers: dict[str, JwksSource] = {iss: http_jwks_source(iss, http) for iss in settings.issuers}
+    issuers.update(extra_issuers or {})
+    local: LocalIssuer | None = None
+    if settings.local_issuer:
+        users = list(settings.local_users)
+        if not users and settings.local_demo_users:
+            users = demo_users(settings.demo_password.get_secret_value())
+            log.warning(
+                "LOCAL ISSUER with demo users is enabled: for one machine and tests, never production"
+            )
+        key_path = Path(settings.local_issuer_key_path) if settings.local_issuer_key_path else None
+        local = LocalIssuer(
+            settings.local_issuer_url(),
+            settings.audience,
+            users,
+            key=SigningKey.create(key_path),
+            token_ttl_seconds=settings.local_issuer_token_ttl_seconds,
+        )
+        # Its keys are in this process: no HTTP round trip to ourselves.
+        issuers[local.issuer] = local.jwks_source
+    if not issuers:
+        raise ConfigError(
+            "no token issuer: set KUZET_GATEWAY_ISSUERS to the agencies' OIDC providers "
+            "(or KUZET_GATEWAY_LOCAL_ISSUER=true on one machine)"
+        )
+    validator = TokenValidator(
+        issuers,
+        settings.audience,
+        cache_seconds=settings.jwks_cache_seconds,
+        min_refresh_seconds=settings.jwks_min_refresh_seconds,
+        leeway_seconds=settings.clock_leeway_seconds,
+        agency_claim=settings.agency_claim,
+        roles_claim=settings.roles_claim,
+    )
+    audit = AuditLog(database_for(settings))
+    if local is not None:
+
+        async def signin(username: str, user: DemoUser | None) -> None:
+            # Failed attempts name the username tried, never the password.
+            await audit.record(
+                "auth.signin",
+                username[:64],
+                "ok" if user else "denied",
+                {"issuer": "local"},
+                agency=user.agency if user else "",
+                actor=username[:64],
+            )
+
+        local.on_signin = signin
+    secret = settings.evidence_secret.get_secret_value().encode()
+    if not secret:
+        # Links then die with the process, which is acceptable: they live two minutes anyway.
+        secret = secrets.token_bytes(32)
+    return Gateway(
+        settings=settings,
+        validator=validator,
+        backends=Backends(endpoints or Endpoints(), max_message_mb=settings.max_message_mb),
+        signer=EvidenceSigner(secret, settings.evidence_url_ttl_seconds),
+        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        audit=audit,
+        objects=open_object_store(settings.effective_object_store_url),
+        http=http,
+        local_issuer=local,
+    )
+
+
+def database_for(settings: GatewaySettings) -> Database:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(settings.effective_database_url)
+
+
+def gateway_of(request: Request) -> Gateway:
+    gw: Gateway = request.app.state.gateway
+    return gw

@@ -1,0 +1,82 @@
+"""Who may do what through the gateway: one table, checked on every route.
+
+The services check roles again (defence in depth); this table is what the API documents and
+what the authorisation tests walk through. Roles are per agency: a token carries one agency and
+the roles its holder has there, so every permission below is implicitly "in the caller's agency".
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+OPERATOR = "operator"
+REVIEWER = "reviewer"
+INVESTIGATOR = "investigator"
+PILOT = "pilot"
+AUDITOR = "auditor"
+ADMIN = "admin"
+# Reads integrity (bribery attempt) reports filed from badges; kept apart from the chain of
+# command those reports may be about.
+INTERNAL_AFFAIRS = "internal_affairs"
+
+ROLES: frozenset[str] = frozenset({OPERATOR, REVIEWER, INVESTIGATOR, PILOT, AUDITOR, ADMIN, INTERNAL_AFFAIRS})
+
+
+class Permission(StrEnum):
+    ALERTS_READ = "alerts.read"
+    ALERTS_ACT = "alerts.act"  # acknowledge, resolve
+    SITES_ADMIN = "sites.admin"  # duty rosters, shared routes, webhooks
+    REVIEWS_READ = "reviews.read"
+    REVIEWS_DECIDE = "reviews.decide"
+    GALLERIES_READ = "galleries.read"
+    GALLERIES_ADMIN = "galleries.admin"  # create, share
+    PEOPLE_ENROL = "people.enrol"
+    PEOPLE_ERASE = "people.erase"
+    IDENTIFY = "identify"  # 1:N search and 1:1 verification
+    CAMERAS_READ = "cameras.read"
+    CAMERAS_ADMIN = "cameras.admin"  # cameras, zones, rules
+    EVIDENCE_VIEW = "evidence.view"
+    AUDIT_READ = "audit.read"
+    BADGES_READ = "badges.read"
+    INTEGRITY_READ = "integrity.read"
+    DRONES_READ = "drones.read"
+    DRONES_COMMAND = "drones.command"  # dispatch, plan, control
+    DRONES_ADMIN = "drones.admin"  # registry, geofences
+
+
+_R = frozenset
+ROLE_TABLE: dict[Permission, frozenset[str]] = {
+    Permission.ALERTS_READ: _R({OPERATOR, REVIEWER, INVESTIGATOR, PILOT, ADMIN}),
+    Permission.ALERTS_ACT: _R({OPERATOR}),
+    Permission.SITES_ADMIN: _R({ADMIN}),
+    # A face match is a candidate until a reviewer confirms it: only reviewers decide.
+    Permission.REVIEWS_READ: _R({REVIEWER}),
+    Permission.REVIEWS_DECIDE: _R({REVIEWER}),
+    # Same sets as the identity service enforces (operators enrol at intake, roll-call search).
+    Permission.GALLERIES_READ: _R({OPERATOR, INVESTIGATOR, REVIEWER, ADMIN}),
+    Permission.GALLERIES_ADMIN: _R({ADMIN}),
+    Permission.PEOPLE_ENROL: _R({OPERATOR, ADMIN}),
+    Permission.PEOPLE_ERASE: _R({ADMIN}),
+    Permission.IDENTIFY: _R({OPERATOR, INVESTIGATOR, ADMIN}),
+    Permission.CAMERAS_READ: _R({OPERATOR, INVESTIGATOR, ADMIN}),
+    Permission.CAMERAS_ADMIN: _R({ADMIN}),
+    Permission.EVIDENCE_VIEW: _R({OPERATOR, REVIEWER, INVESTIGATOR}),
+    # Separation of duties: auditors read every trail, nobody else does.
+    Permission.AUDIT_READ: _R({AUDITOR}),
+    Permission.BADGES_READ: _R({OPERATOR, INVESTIGATOR, ADMIN}),
+    Permission.INTEGRITY_READ: _R({INTERNAL_AFFAIRS}),
+    Permission.DRONES_READ: _R({PILOT, OPERATOR, ADMIN}),
+    Permission.DRONES_COMMAND: _R({PILOT}),
+    Permission.DRONES_ADMIN: _R({ADMIN}),
+}
+
+assert set(ROLE_TABLE) == set(Permission), "every permission needs a row"
+
+
+def allowed(roles: frozenset[str] | set[str], permission: Permission) -> bool:
+    return not ROLE_TABLE[permission].isdisjoint(roles)
+
+
+def permissions_of(roles: frozenset[str] | set[str]) -> list[str]:
+    """What the console may offer to a user with these roles (the server checks again)."""
+    return sorted(p.value for p in Permission if allowed(roles, p))

@@ -1,0 +1,53 @@
+// Tiny DOM helpers. Text always goes through text nodes, never parsed as HTML: alert summaries,
+// names and notes come from devices and people and must not become markup.
+
+export function h(tag, attrs = {}, ...children) {
+  const svg = ["svg", "circle", "rect", "text", "g", "title", "line", "polygon"].includes(tag);
+  const el = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") el.setAttribute("class", v);
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export const $ = (sel) => document.querySelector(sel);
+
+export function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
+
+export function short(enumName, prefix) {
+  if (!enumName) return "";
+  return enumName.startsWith(prefix) ? enumName.slice(prefix.length).toLowerCase().replace(/_/g, " ") : enumName;
+}
+
+export function when(ts) {
+  if (!ts) return "";
+  const d = new Date(ts);
+  if (Number.isNaN(d.getTime())) return ts;
+  return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
+}
+
+export function ago(ts) {
+  if (!ts) return "";
+  const s = Math.round((Date.now() - new Date(ts).getTime()) / 1000);
+  if (s < 60) return `${Math.max(0, s)} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+}
+
+const SEVERITY_ORDER = { SEVERITY_CRITICAL: 5, SEVERITY_HIGH: 4, SEVERITY_MEDIUM: 3, SEVERITY_LOW: 2, SEVERITY_INFO: 1 };
+export const severityRank = (s) => SEVERITY_ORDER[s] || 0;
+
+export function showError(message) {
+  const el = $("#error-banner");
+  el.textContent = message;
+  el.hidden = !message;
+  if (message) setTimeout(() => { if (el.textContent === message) el.hidden = true; }, 8000);
+}

@@ -1,0 +1,259 @@
+"""Fixtures: a real gateway (in-process ASGI or under uvicorn on a loopback port)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from kuzet.alerting.config import AlertingSettings
+from kuzet.alerting.server import build as build_alerting
+from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
+from kuzet.common.caller import Caller, caller_metadata
+from kuzet.common.config import Endpoints
+from kuzet.common.events import new_event
+from kuzet.common.grpcserver import GrpcServer
+from kuzet.common.testing import free_port_number
+from kuzet.common.v1 import common_pb2
+from kuzet.gateway.app import create_app
+from kuzet.gateway.config import GatewaySettings
+from kuzet.gateway.context import Gateway, build_gateway
+from kuzet.identity.config import IdentitySettings
+from kuzet.identity.server import build as build_identity
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Runs an ASGI app under a real uvicorn on loopback; yields its base URL."""
+    port = port or _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+@dataclass
+class GatewayUnderTest:
+    gateway: Gateway
+    app: FastAPI
+    client: httpx.AsyncClient
+
+    def token(self, username: str, **kwargs: Any) -> str:
+        assert self.gateway.local_issuer is not None
+        return self.gateway.local_issuer.issue(self.gateway.local_issuer.user(username), **kwargs)
+
+    def auth(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(username)}"}
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., GatewaySettings]:
+    def make(**overrides: Any) -> GatewaySettings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "gateway",
+            "port": overrides.pop("port", 8080),
+            "rate_limit_per_second": 1000.0,
+            "rate_limit_burst": 1000.0,
+        }
+        values.update(overrides)
+        return GatewaySettings(**values)
+
+    return make
+
+
+@pytest.fixture
+async def gateway_factory(make_settings: Callable[..., GatewaySettings]) -> AsyncIterator[Callable[..., Any]]:
+    made: list[GatewayUnderTest] = []
+
+    async def make(endpoints: Endpoints | None = None, **overrides: Any) -> GatewayUnderTest:
+        settings = make_settings(**overrides)
+        gw = build_gateway(settings, endpoints=endpoints or Endpoints())
+        app = create_app(settings, gateway=gw)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test")
+        under = GatewayUnderTest(gw, app, client)
+        made.append(under)
+        return under
+
+    yield make
+    for under in made:
+        await under.client.aclose()
+        await under.gateway.close()
+
+
+@pytest.fixture
+async def gw(gateway_factory: Callable[..., Any]) -> GatewayUnderTest:
+    under: GatewayUnderTest = await gateway_factory()
+    return under
+
+
+@pytest.fixture
+def serve_app() -> Callable[..., Any]:
+    """`async with serve_app(app) as base_url:` runs the app under uvicorn on loopback."""
+    return serve
+
+
+# --- real backing services, in-process ----------------------------------------------------------
+
+SERVICE_CALLER = Caller("service:ingest", "prison", frozenset({"service"}))
+
+
+@dataclass
+class Backing:
+    endpoints: Endpoints
+    alerting_address: str
+    alerting_channel: grpc.aio.Channel
+    identity_address: str
+
+    @property
+    def alerting(self) -> alerting_pb2_grpc.AlertingServiceStub:
+        return alerting_pb2_grpc.AlertingServiceStub(self.alerting_channel)
+
+    async def publish(
+        self,
+        agency: str = "prison",
+        type: str = "zone_intrusion",
+        *,
+        camera: str = "cam-1",
+        site: str = "site-1",
+        subject: str | None = None,
+        **fields: Any,
+    ) -> str:
+        source = common_pb2.Source(kind=common_pb2.SOURCE_KIND_CAMERA, id=camera, site_id=site, name=camera)
+        event = new_event(
+            agency, type, source, rule_id="rule-1", subject=subject or uuid.uuid4().hex, **fields
+        )
+        caller = Caller(f"service:ingest-{agency}", agency, frozenset({"service"}))
+        resp = await self.alerting.Publish(
+            alerting_pb2.PublishRequest(event=event), metadata=caller_metadata(caller)
+        )
+        return str(resp.alert_id)
+
+
+async def start_identity(tmp_path: Path, alerting: str, inference: str) -> GrpcServer:
+    settings = IdentitySettings(
+        database_url=f"sqlite:///{tmp_path / 'identity.db'}", data_dir=tmp_path / "identity", port=0
+    )
+    server, _ = await build_identity(
+        settings, port=0, endpoints=Endpoints(alerting=alerting, inference=inference)
+    )
+    await server.start()
+    return server
+
+
+async def start_fleet(root: Path, endpoints: Endpoints) -> dict[str, GrpcServer]:
+    """The real ingest, badge and drone services (no cameras, badges or drones registered)."""
+    # Imported here: ingest pulls in FFmpeg and OpenCV, which most tests do not need.
+    from kuzet.badge.config import BadgeSettings
+    from kuzet.badge.server import build as build_badge
+    from kuzet.drone.config import DroneSettings
+    from kuzet.drone.server import build as build_drone
+    from kuzet.ingest.config import IngestSettings
+    from kuzet.ingest.server import build as build_ingest
+
+    started: dict[str, GrpcServer] = {}
+    for name, settings_cls, build in (
+        ("ingest", IngestSettings, build_ingest),
+        ("badge", BadgeSettings, build_badge),
+        ("drone", DroneSettings, build_drone),
+    ):
+        settings = settings_cls(
+            port=free_port_number(), data_dir=root / name, database_url=f"sqlite:///{root / (name + '.db')}"
+        )
+        kwargs = {"endpoints": endpoints} if name == "ingest" else {}
+        server = await build(settings, **kwargs)
+        await server.start()
+        started[name] = server
+    return started
+
+
+@pytest.fixture(scope="session")
+def fleet_starter() -> Callable[..., Any]:
+    """`await fleet_starter(root, endpoints)` -> {"ingest"|"badge"|"drone": started GrpcServer}."""
+    return start_fleet
+
+
+@pytest.fixture
+async def backing(tmp_path: Path) -> AsyncIterator[Backing]:
+    """The real alerting and identity services. Identity has no inference service here (its face
+    searches fail; queue and galleries work): it points at a gRPC server that implements nothing."""
+    settings = AlertingSettings(
+        database_url=f"sqlite:///{tmp_path / 'alerting.db'}",
+        data_dir=tmp_path / "alerting",
+        escalation_interval_s=3600,
+        heartbeat_s=0.5,
+    )
+    server, _app = await build_alerting(settings, port=0)
+    await server.start()
+    empty = grpc.aio.server()
+    empty_port = empty.add_insecure_port("127.0.0.1:0")
+    await empty.start()
+    blank = f"127.0.0.1:{empty_port}"
+    identity = await start_identity(tmp_path, server.address, blank)
+    # Ingest, badge and drone point at the blank server until a test asks for `fleet_backing`.
+    endpoints = Endpoints(
+        alerting=server.address,
+        identity=identity.address,
+        inference=blank,
+        traffic=blank,
+        ingest=blank,
+        badge=blank,
+        drone=blank,
+    )
+    channel = grpc.aio.insecure_channel(server.address)
+    try:
+        yield Backing(endpoints, server.address, channel, identity.address)
+    finally:
+        await channel.close()
+        await identity.stop(0)
+        await empty.stop(0)
+        await server.stop(0)
+
+
+@pytest.fixture
+async def fleet_backing(backing: Backing, tmp_path: Path) -> AsyncIterator[Backing]:
+    """`backing` plus the real ingest, badge and drone services."""
+    fleet = await start_fleet(tmp_path, backing.endpoints)
+    endpoints = backing.endpoints.model_copy(update={name: srv.address for name, srv in fleet.items()})
+    try:
+        yield Backing(endpoints, backing.alerting_address, backing.alerting_channel, backing.identity_address)
+    finally:
+        for srv in fleet.values():
+            await srv.stop(0)
+
+
+@pytest.fixture
+async def stack(gateway_factory: Callable[..., Any], backing: Backing) -> tuple[GatewayUnderTest, Backing]:
+    under: GatewayUnderTest = await gateway_factory(backing.endpoints)
+    return under, backing
+
+
+@pytest.fixture
+def identity_starter() -> Callable[..., Any]:
+    """`await identity_starter(tmp, alerting_address, inference_address)` -> a started GrpcServer."""
+    return start_identity

@@ -1,0 +1,514 @@
+"""Gallery and people RPCs: create, list, share, enrol, list people, erase, re-embed."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import grpc
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kuzet.common.caller import current_caller
+from kuzet.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
+from kuzet.common.timeutil import as_utc, from_timestamp, utcnow
+from kuzet.common.v1 import common_pb2
+from kuzet.identity.convert import person_pb
+from kuzet.identity.faces import Face, Refusal
+from kuzet.identity.models import (
+    EmbeddingRow,
+    GalleryRow,
+    ImageRow,
+    MatchRow,
+    PersonRow,
+    ReviewRow,
+    ShareRow,
+)
+from kuzet.identity.registry import EmbeddingMeta, PersonMeta
+from kuzet.identity.rpcbase import (
+    ADMIN,
+    ENROLLERS,
+    READERS,
+    ServicerBase,
+    content_type_of,
+    is_expired,
+    key_part,
+    next_page,
+    page_args,
+)
+from kuzet.identity.v1 import identity_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+
+class GalleryRpcs(ServicerBase):
+    # -- galleries ----------------------------------------------------------------------------
+
+    async def CreateGallery(
+        self, request: pb.CreateGalleryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateGalleryResponse:
+        caller = current_caller()
+        self._require(caller, ADMIN)
+        for name in ("name", "purpose", "legal_basis", "owner"):
+            if not getattr(request, name).strip():
+                raise InvalidArgument(
+                    f"{name} is required: every gallery states why and under which law it exists"
+                )
+        if request.kind == pb.GALLERY_KIND_UNSPECIFIED or request.kind not in pb.GalleryKind.values():
+            raise InvalidArgument("kind must be INMATES, STAFF, VISITORS or WATCHLIST")
+        threshold = request.threshold or self.settings.default_threshold
+        if not 0.0 < threshold < 1.0:
+            raise InvalidArgument(f"threshold must be in (0, 1), got {threshold}")
+        expires = from_timestamp(request.expires_at) if request.HasField("expires_at") else None
+        if expires is not None and expires <= utcnow():
+            raise InvalidArgument("expires_at must be in the future")
+        if request.required_reviewers < 0:
+            raise InvalidArgument("required_reviewers must be at least 1 (0 means the default)")
+        reviewers = request.required_reviewers or (2 if request.kind == pb.GALLERY_KIND_WATCHLIST else 1)
+        row = GalleryRow(
+            gallery_id=str(uuid.uuid4()),
+            agency_id=caller.agency,
+            name=request.name.strip(),
+            kind=request.kind,
+            purpose=request.purpose.strip(),
+            legal_basis=request.legal_basis.strip(),
+            owner=request.owner.strip(),
+            threshold=threshold,
+            expires_at=expires,
+            required_reviewers=reviewers,
+            model="",
+            created_at=utcnow(),
+            created_by=caller.subject,
+        )
+
+        def save(s: Session) -> None:
+            s.add(row)
+            s.flush()
+            self.audit.append(
+                "identity.gallery.create",
+                row.gallery_id,
+                details={
+                    "name": row.name,
+                    "kind": pb.GalleryKind.Name(row.kind),
+                    "purpose": row.purpose,
+                    "legal_basis": row.legal_basis,
+                    "owner": row.owner,
+                    "threshold": threshold,
+                    "required_reviewers": reviewers,
+                    "expires_at": expires.isoformat() if expires else None,
+                },
+                session=s,
+            )
+
+        await self.db.run(save)
+        return pb.CreateGalleryResponse(gallery=await self._gallery_pb(row, caller.agency))
+
+    async def ListGalleries(
+        self, request: pb.ListGalleriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListGalleriesResponse:
+        caller = current_caller()
+        self._require(caller, READERS)
+        size, offset = page_args(request.page)
+
+        def load(s: Session) -> list[GalleryRow]:
+            q = select(GalleryRow).where(GalleryRow.agency_id == caller.agency)
+            if request.include_shared:
+                shared = select(ShareRow.gallery_id).where(ShareRow.agency_id == caller.agency)
+                q = select(GalleryRow).where(
+                    (GalleryRow.agency_id == caller.agency) | GalleryRow.gallery_id.in_(shared)
+                )
+            return list(
+                s.scalars(q.order_by(GalleryRow.created_at, GalleryRow.gallery_id).offset(offset).limit(size))
+            )
+
+        rows = await self.db.run(load)
+        return pb.ListGalleriesResponse(
+            galleries=[await self._gallery_pb(g, caller.agency) for g in rows],
+            page=next_page(offset, size, len(rows)),
+        )
+
+    async def ShareGallery(
+        self, request: pb.ShareGalleryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ShareGalleryResponse:
+        caller = current_caller()
+        self._require(caller, ADMIN)
+        g = await self._gallery_for(caller, request.gallery_id, "identity.gallery.share", own=True)
+        if not request.agency_id or request.agency_id == caller.agency:
+            raise InvalidArgument("agency_id must name another agency")
+        if not request.reason.strip():
+            raise InvalidArgument("reason is required: sharing a gallery is audited")
+
+        def save(s: Session) -> None:
+            existing = s.get(ShareRow, (g.gallery_id, request.agency_id))
+            if request.revoke:
+                if existing is None:
+                    raise NotFound(f"gallery {g.gallery_id} is not shared with {request.agency_id}")
+                s.delete(existing)
+            elif existing is None:
+                s.add(
+                    ShareRow(
+                        gallery_id=g.gallery_id,
+                        agency_id=request.agency_id,
+                        shared_at=utcnow(),
+                        shared_by=caller.subject,
+                        reason=request.reason,
+                    )
+                )
+            self.audit.append(
+                "identity.gallery.unshare" if request.revoke else "identity.gallery.share",
+                g.gallery_id,
+                details={"with_agency": request.agency_id, "reason": request.reason},
+                session=s,
+            )
+
+        await self.db.run(save)
+        return pb.ShareGalleryResponse(gallery=await self._gallery_pb(g, caller.agency))
+
+    # -- people -------------------------------------------------------------------------------
+
+    async def EnrolPerson(
+        self, request: pb.EnrolPersonRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EnrolPersonResponse:
+        caller = current_caller()
+        self._require(caller, ENROLLERS)
+        g = await self._gallery_for(caller, request.gallery_id, "identity.enrol", own=True)
+        now = utcnow()
+        if is_expired(g.expires_at, now):
+            raise FailedPrecondition(f"gallery {g.gallery_id} has expired: nobody can be enrolled in it")
+        if not request.images:
+            raise InvalidArgument("at least one image is required")
+        if len(request.images) > self.settings.max_images_per_request:
+            raise InvalidArgument(f"at most {self.settings.max_images_per_request} images per request")
+        expires = from_timestamp(request.expires_at) if request.HasField("expires_at") else None
+        if expires is not None and expires <= now:
+            raise InvalidArgument("expires_at must be in the future")
+        person: PersonRow | None = None
+        if request.person_id:
+            person = await self.db.run(lambda s: s.get(PersonRow, request.person_id))
+            if person is None or person.gallery_id != g.gallery_id:
+                raise NotFound(f"person {request.person_id} not found in gallery {g.gallery_id}")
+        elif not (request.external_id.strip() or request.display_name.strip()):
+            raise InvalidArgument("external_id or display_name is required for a new person")
+
+        results: list[pb.ImageResult] = []
+        accepted: list[tuple[int, bytes, str, Face]] = []
+        for i, image in enumerate(request.images):
+            kind = image.WhichOneof("kind")
+            if kind is None:
+                results.append(
+                    pb.ImageResult(
+                        index=i, refusal=pb.REFUSAL_REASON_UNREADABLE, detail="neither image nor crop is set"
+                    )
+                )
+                continue
+            data = image.image if kind == "image" else image.crop
+            face = await self.faces.face(data, crop=kind == "crop", strict=True)
+            if isinstance(face, Refusal):
+                results.append(pb.ImageResult(index=i, refusal=face.reason, detail=face.detail))
+                continue
+            model = self.registry.model(g.gallery_id) or g.model
+            if model and face.model != model:
+                raise FailedPrecondition(
+                    f"gallery {g.gallery_id} holds {model} embeddings but inference now makes "
+                    f"{face.model}: re-embed the gallery first"
+                )
+            accepted.append((i, data, kind, face))
+
+        person_id = person.person_id if person else str(uuid.uuid4())
+        stored: list[str] = []
+        image_rows: list[ImageRow] = []
+        try:
+            for i, data, kind, face in accepted:
+                image_id = str(uuid.uuid4())
+                key = f"identity/{key_part(g.agency_id)}/{g.gallery_id}/{person_id}/{image_id}"
+                ctype = content_type_of(data)
+                info = await self.objects.put(key, data, ctype, overwrite=False)
+                stored.append(key)
+                b = face.box
+                image_rows.append(
+                    ImageRow(
+                        image_id=image_id,
+                        person_id=person_id,
+                        gallery_id=g.gallery_id,
+                        object_key=key,
+                        sha256=info.sha256,
+                        size_bytes=info.size,
+                        content_type=ctype,
+                        source_kind=kind,
+                        box_x1=b.x1,
+                        box_y1=b.y1,
+                        box_x2=b.x2,
+                        box_y2=b.y2,
+                        created_at=now,
+                    )
+                )
+                results.append(
+                    pb.ImageResult(
+                        index=i,
+                        accepted=True,
+                        image_id=image_id,
+                        face=common_pb2.Box(x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2),
+                    )
+                )
+            results.sort(key=lambda r: r.index)
+            refusals = [pb.RefusalReason.Name(r.refusal) for r in results if not r.accepted]
+
+            def save(s: Session) -> tuple[PersonRow | None, list[EmbeddingRow], int]:
+                p = s.get(PersonRow, person_id) if person else None
+                if person and p is None:
+                    raise NotFound(f"person {person_id} was erased meanwhile")
+                if p is None and image_rows:
+                    p = PersonRow(
+                        person_id=person_id,
+                        gallery_id=g.gallery_id,
+                        external_id=request.external_id.strip(),
+                        display_name=request.display_name.strip(),
+                        enrolled_at=now,
+                        expires_at=expires,
+                        enrolled_by=caller.subject,
+                    )
+                    s.add(p)
+                elif p is not None and expires is not None:
+                    p.expires_at = expires
+                # No ORM relationships: flush parents first so foreign keys hold on every engine.
+                s.flush()
+                s.add_all(image_rows)
+                s.flush()
+                embs = []
+                for row, (_, _, _, face) in zip(image_rows, accepted, strict=True):
+                    embs.append(
+                        EmbeddingRow(
+                            image_id=row.image_id,
+                            person_id=person_id,
+                            gallery_id=g.gallery_id,
+                            model=face.model,
+                            dim=int(face.vector.shape[0]),
+                            vector=np.ascontiguousarray(face.vector, dtype=np.float32).tobytes(),
+                            created_at=now,
+                        )
+                    )
+                s.add_all(embs)
+                gal = s.get(GalleryRow, g.gallery_id)
+                if gal is not None and not gal.model and accepted:
+                    gal.model = accepted[0][3].model
+                s.flush()
+                count = 0
+                if p is not None:
+                    count = (
+                        s.scalar(
+                            select(func.count()).select_from(ImageRow).where(ImageRow.person_id == person_id)
+                        )
+                        or 0
+                    )
+                self.audit.append(
+                    "identity.enrol",
+                    g.gallery_id,
+                    "ok" if image_rows else "refused",
+                    details={
+                        "person_id": person_id if p else None,
+                        "external_id": request.external_id,
+                        "accepted": [r.image_id for r in image_rows],
+                        "refused": refusals,
+                        "model": accepted[0][3].model if accepted else None,
+                        "purpose": g.purpose,
+                    },
+                    session=s,
+                )
+                return p, embs, count
+
+            p, embs, count = await self.db.run(save)
+        except BaseException:
+            for key in stored:
+                await self.objects.delete(key)
+            raise
+        if p is not None and embs:
+            meta = PersonMeta(
+                p.person_id,
+                p.gallery_id,
+                p.external_id,
+                p.display_name,
+                as_utc(p.expires_at) if p.expires_at else None,
+            )
+            vectors = np.stack([f.vector for _, _, _, f in accepted]).astype(np.float32)
+            self.registry.add(
+                g.gallery_id,
+                embs[0].model,
+                meta,
+                [EmbeddingMeta(e.embedding_id, person_id, e.image_id) for e in embs],
+                vectors,
+            )
+        elif p is not None and expires is not None:
+            self.registry.update_person(
+                PersonMeta(p.person_id, p.gallery_id, p.external_id, p.display_name, as_utc(expires))
+            )
+        response = pb.EnrolPersonResponse(results=results)
+        if p is not None:
+            response.person.CopyFrom(person_pb(p, count))
+        return response
+
+    async def ListPeople(
+        self, request: pb.ListPeopleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListPeopleResponse:
+        caller = current_caller()
+        self._require(caller, READERS)
+        g = await self._gallery_for(caller, request.gallery_id, "identity.people.list", own=True)
+        size, offset = page_args(request.page)
+
+        def load(s: Session) -> list[tuple[PersonRow, int]]:
+            counts = (
+                select(ImageRow.person_id, func.count().label("n")).group_by(ImageRow.person_id).subquery()
+            )
+            rows = s.execute(
+                select(PersonRow, func.coalesce(counts.c.n, 0))
+                .outerjoin(counts, counts.c.person_id == PersonRow.person_id)
+                .where(PersonRow.gallery_id == g.gallery_id)
+                .order_by(PersonRow.enrolled_at, PersonRow.person_id)
+                .offset(offset)
+                .limit(size)
+            ).all()
+            return [(r[0], int(r[1])) for r in rows]
+
+        rows = await self.db.run(load)
+        return pb.ListPeopleResponse(
+            people=[person_pb(p, n) for p, n in rows], page=next_page(offset, size, len(rows))
+        )
+
+    async def RemovePerson(
+        self, request: pb.RemovePersonRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RemovePersonResponse:
+        caller = current_caller()
+        self._require(caller, ADMIN)
+        if not request.person_id:
+            raise InvalidArgument("person_id is required")
+        if not request.reason.strip():
+            raise InvalidArgument("reason is required: an erasure is audited")
+        person = await self.db.run(lambda s: s.get(PersonRow, request.person_id))
+        if person is None:
+            raise NotFound(f"person {request.person_id} not found")
+        g = await self._gallery_for(caller, person.gallery_id, "identity.erase", own=True)
+        # Out of the index first: from here on the person cannot be returned by any search.
+        meta = self.registry.person(person.person_id)
+        kept = self.registry.person_vectors(person.person_id)
+        unindexed = self.registry.remove_person(person.person_id)
+
+        def erase(s: Session) -> tuple[list[str], list[str], int]:
+            images = list(s.scalars(select(ImageRow).where(ImageRow.person_id == person.person_id)))
+            embs = list(s.scalars(select(EmbeddingRow).where(EmbeddingRow.person_id == person.person_id)))
+            for e in embs:
+                s.delete(e)
+            s.flush()  # children before parents: there are no ORM relationships to order them
+            for im in images:
+                s.delete(im)
+            s.flush()
+            probes: list[str] = []
+            for m in s.scalars(select(MatchRow).where(MatchRow.person_id == person.person_id)):
+                # The review history stays, without anything that shows the erased person's face
+                # (the probe of a match against them is, in all likelihood, them too).
+                m.image_id = ""
+                if m.probe_key:
+                    probes.append(m.probe_key)
+                    m.probe_key, m.probe_sha256, m.probe_size, m.probe_content_type = "", "", 0, ""
+                if m.state == pb.MATCH_STATE_PENDING:
+                    m.state = pb.MATCH_STATE_REJECTED
+                    s.add(
+                        ReviewRow(
+                            match_id=m.match_id,
+                            reviewer=f"system:{caller.subject}",
+                            decision=pb.REVIEW_DECISION_REJECT,
+                            reason="person erased from the gallery",
+                            reviewed_at=utcnow(),
+                        )
+                    )
+            p = s.get(PersonRow, person.person_id)
+            if p is not None:
+                s.delete(p)
+            self.audit.append(
+                "identity.erase",
+                g.gallery_id,
+                details={
+                    "person_id": person.person_id,
+                    "external_id": person.external_id,
+                    "images": len(images),
+                    "embeddings": len(embs),
+                    "reason": request.reason,
+                },
+                session=s,
+            )
+            return [im.object_key for im in images], probes, len(embs)
+
+        try:
+            keys, probes, n_embs = await self.db.run(erase)
+        except BaseException:
+            if meta is not None and kept:
+                self.registry.restore_person(
+                    g.gallery_id, meta, [m for m, _ in kept], np.stack([v for _, v in kept])
+                )
+            raise
+        for key in [*keys, *probes]:
+            await self.objects.delete(key)
+        log.info("person erased", extra={"gallery_id": g.gallery_id, "unindexed": unindexed})
+        return pb.RemovePersonResponse(images_removed=len(keys), embeddings_removed=n_embs)
+
+    # -- model change -------------------------------------------------------------------------
+
+    async def ReembedGallery(
+        self, request: pb.ReembedGalleryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReembedGalleryResponse:
+        caller = current_caller()
+        self._require(caller, ADMIN)
+        g = await self._gallery_for(caller, request.gallery_id, "identity.reembed", own=True)
+        model = await self.faces.current_model()
+        images = await self.db.run(
+            lambda s: list(
+                s.scalars(
+                    select(ImageRow).where(ImageRow.gallery_id == g.gallery_id).order_by(ImageRow.created_at)
+                )
+            )
+        )
+        new: list[tuple[ImageRow, Face]] = []
+        failed = 0
+        for im in images:
+            data = await self.objects.get(im.object_key)
+            face = await self.faces.face(data, crop=im.source_kind == "crop", strict=False)
+            if isinstance(face, Refusal) or face.model != model:
+                failed += 1
+                continue
+            new.append((im, face))
+        now = utcnow()
+
+        def save(s: Session) -> None:
+            for im, face in new:
+                s.query(EmbeddingRow).filter_by(image_id=im.image_id, model=model).delete()
+                s.query(EmbeddingRow).filter(
+                    EmbeddingRow.image_id == im.image_id, EmbeddingRow.model != model
+                ).delete()
+                s.add(
+                    EmbeddingRow(
+                        image_id=im.image_id,
+                        person_id=im.person_id,
+                        gallery_id=g.gallery_id,
+                        model=model,
+                        dim=int(face.vector.shape[0]),
+                        vector=face.vector.astype(np.float32).tobytes(),
+                        created_at=now,
+                    )
+                )
+            gal = s.get(GalleryRow, g.gallery_id)
+            assert gal is not None
+            previous = gal.model
+            gal.model = model
+            self.audit.append(
+                "identity.reembed",
+                g.gallery_id,
+                details={"from_model": previous, "to_model": model, "reembedded": len(new), "failed": failed},
+                session=s,
+            )
+
+        await self.db.run(save)
+        self.load_gallery(g.gallery_id)
+        return pb.ReembedGalleryResponse(model=model, images_reembedded=len(new), images_failed=failed)

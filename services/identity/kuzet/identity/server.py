@@ -1,0 +1,131 @@
+"""The identity process: database, object store, indexes rebuilt from the database, the channel to
+inference, the event sink to alerting, and the gRPC server (`kuzet serve identity`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import grpc
+
+from kuzet.common.audit import AuditLog
+from kuzet.common.auditservice import SERVICE_NAME as AUDIT_SERVICE_NAME
+from kuzet.common.auditservice import add_audit_service
+from kuzet.common.caller import service_caller
+from kuzet.common.config import Endpoints
+from kuzet.common.db import Database, migrate
+from kuzet.common.eventsink import EventSink
+from kuzet.common.grpcclient import open_channel
+from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.objectstore import ObjectStore, open_object_store
+from kuzet.common.runner import run_service
+from kuzet.common.timeutil import utcnow
+from kuzet.identity.config import IdentitySettings
+from kuzet.identity.faces import InferenceFaces, QualityBar
+from kuzet.identity.registry import Registry
+from kuzet.identity.service import IdentityServicer
+from kuzet.identity.v1 import identity_pb2, identity_pb2_grpc
+from kuzet.identity.vectorindex import IndexParams, configure_threads
+from kuzet.inference.client import InferenceClient
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
+
+
+@dataclass
+class Identity:
+    """Everything the service runs, reachable by in-process tests."""
+
+    settings: IdentitySettings
+    database: Database
+    audit: AuditLog
+    objects: ObjectStore
+    registry: Registry
+    servicer: IdentityServicer
+    inference_channel: grpc.aio.Channel
+    events: EventSink | None
+
+    sweeper: asyncio.Task[None] | None = None
+
+    async def sweep_expired(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                dropped = await asyncio.to_thread(self.registry.drop_expired, utcnow())
+            except Exception:
+                log.exception("expiry sweep failed")
+                continue
+            if dropped:
+                log.info("expired entries dropped from the indexes", extra={"people": dropped})
+
+    async def stop(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            await asyncio.gather(self.sweeper, return_exceptions=True)
+        if self.events is not None:
+            await self.events.close(drain_timeout_s=2.0)
+        await self.inference_channel.close()
+        self.database.dispose()
+
+
+async def build(
+    settings: IdentitySettings,
+    *,
+    port: int | None = None,
+    endpoints: Endpoints | None = None,
+    objects: ObjectStore | None = None,
+) -> tuple[GrpcServer, Identity]:
+    """The service, not yet started; migrations applied and indexes loaded."""
+    endpoints = endpoints or Endpoints()
+    configure_threads(settings.search_threads)
+    database = Database(settings.effective_database_url)
+    await asyncio.to_thread(migrate, database, "kuzet.identity.migrations")
+    audit = await asyncio.to_thread(AuditLog, database)
+    store = objects or open_object_store(settings.effective_object_store_url)
+    # Calls to inference forward the caller of the RPC being served (and its trace).
+    channel = open_channel(endpoints.inference, max_message_mb=settings.max_message_mb)
+    faces = InferenceFaces(
+        InferenceClient(channel),
+        QualityBar(
+            min_inter_eye_px=settings.min_inter_eye_px,
+            min_sharpness=settings.min_sharpness,
+            max_yaw=settings.max_yaw,
+            min_face_score=settings.min_face_score,
+            ambiguous_face_ratio=settings.ambiguous_face_ratio,
+        ),
+    )
+    events: EventSink | None = None
+    if settings.publish_events:
+        events = EventSink(endpoints.alerting, caller=service_caller("identity"))
+        await events.start()
+    registry = Registry(IndexParams(exact_limit=settings.exact_search_limit))
+    servicer = IdentityServicer(settings, database, audit, store, faces, registry, events)
+    loaded = await asyncio.to_thread(servicer.load_indexes)
+    log.info("identity indexes rebuilt from the database", extra={"embeddings": loaded})
+    app = Identity(settings, database, audit, store, registry, servicer, channel, events)
+    app.sweeper = asyncio.create_task(app.sweep_expired(settings.expiry_sweep_s), name="identity-expiry")
+    server = GrpcServer(
+        settings,
+        [
+            (identity_pb2_grpc.add_IdentityServiceServicer_to_server, servicer),
+            add_audit_service(audit),
+        ],
+        [SERVICE_NAME, AUDIT_SERVICE_NAME],
+        port=port,
+        on_stop=[app.stop],
+    )
+    return server, app
+
+
+async def _build_server(settings: IdentitySettings) -> GrpcServer:
+    server, _ = await build(settings)
+    return server
+
+
+async def _run() -> None:
+    await run_service(IdentitySettings, _build_server)
+
+
+SPEC = ServiceSpec(name="identity", default_port=IdentitySettings.default_port, run=_run, order=30)

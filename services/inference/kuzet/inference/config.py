@@ -1,0 +1,47 @@
+"""Settings of the inference service (environment prefix KUZET_INFERENCE_)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kuzet.common.config import ServiceSettings
+
+
+class InferenceSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="KUZET_INFERENCE_", extra="ignore")
+    service_name: ClassVar[str] = "inference"
+    default_port: ClassVar[int] = 50051
+
+    backend: Literal["embedded", "triton"] = Field(
+        default="embedded", description="embedded: onnxruntime in this process; triton: a Triton server"
+    )
+    triton_url: str = Field(default="127.0.0.1:8001", description="Triton gRPC address (host:port)")
+    triton_timeout_s: float = Field(default=30.0, gt=0)
+    triton_retry_s: float = Field(default=2.0, ge=0, description="how long to retry a lost Triton connection")
+    providers: str = Field(
+        default="CPUExecutionProvider",
+        description="embedded: onnxruntime execution providers in order, comma-separated "
+        "(e.g. CUDAExecutionProvider,CPUExecutionProvider with onnxruntime-gpu)",
+    )
+    triton_health_interval_s: float = Field(
+        default=5.0, ge=0, description="how often Triton readiness is mirrored on gRPC health; 0 = off"
+    )
+    intra_op_threads: int = Field(
+        default=0, ge=0, description="onnxruntime threads per session; 0 = all cores"
+    )
+    embedded_workers: int = Field(default=1, ge=1, le=16, description="concurrent onnxruntime executions")
+    batch_delay_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=100,
+        description="embedded: wait this long to merge concurrent requests; 0 = off",
+    )
+    # Raw 1080p frames are 6 MB each: a batch of them needs far more than the platform's 32 MB.
+    max_message_mb: int = Field(default=256, ge=1, le=2047, description="largest gRPC message")
+    max_batch_images: int = Field(default=64, ge=1, le=1024, description="images (or faces) per request")
+    max_image_pixels: int = Field(default=40_000_000, ge=64)
+    face_max_side: int = Field(default=640, ge=64, le=4096, description="face detector input, longest side")
+    pose_max_side: int = Field(default=256, ge=64, le=2048, description="pose model input, longest side")

@@ -1,0 +1,111 @@
+"""Plain results of the inference service, shared by the service and its client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Box:
+    """Axis-aligned box in source pixels."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class DetectedObject:
+    box: Box
+    score: float
+    # "person", "bicycle", "car", "motorcycle", "bus", "truck"
+    class_name: str
+
+
+@dataclass(frozen=True)
+class ImageObjects:
+    objects: list[DetectedObject]
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    box: Box
+    score: float
+    # Five (x, y) points in source pixels, ArcFace template order.
+    landmarks: list[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class ImageFaces:
+    faces: list[DetectedFace]
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class FaceQuality:
+    score: float
+    size_score: float
+    blur_score: float
+    pose_score: float
+    # Subset of "too_small", "blurry", "pose"; empty when acceptable.
+    issues: tuple[str, ...]
+    inter_eye_px: float
+    sharpness: float
+    yaw_asymmetry: float
+    roll_deg: float
+
+    @property
+    def acceptable(self) -> bool:
+        return not self.issues
+
+
+@dataclass(frozen=True)
+class FaceEmbedding:
+    # L2-normalised float32 vector.
+    vector: np.ndarray
+    quality: FaceQuality
+    model: ModelRef
+    aligned_crop_jpeg: bytes = b""
+
+
+@dataclass(frozen=True)
+class Keypoint:
+    # COCO part name, e.g. "left_shoulder".
+    part: str
+    x: float
+    y: float
+    score: float
+
+
+@dataclass(frozen=True)
+class Pose:
+    box: Box
+    score: float
+    keypoints: list[Keypoint] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImagePoses:
+    poses: list[Pose]
+    width: int
+    height: int

@@ -1,0 +1,37 @@
+"""Settings of the ingest service (environment prefix KUZET_INGEST_)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kuzet.common.config import ServiceSettings
+
+
+class IngestSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="KUZET_INGEST_", extra="ignore")
+    service_name: ClassVar[str] = "ingest"
+    default_port: ClassVar[int] = 50054
+
+    replica_id: str = Field(default="ingest-0", description="this replica's id (the pod name on Kubernetes)")
+    replicas: list[str] = Field(
+        default_factory=list, description="static replica set for sharding; empty = this replica alone"
+    )
+    allow_file_urls: bool = Field(default=True, description="accept file:// cameras (replay, demos)")
+    loop_files: bool = Field(default=False, description="replay file:// cameras forever (demo, benchmarks)")
+    queue_frames: int = Field(default=4, ge=1, le=256, description="sampled frames buffered per camera")
+    decode_threads: int = Field(default=1, ge=1, le=16, description="FFmpeg threads per camera")
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+    motion_gate: bool = True
+    batch_size: int = Field(default=8, ge=1, le=64, description="frames per inference call")
+    batch_wait_ms: float = Field(default=20.0, ge=0)
+    inference_max_side: int = Field(default=960, ge=128, le=4096)
+    min_person_score: float = Field(default=0.35, ge=0, le=1)
+    outbox_capacity: int = Field(default=10_000, ge=1)
+    reconcile_s: float = Field(default=5.0, gt=0, description="how often the registry is re-read")
+    shard_poll_s: float = Field(default=5.0, gt=0, description="how often a polled replica source is read")
+    fault_hold_s: float = Field(default=3.0, ge=0)
+    frozen_after_s: float = Field(default=60.0, gt=0)

@@ -1,0 +1,434 @@
+"""One camera's analysis: decode thread -> faults -> motion gate -> detect -> track -> rules -> events.
+
+Every analysed frame runs inside an ``ingest.frame`` span; snapshots are stored and events are
+queued in that span, so the event sink sends each event under the frame's trace context and
+frame -> alert is one trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+from opentelemetry import trace
+
+from kuzet.common.errors import KuzetError
+from kuzet.common.events import new_event
+from kuzet.common.objectstore import ObjectStore
+from kuzet.common.v1 import common_pb2
+from kuzet.ingest.cameras import CameraCfg, RuleType, active
+from kuzet.ingest.faults import EVENT_TYPES as FAULT_EVENTS
+from kuzet.ingest.faults import FaultDetector
+from kuzet.ingest.motion import MotionGate, thumbnail
+from kuzet.ingest.rules import FaceRequest, RuleEngine, RuleHit
+from kuzet.ingest.source import Frame, FrameSource, SourceConfig
+from kuzet.ingest.tracking import Detection, Track, Tracker
+from kuzet.ingest.v1 import ingest_pb2
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("kuzet.ingest")
+
+FAULT_ENUM = {
+    "offline": ingest_pb2.FAULT_OFFLINE,
+    "black": ingest_pb2.FAULT_BLACK,
+    "frozen": ingest_pb2.FAULT_FROZEN,
+    "blurred": ingest_pb2.FAULT_BLURRED,
+    "covered": ingest_pb2.FAULT_COVERED,
+    "moved": ingest_pb2.FAULT_MOVED,
+    "unsupported": ingest_pb2.FAULT_UNSUPPORTED,
+}
+
+
+class Detector(Protocol):
+    async def detect(self, image: np.ndarray) -> list[Detection]: ...
+
+
+class Sink(Protocol):
+    def publish(self, event: common_pb2.Event) -> None: ...
+
+
+class FaceHandoff(Protocol):
+    async def handoff(
+        self, camera: CameraCfg, frame: Frame, request: FaceRequest, snapshot: common_pb2.ObjectRef
+    ) -> bool:
+        """True when a face of good enough quality was sent (the track is then done)."""
+        ...
+
+
+@dataclass
+class PipelineOptions:
+    queue_capacity: int = 4
+    decode_threads: int = 1
+    connect_timeout_s: float = 5.0
+    backoff_max_s: float = 10.0
+    motion_gate: bool = True
+    realtime_files: bool = True
+    loop_files: bool = False
+    jpeg_quality: int = 85
+    fault_hold_s: float = 3.0
+    frozen_after_s: float = 60.0
+    # Clip recording: the sampled frames of the last clip_seconds before an event, at most
+    # clip_max_side px, so that the buffer stays small (1 MB/s per camera at 5 fps, 640 px).
+    clip_seconds: float = 4.0
+    clip_max_side: int = 640
+
+
+@dataclass
+class CameraStats:
+    frames_motion_skipped: int = 0
+    frames_inferred: int = 0
+    events_published: int = 0
+    inference_errors: int = 0
+    faults: set[str] = field(default_factory=set)
+    config_error: str = ""
+
+
+class CameraPipeline:
+    def __init__(
+        self,
+        cfg: CameraCfg,
+        *,
+        detector: Detector,
+        sink: Sink,
+        store: ObjectStore,
+        options: PipelineOptions,
+        faces: FaceHandoff | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.options = options
+        self._detector, self._sink, self._store, self._faces = detector, sink, store, faces
+        self.stats = CameraStats()
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self.source = FrameSource(
+            SourceConfig(
+                camera_id=cfg.id,
+                url=cfg.url,
+                username=cfg.username,
+                password=cfg.password,
+                analytic_fps=cfg.analytic_fps,
+                keyframe_only=cfg.keyframe_only,
+                threads=options.decode_threads,
+                timeout_s=options.connect_timeout_s,
+                backoff_max_s=options.backoff_max_s,
+                realtime_files=options.realtime_files,
+                loop_files=options.loop_files,
+            ),
+            options.queue_capacity,
+            notify=self._notify,
+            on_status=self._status_from_thread,
+        )
+        self.rules = RuleEngine(cfg)
+        self.tracker = Tracker(cfg.analytic_fps)
+        self.faults = FaultDetector(hold_s=options.fault_hold_s, frozen_after_s=options.frozen_after_s)
+        self._gate: MotionGate | None = None
+        self._tracks: list[Track] = []
+        self._had_people = False
+        self._clip: deque[tuple[float, np.ndarray]] = deque()
+        self.latest: Frame | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._offline_reported = False
+        self._ever_online = False
+        self.finished = asyncio.Event()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self.source.start()
+        self._task = asyncio.create_task(self._run(), name=f"camera-{self.cfg.id}")
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.source.stop)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    # --- status from the decode thread -----------------------------------------------------
+    def _notify(self) -> None:
+        self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _status_from_thread(self, kind: str, detail: str) -> None:
+        self._loop.call_soon_threadsafe(self._on_status, kind, detail)
+
+    def _on_status(self, kind: str, detail: str) -> None:
+        if kind == "online":
+            self.stats.faults.discard("offline")
+            self.stats.faults.discard("unsupported")
+            self.faults.reset()
+            self._gate = None
+            if self._offline_reported:
+                self._offline_reported = False
+                self._publish_simple(
+                    "camera_online", f"camera {self.cfg.name} is back ({detail})", {"detail": detail}
+                )
+            self._ever_online = True
+        elif kind in ("offline", "unsupported"):
+            self.stats.faults.add(kind)
+            if not self._offline_reported:
+                self._offline_reported = True
+                summary = f"camera {self.cfg.name} offline: {detail}"
+                self._publish_simple("camera_offline", summary, {"detail": detail, "reason": kind})
+        elif kind == "ended":
+            self.finished.set()
+            self._wake.set()
+
+    def _source_pb(self) -> common_pb2.Source:
+        return common_pb2.Source(
+            kind=common_pb2.SOURCE_KIND_CAMERA, id=self.cfg.id, site_id=self.cfg.site, name=self.cfg.name
+        )
+
+    def _location(self) -> common_pb2.GeoPoint | None:
+        if self.cfg.location is None:
+            return None
+        return common_pb2.GeoPoint(latitude=self.cfg.location[0], longitude=self.cfg.location[1])
+
+    def _publish_simple(self, type_: str, summary: str, attrs: dict[str, Any], **fields: Any) -> None:
+        event = new_event(
+            self.cfg.agency,
+            type_,
+            self._source_pb(),
+            attributes=attrs,
+            summary=summary,
+            subject=f"camera:{self.cfg.id}",
+            location=self._location(),
+            **fields,
+        )
+        self._sink.publish(event)
+        self.stats.events_published += 1
+
+    # --- the analysis loop -----------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            frame = self.source.queue.get()
+            if frame is None:
+                if self.finished.is_set():
+                    return
+                self._wake.clear()
+                if len(self.source.queue) == 0:
+                    await self._wake.wait()
+                continue
+            try:
+                await self._process(frame)
+            except asyncio.CancelledError:
+                raise
+            except KuzetError as exc:
+                self.stats.inference_errors += 1
+                log.warning("camera %s: frame skipped: %s", self.cfg.id, exc.message)
+            except Exception:
+                log.exception("camera %s: frame processing failed", self.cfg.id)
+
+    async def _process(self, frame: Frame) -> None:
+        cfg = self.cfg
+        self.latest = frame
+        if self._gate is None:
+            h, w = frame.height, frame.width
+            if problems := cfg.frame_size_errors(w, h):
+                # The registry could not know the frame size: stop analysing this camera only.
+                if not self.stats.config_error:
+                    self.stats.config_error = "; ".join(problems)
+                    log.error("camera %s misconfigured: %s", cfg.id, self.stats.config_error)
+                return
+            whole = any(r.type == RuleType.RULE_TYPE_LINE_CROSSING or not r.zone_id for r in cfg.rules)
+            self._gate = MotionGate(list(cfg.zones.values()), (w, h), whole_frame=whole or not cfg.zones)
+        if cfg.clip_recording:
+            self._remember(frame)
+        with tracer.start_as_current_span(
+            "ingest.frame",
+            attributes={"kuzet.camera": cfg.id, "kuzet.agency": cfg.agency, "kuzet.frame_seq": frame.seq},
+        ) as span:
+            thumb = frame.thumb if frame.thumb is not None else thumbnail(frame.image)
+            started, cleared = self.faults.update(thumb, frame.time)
+            for fault in cleared:
+                self.stats.faults.discard(fault)
+            for fault in started:
+                self.stats.faults.add(fault)
+                self._publish_simple(
+                    FAULT_EVENTS[fault],
+                    f"camera {cfg.name}: image {fault}",
+                    {"fault": fault},
+                    occurred_at=_dt(frame.time),
+                    snapshot=await self._snapshot(frame, [], FAULT_EVENTS[fault]),
+                )
+            local = datetime.fromtimestamp(frame.time, UTC).astimezone(cfg.tz)
+            if not active(cfg.windows, local) or not cfg.rules:
+                return
+            passed = not self.options.motion_gate or self._gate.check(thumb, people=self._had_people)
+            span.set_attribute("kuzet.motion", passed)
+            if passed:
+                detections = await self._detector.detect(await asyncio.to_thread(lambda: frame.image))
+                self.stats.frames_inferred += 1
+                self._had_people = bool(detections)
+                self._tracks = self.tracker.update(detections, frame.time)
+                log.debug(
+                    "camera %s frame %d: %d detections, tracks %s",
+                    cfg.id,
+                    frame.seq,
+                    len(detections),
+                    [(t.track_id, [round(v) for v in t.box]) for t in self._tracks],
+                )
+            else:
+                # Nothing moved: the people seen last are still where they were.
+                self.stats.frames_motion_skipped += 1
+            hits, faces = self.rules.evaluate(frame.time, self._tracks, moved=passed)
+            snap: common_pb2.ObjectRef | None = None
+            for hit in hits:
+                snap = await self._snapshot(frame, [t.box for t in hit.tracks], hit.event_type)
+                clip = await self._store_clip(frame, hit.event_type) if cfg.clip_recording else None
+                self._publish_hit(hit, frame, snap, clip)
+            if faces and self._faces is not None:
+                if snap is None:
+                    snap = await self._snapshot(frame, [], "face")
+                for req in faces:
+                    if await self._faces.handoff(cfg, frame, req, snap):
+                        self.rules.face_sent(req.track.track_id)
+
+    def _remember(self, frame: Frame) -> None:
+        image = frame.image
+        h, w = image.shape[:2]
+        if max(h, w) > self.options.clip_max_side:
+            f = self.options.clip_max_side / max(h, w)
+            image = cv2.resize(
+                image, (round(w * f) // 2 * 2, round(h * f) // 2 * 2), interpolation=cv2.INTER_AREA
+            )
+        self._clip.append((frame.time, image))
+        while self._clip and frame.time - self._clip[0][0] > self.options.clip_seconds:
+            self._clip.popleft()
+
+    async def _store_clip(self, frame: Frame, kind: str) -> common_pb2.ObjectRef | None:
+        frames = [img for _, img in self._clip]
+        if len(frames) < 2:
+            return None
+        data = await asyncio.to_thread(encode_clip, frames, self.cfg.analytic_fps)
+        when = datetime.fromtimestamp(frame.time, UTC)
+        key = f"clips/{self.cfg.agency}/{self.cfg.id}/{when:%Y/%m/%d/%H%M%S}-{frame.seq}-{kind}.mp4"
+        info = await self._store.put(key, data, "video/mp4")
+        return common_pb2.ObjectRef(
+            key=info.key, sha256=info.sha256, size_bytes=info.size, content_type="video/mp4"
+        )
+
+    def _publish_hit(
+        self, hit: RuleHit, frame: Frame, snap: common_pb2.ObjectRef, clip: common_pb2.ObjectRef | None = None
+    ) -> None:
+        fields: dict[str, Any] = {}
+        if clip is not None:
+            fields["clip"] = clip
+        if hit.rule.severity:
+            fields["severity"] = hit.rule.severity
+        event = new_event(
+            self.cfg.agency,
+            hit.event_type,
+            self._source_pb(),
+            occurred_at=_dt(frame.time),
+            attributes=dict(hit.attributes),
+            rule_id=hit.rule.id,
+            subject=hit.subject,
+            zone_id=hit.rule.zone_id or hit.rule.line_id,
+            track_ids=[t.track_id for t in hit.tracks],
+            boxes=[common_pb2.Box(x1=t.box[0], y1=t.box[1], x2=t.box[2], y2=t.box[3]) for t in hit.tracks],
+            location=self._location(),
+            snapshot=snap,
+            summary=f"{self.cfg.name}: {hit.summary}",
+            **fields,
+        )
+        self._sink.publish(event)
+        self.stats.events_published += 1
+        log.info(
+            "camera %s: %s (rule %s, %s)",
+            self.cfg.id,
+            hit.event_type,
+            hit.rule.id,
+            hit.subject,
+            extra={"agency": self.cfg.agency, "event_id": event.event_id},
+        )
+
+    async def _snapshot(
+        self, frame: Frame, boxes: list[tuple[float, float, float, float]], kind: str
+    ) -> common_pb2.ObjectRef:
+        jpeg = await asyncio.to_thread(encode_jpeg, frame.image, boxes, self.options.jpeg_quality)
+        when = datetime.fromtimestamp(frame.time, UTC)
+        key = f"snapshots/{self.cfg.agency}/{self.cfg.id}/{when:%Y/%m/%d/%H%M%S}-{frame.seq}-{kind}.jpg"
+        info = await self._store.put(key, jpeg, "image/jpeg")
+        return common_pb2.ObjectRef(
+            key=info.key, sha256=info.sha256, size_bytes=info.size, content_type="image/jpeg"
+        )
+
+    # --- health ----------------------------------------------------------------------------
+    def health(self) -> ingest_pb2.CameraHealth:
+        s = self.source.stats
+        h = ingest_pb2.CameraHealth(
+            camera_id=self.cfg.id,
+            connected=s.connected,
+            fps_in=s.fps_in,
+            fps_out=s.fps_out,
+            frames_decoded=s.frames_decoded,
+            frames_sampled=s.frames_sampled,
+            frames_motion_skipped=self.stats.frames_motion_skipped,
+            frames_inferred=self.stats.frames_inferred,
+            frames_dropped=s.frames_dropped,
+            decode_errors=s.decode_errors,
+            reconnects=s.reconnects,
+            faults=sorted(FAULT_ENUM[f] for f in self.stats.faults if f in FAULT_ENUM),
+            last_error=self.stats.config_error or s.last_error,
+            width=s.width,
+            height=s.height,
+            events_published=self.stats.events_published,
+        )
+        if s.last_frame_time:
+            h.last_frame_at.FromDatetime(datetime.fromtimestamp(s.last_frame_time, UTC))
+        if time.time() - s.last_frame_time > 10 and s.connected:
+            h.fps_in = h.fps_out = 0.0
+        return h
+
+
+def encode_jpeg(
+    image: np.ndarray, boxes: list[tuple[float, float, float, float]], quality: int, max_side: int = 0
+) -> bytes:
+    if boxes:
+        image = image.copy()
+        for x1, y1, x2, y2 in boxes:
+            cv2.rectangle(image, (round(x1), round(y1)), (round(x2), round(y2)), (0, 0, 255), 2)
+    if max_side:
+        h, w = image.shape[:2]
+        if max(h, w) > max_side:
+            f = max_side / max(h, w)
+            image = cv2.resize(image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def encode_clip(frames: list[np.ndarray], fps: float) -> bytes:
+    """The frames as a small H.264 MP4 at the analytic rate."""
+    import io
+    from fractions import Fraction
+
+    import av
+
+    h, w = frames[0].shape[:2]
+    buf = io.BytesIO()
+    rate = Fraction(fps).limit_denominator(1000)
+    with av.open(buf, "w", format="mp4") as container:
+        stream: Any = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "28"}
+        for i, image in enumerate(frames):
+            if image.shape[:2] != (h, w):
+                continue  # resolution changed mid-buffer (reconnect): keep the clip consistent
+            vf = av.VideoFrame.from_ndarray(image, format="bgr24")
+            vf.pts = i
+            for packet in stream.encode(vf):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def _dt(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
