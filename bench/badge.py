@@ -1,0 +1,492 @@
+"""Badge benchmark: concurrent badge streams at 1 report/s held by one service process (p50/p99
+report -> stored-and-acknowledged latency), and evidence upload time next to a plain object-store
+put of the same bytes in the same run.
+
+    python bench/badge.py                 # full: 10,000 badges, 30 s measured, 64 MiB upload
+    python bench/badge.py --quick         # < 1 minute: 1,000 badges, 6 s, 8 MiB
+    python bench/badge.py --db postgres --store s3
+
+The service runs as its own process (`SPEC.run()`, the same code `kuzet serve badge` runs); the
+badges are simulated by separate load-generator processes speaking the real Connect protocol
+(kuzet.badge.sim). Latency is measured at the badge: from writing a report to reading the ack
+that covers it, which the service only sends after the report is committed to the database.
+Writes bench/results/badge.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("KUZET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+AGENCY = "bench-police"
+CALLER_MD = (
+    ("x-kuzet-subject", "service:bench"),
+    ("x-kuzet-agency", AGENCY),
+    ("x-kuzet-roles", "admin,service"),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- setup -----------------------------------------------------------------------------------
+
+
+def create_pg_db() -> tuple[str, str]:
+    import psycopg
+
+    name = f"kuzet_bench_badge_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def drop_pg_db(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed_badges(db_url: str, count: int) -> list[str]:
+    """Registered badges with an officer on shift, written directly (10,000 RPCs would be setup time)."""
+    from kuzet.badge.models import BadgeRow, ShiftRow
+    from kuzet.badge.v1 import badge_pb2
+    from kuzet.common.db import Database, migrate
+
+    database = Database(db_url)
+    migrate(database, "kuzet.badge.migrations")
+    now = datetime.now(UTC)
+    ids = [f"BB-{i:05d}" for i in range(count)]
+    with database.session() as session:
+        session.add_all(
+            BadgeRow(
+                badge_id=b,
+                agency_id=AGENCY,
+                unit_id=f"unit-{i % 50}",
+                serial_number=b,
+                firmware_version="1.0",
+                status=badge_pb2.BADGE_STATUS_ACTIVE,
+                officer_id=f"off-{b}",
+                registered_at=now,
+                updated_at=now,
+            )
+            for i, b in enumerate(ids)
+        )
+        session.flush()
+        session.add_all(
+            ShiftRow(badge_id=b, officer_id=f"off-{b}", started_at=now, assigned_by="bench") for b in ids
+        )
+    database.dispose()
+    return ids
+
+
+BARE_SERVER = """
+import asyncio, sys
+import grpc
+from kuzet.badge.v1 import badge_pb2 as A, badge_pb2_grpc
+
+
+class Bare(badge_pb2_grpc.BadgeServiceServicer):
+    # The floor: the same Connect protocol (welcome, one ack per report) with no storage, no
+    # rules and no interceptors, to show what grpc.aio itself costs per report.
+    async def Connect(self, requests, context):
+        acks = asyncio.Queue()
+
+        async def read():
+            async for message in requests:
+                if message.WhichOneof("payload") == "report":
+                    acks.put_nowait(message.report.seq)
+            acks.put_nowait(None)
+
+        reader = asyncio.create_task(read())
+        yield A.ConnectResponse(welcome=A.Welcome())
+        while (seq := await acks.get()) is not None:
+            yield A.ConnectResponse(ack=A.Ack(up_to_seq=seq))
+        await reader
+
+
+async def main():
+    server = grpc.aio.server()
+    badge_pb2_grpc.add_BadgeServiceServicer_to_server(Bare(), server)
+    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+    await server.start()
+    await server.wait_for_termination()
+
+
+asyncio.run(main())
+"""
+
+
+def start_bare_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+    script = data_dir / "bare_server.py"
+    script.write_text(BARE_SERVER)
+    return subprocess.Popen([sys.executable, str(script), str(port)])
+
+
+def start_service(env_extra: dict[str, str], port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KUZET_BADGE_PORT": str(port),
+        "KUZET_BADGE_DATA_DIR": str(data_dir),
+        "KUZET_BADGE_LOG_LEVEL": "WARNING",
+        # No alerting runs in the benchmark: events wait in the bounded outbox.
+        "KUZET_ENDPOINT_ALERTING": f"127.0.0.1:{free_port()}",
+        **env_extra,
+    }
+    script = data_dir / "serve_badge.py"
+    serve = "asyncio.run(SPEC.run())"
+    # KUZET_BENCH_PROFILE=file: profile the service's CPU time (cProfile, process clock).
+    if profile := os.environ.get("KUZET_BENCH_PROFILE"):
+        serve = (
+            "import cProfile, time\nprofiler = cProfile.Profile(time.process_time)\n"
+            f"profiler.runcall(lambda: {serve})\nprofiler.dump_stats({profile!r})"
+        )
+    script.write_text(f"import asyncio\nfrom kuzet.badge.server import SPEC\n{serve}\n")
+    command = [sys.executable, str(script)]
+    log = open(data_dir / "service.log", "wb")  # noqa: SIM115
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def wait_ready(address: str, limit_s: float = 60.0) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + limit_s
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("badge service did not become ready")
+            await asyncio.sleep(0.3)
+
+
+# -- load generator (separate processes) -------------------------------------------------------
+
+
+def generator(address: str, ids: list[str], interval: float, warmup: float, measure: float, out: Any) -> None:
+    # Real badges are separate devices: the simulated ones yield the CPU to the service first.
+    os.nice(10)
+    asyncio.run(_generate(address, ids, interval, warmup, measure, out))
+
+
+async def _generate(
+    address: str, ids: list[str], interval: float, warmup: float, measure: float, out: Any
+) -> None:
+    import grpc
+
+    from kuzet.badge.sim import SimBadge
+    from kuzet.badge.v1 import badge_pb2_grpc
+
+    window = {"on": False}
+    latencies: list[float] = []
+    acks: dict[str, int] = {}
+
+    def recorder(badge_id: str) -> Any:
+        def on_ack(latency: float) -> None:
+            if window["on"]:
+                latencies.append(latency)
+                acks[badge_id] = acks.get(badge_id, 0) + 1
+
+        return on_ack
+
+    # Many badges share an HTTP/2 connection here (a real badge has its own): 200 streams each.
+    per_channel = 200
+    channels = [
+        grpc.aio.insecure_channel(address, options=[("grpc.max_concurrent_streams", 10_000)])
+        for _ in range(-(-len(ids) // per_channel))
+    ]
+    stubs = [badge_pb2_grpc.BadgeServiceStub(c) for c in channels]
+    stop = asyncio.Event()
+    badges = [
+        SimBadge(b, 41.31, 69.28, interval_s=interval, on_ack=recorder(b), metadata=CALLER_MD) for b in ids
+    ]
+
+    async def run(i: int, badge: SimBadge) -> None:
+        await asyncio.sleep(random.uniform(0, interval))  # spread reports evenly over the second
+        await badge.run(stubs[i // per_channel], stop)
+
+    tasks = [asyncio.create_task(run(i, b)) for i, b in enumerate(badges)]
+    await asyncio.sleep(warmup)
+    connected_at_start = sum(b.connected.is_set() for b in badges)
+    window["on"] = True
+    started = time.monotonic()
+    await asyncio.sleep(measure)
+    window["on"] = False
+    elapsed = time.monotonic() - started
+    connected = sum(b.connected.is_set() for b in badges)
+    stop.set()
+    await asyncio.wait(tasks, timeout=10)
+    for c in channels:
+        await c.close()
+    expected = elapsed / interval
+    out.put(
+        {
+            "latencies": latencies,
+            "connected": min(connected, connected_at_start),
+            "at_rate": sum(1 for b in ids if acks.get(b, 0) >= 0.9 * expected),
+            "acked": len(latencies),
+            "elapsed": elapsed,
+        }
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process: what it cost, however busy the machine was."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_streams(
+    address: str, ids: list[str], processes: int, warmup: float, measure: float, service_pid: int
+) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    slices = [ids[i::processes] for i in range(processes)]
+    workers = [ctx.Process(target=generator, args=(address, s, 1.0, warmup, measure, queue)) for s in slices]
+    for w in workers:
+        w.start()
+    # Spawned workers take a moment to import; this window is approximately theirs.
+    time.sleep(warmup + 1.0)
+    cpu_before, wall_before = cpu_seconds(service_pid), time.monotonic()
+    time.sleep(measure - 1.0)
+    service_cpu = cpu_seconds(service_pid) - cpu_before
+    service_wall = time.monotonic() - wall_before
+    results = [queue.get(timeout=warmup + measure + 180) for _ in workers]
+    for w in workers:
+        w.join(30)
+    latencies = [x for r in results for x in r["latencies"]]
+    elapsed = max(r["elapsed"] for r in results)
+    rate = sum(r["acked"] for r in results) / elapsed
+    cpu_per_report = service_cpu / max(1.0, rate * service_wall)
+    return {
+        "badges_requested": len(ids),
+        "badges_connected": sum(r["connected"] for r in results),
+        "badges_at_1hz": sum(r["at_rate"] for r in results),
+        "reports_per_s": rate,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "max_ms": max(latencies) * 1000 if latencies else float("nan"),
+        "service_cpu_share": service_cpu / service_wall,
+        "service_cpu_us_per_report": cpu_per_report * 1e6,
+        # What one core would hold at this cost per report, were the service alone on it.
+        "projected_badges_per_core": int(1.0 / cpu_per_report) if cpu_per_report > 0 else 0,
+    }
+
+
+# -- evidence upload vs plain put ----------------------------------------------------------------
+
+
+async def measure_upload(address: str, store_url: str, size: int, repeats: int) -> dict[str, Any]:
+    import grpc
+
+    from kuzet.badge.v1 import badge_pb2 as A
+    from kuzet.badge.v1 import badge_pb2_grpc
+    from kuzet.common.objectstore import open_object_store
+    from kuzet.common.timeutil import to_timestamp, utcnow
+
+    chunk = 1024 * 1024
+    store = open_object_store(store_url)
+    uploads, puts = [], []
+    async with grpc.aio.insecure_channel(
+        address,
+        options=[("grpc.max_send_message_length", 32 << 20), ("grpc.max_receive_message_length", 32 << 20)],
+    ) as channel:
+        stub = badge_pb2_grpc.BadgeServiceStub(channel)
+        for _ in range(repeats):
+            data = os.urandom(size)
+            # The badge knows its hashes before it uploads; computing them is not the service's time.
+            parts = [data[i : i + chunk] for i in range(0, size, chunk)]
+            requests = [
+                A.UploadEvidenceRequest(
+                    metadata=A.EvidenceMetadata(
+                        upload_id=uuid.uuid4().hex,
+                        badge_id="BB-00000",
+                        captured_at=to_timestamp(utcnow()),
+                        category="evidential",
+                        content_type="video/mp4",
+                        total_size=size,
+                        sha256=hashlib.sha256(data).hexdigest(),
+                        chunk_size=chunk,
+                    )
+                ),
+                *(
+                    A.UploadEvidenceRequest(
+                        chunk=A.EvidenceChunk(index=i, data=p, sha256=hashlib.sha256(p).hexdigest())
+                    )
+                    for i, p in enumerate(parts)
+                ),
+            ]
+            started = time.perf_counter()
+            response = await stub.UploadEvidence(iter(requests), metadata=CALLER_MD)
+            uploads.append(time.perf_counter() - started)
+            assert response.complete and response.evidence.object.sha256 == hashlib.sha256(data).hexdigest()
+            # The baseline: the same bytes put straight into the same store from this process.
+            started = time.perf_counter()
+            await store.put(f"bench-plain/{uuid.uuid4().hex}", data, "video/mp4", overwrite=False)
+            puts.append(time.perf_counter() - started)
+    upload_s, put_s = statistics.median(uploads), statistics.median(puts)
+    return {
+        "upload_bytes": size,
+        "upload_s": upload_s,
+        "put_s": put_s,
+        "upload_mb_s": size / upload_s / 1e6,
+        "put_mb_s": size / put_s / 1e6,
+        "upload_over_put": upload_s / put_s,
+    }
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="reduced run, under a minute")
+    parser.add_argument("--badges", type=int, default=None)
+    parser.add_argument("--measure", type=float, default=None, help="seconds measured after warm-up")
+    parser.add_argument("--generators", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--store", choices=["local", "s3"], default="local")
+    opts = parser.parse_args()
+    badges = opts.badges or (1000 if opts.quick else 10_000)
+    measure = opts.measure or (6.0 if opts.quick else 30.0)
+    warmup = 5.0 if opts.quick else 25.0
+    upload_size = (8 if opts.quick else 64) * 1024 * 1024
+    repeats = 2 if opts.quick else 3
+
+    work = Path(tempfile.mkdtemp(prefix="kuzet-bench-badge-"))
+    env: dict[str, str] = {}
+    pg_name = ""
+    seaweed = None
+    if opts.db == "postgres":
+        pg_name, db_url = create_pg_db()
+    else:
+        db_url = f"sqlite:///{work / 'badge.db'}"
+    env["KUZET_BADGE_DATABASE_URL"] = db_url
+    if opts.store == "s3":
+        from kuzet.common.testing import start_seaweedfs
+
+        access, secret = "bench", uuid.uuid4().hex
+        seaweed, endpoint = start_seaweedfs(work / "s3", access, secret)
+        store_url = f"s3://bench-evidence?endpoint={endpoint}"
+        os.environ.update({"KUZET_S3_ACCESS_KEY": access, "KUZET_S3_SECRET_KEY": secret})
+    else:
+        store_url = f"file://{work / 'objects'}"
+    env["KUZET_BADGE_OBJECT_STORE_URL"] = store_url
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    service = None
+    try:
+        ids = seed_badges(db_url, badges)
+        service = start_service(env, port, work)
+        asyncio.run(wait_ready(address))
+        print("measuring evidence upload vs plain put ...", flush=True)
+        upload = asyncio.run(measure_upload(address, store_url, upload_size, repeats))
+        print(f"{badges} badges x 1 Hz from {opts.generators} generator processes ...", flush=True)
+        streams = run_streams(address, ids, opts.generators, warmup, measure, service.pid)
+        service.terminate()
+        service.wait(30)
+        service = None
+        print("same load against a bare grpc.aio server (the floor) ...", flush=True)
+        bare_port = free_port()
+        bare = start_bare_server(bare_port, work)
+        try:
+            time.sleep(2)
+            floor = run_streams(f"127.0.0.1:{bare_port}", ids, opts.generators, warmup, measure, bare.pid)
+        finally:
+            bare.terminate()
+            bare.wait(30)
+    finally:
+        if service is not None:
+            service.terminate()
+            service.wait(30)
+        if seaweed is not None:
+            seaweed.terminate()
+            seaweed.wait(10)
+        if pg_name:
+            drop_pg_db(pg_name)
+
+    load = os.getloadavg()
+    result = {
+        "benchmark": "badge",
+        "mode": "quick" if opts.quick else "full",
+        "db": opts.db,
+        "store": opts.store,
+        "badges": streams["badges_at_1hz"],
+        "p99_ms": round(streams["p99_ms"], 1),
+        "upload_over_put": round(upload["upload_over_put"], 3),
+        "streams": {k: round(v, 2) if isinstance(v, float) else v for k, v in streams.items()},
+        "upload": {k: round(v, 3) if isinstance(v, float) else v for k, v in upload.items()},
+        "bare_grpc_floor": {k: round(v, 2) if isinstance(v, float) else v for k, v in floor.items()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_1m_at_end": round(load[0], 2),
+            "note": "CPU shared with other jobs while measuring; service and generators on the same cores",
+        },
+        "at": datetime.now(UTC).isoformat(),
+    }
+    rows = [
+        ("badges requested", f"{streams['badges_requested']}"),
+        ("badges connected", f"{streams['badges_connected']}"),
+        ("badges held at 1 Hz", f"{streams['badges_at_1hz']}"),
+        ("reports stored+acked/s", f"{streams['reports_per_s']:.0f}"),
+        ("ingest latency p50", f"{streams['p50_ms']:.1f} ms"),
+        ("ingest latency p99", f"{streams['p99_ms']:.1f} ms  (goal < 100)"),
+        ("service CPU per report", f"{streams['service_cpu_us_per_report']:.0f} us"),
+        ("service CPU used", f"{streams['service_cpu_share'] * 100:.0f}% of a core"),
+        ("projected badges/core", f"{streams['projected_badges_per_core']}  (1 Hz, at that CPU cost)"),
+        ("bare grpc.aio: p99", f"{floor['p99_ms']:.1f} ms at {floor['badges_at_1hz']} badges held"),
+        ("bare grpc.aio: CPU/report", f"{floor['service_cpu_us_per_report']:.0f} us  (the floor)"),
+        ("upload (service)", f"{upload['upload_s'] * 1000:.0f} ms  {upload['upload_mb_s']:.0f} MB/s"),
+        ("plain put (baseline)", f"{upload['put_s'] * 1000:.0f} ms  {upload['put_mb_s']:.0f} MB/s"),
+        ("upload / put", f"{upload['upload_over_put']:.2f}  (goal <= 1.20)"),
+        ("load average (1 min)", f"{load[0]:.1f} on {os.cpu_count()} CPUs"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\nbadge benchmark ({result['mode']}, {opts.db}, {opts.store} store)")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    out = ROOT / "bench" / "results" / "badge.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

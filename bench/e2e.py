@@ -1,0 +1,166 @@
+"""Frame-to-console latency of intrusion alerts at 1, 8 and 32 cameras (bench/e2e.py).
+
+The platform runs as separate processes (inference, alerting, ingest, gateway) exactly as
+`kuzet up` runs it. Every camera replays, in real time and in a loop, a clip in which a person
+walks into a restricted zone. A console client on the gateway's WebSocket takes, for every
+intrusion alert it receives, the time from the frame's capture (the alert's last_seen_at, set by
+ingest from the decoded frame's wall-clock time) to its arrival; the exported traces give the
+time spent in each hop. The baseline in the same run is the platform's floor: an event
+published straight to alerting (no video, no inference) and measured at the same console.
+
+    python bench/e2e.py            # 1, 8 and 32 cameras, 60 s each
+    python bench/e2e.py --quick    # 8 cameras, 25 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kuzet.common.caller import service_caller
+from kuzet.common.events import new_event
+from kuzet.common.grpcclient import open_channel
+from kuzet.common.v1 import common_pb2
+from kuzet.e2e.console import ConsoleFeed
+from kuzet.e2e.platform import Platform
+from kuzet.e2e.site import CameraPlan, add_camera
+
+RESULTS = Path(__file__).resolve().parent / "results" / "e2e.json"
+SERVICES = ["inference", "alerting", "ingest", "gateway"]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))], 1)
+
+
+def _ts(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _hops(platform: Platform, traceparents: list[str]) -> dict[str, float | None]:
+    """Median milliseconds per hop: in ingest before publishing, inference, alerting, gateway."""
+    shares: dict[str, list[float]] = {"ingest": [], "inference": [], "alerting": [], "gateway": []}
+    for tp in traceparents:
+        spans = platform.otlp.spans(tp.split("-")[1])
+        for service in shares:
+            mine = [s for s in spans if s.service == service]
+            if mine:
+                # Server/consumer spans nest: the outermost span of a service is its share.
+                shares[service].append((max(s.end_ns for s in mine) - min(s.start_ns for s in mine)) / 1e6)
+    return {k: round(statistics.median(v), 1) if v else None for k, v in shares.items()}
+
+
+async def _baseline(platform: Platform, feed: ConsoleFeed, count: int) -> list[float]:
+    """Publish -> console without video: the floor the pipeline stands on."""
+    latencies = []
+    async with open_channel(
+        platform.address("alerting"), caller=service_caller("bench", "prison")
+    ) as channel:
+        from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
+
+        stub = alerting_pb2_grpc.AlertingServiceStub(channel)
+        for i in range(count):
+            event = new_event(
+                "prison",
+                "zone_intrusion",
+                common_pb2.Source(kind=common_pb2.SOURCE_KIND_CAMERA, id=f"baseline-{i}", site_id="bench"),
+            )
+            sent = time.time()
+            await stub.Publish(alerting_pb2.PublishRequest(event=event))
+            msg = await feed.wait_for(lambda m, i=i: m["alert"]["source"]["id"] == f"baseline-{i}", within=10)
+            latencies.append((msg["received_at"] - sent) * 1000)
+    return latencies
+
+
+async def _run_cameras(platform: Platform, clip: Path, cameras: int, seconds: float) -> dict[str, Any]:
+    from kuzet.ingest.testing.videotest import walking_scenario
+
+    zone = list(walking_scenario(640, 360).geometry["restricted_zone"])  # type: ignore[call-overload]
+    token = platform.token("prison-operator")
+    async with ConsoleFeed(platform.address("gateway"), token, type="zone_intrusion") as feed:
+        baseline = await _baseline(platform, feed, 20)
+        start = time.time()
+        for i in range(cameras):
+            plan = CameraPlan(
+                f"bench-{cameras}-{i}", f"bench {i}", clip.as_uri(), 640, 360, zone=zone, faces=False
+            )
+            await add_camera(platform.address("ingest"), "prison", "bench", plan)
+        await asyncio.sleep(seconds)
+        received = [
+            m
+            for m in feed.alerts(lambda m: m["alert"]["source"]["id"].startswith(f"bench-{cameras}-"))
+            if m["received_at"] >= start
+        ]
+    latencies = [(m["received_at"] - _ts(m["alert"]["last_seen_at"])) * 1000 for m in received]
+    return {
+        "cameras": cameras,
+        "alerts": len(latencies),
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "p99_ms": percentile(latencies, 99),
+        "baseline_p50_ms": percentile(baseline, 50),
+        "baseline_p99_ms": percentile(baseline, 99),
+        "hops_median_ms": _hops(platform, [m["traceparent"] for m in received[-50:]]),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="8 cameras for 25 s (under a minute of measuring)"
+    )
+    parser.add_argument("--cameras", default="", help="comma-separated camera counts (default 1,8,32)")
+    opts = parser.parse_args()
+    counts = [int(c) for c in opts.cameras.split(",") if c] or ([8] if opts.quick else [1, 8, 32])
+    seconds = 25.0 if opts.quick else 60.0
+    from kuzet.ingest.testing.videotest import walking_scenario, write_h264
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = write_h264(walking_scenario(640, 360), Path(tmp) / "walk.mp4")
+        for cameras in counts:
+            platform = Platform(
+                Path(tmp) / f"platform-{cameras}",
+                env={"KUZET_INGEST_LOOP_FILES": "true"},
+            )
+            try:
+                platform.start(SERVICES)
+                rows.append(asyncio.run(_run_cameras(platform, clip, cameras, seconds)))
+            finally:
+                platform.stop()
+    print(
+        f"{'cameras':>7} {'alerts':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'floor p50':>9}  hops (median ms)"
+    )
+    for r in rows:
+        print(
+            f"{r['cameras']:>7} {r['alerts']:>6} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['p99_ms']:>8} "
+            f"{r['baseline_p50_ms']:>9}  {r['hops_median_ms']}"
+        )
+    eight = next((r for r in rows if r["cameras"] == 8), None)
+    summary = {
+        "p99_ms_8_cameras": eight["p99_ms"] if eight else None,
+        "quick": opts.quick,
+        "seconds_per_run": seconds,
+        "runs": rows,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(summary, indent=2))
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""`kuzet demo`: the whole platform with a demo prison site, simulated badges and a drone.
+
+A newcomer opens the console and, within a minute, sees a zone intrusion with its snapshot and a
+face-match candidate waiting for two reviewers, a badge panic on the map and a drone to dispatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from kuzet.common.caller import Caller, caller_metadata
+from kuzet.common.grpcclient import open_channel
+from kuzet.common.launcher import Launcher
+from kuzet.common.v1 import common_pb2
+from kuzet.e2e.site import CameraPlan, add_camera, admin, create_watchlist
+
+AGENCY_PRISON, AGENCY_POLICE = "prison", "police"
+SITE = (43.2380, 76.9450)  # the demo facility, WGS84
+DRONE_PORT = 14650
+
+INSTRUCTIONS = """
+Kuzet demo is running. Console: {gateway}/   (password for every demo user: {password})
+
+  prison-operator   live alerts: a person walks into the staff-only corridor every ~16 s
+                    -> open an alert to see the snapshot, acknowledge it, resolve it
+  prison-reviewer   Reviews: the watchlist candidate (probe next to enrolled photo) -> Confirm
+  prison-reviewer2  Reviews: sees the first confirmation -> Confirm (two reviewers confirm a watchlist match)
+  prison-auditor    Audit: every search, view and review on record -> Verify chain
+  police-operator   badges on the map; a panic button is pressed ~30 s after start
+  police-pilot      Drones: plan a patrol or dispatch the drone to the panic alert (needs your confirmation)
+
+Logs: {logs}    Ctrl-C stops everything.
+"""
+
+
+def _assets(data_dir: Path) -> tuple[Path, list[Path]]:
+    """The looping corridor clip (a real face on the walking person) and the watchlist photos."""
+    from kuzet.common.testdata import face_photos
+    from kuzet.ingest.testing.videotest import walking_scenario, write_h264
+
+    photos = [p for p in face_photos()["obama"] if "obama" in p.name]
+    clip = data_dir / "corridor.mp4"
+    if not clip.exists():
+        clip.parent.mkdir(parents=True, exist_ok=True)
+        print("rendering the demo camera clip (once)...", flush=True)
+        write_h264(walking_scenario(1280, 720, face=photos[0]), clip)
+    return clip, photos[1:3]
+
+
+async def _seed(launcher: Launcher, clip_uri: str, photos: list[Path]) -> None:
+    from kuzet.ingest.testing.videotest import walking_scenario
+
+    geometry = walking_scenario(1280, 720).geometry
+    await create_watchlist(launcher.url("identity"), AGENCY_PRISON, "Escape risk", {"Demo Person": photos})
+    await add_camera(
+        launcher.url("ingest"),
+        AGENCY_PRISON,
+        "block-a",
+        CameraPlan(
+            "corridor-1",
+            "Staff corridor, block A",
+            clip_uri,
+            1280,
+            720,
+            zone=list(geometry["restricted_zone"]),  # type: ignore[call-overload]
+            person_down=True,
+            location=SITE,
+        ),
+    )
+
+
+async def _drone(launcher: Launcher) -> None:
+    from kuzet.drone.v1 import drone_pb2 as pb
+    from kuzet.drone.v1 import drone_pb2_grpc
+
+    drone = pb.Drone(
+        drone_id="eagle-1",
+        agency_id=AGENCY_POLICE,
+        name="Eagle 1",
+        home=common_pb2.GeoPoint(latitude=SITE[0] + 0.002, longitude=SITE[1] - 0.002),
+        system_id=1,
+        link_url=f"udpin:127.0.0.1:{DRONE_PORT}",
+    )
+    async with open_channel(launcher.url("drone"), caller=admin(AGENCY_POLICE)) as channel:
+        await drone_pb2_grpc.DroneServiceStub(channel).RegisterDrone(
+            pb.RegisterDroneRequest(drone=drone, update=True)
+        )
+
+
+async def _badges(launcher: Launcher, stop: asyncio.Event) -> None:
+    from kuzet.badge.sim import SimBadge, register_badges
+    from kuzet.badge.v1 import badge_pb2_grpc
+
+    caller = Caller("service:badge-sim", AGENCY_POLICE, frozenset({"admin", "service"}))
+    async with open_channel(launcher.url("badge"), caller=caller) as channel:
+        stub = badge_pb2_grpc.BadgeServiceStub(channel)
+        ids = [f"DEMO-{i:03d}" for i in range(5)]
+        await register_badges(stub, AGENCY_POLICE, ids, "unit-1")
+        badges = [SimBadge(b, SITE[0], SITE[1], metadata=caller_metadata(caller)) for b in ids]
+        tasks = [asyncio.create_task(b.run(stub, stop)) for b in badges]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 30)
+        if not stop.is_set():
+            badges[0].press_panic()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _run(launcher: Launcher, clip_uri: str, photos: list[Path]) -> int:
+    from kuzet.drone.sim.host import SimHost
+    from kuzet.drone.sim.vehicle import VehicleConfig
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    vehicles = SimHost()
+    vehicles.add(VehicleConfig(1, SITE[0] + 0.002, SITE[1] - 0.002, 700.0), f"udpout:127.0.0.1:{DRONE_PORT}")
+    vehicles.start()
+    try:
+        await _seed(launcher, clip_uri, photos)
+        await _drone(launcher)
+        badges = asyncio.create_task(_badges(launcher, stop))
+        print(INSTRUCTIONS.format(gateway=launcher.url("gateway"), password="kuzet-demo", logs=launcher.logs))
+        while not stop.is_set():
+            if dead := launcher.exited():
+                print(f"stopping: {dead} exited; see {launcher.logs}", file=sys.stderr)
+                return 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1)
+        stop.set()
+        await badges
+        return 0
+    finally:
+        vehicles.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kuzet demo", description=__doc__)
+    parser.add_argument("--data-dir", default=".kuzet/demo", help="where the demo keeps its state")
+    opts = parser.parse_args(argv)
+    data_dir = Path(opts.data_dir)
+    # Every run starts from a fresh site; only the rendered clip is kept between runs.
+    shutil.rmtree(data_dir / "state", ignore_errors=True)
+    clip, photos = _assets(data_dir)
+    data_dir = data_dir / "state"
+    launcher = Launcher(
+        data_dir, env={"KUZET_INGEST_LOOP_FILES": "true", "KUZET_GATEWAY_DEMO_PASSWORD": "kuzet-demo"}
+    )
+    try:
+        for name in launcher.start_all():
+            print(f"  {name:<10} {launcher.url(name)}", flush=True)
+        return asyncio.run(_run(launcher, clip.resolve().as_uri(), photos))
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        launcher.stop_all()
+        print("Kuzet demo stopped.", flush=True)
