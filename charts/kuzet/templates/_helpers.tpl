@@ -1,0 +1,253 @@
+{{/* Names ---------------------------------------------------------------------------------- */}}
+
+{{- define "kuzet.fullname" -}}
+{{- if contains "kuzet" .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-kuzet" .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The resource name of a component: (dict "root" $ "name" "alerting") */}}
+{{- define "kuzet.componentName" -}}
+{{- printf "%s-%s" (include "kuzet.fullname" .root) .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "kuzet.selectorLabels" -}}
+app.kubernetes.io/name: kuzet
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .name }}
+{{- end -}}
+
+{{- define "kuzet.labels" -}}
+{{ include "kuzet.selectorLabels" . }}
+app.kubernetes.io/part-of: kuzet
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end -}}
+
+{{/* Every pod of this release (the default-deny NetworkPolicy selects these). */}}
+{{- define "kuzet.instanceSelector" -}}
+app.kubernetes.io/name: kuzet
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Components --------------------------------------------------------------------------- */}}
+
+{{/* Whether a component (or "triton") is enabled: (dict "root" $ "name" "x") -> "true" / "" */}}
+{{- define "kuzet.enabled" -}}
+{{- if eq .name "triton" -}}
+{{- if .root.Values.triton.enabled }}true{{ end -}}
+{{- else -}}
+{{- $c := index .root.Values.components .name | default dict -}}
+{{- if $c.enabled }}true{{ end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The port other components call: (dict "root" $ "name" "x") */}}
+{{- define "kuzet.callPort" -}}
+{{- if eq .name "triton" -}}
+{{- .root.Values.triton.grpcPort -}}
+{{- else -}}
+{{- (index .root.Values.components .name).port -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kuzet.endpoint" -}}
+{{- printf "%s:%v" (include "kuzet.componentName" .) (include "kuzet.callPort" .) -}}
+{{- end -}}
+
+{{- define "kuzet.image" -}}
+{{- $g := .root.Values.global.image -}}
+{{- printf "%s/%s:%s" $g.registry .component.image ($g.tag | default .root.Chart.AppVersion) -}}
+{{- end -}}
+
+{{/* Secrets (existingSecret, or the chart's dev-only Secret) -------------------------------- */}}
+
+{{- define "kuzet.databaseConfigured" -}}
+{{- if or .Values.database.existingSecret .Values.database.url }}true{{ end -}}
+{{- end -}}
+
+{{- define "kuzet.databaseSecret" -}}
+{{- .Values.database.existingSecret | default (printf "%s-database" (include "kuzet.fullname" .)) -}}
+{{- end -}}
+
+{{- define "kuzet.objectStoreConfigured" -}}
+{{- if or .Values.objectStore.existingSecret .Values.objectStore.endpoint }}true{{ end -}}
+{{- end -}}
+
+{{- define "kuzet.objectStoreSecret" -}}
+{{- .Values.objectStore.existingSecret | default (printf "%s-objectstore" (include "kuzet.fullname" .)) -}}
+{{- end -}}
+
+{{- define "kuzet.callerSecretConfigured" -}}
+{{- if or .Values.callerSecret.existingSecret .Values.callerSecret.value }}true{{ end -}}
+{{- end -}}
+
+{{- define "kuzet.callerSecret" -}}
+{{- .Values.callerSecret.existingSecret | default (printf "%s-caller" (include "kuzet.fullname" .)) -}}
+{{- end -}}
+
+{{/* Environment ------------------------------------------------------------------------------ */}}
+
+{{/* Secret-backed env of a component: (dict "root" $ "name" "x" "component" $c) */}}
+{{- define "kuzet.secretEnv" -}}
+{{- $root := .root -}}
+{{- $svc := upper .name -}}
+{{- $c := .component -}}
+{{- if and $c.database (include "kuzet.databaseConfigured" $root) }}
+{{- $db := $c.databaseSecret | default dict }}
+- name: KUZET_{{ $svc }}_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $db.existingSecret | default (include "kuzet.databaseSecret" $root) }}
+      key: {{ $db.key | default $root.Values.database.secretKey }}
+{{- end }}
+{{- if and $c.objectStore (include "kuzet.objectStoreConfigured" $root) }}
+{{- include "kuzet.s3Env" $root }}
+# Composed from the Secret-backed variables above by the kubelet ($(VAR) expansion), so neither
+# the endpoint nor the bucket is written into the manifest.
+- name: KUZET_{{ $svc }}_OBJECT_STORE_URL
+  value: {{ printf "s3://$(KUZET_S3_BUCKET)?endpoint=$(KUZET_S3_ENDPOINT)&secure=%t&object_lock=%t" $root.Values.objectStore.secure $root.Values.objectStore.objectLock | quote }}
+{{- end }}
+{{- if include "kuzet.callerSecretConfigured" $root }}
+- name: KUZET_CALLER_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "kuzet.callerSecret" $root }}
+      key: {{ $root.Values.callerSecret.key }}
+{{- end }}
+{{- range $name, $ref := ($c.secretEnv | default dict) }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.secret }}
+      key: {{ $ref.key }}
+{{- end }}
+{{- end -}}
+
+{{- define "kuzet.s3Env" -}}
+{{- $os := .Values.objectStore }}
+{{- $secret := include "kuzet.objectStoreSecret" . }}
+- name: KUZET_S3_ENDPOINT
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: {{ $os.keys.endpoint }}}}
+- name: KUZET_S3_BUCKET
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: {{ $os.keys.bucket }}}}
+- name: KUZET_S3_ACCESS_KEY
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: {{ $os.keys.accessKey }}}}
+- name: KUZET_S3_SECRET_KEY
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: {{ $os.keys.secretKey }}}}
+{{- end -}}
+
+{{/* Pod pieces ------------------------------------------------------------------------------- */}}
+
+{{- define "kuzet.topologySpread" -}}
+{{- $root := .root -}}
+{{- if $root.Values.topologySpread.enabled }}
+topologySpreadConstraints:
+{{- range $key := $root.Values.topologySpread.topologyKeys }}
+  - maxSkew: {{ $root.Values.topologySpread.maxSkew }}
+    topologyKey: {{ $key }}
+    whenUnsatisfiable: {{ $root.Values.topologySpread.whenUnsatisfiable }}
+    labelSelector:
+      matchLabels:
+        {{- include "kuzet.selectorLabels" (dict "root" $root "name" $.name) | nindent 8 }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* A NetworkPolicy port list from ints or {port, protocol} maps. */}}
+{{- define "kuzet.npPorts" -}}
+{{- range . }}
+{{- if kindIs "map" . }}
+- port: {{ .port }}
+  protocol: {{ .protocol | default "TCP" }}
+{{- else }}
+- port: {{ . }}
+  protocol: TCP
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Native gRPC probes need Kubernetes >= 1.24; older API servers get TCP probes instead. */}}
+{{- define "kuzet.grpcProbes" -}}
+{{- $port := .port -}}
+{{- $check := dict "tcpSocket" (dict "port" "grpc") -}}
+{{- if semverCompare ">=1.24-0" .root.Capabilities.KubeVersion.Version -}}
+{{- $check = dict "grpc" (dict "port" ($port | int) "service" "") -}}
+{{- end -}}
+{{- if eq (.protocol | default "grpc") "http" -}}
+{{- $check = dict "httpGet" (dict "path" "/healthz" "port" "http") -}}
+{{- end -}}
+startupProbe:
+  {{- toYaml $check | nindent 2 }}
+  periodSeconds: 5
+  failureThreshold: 60
+readinessProbe:
+  {{- toYaml $check | nindent 2 }}
+  periodSeconds: 10
+  timeoutSeconds: 3
+  failureThreshold: 3
+livenessProbe:
+  {{- toYaml $check | nindent 2 }}
+  periodSeconds: 20
+  timeoutSeconds: 5
+  failureThreshold: 3
+{{- end -}}
+
+{{- define "kuzet.pdbApiVersion" -}}
+{{- if semverCompare ">=1.21-0" .Capabilities.KubeVersion.Version -}}policy/v1{{- else -}}policy/v1beta1{{- end -}}
+{{- end -}}
+
+{{- define "kuzet.hpaApiVersion" -}}
+{{- if semverCompare ">=1.23-0" .Capabilities.KubeVersion.Version -}}autoscaling/v2{{- else -}}autoscaling/v2beta2{{- end -}}
+{{- end -}}
+
+{{/* Non-secret settings of a component (its ConfigMap): (dict "root" $ "name" "x") */}}
+{{- define "kuzet.componentConfig" -}}
+{{- $root := .root -}}
+{{- $c := index $root.Values.components .name -}}
+{{- $svc := upper .name -}}
+KUZET_{{ $svc }}_HOST: "0.0.0.0"
+KUZET_{{ $svc }}_PORT: {{ $c.port | quote }}
+KUZET_LOG_LEVEL: {{ $root.Values.global.logLevel | quote }}
+KUZET_DATA_DIR: "/var/lib/kuzet"
+KUZET_TENANCY_FILE: "/etc/kuzet/tenancy.json"
+KUZET_REGION: {{ $root.Values.global.region | quote }}
+{{- with $root.Values.telemetry.otlpEndpoint }}
+KUZET_OTLP_ENDPOINT: {{ . | quote }}
+{{- end }}
+{{- range $callee := $c.calls }}
+{{- if include "kuzet.enabled" (dict "root" $root "name" $callee) }}
+KUZET_ENDPOINT_{{ upper $callee }}: {{ include "kuzet.endpoint" (dict "root" $root "name" $callee) | quote }}
+{{- end }}
+{{- end }}
+{{- with $c.replicaSetEnv }}
+{{- $pods := list }}
+{{- range $i := until ($c.replicas | int) }}{{ $pods = append $pods (printf "%s-%d" (include "kuzet.componentName" (dict "root" $root "name" $.name)) $i) }}{{ end }}
+{{ . }}: {{ toJson $pods | quote }}
+{{- end }}
+{{- if and (eq .name "inference") (include "kuzet.enabled" (dict "root" $root "name" "triton")) }}
+KUZET_INFERENCE_BACKEND: "triton"
+KUZET_INFERENCE_TRITON_URL: {{ include "kuzet.endpoint" (dict "root" $root "name" "triton") | quote }}
+{{- end }}
+{{- range $k, $v := ($c.env | default dict) }}
+{{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "kuzet.tenancy" -}}
+{{- dict "region" .Values.global.region "agencies" .Values.agencies | toPrettyJson -}}
+{{- end -}}
+
+{{/* An egress rule {to: peers, ports: [...]}; without peers the ports are open to any address
+     (for targets outside the cluster whose addresses the operator has not given). */}}
+{{- define "kuzet.egressRule" -}}
+- ports:
+    {{- include "kuzet.npPorts" .ports | trim | nindent 4 }}
+  {{- with .to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}

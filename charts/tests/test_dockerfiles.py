@@ -1,0 +1,110 @@
+"""The service images are built elsewhere (no container engine here): check them by construction."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+from chartlib import ROOT
+
+IMAGES = {
+    "inference": 50051,
+    "identity": 50052,
+    "alerting": 50053,
+    "ingest": 50054,
+    "badge": 50055,
+    "drone": 50056,
+    "gateway": 8080,
+}
+BASE = re.compile(r"^python:3\.11\.\d+-slim-bookworm$")
+
+
+def stages(text: str) -> list[list[str]]:
+    """Instructions (continuations joined) grouped per FROM."""
+    joined = re.sub(r"\\\n", " ", text)
+    out: list[list[str]] = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            out.append([])
+        if out:
+            out[-1].append(line)
+    return out
+
+
+@pytest.mark.parametrize("service", sorted(IMAGES))
+def test_dockerfile_rules(service: str) -> None:
+    path = ROOT / "services" / service / "Dockerfile"
+    text = path.read_text()
+    builder, final = stages(text)
+    assert re.match(r"FROM (\S+) AS builder$", builder[0]), builder[0]
+    assert BASE.match(builder[0].split()[1]) and BASE.match(final[0].split()[1]), "pinned slim base"
+    assert not any(i.upper().startswith("ADD ") for s in (builder, final) for i in s), "no ADD"
+    # Compilers in the builder only; the final stage installs nothing from apt or PyPI.
+    assert any("build-essential" in i for i in builder)
+    assert not any(re.search(r"apt-get|gcc|build-essential|pip install", i) for i in final), final
+    assert "COPY --from=builder /opt/kuzet /opt/kuzet" in final
+    users = [i for i in final if i.startswith("USER ")]
+    assert users == ["USER 10001:10001"], users
+    assert f"EXPOSE {IMAGES[service]}" in final
+    assert f'ENTRYPOINT ["kuzet", "serve", "{service}"]' in final
+    env = " ".join(i for i in final if i.startswith("ENV "))
+    assert f"KUZET_{service.upper()}_PORT={IMAGES[service]}" in env
+    assert f"KUZET_{service.upper()}_HOST=0.0.0.0" in env
+    # Only this service (plus the shared runtime and protos) goes into the image.
+    copies = [i.split()[1] for i in builder if i.startswith("COPY ")]
+    assert copies == ["protos/python", "services/common", f"services/{service}"]
+
+
+@pytest.mark.parametrize("service", sorted(IMAGES))
+def test_image_runs_the_services_entry_point(service: str) -> None:
+    pyproject = ROOT / "services" / service / "pyproject.toml"
+    if not pyproject.exists():
+        pytest.fail(f"services/{service}/pyproject.toml is missing: the image cannot be built")
+    meta = tomllib.loads(pyproject.read_text())
+    assert service in meta["project"]["entry-points"]["kuzet.services"]
+    assert "kuzet-common" in meta["project"]["dependencies"]
+
+
+def test_hadolint_clean() -> None:
+    hadolint = ROOT / ".tools" / "bin" / "hadolint"
+    assert os.access(hadolint, os.X_OK), "hadolint missing: run scripts/setup/helm.sh"
+    files = [str(ROOT / "services" / s / "Dockerfile") for s in sorted(IMAGES)]
+    out = subprocess.run(
+        [str(hadolint), "--failure-threshold", "info", *files], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_build_context_excludes_tests_and_tooling() -> None:
+    ignore = (ROOT / ".dockerignore").read_text().split()
+    for entry in (".venv", ".git", "services/*/tests", ".tools", ".kuzet"):
+        assert entry in ignore, entry
+    assert Path(ROOT / "services" / "common" / "pyproject.toml").exists()
+
+
+def _requirement_names(pyproject: Path) -> set[str]:
+    deps = tomllib.loads(pyproject.read_text())["project"].get("dependencies", [])
+    return {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower() for d in deps}
+
+
+def test_lease_holders_images_ship_the_kubernetes_client() -> None:
+    """An image has only declared dependencies: a Lease holder needs the `kubernetes` client in them."""
+    import yaml
+
+    values = yaml.safe_load((ROOT / "charts" / "kuzet" / "values.yaml").read_text())
+    common = _requirement_names(ROOT / "services" / "common" / "pyproject.toml")
+    for name, component in values["components"].items():
+        if not component.get("leases"):
+            continue
+        declared = common | _requirement_names(ROOT / "services" / name / "pyproject.toml")
+        assert "kubernetes" in declared, (
+            f"the {name} image would crash in Kubernetes mode (kuzet.common.k8s imports `kubernetes`): "
+            "declare kubernetes in services/common/pyproject.toml dependencies"
+        )
