@@ -56,3 +56,39 @@ def test_rehashed_edit_breaks_the_next_link(db_url: str) -> None:
         s.execute(update(audit_table).where(audit_table.c.seq == 2).values(actor="mallory", hash=forged))
     result = log.verify()
     assert not result.ok and result.first_bad_seq == 3
+
+
+def test_appends_inside_and_outside_a_callers_transaction_interleave(db_url: str) -> None:
+    """A writer that holds the database and audits in its own transaction never waits on a
+    plain append (this once deadlocked until SQLite's busy timeout gave "database is locked")."""
+    import threading
+
+    log = AuditLog(Database(db_url))
+    inside_holds_db = threading.Event()
+    errors: list[BaseException] = []
+
+    def inside() -> None:
+        try:
+            with log.database.session() as session:
+                log.append("identity.enrol", "gallery-x", session=session)
+                inside_holds_db.set()
+                threading.Event().wait(0.3)  # the plain append below is now waiting on us
+                log.append("identity.enrol", "gallery-x", session=session)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def outside() -> None:
+        inside_holds_db.wait(5)
+        try:
+            log.append("identity.search", "gallery-x")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=inside), threading.Thread(target=outside)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not any(t.is_alive() for t in threads) and errors == []
+    result = log.verify()
+    assert result.ok and result.records_checked == 3

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +26,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kuzet.common.caller import current_caller
@@ -103,7 +101,6 @@ def record_hash(
 class AuditLog:
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._lock = threading.Lock()
         metadata.create_all(database.engine, checkfirst=True)
 
     def append(
@@ -127,18 +124,14 @@ class AuditLog:
             "outcome": outcome,
             "details": json.loads(json.dumps(details or {}, default=str)),
         }
-        with self._lock:
-            if session is not None:
-                return self._append(session, fields)
-            for attempt in range(5):
-                try:
-                    with self.database.session() as own:
-                        return self._append(own, fields)
-                except IntegrityError:
-                    # Another process took the same seq (SQLite has no advisory lock): try again.
-                    if attempt == 4:
-                        raise
-            raise AssertionError("unreachable")
+        # No lock in this process: appends are serialised by the database itself (SQLite's
+        # BEGIN IMMEDIATE, PostgreSQL's advisory lock), across threads and replicas alike. A
+        # process lock here would invert the order with a caller that already holds the
+        # database's write lock and passes its session in.
+        if session is not None:
+            return self._append(session, fields)
+        with self.database.session() as own:
+            return self._append(own, fields)
 
     def _append(self, session: Session, fields: dict[str, Any]) -> AuditEntry:
         if not self.database.is_sqlite:
