@@ -5,6 +5,10 @@ put of the same bytes in the same run.
     python bench/badge.py                 # full: 10,000 badges, 30 s measured, 64 MiB upload
     python bench/badge.py --quick         # < 1 minute: 1,000 badges, 6 s, 8 MiB
     python bench/badge.py --db postgres --store s3
+    python bench/badge.py --quick --only upload --repeats 7   # one part, for iterating
+
+The upload part sends one unmeasured warm-up upload and put (connection set-up, first writes),
+then `--repeats` of each (quick 5, full 3) and reports the medians.
 
 The service runs as its own process (`SPEC.run()`, the same code `kuzet serve badge` runs); the
 badges are simulated by separate load-generator processes speaking the real Connect protocol
@@ -326,7 +330,7 @@ async def measure_upload(address: str, store_url: str, size: int, repeats: int) 
         options=[("grpc.max_send_message_length", 32 << 20), ("grpc.max_receive_message_length", 32 << 20)],
     ) as channel:
         stub = badge_pb2_grpc.BadgeServiceStub(channel)
-        for _ in range(repeats):
+        for attempt in range(repeats + 1):
             data = os.urandom(size)
             # The badge knows its hashes before it uploads; computing them is not the service's time.
             parts = [data[i : i + chunk] for i in range(0, size, chunk)]
@@ -352,15 +356,19 @@ async def measure_upload(address: str, store_url: str, size: int, repeats: int) 
             ]
             started = time.perf_counter()
             response = await stub.UploadEvidence(iter(requests), metadata=CALLER_MD)
-            uploads.append(time.perf_counter() - started)
+            upload_s = time.perf_counter() - started
             assert response.complete and response.evidence.object.sha256 == hashlib.sha256(data).hexdigest()
             # The baseline: the same bytes put straight into the same store from this process.
             started = time.perf_counter()
             await store.put(f"bench-plain/{uuid.uuid4().hex}", data, "video/mp4", overwrite=False)
-            puts.append(time.perf_counter() - started)
+            put_s = time.perf_counter() - started
+            if attempt:  # the first round is the warm-up
+                uploads.append(upload_s)
+                puts.append(put_s)
     upload_s, put_s = statistics.median(uploads), statistics.median(puts)
     return {
         "upload_bytes": size,
+        "repeats": repeats,
         "upload_s": upload_s,
         "put_s": put_s,
         "upload_mb_s": size / upload_s / 1e6,
@@ -382,12 +390,16 @@ def main() -> int:
     parser.add_argument("--generators", type=int, default=2, help="load-generator processes")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--store", choices=["local", "s3"], default="local")
+    parser.add_argument(
+        "--only", choices=["streams", "upload"], default=None, help="run one part (writes badge-<part>.json)"
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="measured uploads and puts")
     opts = parser.parse_args()
     badges = opts.badges or (1000 if opts.quick else 10_000)
     measure = opts.measure or (6.0 if opts.quick else 30.0)
     warmup = 5.0 if opts.quick else 25.0
     upload_size = (8 if opts.quick else 64) * 1024 * 1024
-    repeats = 2 if opts.quick else 3
+    repeats = opts.repeats or (5 if opts.quick else 3)
 
     work = Path(tempfile.mkdtemp(prefix="kuzet-bench-badge-"))
     env: dict[str, str] = {}
@@ -410,27 +422,35 @@ def main() -> int:
     env["KUZET_BADGE_OBJECT_STORE_URL"] = store_url
     port = free_port()
     address = f"127.0.0.1:{port}"
+    run_upload, run_streams_part = opts.only in (None, "upload"), opts.only in (None, "streams")
     service = None
+    upload: dict[str, Any] | None = None
+    streams: dict[str, Any] | None = None
+    floor: dict[str, Any] | None = None
     try:
-        ids = seed_badges(db_url, badges)
+        # The upload part needs one registered badge (BB-00000), the streams part all of them.
+        ids = seed_badges(db_url, badges if run_streams_part else 1)
         service = start_service(env, port, work)
         asyncio.run(wait_ready(address))
-        print("measuring evidence upload vs plain put ...", flush=True)
-        upload = asyncio.run(measure_upload(address, store_url, upload_size, repeats))
-        print(f"{badges} badges x 1 Hz from {opts.generators} generator processes ...", flush=True)
-        streams = run_streams(address, ids, opts.generators, warmup, measure, service.pid)
+        if run_upload:
+            print("measuring evidence upload vs plain put ...", flush=True)
+            upload = asyncio.run(measure_upload(address, store_url, upload_size, repeats))
+        if run_streams_part:
+            print(f"{badges} badges x 1 Hz from {opts.generators} generator processes ...", flush=True)
+            streams = run_streams(address, ids, opts.generators, warmup, measure, service.pid)
         service.terminate()
         service.wait(30)
         service = None
-        print("same load against a bare grpc.aio server (the floor) ...", flush=True)
-        bare_port = free_port()
-        bare = start_bare_server(bare_port, work)
-        try:
-            time.sleep(2)
-            floor = run_streams(f"127.0.0.1:{bare_port}", ids, opts.generators, warmup, measure, bare.pid)
-        finally:
-            bare.terminate()
-            bare.wait(30)
+        if run_streams_part:
+            print("same load against a bare grpc.aio server (the floor) ...", flush=True)
+            bare_port = free_port()
+            bare = start_bare_server(bare_port, work)
+            try:
+                time.sleep(2)
+                floor = run_streams(f"127.0.0.1:{bare_port}", ids, opts.generators, warmup, measure, bare.pid)
+            finally:
+                bare.terminate()
+                bare.wait(30)
     finally:
         if service is not None:
             service.terminate()
@@ -442,17 +462,23 @@ def main() -> int:
             drop_pg_db(pg_name)
 
     load = os.getloadavg()
+
+    def rounded(part: dict[str, Any] | None, digits: int) -> dict[str, Any] | None:
+        if part is None:
+            return None
+        return {k: round(v, digits) if isinstance(v, float) else v for k, v in part.items()}
+
     result = {
         "benchmark": "badge",
         "mode": "quick" if opts.quick else "full",
         "db": opts.db,
         "store": opts.store,
-        "badges": streams["badges_at_1hz"],
-        "p99_ms": round(streams["p99_ms"], 1),
-        "upload_over_put": round(upload["upload_over_put"], 3),
-        "streams": {k: round(v, 2) if isinstance(v, float) else v for k, v in streams.items()},
-        "upload": {k: round(v, 3) if isinstance(v, float) else v for k, v in upload.items()},
-        "bare_grpc_floor": {k: round(v, 2) if isinstance(v, float) else v for k, v in floor.items()},
+        "badges": streams["badges_at_1hz"] if streams else None,
+        "p99_ms": round(streams["p99_ms"], 1) if streams else None,
+        "upload_over_put": round(upload["upload_over_put"], 3) if upload else None,
+        "streams": rounded(streams, 2),
+        "upload": rounded(upload, 3),
+        "bare_grpc_floor": rounded(floor, 2),
         "machine": {
             "cpus": os.cpu_count(),
             "loadavg_1m_at_end": round(load[0], 2),
@@ -460,28 +486,34 @@ def main() -> int:
         },
         "at": datetime.now(UTC).isoformat(),
     }
-    rows = [
-        ("badges requested", f"{streams['badges_requested']}"),
-        ("badges connected", f"{streams['badges_connected']}"),
-        ("badges held at 1 Hz", f"{streams['badges_at_1hz']}"),
-        ("reports stored+acked/s", f"{streams['reports_per_s']:.0f}"),
-        ("ingest latency p50", f"{streams['p50_ms']:.1f} ms"),
-        ("ingest latency p99", f"{streams['p99_ms']:.1f} ms  (goal < 100)"),
-        ("service CPU per report", f"{streams['service_cpu_us_per_report']:.0f} us"),
-        ("service CPU used", f"{streams['service_cpu_share'] * 100:.0f}% of a core"),
-        ("projected badges/core", f"{streams['projected_badges_per_core']}  (1 Hz, at that CPU cost)"),
-        ("bare grpc.aio: p99", f"{floor['p99_ms']:.1f} ms at {floor['badges_at_1hz']} badges held"),
-        ("bare grpc.aio: CPU/report", f"{floor['service_cpu_us_per_report']:.0f} us  (the floor)"),
-        ("upload (service)", f"{upload['upload_s'] * 1000:.0f} ms  {upload['upload_mb_s']:.0f} MB/s"),
-        ("plain put (baseline)", f"{upload['put_s'] * 1000:.0f} ms  {upload['put_mb_s']:.0f} MB/s"),
-        ("upload / put", f"{upload['upload_over_put']:.2f}  (goal <= 1.20)"),
-        ("load average (1 min)", f"{load[0]:.1f} on {os.cpu_count()} CPUs"),
-    ]
+    rows = []
+    if streams and floor:
+        rows += [
+            ("badges requested", f"{streams['badges_requested']}"),
+            ("badges connected", f"{streams['badges_connected']}"),
+            ("badges held at 1 Hz", f"{streams['badges_at_1hz']}"),
+            ("reports stored+acked/s", f"{streams['reports_per_s']:.0f}"),
+            ("ingest latency p50", f"{streams['p50_ms']:.1f} ms"),
+            ("ingest latency p99", f"{streams['p99_ms']:.1f} ms  (goal < 100)"),
+            ("service CPU per report", f"{streams['service_cpu_us_per_report']:.0f} us"),
+            ("service CPU used", f"{streams['service_cpu_share'] * 100:.0f}% of a core"),
+            ("projected badges/core", f"{streams['projected_badges_per_core']}  (1 Hz, at that CPU cost)"),
+            ("bare grpc.aio: p99", f"{floor['p99_ms']:.1f} ms at {floor['badges_at_1hz']} badges held"),
+            ("bare grpc.aio: CPU/report", f"{floor['service_cpu_us_per_report']:.0f} us  (the floor)"),
+        ]
+    if upload:
+        rows += [
+            ("upload (service)", f"{upload['upload_s'] * 1000:.0f} ms  {upload['upload_mb_s']:.0f} MB/s"),
+            ("plain put (baseline)", f"{upload['put_s'] * 1000:.0f} ms  {upload['put_mb_s']:.0f} MB/s"),
+            ("upload / put", f"{upload['upload_over_put']:.2f}  (goal <= 1.20)"),
+        ]
+    rows.append(("load average (1 min)", f"{load[0]:.1f} on {os.cpu_count()} CPUs"))
     width = max(len(r[0]) for r in rows)
     print(f"\nbadge benchmark ({result['mode']}, {opts.db}, {opts.store} store)")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
-    out = ROOT / "bench" / "results" / "badge.json"
+    # A partial run must not replace the figures of a whole one.
+    out = ROOT / "bench" / "results" / (f"badge-{opts.only}.json" if opts.only else "badge.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
