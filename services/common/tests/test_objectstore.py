@@ -1,9 +1,12 @@
+import os
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from kuzet.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from kuzet.common.objectstore import open_object_store, sha256_hex
+from kuzet.common.objectstore import LocalObjectStore, open_object_store, sha256_hex
 from kuzet.common.timeutil import utcnow
 
 
@@ -47,3 +50,84 @@ def test_open_object_store_urls(tmp_path, monkeypatch) -> None:  # type: ignore[
         open_object_store("s3://bucket?endpoint=127.0.0.1:9000")
     with pytest.raises(InvalidArgument, match="scheme"):
         open_object_store("ftp://x")
+
+
+def staged(store, tmp_path: Path, data: bytes, name: str = "upload.part") -> Path:  # type: ignore[no-untyped-def]
+    """A file staged where the store adopts it without a copy (anywhere for S3)."""
+    path = (store.staging_dir or tmp_path) / name
+    path.write_bytes(data)
+    return path
+
+
+async def test_put_file_stores_a_staged_file_once(object_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = os.urandom(6 * 1024 * 1024 + 7)  # above minio's 5 MiB part: a multipart upload on S3
+    source = staged(object_store, tmp_path, data)
+    info = await object_store.put_file(
+        "evidence/p1", source, "video/mp4", sha256=sha256_hex(data), size=len(data)
+    )
+    assert (info.sha256, info.size, info.content_type) == (sha256_hex(data), len(data), "video/mp4")
+    assert not source.exists()
+    assert await object_store.get("evidence/p1") == data
+    stat = await object_store.stat("evidence/p1")
+    assert (stat.sha256, stat.size, stat.content_type) == (info.sha256, info.size, "video/mp4")
+
+    again = staged(object_store, tmp_path, b"tampered")
+    with pytest.raises(AlreadyExists):
+        await object_store.put_file("evidence/p1", again, sha256=sha256_hex(b"tampered"), size=8)
+    assert again.read_bytes() == b"tampered"  # an error leaves the file to the caller
+    assert await object_store.get("evidence/p1") == data
+
+
+async def test_put_file_honours_retention(object_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = staged(object_store, tmp_path, b"held")
+    await object_store.put_file(
+        "evidence/held", source, sha256=sha256_hex(b"held"), size=4, retain_until=utcnow() + timedelta(days=1)
+    )
+    with pytest.raises(FailedPrecondition):
+        await object_store.delete("evidence/held")
+    assert await object_store.get("evidence/held") == b"held"
+
+
+async def test_put_file_refuses_a_file_that_is_not_what_was_announced(object_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = staged(object_store, tmp_path, b"12345")
+    with pytest.raises(InvalidArgument, match="5 bytes"):
+        await object_store.put_file("evidence/x", source, sha256=sha256_hex(b"12345"), size=6)
+    with pytest.raises(InvalidArgument, match="sha256"):
+        await object_store.put_file("evidence/x", source, sha256="not-a-digest", size=5)
+    with pytest.raises(NotFound):
+        await object_store.put_file("evidence/x", tmp_path / "missing", sha256=sha256_hex(b""), size=0)
+    assert source.exists() and not await object_store.exists("evidence/x")
+
+
+async def test_local_put_file_adopts_the_staged_file_without_a_copy(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "objects")
+    assert store.staging_dir is not None and store.staging_dir.is_relative_to(store.root)
+    source = staged(store, tmp_path, b"recording")
+    inode = source.stat().st_ino
+    leftover = staged(store, tmp_path, b"half an upload", "other.part")
+    await store.put_file("evidence/a", source, sha256=sha256_hex(b"recording"), size=9)
+    assert (store.root / "evidence/a").stat().st_ino == inode
+    assert await store.list() == ["evidence/a"]  # staged files are not objects
+    assert leftover.exists()
+
+
+@pytest.fixture
+def other_filesystem(tmp_path: Path) -> Path:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second filesystem (/dev/shm) to stage on")
+    return shm
+
+
+async def test_local_put_file_copies_from_another_filesystem(tmp_path: Path, other_filesystem: Path) -> None:
+    store = LocalObjectStore(tmp_path / "objects")
+    source = other_filesystem / f"kuzet-test-{uuid.uuid4().hex}.part"
+    source.write_bytes(b"from elsewhere")
+    try:
+        await store.put_file("evidence/b", source, sha256=sha256_hex(b"from elsewhere"), size=14)
+    finally:
+        leftover = source.exists()
+        source.unlink(missing_ok=True)
+    assert not leftover
+    assert await store.get("evidence/b") == b"from elsewhere"
+    assert sorted(p.name for p in (store.root / "evidence").iterdir()) == ["b", "b.meta.json"]

@@ -3,27 +3,36 @@
 Both implementations record each object's SHA-256 at write time and can refuse overwrites and
 honour a retention date, so evidence code is the same on one machine and in production (where S3
 object lock enforces the retention on the server side).
+
+``put_file`` stores a file that is already on disk and whose SHA-256 the caller has verified (a
+staged upload): it is streamed, never read into memory nor hashed again, and the local store
+adopts it without a copy when it was staged in the store's ``staging_dir``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import io
 import json
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import parse_qs, urlparse
 
 from kuzet.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from kuzet.common.timeutil import as_utc, utcnow
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/=]{0,1023}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Inside a local store's root; no key can start with a dot, so it never collides with an object.
+STAGING_DIR = ".staging"
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,45 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _check_staged(path: Path, sha256: str, size: int) -> None:
+    if not _HEX64.match(sha256):
+        raise InvalidArgument("sha256 must be 64 lower-case hex characters")
+    try:
+        actual = path.stat().st_size
+    except FileNotFoundError:
+        raise NotFound(f"file {path} to store is missing") from None
+    if actual != size:
+        raise InvalidArgument(f"file {path} has {actual} bytes, the caller announced {size}")
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _synced_temp(directory: Path, content: bytes | Path) -> Path:
+    """A new fsynced hidden file in ``directory`` holding ``content`` (bytes, or a file's bytes)."""
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        if isinstance(content, bytes):
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+        else:
+            os.close(fd)
+            # sendfile() on Linux: page cache to page cache, never through this process's memory.
+            shutil.copyfile(content, name)
+            _fsync_path(Path(name))
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
 class ObjectStore(Protocol):
     async def put(
         self,
@@ -55,6 +103,29 @@ class ObjectStore(Protocol):
         retain_until: datetime | None = None,
         overwrite: bool = True,
     ) -> ObjectInfo: ...
+
+    async def put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        *,
+        sha256: str,
+        size: int,
+        retain_until: datetime | None = None,
+        overwrite: bool = False,
+    ) -> ObjectInfo:
+        """Store the file at ``path``, whose SHA-256 the caller has already checked, and remove it.
+
+        On success ``path`` no longer exists (the object is not shared with a file the caller
+        could still write to); on an error, AlreadyExists included, it is left where it was.
+        """
+        ...
+
+    @property
+    def staging_dir(self) -> Path | None:
+        """Where to stage files for ``put_file`` so they are adopted without a copy; None: anywhere."""
+        ...
 
     async def get(self, key: str) -> bytes: ...
 
@@ -74,6 +145,18 @@ class _BlockingStore:
 
     def _put(
         self, key: str, data: bytes, content_type: str, retain_until: datetime | None, overwrite: bool
+    ) -> ObjectInfo:
+        raise NotImplementedError
+
+    def _put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str,
+        sha256: str,
+        size: int,
+        retain_until: datetime | None,
+        overwrite: bool,
     ) -> ObjectInfo:
         raise NotImplementedError
 
@@ -103,6 +186,21 @@ class _BlockingStore:
     ) -> ObjectInfo:
         return await asyncio.to_thread(self._put, key, data, content_type, retain_until, overwrite)
 
+    async def put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        *,
+        sha256: str,
+        size: int,
+        retain_until: datetime | None = None,
+        overwrite: bool = False,
+    ) -> ObjectInfo:
+        return await asyncio.to_thread(
+            self._put_file, key, path, content_type, sha256, size, retain_until, overwrite
+        )
+
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread(self._get, key)
 
@@ -125,6 +223,14 @@ class LocalObjectStore(_BlockingStore):
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        # Files staged here are on the store's filesystem: put_file links them into place
+        # instead of copying (evidence is up to gigabytes); listing hides the directory.
+        self._staging = self.root / STAGING_DIR
+        self._staging.mkdir(exist_ok=True)
+
+    @property
+    def staging_dir(self) -> Path | None:
+        return self._staging
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -135,12 +241,7 @@ class LocalObjectStore(_BlockingStore):
 
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(_synced_temp(path.parent, data), path)
 
     def _read_meta(self, key: str) -> dict[str, str]:
         try:
@@ -148,20 +249,71 @@ class LocalObjectStore(_BlockingStore):
         except FileNotFoundError:
             raise NotFound(f"object {key} not found") from None
 
+    def _place(self, source: Path, key: str, overwrite: bool) -> None:
+        """Give the synced file ``source`` (on this filesystem) the name of ``key``, atomically."""
+        path = self._path(key)
+        if overwrite:
+            if path.exists():
+                self._check_unlocked(key)
+            os.replace(source, path)
+            return
+        try:
+            # link() refuses an existing name: the never-overwrite check and the write are one step.
+            os.link(source, path)
+        except FileExistsError:
+            raise AlreadyExists(f"object {key} already exists and is never overwritten") from None
+        os.unlink(source)
+
+    def _place_temp(self, temp: Path, key: str, overwrite: bool) -> None:
+        try:
+            self._place(temp, key, overwrite)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
+    def _write_meta(self, info: ObjectInfo) -> None:
+        meta = {"sha256": info.sha256, "size": str(info.size), "content_type": info.content_type}
+        if info.retain_until is not None:
+            meta["retain_until"] = as_utc(info.retain_until).isoformat()
+        self._write(self._meta_path(info.key), json.dumps(meta).encode())
+
     def _put(
         self, key: str, data: bytes, content_type: str, retain_until: datetime | None, overwrite: bool
     ) -> ObjectInfo:
         path = self._path(key)
-        if path.exists():
-            if not overwrite:
-                raise AlreadyExists(f"object {key} already exists and is never overwritten")
-            self._check_unlocked(key)
+        if path.exists() and not overwrite:
+            # Refused before writing anything; _place checks again, atomically.
+            raise AlreadyExists(f"object {key} already exists and is never overwritten")
         info = ObjectInfo(key, sha256_hex(data), len(data), content_type, retain_until)
-        self._write(path, data)
-        meta = {"sha256": info.sha256, "size": str(info.size), "content_type": content_type}
-        if retain_until is not None:
-            meta["retain_until"] = as_utc(retain_until).isoformat()
-        self._write(self._meta_path(key), json.dumps(meta).encode())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._place_temp(_synced_temp(path.parent, data), key, overwrite)
+        self._write_meta(info)
+        return info
+
+    def _put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str,
+        sha256: str,
+        size: int,
+        retain_until: datetime | None,
+        overwrite: bool,
+    ) -> ObjectInfo:
+        target = self._path(key)
+        _check_staged(path, sha256, size)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_path(path)
+        try:
+            self._place(path, key, overwrite)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # Staged on another filesystem (or mount): copied in the kernel, never through memory.
+            self._place_temp(_synced_temp(target.parent, path), key, overwrite)
+            path.unlink()
+        info = ObjectInfo(key, sha256, size, content_type, retain_until)
+        self._write_meta(info)
         return info
 
     def _check_unlocked(self, key: str) -> None:
@@ -198,7 +350,11 @@ class LocalObjectStore(_BlockingStore):
         keys = []
         for path in self.root.rglob("*"):
             rel = path.relative_to(self.root).as_posix()
-            hidden = rel.endswith(".meta.json") or path.name.startswith(".tmp-")
+            hidden = (
+                rel.endswith(".meta.json")
+                or path.name.startswith(".tmp-")
+                or rel.startswith(STAGING_DIR + "/")
+            )
             if path.is_file() and not hidden and rel.startswith(prefix):
                 keys.append(rel)
         return sorted(keys)
@@ -231,6 +387,10 @@ class S3ObjectStore(_BlockingStore):
         )
         self._ready = False
 
+    @property
+    def staging_dir(self) -> Path | None:
+        return None  # every file is streamed to the server, wherever it is staged
+
     def _ensure_bucket(self) -> None:
         if self._ready:
             return
@@ -259,27 +419,53 @@ class S3ObjectStore(_BlockingStore):
         except NotFound:
             return False
 
-    def _put(
-        self, key: str, data: bytes, content_type: str, retain_until: datetime | None, overwrite: bool
+    def _upload(
+        self,
+        info: ObjectInfo,
+        stream: BinaryIO,
+        overwrite: bool,
     ) -> ObjectInfo:
         from minio.retention import COMPLIANCE, Retention
 
-        check_key(key)
-        if not overwrite and self._exists(key):
-            raise AlreadyExists(f"object {key} already exists and is never overwritten")
-        digest = sha256_hex(data)
-        retention = Retention(COMPLIANCE, as_utc(retain_until)) if retain_until is not None else None
+        check_key(info.key)
+        if not overwrite and self._exists(info.key):
+            raise AlreadyExists(f"object {info.key} already exists and is never overwritten")
+        until = info.retain_until
+        retention = Retention(COMPLIANCE, as_utc(until)) if until is not None else None
+        # minio reads the stream part by part (multipart above 5 MiB, parts sent in parallel).
         self._call(
             self.client.put_object,
             self.bucket,
-            key,
-            io.BytesIO(data),
-            len(data),
-            content_type=content_type,
-            metadata={"sha256": digest},
+            info.key,
+            stream,
+            info.size,
+            content_type=info.content_type,
+            metadata={"sha256": info.sha256},
             retention=retention,
         )
-        return ObjectInfo(key, digest, len(data), content_type, retain_until)
+        return info
+
+    def _put(
+        self, key: str, data: bytes, content_type: str, retain_until: datetime | None, overwrite: bool
+    ) -> ObjectInfo:
+        info = ObjectInfo(key, sha256_hex(data), len(data), content_type, retain_until)
+        return self._upload(info, io.BytesIO(data), overwrite)
+
+    def _put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str,
+        sha256: str,
+        size: int,
+        retain_until: datetime | None,
+        overwrite: bool,
+    ) -> ObjectInfo:
+        _check_staged(path, sha256, size)
+        with path.open("rb") as stream:
+            info = self._upload(ObjectInfo(key, sha256, size, content_type, retain_until), stream, overwrite)
+        path.unlink()
+        return info
 
     def _stat(self, key: str) -> ObjectInfo:
         check_key(key)
