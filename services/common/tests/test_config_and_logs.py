@@ -72,3 +72,15 @@ def test_page_tokens_are_checked() -> None:
     for bad in ("abc", "-1", "1e3"):
         with pytest.raises(InvalidArgument, match="page_token"):
             page_offset(bad)
+
+
+def test_settled_process_keeps_start_up_objects_out_of_collections() -> None:
+    import gc
+
+    from kuzet.common.gcpolicy import settle_after_start
+
+    try:
+        settle_after_start()
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()

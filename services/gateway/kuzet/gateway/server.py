@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from kuzet.common.config import load_settings
+from kuzet.common.gcpolicy import settle_after_start
 from kuzet.common.grpcserver import ServiceSpec
 from kuzet.common.logs import setup_logging
 from kuzet.common.telemetry import setup_telemetry
@@ -31,8 +32,10 @@ async def run() -> None:
     settings = load_settings(GatewaySettings)
     setup_logging("gateway", settings.log_level)
     setup_telemetry("gateway", settings.otlp_endpoint)
+    server = uvicorn_server(settings)
+    settle_after_start()
     # uvicorn installs its own SIGINT/SIGTERM handlers and drains connections on stop.
-    await uvicorn_server(settings).serve()
+    await server.serve()
 
 
 SPEC = ServiceSpec(name="gateway", default_port=8080, run=run, order=90, protocol="http")
