@@ -21,13 +21,18 @@ class IngestSettings(ServiceSettings):
     )
     allow_file_urls: bool = Field(default=True, description="accept file:// cameras (replay, demos)")
     loop_files: bool = Field(default=False, description="replay file:// cameras forever (demo, benchmarks)")
-    queue_frames: int = Field(default=4, ge=1, le=256, description="sampled frames buffered per camera")
     decode_threads: int = Field(default=1, ge=1, le=16, description="FFmpeg threads per camera")
     connect_timeout_s: float = Field(default=5.0, gt=0)
     reconnect_max_s: float = Field(default=10.0, gt=0)
     motion_gate: bool = True
-    batch_size: int = Field(default=8, ge=1, le=64, description="frames per inference call")
-    batch_wait_ms: float = Field(default=20.0, ge=0)
+    inference_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=256,
+        description="person detection calls in flight from this replica, one frame each; cameras "
+        "take turns and send their newest frame when their turn comes (about the number of frames "
+        "the inference service computes at once, plus one to hide the transfer)",
+    )
     inference_max_side: int = Field(default=960, ge=128, le=4096)
     min_person_score: float = Field(default=0.35, ge=0, le=1)
     outbox_capacity: int = Field(default=10_000, ge=1)

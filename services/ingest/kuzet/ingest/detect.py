@@ -1,31 +1,37 @@
-"""Frames from every camera of this process go to inference in batches.
+"""Person detection for the cameras of this process: a fair, bounded share of the inference service.
 
-Cameras submit a frame and await its detections; a single collector sends up to ``max_batch``
-frames per DetectObjects call, waiting at most ``max_wait_s`` for a batch to fill, so that
-many quiet cameras do not each pay a round trip. Frames travel as raw BGR pixels (no JPEG
-re-encode) downscaled to ``max_side``: the detector's input is 512 px, so sending 1080p would
-only move 6 MB per frame for nothing. Boxes are scaled back to source pixels.
+A camera's frame waits for a *turn* before it is sent: at most ``concurrency`` DetectObjects calls
+are in flight from this process, and turns go to the cameras in the order they asked (each camera
+asks for one at a time, so this is round robin). The frame is chosen when the turn comes, not
+when the camera asked (``detect`` takes a callable): a camera that waited sends its newest frame.
+Under overload frames therefore never queue behind the detector; each camera's analysed rate
+drops instead, and what is analysed is at most one sampling period plus one inference old.
+
+One frame per call: the detector may take one image per execution (CenterNet does), and a call
+with 8 frames would then make every frame wait for all 8 executions. Concurrent one-frame calls
+let the inference service batch where the model can (its batching backend, Triton's dynamic
+batching) without holding any frame back where it cannot.
+
+Frames travel as raw BGR pixels (no JPEG re-encode) downscaled to ``max_side``: the detector's
+input is 512 px, so sending 1080p would only move 6 MB per frame for nothing. Boxes are scaled
+back to source pixels.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import cv2
 import grpc
 import numpy as np
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from kuzet.common.errors import Unavailable
 from kuzet.inference.v1 import inference_pb2, inference_pb2_grpc
 from kuzet.ingest.tracking import Detection
 
-log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 
@@ -45,104 +51,40 @@ def raw_image(image: np.ndarray, max_side: int) -> tuple[inference_pb2.Image, fl
     return inference_pb2.Image(raw=raw), (w / w2)
 
 
-@dataclass
-class _Pending:
-    image: inference_pb2.Image
-    back: float
-    future: asyncio.Future[list[Detection]]
-    # The frame's trace: the batch call joins the first frame's trace and links the others.
-    context: otel_context.Context
-
-
-class BatchDetector:
-    """Batches person detection over the inference service's DetectObjects."""
+class PersonDetector:
+    """People in camera frames through the inference service's DetectObjects, a turn at a time."""
 
     def __init__(
         self,
         channel: grpc.aio.Channel,
         *,
-        max_batch: int = 8,
-        max_wait_s: float = 0.02,
+        concurrency: int = 2,
         max_side: int = 960,
         min_score: float = 0.35,
         timeout_s: float = 10.0,
     ) -> None:
         self._stub: Any = inference_pb2_grpc.InferenceServiceStub(channel)
-        self.max_batch, self.max_wait_s, self.max_side = max_batch, max_wait_s, max_side
-        self.min_score, self.timeout_s = min_score, timeout_s
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
-        self.batches = 0
-        self.frames = 0
-        self.failures = 0
+        self.max_side, self.min_score, self.timeout_s = max_side, min_score, timeout_s
+        # asyncio's semaphore wakes waiters first come, first served (no barging).
+        self._turns = asyncio.Semaphore(concurrency)
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._collect(), name="ingest-batcher")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def detect(self, image: np.ndarray) -> list[Detection]:
-        """People in one BGR frame (source pixels); raises Unavailable when inference is down."""
-        self.start()
-        img, back = await asyncio.to_thread(raw_image, image, self.max_side)
-        fut: asyncio.Future[list[Detection]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(img, back, fut, otel_context.get_current()))
-        return await fut
-
-    async def _collect(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            deadline = asyncio.get_running_loop().time() + self.max_wait_s
-            while len(batch) < self.max_batch:
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
-            # Sent concurrently with the next batch's collection: inference batches across callers too.
-            task = asyncio.create_task(self._send(batch))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
-
-    async def _send(self, batch: Sequence[_Pending]) -> None:
-        request = inference_pb2.DetectObjectsRequest(
-            images=[p.image for p in batch],
-            min_score=self.min_score,
-            classes=[inference_pb2.OBJECT_CLASS_PERSON],
-        )
-        others = [trace.get_current_span(p.context).get_span_context() for p in batch[1:]]
-        try:
-            with tracer.start_as_current_span(
-                "ingest.detect_batch",
-                context=batch[0].context,
-                links=[trace.Link(c) for c in others if c.is_valid],
-                attributes={"kuzet.batch_size": len(batch)},
-            ):
-                response = await self._stub.DetectObjects(request, timeout=self.timeout_s)
-        except grpc.aio.AioRpcError as exc:
-            self.failures += 1
-            err = Unavailable(f"inference DetectObjects failed: {exc.code().name} {exc.details()}")
-            for p in batch:
-                if not p.future.done():
-                    p.future.set_exception(err)
-            return
-        self.batches += 1
-        self.frames += len(batch)
-        for p, result in zip(batch, response.results, strict=False):
-            dets = [
-                Detection(
-                    (o.box.x1 * p.back, o.box.y1 * p.back, o.box.x2 * p.back, o.box.y2 * p.back), o.score
-                )
-                for o in result.objects
-                if o.object_class == inference_pb2.OBJECT_CLASS_PERSON
-            ]
-            if not p.future.done():
-                p.future.set_result(dets)
+    async def detect(self, pick: Callable[[], np.ndarray]) -> list[Detection]:
+        """People (source pixels) in the BGR frame ``pick`` returns once this caller's turn has
+        come (called on a worker thread); raises Unavailable when inference is down."""
+        async with self._turns:
+            img, back = await asyncio.to_thread(lambda: raw_image(pick(), self.max_side))
+            request = inference_pb2.DetectObjectsRequest(
+                images=[img], min_score=self.min_score, classes=[inference_pb2.OBJECT_CLASS_PERSON]
+            )
+            try:
+                with tracer.start_as_current_span("ingest.detect"):
+                    response = await self._stub.DetectObjects(request, timeout=self.timeout_s)
+            except grpc.aio.AioRpcError as exc:
+                raise Unavailable(
+                    f"inference DetectObjects failed: {exc.code().name} {exc.details()}"
+                ) from exc
+        return [
+            Detection((o.box.x1 * back, o.box.y1 * back, o.box.x2 * back, o.box.y2 * back), o.score)
+            for o in response.results[0].objects
+            if o.object_class == inference_pb2.OBJECT_CLASS_PERSON
+        ]

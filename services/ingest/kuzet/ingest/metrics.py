@@ -14,7 +14,7 @@ _COUNTERS = {
     "kuzet.ingest.frames_sampled": ("frames", lambda p: p.source.stats.frames_sampled),
     "kuzet.ingest.frames_motion_skipped": ("frames", lambda p: p.stats.frames_motion_skipped),
     "kuzet.ingest.frames_inferred": ("frames", lambda p: p.stats.frames_inferred),
-    "kuzet.ingest.frames_dropped": ("frames", lambda p: p.source.stats.frames_dropped),
+    "kuzet.ingest.frames_dropped": ("frames", lambda p: p.frames_dropped),
     "kuzet.ingest.decode_errors": ("errors", lambda p: p.source.stats.decode_errors),
     "kuzet.ingest.reconnects": ("reconnects", lambda p: p.source.stats.reconnects),
     "kuzet.ingest.events_published": ("events", lambda p: p.stats.events_published),

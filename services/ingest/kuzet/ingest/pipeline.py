@@ -1,5 +1,10 @@
 """One camera's analysis: decode thread -> faults -> motion gate -> detect -> track -> rules -> events.
 
+Latest frame wins: the decode thread holds one sampled frame for the analysis (a newer one replaces
+it), and a frame that passed the motion gate is exchanged for the camera's newest frame when its
+turn at the detector comes (detect.py). An overloaded detector thus lowers a camera's analysed
+frame rate instead of delaying its alerts; the frames passed over are counted as dropped.
+
 Every analysed frame runs inside an ``ingest.frame`` span; snapshots are stored and events are
 queued in that span, so the event sink sends each event under the frame's trace context and
 frame -> alert is one trace.
@@ -11,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -47,7 +53,9 @@ FAULT_ENUM = {
 
 
 class Detector(Protocol):
-    async def detect(self, image: np.ndarray) -> list[Detection]: ...
+    async def detect(self, pick: Callable[[], np.ndarray]) -> list[Detection]:
+        """People in the frame ``pick`` returns when the detector is ready for it."""
+        ...
 
 
 class Sink(Protocol):
@@ -64,7 +72,6 @@ class FaceHandoff(Protocol):
 
 @dataclass
 class PipelineOptions:
-    queue_capacity: int = 4
     decode_threads: int = 1
     connect_timeout_s: float = 5.0
     backoff_max_s: float = 10.0
@@ -84,6 +91,8 @@ class PipelineOptions:
 class CameraStats:
     frames_motion_skipped: int = 0
     frames_inferred: int = 0
+    # Frames that passed the motion gate but were exchanged for a newer one at the detector.
+    frames_superseded: int = 0
     events_published: int = 0
     inference_errors: int = 0
     faults: set[str] = field(default_factory=set)
@@ -121,7 +130,7 @@ class CameraPipeline:
                 realtime_files=options.realtime_files,
                 loop_files=options.loop_files,
             ),
-            options.queue_capacity,
+            1,  # latest frame wins
             notify=self._notify,
             on_status=self._status_from_thread,
         )
@@ -225,7 +234,6 @@ class CameraPipeline:
 
     async def _process(self, frame: Frame) -> None:
         cfg = self.cfg
-        self.latest = frame
         if self._gate is None:
             h, w = frame.height, frame.width
             if problems := cfg.frame_size_errors(w, h):
@@ -236,32 +244,17 @@ class CameraPipeline:
                 return
             whole = any(r.type == RuleType.RULE_TYPE_LINE_CROSSING or not r.zone_id for r in cfg.rules)
             self._gate = MotionGate(list(cfg.zones.values()), (w, h), whole_frame=whole or not cfg.zones)
-        if cfg.clip_recording:
-            self._remember(frame)
         with tracer.start_as_current_span(
             "ingest.frame",
             attributes={"kuzet.camera": cfg.id, "kuzet.agency": cfg.agency, "kuzet.frame_seq": frame.seq},
         ) as span:
-            thumb = frame.thumb if frame.thumb is not None else thumbnail(frame.image)
-            started, cleared = self.faults.update(thumb, frame.time)
-            for fault in cleared:
-                self.stats.faults.discard(fault)
-            for fault in started:
-                self.stats.faults.add(fault)
-                self._publish_simple(
-                    FAULT_EVENTS[fault],
-                    f"camera {cfg.name}: image {fault}",
-                    {"fault": fault},
-                    occurred_at=_dt(frame.time),
-                    snapshot=await self._snapshot(frame, [], FAULT_EVENTS[fault]),
-                )
-            local = datetime.fromtimestamp(frame.time, UTC).astimezone(cfg.tz)
-            if not active(cfg.windows, local) or not cfg.rules:
+            passed = await self._observe(frame)
+            if passed is None:
                 return
-            passed = not self.options.motion_gate or self._gate.check(thumb, people=self._had_people)
             span.set_attribute("kuzet.motion", passed)
             if passed:
-                detections = await self._detector.detect(await asyncio.to_thread(lambda: frame.image))
+                frame, detections = await self._detect_newest(frame)
+                span.set_attribute("kuzet.analysed_seq", frame.seq)
                 self.stats.frames_inferred += 1
                 self._had_people = bool(detections)
                 self._tracks = self.tracker.update(detections, frame.time)
@@ -287,6 +280,50 @@ class CameraPipeline:
                 for req in faces:
                     if await self._faces.handoff(cfg, frame, req, snap):
                         self.rules.face_sent(req.track.track_id)
+
+    async def _observe(self, frame: Frame) -> bool | None:
+        """The cheap per-frame work (clip buffer, fault detectors, motion gate): whether the frame
+        moved, None when no rule is active now."""
+        cfg = self.cfg
+        assert self._gate is not None
+        self.latest = frame
+        if cfg.clip_recording:
+            self._remember(frame)
+        thumb = frame.thumb if frame.thumb is not None else thumbnail(frame.image)
+        started, cleared = self.faults.update(thumb, frame.time)
+        for fault in cleared:
+            self.stats.faults.discard(fault)
+        for fault in started:
+            self.stats.faults.add(fault)
+            self._publish_simple(
+                FAULT_EVENTS[fault],
+                f"camera {cfg.name}: image {fault}",
+                {"fault": fault},
+                occurred_at=_dt(frame.time),
+                snapshot=await self._snapshot(frame, [], FAULT_EVENTS[fault]),
+            )
+        local = datetime.fromtimestamp(frame.time, UTC).astimezone(cfg.tz)
+        if not active(cfg.windows, local) or not cfg.rules:
+            return None
+        return not self.options.motion_gate or self._gate.check(thumb, people=self._had_people)
+
+    async def _detect_newest(self, frame: Frame) -> tuple[Frame, list[Detection]]:
+        """People in this camera's newest frame at the moment the detector takes it: a frame that
+        came in while ``frame`` waited for its turn is analysed instead (and observed, so that
+        faults, motion and clip stay current whatever its own gate says)."""
+        chosen = frame
+
+        def newest() -> np.ndarray:
+            nonlocal chosen
+            if (newer := self.source.queue.get()) is not None:
+                chosen = newer
+            return chosen.image
+
+        detections = await self._detector.detect(newest)
+        if chosen is not frame:
+            self.stats.frames_superseded += 1
+            await self._observe(chosen)
+        return chosen, detections
 
     def _remember(self, frame: Frame) -> None:
         image = frame.image
@@ -359,6 +396,11 @@ class CameraPipeline:
         )
 
     # --- health ----------------------------------------------------------------------------
+    @property
+    def frames_dropped(self) -> int:
+        """Sampled frames never analysed because a newer frame of the camera came first."""
+        return self.source.stats.frames_dropped + self.stats.frames_superseded
+
     def health(self) -> ingest_pb2.CameraHealth:
         s = self.source.stats
         h = ingest_pb2.CameraHealth(
@@ -370,7 +412,7 @@ class CameraPipeline:
             frames_sampled=s.frames_sampled,
             frames_motion_skipped=self.stats.frames_motion_skipped,
             frames_inferred=self.stats.frames_inferred,
-            frames_dropped=s.frames_dropped,
+            frames_dropped=self.frames_dropped,
             decode_errors=s.decode_errors,
             reconnects=s.reconnects,
             faults=sorted(FAULT_ENUM[f] for f in self.stats.faults if f in FAULT_ENUM),

@@ -21,7 +21,7 @@ from kuzet.common.v1 import common_pb2
 from kuzet.ingest import metrics
 from kuzet.ingest.cameras import to_config
 from kuzet.ingest.config import IngestSettings
-from kuzet.ingest.detect import BatchDetector
+from kuzet.ingest.detect import PersonDetector
 from kuzet.ingest.faces import IdentityHandoff
 from kuzet.ingest.manager import PipelineManager
 from kuzet.ingest.pipeline import CameraPipeline, PipelineOptions, Sink, _dt, encode_jpeg
@@ -231,10 +231,9 @@ async def build(
     me = service_caller("ingest", roles=("service",))
     inference = open_channel(endpoints.inference, caller=me)
     identity = open_channel(endpoints.identity, caller=me)
-    detector = BatchDetector(
+    detector = PersonDetector(
         inference,
-        max_batch=settings.batch_size,
-        max_wait_s=settings.batch_wait_ms / 1000,
+        concurrency=settings.inference_concurrency,
         max_side=settings.inference_max_side,
         min_score=settings.min_person_score,
     )
@@ -245,7 +244,6 @@ async def build(
         sink = own_sink
     faces = IdentityHandoff(inference, identity)
     options = PipelineOptions(
-        queue_capacity=settings.queue_frames,
         decode_threads=settings.decode_threads,
         connect_timeout_s=settings.connect_timeout_s,
         backoff_max_s=settings.reconnect_max_s,
@@ -274,7 +272,6 @@ async def build(
 
     async def on_stop() -> None:
         await manager.stop()
-        await detector.close()
         if own_sink is not None:
             await own_sink.close()
         await inference.close()
