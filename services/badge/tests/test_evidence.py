@@ -22,6 +22,7 @@ from kuzet.badge.sim import register_badges
 from kuzet.badge.v1 import badge_pb2 as A
 from kuzet.badge.v1 import badge_pb2_grpc
 from kuzet.common.caller import Caller, caller_metadata
+from kuzet.common.errors import Unavailable
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.objectstore import LocalObjectStore
 from kuzet.common.timeutil import to_timestamp, utcnow
@@ -132,6 +133,76 @@ async def test_interrupted_upload_resumes_from_confirmed_chunks(
     # Sending the same upload again is a no-op that returns the same item.
     again = await upload(admin, meta, [])
     assert again.complete and again.evidence.evidence_id == evidence.evidence_id
+
+
+async def test_the_store_adopts_the_staged_file_and_lists_no_staged_upload(
+    app: BadgeApp, admin: Stub, badge: None
+) -> None:
+    # Staged in the local store's own staging directory: finishing moves the file, no copy.
+    assert app.objects.staging_dir is not None and app.evidence.staging == app.objects.staging_dir
+    data = recording(3 * CHUNK + 5)
+    meta = metadata(data)
+    parts = chunks(data)
+    first = await upload(admin, meta, parts[:2])
+    assert not first.complete and (app.evidence.staging / f"{meta.upload_id}.part").exists()
+    assert await app.objects.list() == []  # half an upload is no object
+    done = await upload(admin, meta, parts[2:])
+    assert done.complete
+    assert list(app.evidence.staging.iterdir()) == []
+    assert await app.objects.list() == [done.evidence.object.key]
+    assert await app.objects.get(done.evidence.object.key) == data
+
+
+@pytest.mark.parametrize("object_kept", [True, False])
+async def test_upload_stored_but_not_committed_resumes(
+    app: BadgeApp, admin: Stub, badge: None, monkeypatch: pytest.MonkeyPatch, object_kept: bool
+) -> None:
+    data = recording(4 * CHUNK)
+    meta = metadata(data)
+
+    def lost_database(*args: Any) -> None:
+        raise RuntimeError("database connection lost")
+
+    monkeypatch.setattr(app.evidence, "_commit_evidence", lost_database)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await upload(admin, meta, chunks(data))
+    assert err.value.code() == grpc.StatusCode.INTERNAL
+    monkeypatch.undo()
+    # put_file moved the staging file into the store; the commit never happened.
+    assert not (app.evidence.staging / f"{meta.upload_id}.part").exists()
+    [key] = await app.objects.list("evidence/")
+    if object_kept:
+        # Nothing to send again: the stored object is checked and committed.
+        done = await upload(admin, meta, [])
+        assert done.complete and done.evidence.object.key == key
+    else:
+        await app.objects.delete(key)  # lost as well: every chunk is asked for again
+        again = await upload(admin, meta, [])
+        assert not again.complete and list(again.missing_chunks) == [0, 1, 2, 3]
+        done = await upload(admin, meta, chunks(data))
+        assert done.complete
+    assert await app.objects.get(done.evidence.object.key) == data
+    assert done.evidence.object.sha256 == meta.sha256
+
+
+async def test_store_unreachable_at_the_end_keeps_every_chunk_confirmed(
+    app: BadgeApp, admin: Stub, badge: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = recording(3 * CHUNK)
+    meta = metadata(data)
+
+    async def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise Unavailable("object store unreachable: ConnectionRefusedError")
+
+    monkeypatch.setattr(app.objects, "put_file", unreachable)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await upload(admin, meta, chunks(data))
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    monkeypatch.undo()
+    status = await admin.GetUploadStatus(A.GetUploadStatusRequest(upload_id=meta.upload_id))
+    assert sorted(status.confirmed_chunks) == [0, 1, 2] and not status.missing_chunks
+    done = await upload(admin, meta, [])  # nothing to send again
+    assert done.complete and await app.objects.get(done.evidence.object.key) == data
 
 
 async def test_corrupted_chunk_is_rejected_and_re_requested(app: BadgeApp, admin: Stub, badge: None) -> None:
@@ -355,7 +426,7 @@ async def test_staged_bytes_lost_in_a_crash_are_asked_for_again(
     first = await upload(admin, meta, parts[:4])
     assert list(first.missing_chunks) == [4]
     # An OS crash lost part of the (not fsynced) staging file although chunk 1 was confirmed.
-    staged = app.settings.effective_staging_dir / f"{meta.upload_id}.part"
+    staged = app.evidence.staging / f"{meta.upload_id}.part"
     with staged.open("r+b") as handle:
         handle.seek(CHUNK + 10)
         handle.write(b"\x00" * 100)

@@ -44,7 +44,9 @@ class BadgeSettings(ServiceSettings):
 
     # Evidence.
     staging_dir: Path = Field(
-        default=Path(""), description="chunk staging files; empty means data_dir/staging"
+        default=Path(""),
+        description="chunk staging files; empty means the local object store's own staging directory "
+        "(a finished upload is moved into the store, not copied), else data_dir/staging",
     )
     max_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_evidence_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1024)
@@ -64,6 +66,8 @@ class BadgeSettings(ServiceSettings):
         default=600.0, ge=0, description="recordings this close to an integrity report are linked"
     )
 
-    @property
-    def effective_staging_dir(self) -> Path:
-        return self.staging_dir if str(self.staging_dir) not in ("", ".") else self.data_dir / "staging"
+    def effective_staging_dir(self, store_staging: Path | None) -> Path:
+        """``store_staging``: the object store's own staging directory, where it has one."""
+        if str(self.staging_dir) not in ("", "."):
+            return self.staging_dir
+        return store_staging or self.data_dir / "staging"

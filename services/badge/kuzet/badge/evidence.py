@@ -1,12 +1,15 @@
 """Evidence: resumable hashed upload, storage that is never overwritten, custody, retention, verification.
 
 Upload: chunks are checked against their SHA-256 and written into a staging file at their offset;
-the chunks confirmed so far are recorded in the database, so a broken upload resumes with the
-chunks still missing. The staging file is not fsynced per batch (that doubled the disk flushes of
+the chunks confirmed so far are recorded in the database (in batches, written while later chunks
+arrive), so a broken upload resumes with the chunks still missing. The staging file is not fsynced per batch (that doubled the disk flushes of
 an upload): if an OS crash loses staged bytes, the whole-file hash fails, every staged chunk is
-re-checked against its recorded hash and the damaged ones are asked for again. When all are there the whole file is
-checked against its SHA-256, stored once under a fresh key (object lock until the retention date
-where the store supports it) and the evidence row and its first custody steps are committed.
+re-checked against its recorded hash and the damaged ones are asked for again. When all are
+there the whole file is checked against its SHA-256 (hashed as the chunks arrive in order, so it
+is not read again), the staging file itself is stored once under a fresh key with
+ObjectStore.put_file (moved into a local store, in whose staging directory it sits; streamed to
+S3; object lock until the retention date where the store supports it) and the evidence row and
+its first custody steps are committed.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from kuzet.common.errors import (
     PermissionDenied,
     page_offset,
 )
-from kuzet.common.objectstore import ObjectStore, sha256_hex
+from kuzet.common.objectstore import ObjectInfo, ObjectStore, sha256_hex, start_writeback
 from kuzet.common.timeutil import as_utc, from_timestamp, utcnow
 
 log = logging.getLogger(__name__)
@@ -74,11 +77,21 @@ class _Upload:
     path: Path
     fd: int
     confirmed: set[int]
-    # Hash of chunks 0..next_in_order-1, while they arrive in order (saves re-reading the file).
+    # Hash of chunks 0..next_in_order-1, while they arrive in order (saves re-reading the file);
+    # spoiled (hasher_ok False) by an in-order chunk that failed its check.
     hasher: Any = field(default_factory=hashlib.sha256)
+    hasher_ok: bool = True
     next_in_order: int = 0
     pending: list[tuple[int, str, int]] = field(default_factory=list)
+    confirming: asyncio.Future[None] | None = None
+    # The chunk being written on a worker thread, which a cancelled call does not stop: the
+    # staging file is closed after it.
+    writing: asyncio.Future[bool] | None = None
     rejected: list[int] = field(default_factory=list)
+    # An upload already under way whose staging file is gone: an earlier call moved it into the
+    # object store (put_file) and failed before its commit, or it was lost (a wiped disk).
+    unstaged: bool = False
+    lock_until: datetime | None = None
 
 
 def actor_of(caller: Caller) -> str:
@@ -93,8 +106,11 @@ class EvidenceStore:
         self.database = database
         self.objects = objects
         self.audit = audit
-        self.staging = settings.effective_staging_dir
+        self.staging = settings.effective_staging_dir(objects.staging_dir)
         self.staging.mkdir(parents=True, exist_ok=True)
+        # A store that keeps the staged file (local) fsyncs it in put_file: its bytes may as well
+        # go to disk while the rest arrives. One that streams it elsewhere (S3) deletes it: no need.
+        self.writeback = objects.staging_dir is not None
 
     # -- upload ------------------------------------------------------------------------------
 
@@ -110,8 +126,14 @@ class EvidenceStore:
         if upload.row.complete:
             os.close(upload.fd)
             return await self._complete_response(upload)
-        # One chunk is hashed and written on a worker thread while the next one is received,
-        # so the upload is not the sum of transfer and hashing time.
+        if upload.unstaged and (stored := await self._stored_earlier(upload)) is not None:
+            os.close(upload.fd)
+            upload.path.unlink(missing_ok=True)
+            evidence = await self._commit(caller, upload, stored)
+            return A.UploadEvidenceResponse(upload_id=meta.upload_id, complete=True, evidence=evidence)
+        # One chunk is hashed and written on worker threads while the next one is received, and
+        # its confirmation is written while later ones are: the upload is not the sum of
+        # transfer, hashing and database time.
         staging: asyncio.Future[None] | None = None
         try:
             async for request in requests:
@@ -122,10 +144,15 @@ class EvidenceStore:
                     await staging
                 staging = asyncio.ensure_future(self._receive_chunk(upload, request.chunk))
                 if len(upload.pending) >= CONFIRM_EVERY:
-                    await self._confirm(upload)
+                    self._confirm_soon(upload)
             if staging is not None:
                 await staging
-            await self._confirm(upload)
+            if self._missing(upload):
+                await self._confirm(upload)
+            elif upload.confirming is not None:
+                # A complete upload's confirmations are dropped by its commit: the last batch is
+                # only written if storing it fails (_finish).
+                await upload.confirming
         except BaseException:
             # The client went away (or sent garbage): what was received and verified stays
             # confirmed so the upload resumes from there.
@@ -170,6 +197,7 @@ class EvidenceStore:
         row = session.get(UploadRow, meta.upload_id)
         total_chunks = -(-meta.total_size // meta.chunk_size)
         path = self.staging / f"{meta.upload_id}.part"
+        unstaged = False
         if row is None:
             row = UploadRow(
                 upload_id=meta.upload_id,
@@ -202,16 +230,41 @@ class EvidenceStore:
                     select(UploadChunkRow.chunk_index).where(UploadChunkRow.upload_id == row.upload_id)
                 )
             )
-            if confirmed and not row.complete and not path.exists():
-                # The staging file is gone (another replica, a wiped disk): start the chunks again.
-                session.execute(delete(UploadChunkRow).where(UploadChunkRow.upload_id == row.upload_id))
-                confirmed = set()
+            unstaged = not row.complete and not path.exists()
+        # Object lock (S3 COMPLIANCE) until the retention date when it is known and ahead; items
+        # kept until their case closes are protected by never-overwrite keys and the retention
+        # job's rules instead, since no lock date fits a case that may close tomorrow. Read
+        # here, not after the transfer, to save a round trip; the item's own retention date is
+        # computed when it is committed.
+        policy = self._policy(session, row.agency_id, meta.category)
+        retain_until = compute_retain_until(policy, _captured_at(meta), None, legal_hold=False)
+        lock_until = retain_until if retain_until is not None and retain_until > utcnow() else None
         fd = (
             os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             if not row.complete
             else os.open(os.devnull, os.O_RDONLY)
         )
-        return _Upload(row=row, meta=meta, path=path, fd=fd, confirmed=confirmed)
+        return _Upload(
+            row=row,
+            meta=meta,
+            path=path,
+            fd=fd,
+            confirmed=confirmed,
+            unstaged=unstaged,
+            lock_until=lock_until,
+        )
+
+    async def _stored_earlier(self, upload: _Upload) -> ObjectInfo | None:
+        """The object an earlier call stored; None: the staging file was lost, chunks start again."""
+        try:
+            return await self.objects.stat(_object_key(upload.row))
+        except NotFound:
+            pass
+        if upload.confirmed:
+            await self.database.run(_forget_chunks, upload.row.upload_id)
+            upload.confirmed = set()
+            log.warning("upload %s: the staging file is gone, asking for every chunk", upload.row.upload_id)
+        return None
 
     def _expected_size(self, upload: _Upload, index: int) -> int:
         row = upload.row
@@ -229,29 +282,50 @@ class EvidenceStore:
     async def _receive_chunk(self, upload: _Upload, chunk: badge_pb2.EvidenceChunk) -> None:
         if chunk.index in upload.confirmed:
             return
-        in_order = chunk.index == upload.next_in_order
-        ok = await asyncio.to_thread(self._stage, upload, chunk, in_order)
+        upload.writing = asyncio.ensure_future(asyncio.to_thread(self._stage, upload, chunk))
+        stage = asyncio.shield(upload.writing)
+        if upload.hasher_ok and chunk.index == upload.next_in_order:
+            # The whole-file hash takes the chunk on a second thread while the chunk is checked.
+            ok, _ = await asyncio.gather(stage, asyncio.to_thread(upload.hasher.update, chunk.data))
+            upload.next_in_order += 1
+            upload.hasher_ok = ok  # a spoiled hash: the file is hashed again at the end (rare)
+        else:
+            ok = await stage
         if not ok:
             upload.rejected.append(chunk.index)
             log.warning(
                 "upload %s: chunk %d failed its SHA-256, discarded", upload.row.upload_id, chunk.index
             )
             return
-        if in_order:
-            upload.next_in_order += 1
         upload.confirmed.add(chunk.index)
         upload.pending.append((chunk.index, chunk.sha256, len(chunk.data)))
 
-    def _stage(self, upload: _Upload, chunk: badge_pb2.EvidenceChunk, in_order: bool) -> bool:
+    def _stage(self, upload: _Upload, chunk: badge_pb2.EvidenceChunk) -> bool:
         # hashlib releases the GIL on large buffers, so this overlaps with receiving the next chunk.
         if hashlib.sha256(chunk.data).hexdigest() != chunk.sha256:
             return False
-        os.pwrite(upload.fd, chunk.data, chunk.index * upload.row.chunk_size)
-        if in_order:
-            upload.hasher.update(chunk.data)
+        offset = chunk.index * upload.row.chunk_size
+        os.pwrite(upload.fd, chunk.data, offset)
+        if self.writeback:
+            start_writeback(upload.fd, offset, len(chunk.data))
         return True
 
+    def _confirm_soon(self, upload: _Upload) -> None:
+        """Confirm the pending chunks in the background, one write at a time."""
+        if upload.confirming is not None:
+            if not upload.confirming.done():
+                return  # the batch grows until the write in flight is done
+            upload.confirming.result()  # a failed write fails the upload now
+        upload.confirming = asyncio.ensure_future(self._write_confirmations(upload))
+
     async def _confirm(self, upload: _Upload) -> None:
+        """Wait for the confirmation in flight, then confirm what is pending."""
+        if upload.confirming is not None:
+            confirming, upload.confirming = upload.confirming, None
+            await confirming
+        await self._write_confirmations(upload)
+
+    async def _write_confirmations(self, upload: _Upload) -> None:
         if not upload.pending:
             return
         pending, upload.pending = upload.pending, []
@@ -266,9 +340,9 @@ class EvidenceStore:
 
     async def _confirm_and_close(self, upload: _Upload, staging: asyncio.Future[None] | None) -> None:
         try:
-            if staging is not None:
-                # The worker thread may still be writing into the staging file.
-                await asyncio.gather(staging, return_exceptions=True)
+            for work in (staging, upload.writing):
+                if work is not None:
+                    await asyncio.gather(work, return_exceptions=True)
             await self._confirm(upload)
         finally:
             os.close(upload.fd)
@@ -296,81 +370,71 @@ class EvidenceStore:
 
         damaged = await asyncio.to_thread(check)
         if damaged:
-            await self.database.run(
-                lambda s: s.execute(
-                    delete(UploadChunkRow).where(
-                        UploadChunkRow.upload_id == upload_id, UploadChunkRow.chunk_index.in_(damaged)
-                    )
-                )
-            )
+            await self.database.run(_forget_chunks, upload_id, damaged)
             log.warning(
                 "upload %s: %d staged chunks were damaged, asking for them again", upload_id, len(damaged)
             )
         return damaged
 
     async def _finish(self, caller: Caller, upload: _Upload) -> badge_pb2.Evidence | list[int]:
-        """Store the object and commit the item; or the chunks to send again."""
-        row, meta = upload.row, upload.meta
+        """Check the staged file, store it and commit the item; or the chunks to send again."""
+        row = upload.row
         try:
-            if upload.next_in_order == row.total_chunks:
+            if upload.hasher_ok and upload.next_in_order == row.total_chunks:
                 digest = upload.hasher.hexdigest()
             else:
                 digest = await asyncio.to_thread(_hash_fd, upload.fd, row.total_size)
             if digest != row.sha256:
+                await self._confirm(upload)  # the damaged-chunk check reads the recorded hashes
                 damaged = await self._damaged_chunks(upload)
                 if damaged:
                     return damaged
                 await self.database.run(self._discard_upload, row.upload_id)
                 upload.path.unlink(missing_ok=True)
                 raise FailedPrecondition(
-                    f"upload {row.upload_id}: the file's SHA-256 is {digest}, not the announced {row.sha256}; "
-                    "the upload was discarded, send it again"
+                    f"upload {row.upload_id}: the file's SHA-256 is {digest}, not the announced "
+                    f"{row.sha256}; the upload was discarded, send it again"
                 )
-            data = await asyncio.to_thread(os.pread, upload.fd, row.total_size, 0)
         finally:
             os.close(upload.fd)
-        key = f"evidence/{row.agency_id}/{row.evidence_id}"
-        policy = await self.database.run(self._policy, row.agency_id, meta.category)
-        captured_at = from_timestamp(meta.captured_at) or utcnow()
-        retain_until = compute_retain_until(policy, captured_at, None, legal_hold=False)
-        # Object lock (S3 COMPLIANCE) until the retention date when it is known and ahead; items
-        # kept until their case closes are protected by never-overwrite keys and the retention
-        # job's rules instead, since no lock date fits a case that may close tomorrow.
-        lock_until = retain_until if retain_until is not None and retain_until > utcnow() else None
+        key = _object_key(row)
         try:
-            info = await self.objects.put(
+            info = await self.objects.put_file(
                 key,
-                data,
-                meta.content_type or "application/octet-stream",
-                retain_until=lock_until,
+                upload.path,
+                upload.meta.content_type or "application/octet-stream",
+                sha256=row.sha256,
+                size=row.total_size,
+                retain_until=upload.lock_until,
                 overwrite=False,
             )
         except AlreadyExists:
             # A previous attempt stored it and failed before committing: the same bytes are fine.
             info = await self.objects.stat(key)
-        if info.sha256 and info.sha256 != digest:
-            raise FailedPrecondition(f"object {key} exists with other content; refusing to continue")
-        evidence = await self.database.run(
-            self._commit_evidence, caller, upload, key, digest, captured_at, retain_until
+            upload.path.unlink(missing_ok=True)
+        except BaseException:
+            # Not stored (the store is unreachable): the chunks stay confirmed for the retry.
+            await asyncio.shield(self._confirm(upload))
+            raise
+        return await self._commit(caller, upload, info)
+
+    async def _commit(self, caller: Caller, upload: _Upload, info: ObjectInfo) -> badge_pb2.Evidence:
+        if info.sha256 and info.sha256 != upload.row.sha256:
+            raise FailedPrecondition(f"object {info.key} exists with other content; refusing to continue")
+        evidence: badge_pb2.Evidence = await self.database.run(
+            self._commit_evidence, caller, upload, info.key
         )
-        upload.path.unlink(missing_ok=True)
         return evidence
 
     def _discard_upload(self, session: Session, upload_id: str) -> None:
-        session.execute(delete(UploadChunkRow).where(UploadChunkRow.upload_id == upload_id))
+        _forget_chunks(session, upload_id)
         session.execute(delete(UploadRow).where(UploadRow.upload_id == upload_id))
 
     def _commit_evidence(
-        self,
-        session: Session,
-        caller: Caller,
-        upload: _Upload,
-        key: str,
-        digest: str,
-        captured_at: datetime,
-        retain_until: datetime | None,
+        self, session: Session, caller: Caller, upload: _Upload, key: str
     ) -> badge_pb2.Evidence:
         row, meta = upload.row, upload.meta
+        digest, captured_at = row.sha256, _captured_at(meta)
         officer = session.scalar(
             select(ShiftRow.officer_id)
             .where(ShiftRow.badge_id == row.badge_id, ShiftRow.started_at <= captured_at)
@@ -398,10 +462,10 @@ class EvidenceStore:
             case_id=meta.case_id,
             incident_id=meta.incident_id,
             legal_hold=False,
-            retain_until=retain_until,
             description=meta.description,
             upload_id=row.upload_id,
         )
+        self._refresh_retention(session, evidence)  # by the policy as it is now
         session.add(evidence)
         agency, actor = row.agency_id, actor_of(caller)
         append_custody(
@@ -454,7 +518,7 @@ class EvidenceStore:
             session=session,
         )
         session.execute(update(UploadRow).where(UploadRow.upload_id == row.upload_id).values(complete=True))
-        session.execute(delete(UploadChunkRow).where(UploadChunkRow.upload_id == row.upload_id))
+        _forget_chunks(session, row.upload_id)
         return convert.evidence_to_proto(evidence)
 
     async def _complete_response(self, upload: _Upload) -> badge_pb2.UploadEvidenceResponse:
@@ -1018,6 +1082,22 @@ def compute_retain_until(
     if case_closed_at is None:
         return None
     return as_utc(case_closed_at) + timedelta(days=policy.days_after_case_closed)
+
+
+def _object_key(row: UploadRow) -> str:
+    return f"evidence/{row.agency_id}/{row.evidence_id}"
+
+
+def _captured_at(meta: badge_pb2.EvidenceMetadata) -> datetime:
+    return from_timestamp(meta.captured_at) or utcnow()
+
+
+def _forget_chunks(session: Session, upload_id: str, indexes: list[int] | None = None) -> None:
+    """Drop chunk confirmations (all, or ``indexes``): those chunks are asked for again."""
+    query = delete(UploadChunkRow).where(UploadChunkRow.upload_id == upload_id)
+    if indexes is not None:
+        query = query.where(UploadChunkRow.chunk_index.in_(indexes))
+    session.execute(query)
 
 
 def _hash_fd(fd: int, size: int, block: int = 4 * 1024 * 1024) -> str:
