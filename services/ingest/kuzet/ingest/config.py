@@ -26,12 +26,13 @@ class IngestSettings(ServiceSettings):
     reconnect_max_s: float = Field(default=10.0, gt=0)
     motion_gate: bool = True
     inference_concurrency: int = Field(
-        default=2,
+        default=1,
         ge=1,
         le=256,
         description="person detection calls in flight from this replica, one frame each; cameras "
-        "take turns and send their newest frame when their turn comes (about the number of frames "
-        "the inference service computes at once, plus one to hide the transfer)",
+        "take turns and send their newest frame when their turn comes. 1 suits a CPU inference "
+        "service (a second call would wait a whole execution there); raise it to the number of "
+        "frames the inference side computes at once (workers, GPU batches behind Triton)",
     )
     inference_max_side: int = Field(default=960, ge=128, le=4096)
     min_person_score: float = Field(default=0.35, ge=0, le=1)

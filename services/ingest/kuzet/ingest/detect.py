@@ -58,7 +58,7 @@ class PersonDetector:
         self,
         channel: grpc.aio.Channel,
         *,
-        concurrency: int = 2,
+        concurrency: int = 1,
         max_side: int = 960,
         min_score: float = 0.35,
         timeout_s: float = 10.0,
