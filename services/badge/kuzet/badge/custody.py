@@ -62,16 +62,24 @@ def append_custody(
     object_sha256: str,
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
+    after: CustodyRow | None = None,
 ) -> CustodyRow:
-    """Add a step in the caller's transaction (two writers of one item collide on the key: retry)."""
-    last = session.execute(
-        select(CustodyRow.seq, CustodyRow.hash)
-        .where(CustodyRow.evidence_id == evidence_id)
-        .order_by(CustodyRow.seq.desc())
-        .limit(1)
-    ).first()
-    seq = (last.seq if last else 0) + 1
-    prev = last.hash if last else GENESIS
+    """Add a step in the caller's transaction (two writers of one item collide on the key: retry).
+
+    ``after``: the step this transaction has just added to the item; the new one is chained to it
+    without reading the end of the chain back, and is flushed with the transaction.
+    """
+    if after is not None:
+        seq, prev = after.seq + 1, after.hash
+    else:
+        last = session.execute(
+            select(CustodyRow.seq, CustodyRow.hash)
+            .where(CustodyRow.evidence_id == evidence_id)
+            .order_by(CustodyRow.seq.desc())
+            .limit(1)
+        ).first()
+        seq = (last.seq if last else 0) + 1
+        prev = last.hash if last else GENESIS
     when = at or utcnow()
     clean = json.loads(json.dumps(details or {}, default=str))
     row = CustodyRow(
@@ -87,7 +95,8 @@ def append_custody(
         hash=custody_hash(evidence_id, seq, action, actor, actor_agency_id, when, object_sha256, clean, prev),
     )
     session.add(row)
-    session.flush()
+    if after is None:
+        session.flush()
     return row
 
 

@@ -66,6 +66,53 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 NON_EVIDENTIAL = "non_evidential"
 CONFIRM_EVERY = 16  # chunks per confirmation write
+READ_AHEAD = 2  # chunks received ahead of the one being staged
+
+
+class _ReadAhead:
+    """Iterates over ``requests`` while a task already receives up to ``depth`` more."""
+
+    _END = object()
+
+    def __init__(self, requests: AsyncIterator[badge_pb2.UploadEvidenceRequest], depth: int) -> None:
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(depth)
+        self._task = asyncio.ensure_future(self._receive(requests))
+
+    async def _receive(self, requests: AsyncIterator[badge_pb2.UploadEvidenceRequest]) -> None:
+        try:
+            async for request in requests:
+                await self._queue.put(request)
+        except Exception as exc:  # the call's own error, raised to the reader in its turn
+            await self._queue.put(exc)
+        else:
+            await self._queue.put(self._END)
+
+    def __aiter__(self) -> _ReadAhead:
+        return self
+
+    async def __anext__(self) -> badge_pb2.UploadEvidenceRequest:
+        item = await self._queue.get()
+        if item is self._END:
+            raise StopAsyncIteration
+        if isinstance(item, Exception):
+            raise item
+        request: badge_pb2.UploadEvidenceRequest = item
+        return request
+
+    def close(self) -> None:
+        self._task.cancel()
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    index: int
+    data: bytes
+    sha256: str
+
+    @classmethod
+    def of(cls, chunk: badge_pb2.EvidenceChunk) -> _Chunk:
+        # Every read of a bytes field of a (upb) message is a new copy: a 1 MiB one here.
+        return cls(chunk.index, chunk.data, chunk.sha256)
 
 
 @dataclass
@@ -122,6 +169,17 @@ class EvidenceStore:
             raise InvalidArgument("the first UploadEvidence message must carry the metadata")
         meta = first.metadata
         self._check_metadata(meta)
+        # The next chunks are received while the upload is opened and while each one is staged:
+        # the transfer does not wait for the database or the disk.
+        incoming = _ReadAhead(requests, READ_AHEAD)
+        try:
+            return await self._receive(caller, meta, incoming)
+        finally:
+            incoming.close()
+
+    async def _receive(
+        self, caller: Caller, meta: badge_pb2.EvidenceMetadata, requests: _ReadAhead
+    ) -> badge_pb2.UploadEvidenceResponse:
         upload = await self.database.run(self._open_upload, caller, meta)
         if upload.row.complete:
             os.close(upload.fd)
@@ -139,10 +197,11 @@ class EvidenceStore:
             async for request in requests:
                 if request.WhichOneof("payload") != "chunk":
                     raise InvalidArgument("only chunks may follow the metadata")
-                self._check_chunk(upload, request.chunk)
+                chunk = _Chunk.of(request.chunk)
+                self._check_chunk(upload, chunk)
                 if staging is not None:
                     await staging
-                staging = asyncio.ensure_future(self._receive_chunk(upload, request.chunk))
+                staging = asyncio.ensure_future(self._receive_chunk(upload, chunk))
                 if len(upload.pending) >= CONFIRM_EVERY:
                     self._confirm_soon(upload)
             if staging is not None:
@@ -272,14 +331,14 @@ class EvidenceStore:
             return row.total_size - index * row.chunk_size
         return row.chunk_size
 
-    def _check_chunk(self, upload: _Upload, chunk: badge_pb2.EvidenceChunk) -> None:
+    def _check_chunk(self, upload: _Upload, chunk: _Chunk) -> None:
         if not 0 <= chunk.index < upload.row.total_chunks:
             raise InvalidArgument(f"chunk index {chunk.index} is outside 0..{upload.row.total_chunks - 1}")
         expected = self._expected_size(upload, chunk.index)
         if len(chunk.data) != expected:
             raise InvalidArgument(f"chunk {chunk.index} has {len(chunk.data)} bytes, expected {expected}")
 
-    async def _receive_chunk(self, upload: _Upload, chunk: badge_pb2.EvidenceChunk) -> None:
+    async def _receive_chunk(self, upload: _Upload, chunk: _Chunk) -> None:
         if chunk.index in upload.confirmed:
             return
         upload.writing = asyncio.ensure_future(asyncio.to_thread(self._stage, upload, chunk))
@@ -300,7 +359,7 @@ class EvidenceStore:
         upload.confirmed.add(chunk.index)
         upload.pending.append((chunk.index, chunk.sha256, len(chunk.data)))
 
-    def _stage(self, upload: _Upload, chunk: badge_pb2.EvidenceChunk) -> bool:
+    def _stage(self, upload: _Upload, chunk: _Chunk) -> bool:
         # hashlib releases the GIL on large buffers, so this overlaps with receiving the next chunk.
         if hashlib.sha256(chunk.data).hexdigest() != chunk.sha256:
             return False
@@ -468,7 +527,7 @@ class EvidenceStore:
         self._refresh_retention(session, evidence)  # by the policy as it is now
         session.add(evidence)
         agency, actor = row.agency_id, actor_of(caller)
-        append_custody(
+        step = append_custody(
             session,
             row.evidence_id,
             A.CUSTODY_ACTION_CAPTURED,
@@ -478,7 +537,7 @@ class EvidenceStore:
             at=captured_at,
             details={"officer_id": officer or "", "content_type": evidence.content_type},
         )
-        append_custody(
+        step = append_custody(
             session,
             row.evidence_id,
             A.CUSTODY_ACTION_RECEIVED,
@@ -487,8 +546,9 @@ class EvidenceStore:
             object_sha256=digest,
             at=as_utc(row.created_at),
             details={"upload_id": row.upload_id, "chunks": row.total_chunks, "size": row.total_size},
+            after=step,
         )
-        append_custody(
+        step = append_custody(
             session,
             row.evidence_id,
             A.CUSTODY_ACTION_STORED,
@@ -497,6 +557,7 @@ class EvidenceStore:
             object_sha256=digest,
             at=now,
             details={"key": key},
+            after=step,
         )
         if meta.case_id:
             append_custody(
@@ -507,6 +568,7 @@ class EvidenceStore:
                 actor_agency_id=caller.agency,
                 object_sha256=digest,
                 details={"case_id": meta.case_id},
+                after=step,
             )
         # The audit record commits with the item: an upload is never stored without its trail.
         self.audit.append(
