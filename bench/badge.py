@@ -472,7 +472,10 @@ def main() -> int:
             service.wait(30)
         if seaweed is not None:
             seaweed.terminate()
-            seaweed.wait(10)
+            try:
+                seaweed.wait(10)
+            except subprocess.TimeoutExpired:  # after a 64 MiB run it may still be flushing
+                seaweed.kill()
         if pg_name:
             drop_pg_db(pg_name)
         # The stored objects (768 MiB in a full run) would pile up in /tmp run after run.
