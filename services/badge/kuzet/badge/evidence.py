@@ -76,9 +76,9 @@ class _ReadAhead:
 
     def __init__(self, requests: AsyncIterator[badge_pb2.UploadEvidenceRequest], depth: int) -> None:
         self._queue: asyncio.Queue[Any] = asyncio.Queue(depth)
-        self._task = asyncio.ensure_future(self._receive(requests))
+        self._task = asyncio.ensure_future(self._pump(requests))
 
-    async def _receive(self, requests: AsyncIterator[badge_pb2.UploadEvidenceRequest]) -> None:
+    async def _pump(self, requests: AsyncIterator[badge_pb2.UploadEvidenceRequest]) -> None:
         try:
             async for request in requests:
                 await self._queue.put(request)
