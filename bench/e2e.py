@@ -5,8 +5,11 @@ The platform runs as separate processes (inference, alerting, ingest, gateway) e
 walks into a restricted zone. A console client on the gateway's WebSocket takes, for every
 intrusion alert it receives, the time from the frame's capture (the alert's last_seen_at, set by
 ingest from the decoded frame's wall-clock time) to its arrival; the exported traces give the
-time spent in each hop. The baseline in the same run is the platform's floor: an event
-published straight to alerting (no video, no inference) and measured at the same console.
+time spent in each hop (``HOPS``). The baseline in the same run is the platform's floor: an
+event published straight to alerting (no video, no inference) and measured at the same console.
+Each row also gives the CPU time of the service processes per analysed frame (a figure a loaded
+machine does not inflate the way it does wall time), the frames analysed and dropped, and the
+load average.
 
     python bench/e2e.py            # 1, 8 and 32 cameras, 60 s each
     python bench/e2e.py --quick    # 8 cameras, 25 s
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -48,17 +52,56 @@ def _ts(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def _hops(platform: Platform, traceparents: list[str]) -> dict[str, float | None]:
-    """Median milliseconds per hop: in ingest before publishing, inference, alerting, gateway."""
-    shares: dict[str, list[float]] = {"ingest": [], "inference": [], "alerting": [], "gateway": []}
-    for tp in traceparents:
-        spans = platform.otlp.spans(tp.split("-")[1])
-        for service in shares:
+HOPS = ("to_detector", "inference", "after_detection", "alerting", "gateway")
+
+
+def _hops(platform: Platform, received: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Median milliseconds per hop of an alert's path: capture to the detector call (sampling,
+    waiting for the detector), the inference service, the detector's answer to publishing
+    (tracking, rules, snapshot, outbox), alerting, gateway."""
+    shares: dict[str, list[float]] = {k: [] for k in HOPS}
+    for m in received:
+        spans = platform.otlp.spans(m["traceparent"].split("-")[1])
+        for service in ("inference", "alerting", "gateway"):
             mine = [s for s in spans if s.service == service]
             if mine:
                 # Server/consumer spans nest: the outermost span of a service is its share.
                 shares[service].append((max(s.end_ns for s in mine) - min(s.start_ns for s in mine)) / 1e6)
+        calls = [
+            s for s in spans if s.service == "ingest" and s.name.endswith("InferenceService/DetectObjects")
+        ]
+        publish = [s for s in spans if s.service == "ingest" and "AlertingService/Publish" in s.name]
+        if calls:
+            captured_ns = _ts(m["alert"]["last_seen_at"]) * 1e9
+            shares["to_detector"].append((calls[-1].start_ns - captured_ns) / 1e6)
+            if publish:
+                shares["after_detection"].append((publish[0].start_ns - calls[-1].end_ns) / 1e6)
     return {k: round(statistics.median(v), 1) if v else None for k, v in shares.items()}
+
+
+def _cpu_s(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) each process has used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, pid in pids.items():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used[name] = (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+async def _frame_counts(platform: Platform) -> dict[str, int]:
+    from kuzet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+
+    async with open_channel(platform.address("ingest"), caller=service_caller("bench", "prison")) as ch:
+        reply = await ingest_pb2_grpc.IngestServiceStub(ch).ListCameraHealth(
+            ingest_pb2.ListCameraHealthRequest()
+        )
+    return {
+        "sampled": sum(h.frames_sampled for h in reply.health),
+        "analysed": sum(h.frames_inferred for h in reply.health),
+        "motion_skipped": sum(h.frames_motion_skipped for h in reply.health),
+        "dropped": sum(h.frames_dropped for h in reply.health),
+    }
 
 
 async def _baseline(platform: Platform, feed: ConsoleFeed, count: int) -> list[float]:
@@ -83,6 +126,20 @@ async def _baseline(platform: Platform, feed: ConsoleFeed, count: int) -> list[f
     return latencies
 
 
+def _entries_per_camera(seconds: float) -> int:
+    """How often each camera's person walks into the zone during a run: once per loop of the
+    clip, first when the feet reach the zone's left edge; a second is allowed to start and detect."""
+    from kuzet.ingest.testing.videotest import walking_scenario
+
+    spec = walking_scenario(640, 360)
+    edge = min(x for x, _ in spec.geometry["restricted_zone"])  # type: ignore[attr-defined]
+    a, b = next((a, b) for a, b in zip(spec.path, spec.path[1:], strict=False) if a.x < edge <= b.x)
+    entry = a.t + (edge - a.x) / (b.x - a.x) * (b.t - a.t)
+    return sum(
+        1 for k in range(int(seconds // spec.duration) + 1) if entry + k * spec.duration + 1 <= seconds
+    )
+
+
 async def _run_cameras(platform: Platform, clip: Path, cameras: int, seconds: float) -> dict[str, Any]:
     from kuzet.ingest.testing.videotest import walking_scenario
 
@@ -90,6 +147,9 @@ async def _run_cameras(platform: Platform, clip: Path, cameras: int, seconds: fl
     token = platform.token("prison-operator")
     async with ConsoleFeed(platform.address("gateway"), token, type="zone_intrusion") as feed:
         baseline = await _baseline(platform, feed, 20)
+        pids = {name: proc.pid for name, proc in platform.launcher.procs.items()}
+        load_before = os.getloadavg()[0]
+        cpu_before = _cpu_s(pids)
         start = time.time()
         for i in range(cameras):
             plan = CameraPlan(
@@ -97,6 +157,8 @@ async def _run_cameras(platform: Platform, clip: Path, cameras: int, seconds: fl
             )
             await add_camera(platform.address("ingest"), "prison", "bench", plan)
         await asyncio.sleep(seconds)
+        cpu = {k: round(v - cpu_before[k], 1) for k, v in _cpu_s(pids).items()}
+        frames = await _frame_counts(platform)
         received = [
             m
             for m in feed.alerts(lambda m: m["alert"]["source"]["id"].startswith(f"bench-{cameras}-"))
@@ -106,12 +168,29 @@ async def _run_cameras(platform: Platform, clip: Path, cameras: int, seconds: fl
     return {
         "cameras": cameras,
         "alerts": len(latencies),
+        # Intrusions that happened: fewer alerts means the detector missed people.
+        "alerts_expected": cameras * _entries_per_camera(seconds),
         "p50_ms": percentile(latencies, 50),
         "p95_ms": percentile(latencies, 95),
         "p99_ms": percentile(latencies, 99),
         "baseline_p50_ms": percentile(baseline, 50),
         "baseline_p99_ms": percentile(baseline, 99),
-        "hops_median_ms": _hops(platform, [m["traceparent"] for m in received[-50:]]),
+        "hops_median_ms": _hops(platform, received[-50:]),
+        "frames": frames,
+        "cpu_s": cpu,
+        # Every service process's CPU time over the run, per frame the detector analysed.
+        "cpu_ms_per_analysed_frame": round(1000 * sum(cpu.values()) / frames["analysed"], 1)
+        if frames["analysed"]
+        else None,
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        # Why frames went unanalysed or alerts were missed, when something failed.
+        "ingest_warnings": sorted(
+            {
+                line["msg"]
+                for line in platform.log_lines("ingest")
+                if line.get("level") in ("WARNING", "ERROR")
+            }
+        )[:5],
     }
 
 
@@ -142,12 +221,16 @@ def main() -> int:
             finally:
                 platform.stop()
     print(
-        f"{'cameras':>7} {'alerts':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'floor p50':>9}  hops (median ms)"
+        f"{'cameras':>7} {'alerts':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'floor p50':>9} "
+        f"{'CPU ms/frame':>12} {'load':>11}  hops (median ms); frames"
     )
     for r in rows:
+        load = "/".join(str(v) for v in r["load_average"])
+        alerts = f"{r['alerts']}/{r['alerts_expected']}"
         print(
-            f"{r['cameras']:>7} {r['alerts']:>6} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['p99_ms']:>8} "
-            f"{r['baseline_p50_ms']:>9}  {r['hops_median_ms']}"
+            f"{r['cameras']:>7} {alerts:>7} {r['p50_ms']!s:>8} {r['p95_ms']!s:>8} {r['p99_ms']!s:>8} "
+            f"{r['baseline_p50_ms']!s:>9} {r['cpu_ms_per_analysed_frame']!s:>12} {load:>11}  "
+            f"{r['hops_median_ms']}; {r['frames']}"
         )
     eight = next((r for r in rows if r["cameras"] == 8), None)
     summary = {
