@@ -59,10 +59,16 @@ def sink() -> RecordingSink:
 async def make_app(db_url: str, tmp_path: Path, sink: RecordingSink) -> AsyncIterator[Callable[..., Any]]:
     started: list[BadgeApp] = []
 
-    async def make(objects: ObjectStore | None = None, port: int = 0, **overrides: Any) -> BadgeApp:
+    async def make(
+        objects: ObjectStore | None = None, port: int = 0, device_port: int = 0, **overrides: Any
+    ) -> BadgeApp:
         settings = fast_settings(db_url, tmp_path, **overrides)
         app = await build_app(
-            settings, sink=sink, objects=objects or LocalObjectStore(tmp_path / "objects"), port=port
+            settings,
+            sink=sink,
+            objects=objects or LocalObjectStore(tmp_path / "objects"),
+            port=port,
+            device_port=device_port,
         )
         await app.server.start()
         started.append(app)
@@ -96,3 +102,32 @@ async def stub_for(app: BadgeApp) -> AsyncIterator[Callable[[Caller], badge_pb2_
 @pytest.fixture
 def admin(stub_for: Callable[[Caller], badge_pb2_grpc.BadgeServiceStub]) -> badge_pb2_grpc.BadgeServiceStub:
     return stub_for(ADMIN)
+
+
+@pytest.fixture(params=["device", "api"])
+async def connect_for(
+    request: pytest.FixtureRequest,
+    app: BadgeApp,
+    stub_for: Callable[[Caller], badge_pb2_grpc.BadgeServiceStub],
+) -> AsyncIterator[Callable[[Caller], badge_pb2_grpc.BadgeServiceStub]]:
+    """Stubs for Connect on the device port (what badges use) and on the API port (grpc.aio)."""
+    if request.param == "api":
+        yield stub_for
+        return
+    channels: list[grpc.aio.Channel] = []
+
+    def make(caller: Caller) -> badge_pb2_grpc.BadgeServiceStub:
+        channel = open_channel(f"{app.server.settings.host}:{app.device.port}", caller=caller)
+        channels.append(channel)
+        return badge_pb2_grpc.BadgeServiceStub(channel)
+
+    yield make
+    for channel in channels:
+        await channel.close()
+
+
+@pytest.fixture
+def connect(
+    connect_for: Callable[[Caller], badge_pb2_grpc.BadgeServiceStub],
+) -> badge_pb2_grpc.BadgeServiceStub:
+    return connect_for(ADMIN)

@@ -55,13 +55,13 @@ async def wait_for(predicate: Callable[[], bool], limit_s: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_two_hundred_badges_stream_concurrently(app: BadgeApp, admin: Stub) -> None:
+async def test_two_hundred_badges_stream_concurrently(app: BadgeApp, admin: Stub, connect: Stub) -> None:
     ids = [f"B-{i:04d}" for i in range(200)]
     await register_badges(admin, AGENCY, ids, unit="u1")
     latencies: list[float] = []
     badges = [SimBadge(b, 41.31, 69.28, interval_s=0.25, on_ack=latencies.append, metadata=MD) for b in ids]
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(b.run(admin, stop)) for b in badges]
+    tasks = [asyncio.create_task(b.run(connect, stop)) for b in badges]
     await wait_for(lambda: all(b.connected.is_set() for b in badges), limit_s=20)
     states = await admin.ListBadgeStates(A.ListBadgeStatesRequest(connected_only=True))
     assert len(states.states) == 200
@@ -81,9 +81,11 @@ async def test_two_hundred_badges_stream_concurrently(app: BadgeApp, admin: Stub
     assert state.state.officer_id == "officer-B-0007"
 
 
-async def test_duplicates_dropped_and_history_ordered_by_device_time(app: BadgeApp, admin: Stub) -> None:
+async def test_duplicates_dropped_and_history_ordered_by_device_time(
+    app: BadgeApp, admin: Stub, connect: Stub
+) -> None:
     await register_badges(admin, AGENCY, ["B-1"])
-    call = admin.Connect(metadata=MD)
+    call = connect.Connect(metadata=MD)
     await call.write(A.ConnectRequest(hello=A.Hello(badge_id="B-1")))
     welcome = await call.read()
     assert welcome.welcome.acked_seq == 0
@@ -119,21 +121,26 @@ async def test_duplicates_dropped_and_history_ordered_by_device_time(app: BadgeA
     assert [r.report.seq for r in [*page.records, *rest.records]] == [1, 3, 2]
 
 
+@pytest.mark.parametrize("port_kind", ["device", "api"])
 async def test_reconnect_after_restart_resumes_without_loss_or_duplicates(
-    make_app: Callable[..., Any],
+    make_app: Callable[..., Any], port_kind: str
 ) -> None:
     first: BadgeApp = await make_app()
     channel = open_channel(first.server.address, caller=ADMIN)
     stub = badge_pb2_grpc.BadgeServiceStub(channel)
     await register_badges(stub, AGENCY, ["B-9"])
+    link_address = f"127.0.0.1:{first.device.port}" if port_kind == "device" else first.server.address
+    link_channel = open_channel(link_address, caller=ADMIN)
     badge = SimBadge("B-9", 41.3, 69.2, interval_s=0.05, metadata=MD)
     stop = asyncio.Event()
-    task = asyncio.create_task(badge.run(stub, stop, reconnect_s=0.1))
+    task = asyncio.create_task(
+        badge.run(badge_pb2_grpc.BadgeServiceStub(link_channel), stop, reconnect_s=0.1)
+    )
     await wait_for(lambda: badge.acked_seq >= 5)
-    port = first.server.bound_port
+    ports = {"port": first.server.bound_port, "device_port": first.device.port}
     await first.server.stop(0)
     sent_before_restart = badge.seq
-    second: BadgeApp = await _restart(make_app, port)
+    second: BadgeApp = await _restart(make_app, ports)
     await wait_for(lambda: badge.acked_seq > sent_before_restart + 3, limit_s=10)
     stop.set()
     await task
@@ -143,19 +150,20 @@ async def test_reconnect_after_restart_resumes_without_loss_or_duplicates(
     assert sorted(seqs) == list(range(1, len(seqs) + 1)), "a report was lost or stored twice"
     assert len(seqs) >= badge.acked_seq
     await channel.close()
+    await link_channel.close()
 
 
-async def _restart(make_app: Callable[..., Any], port: int) -> BadgeApp:
+async def _restart(make_app: Callable[..., Any], ports: dict[str, int]) -> BadgeApp:
     for _ in range(50):
         try:
-            app: BadgeApp = await make_app(port=port)
+            app: BadgeApp = await make_app(**ports)
             return app
-        except RuntimeError:
+        except (RuntimeError, OSError):
             await asyncio.sleep(0.1)
-    raise AssertionError(f"port {port} did not come free")
+    raise AssertionError(f"ports {ports} did not come free")
 
 
-async def test_watch_states_sends_snapshot_then_changes(app: BadgeApp, admin: Stub) -> None:
+async def test_watch_states_sends_snapshot_then_changes(app: BadgeApp, admin: Stub, connect: Stub) -> None:
     await register_badges(admin, AGENCY, ["W-1", "W-2"])
     watch = admin.WatchBadgeStates(A.WatchBadgeStatesRequest(), metadata=MD)
     seen = [await watch.read(), await watch.read()]
@@ -163,7 +171,7 @@ async def test_watch_states_sends_snapshot_then_changes(app: BadgeApp, admin: St
     assert seen[-1].snapshot_complete
     badge = SimBadge("W-2", 41.3, 69.2, interval_s=0.1, metadata=MD)
     stop = asyncio.Event()
-    task = asyncio.create_task(badge.run(admin, stop))
+    task = asyncio.create_task(badge.run(connect, stop))
     update = await asyncio.wait_for(watch.read(), 5)
     while not update.state.connected:
         update = await asyncio.wait_for(watch.read(), 5)
@@ -173,7 +181,9 @@ async def test_watch_states_sends_snapshot_then_changes(app: BadgeApp, admin: St
     watch.cancel()
 
 
-async def test_bad_streams_are_refused_with_clear_status(app: BadgeApp, admin: Stub, stub_for: Any) -> None:
+async def test_bad_streams_are_refused_with_clear_status(
+    app: BadgeApp, admin: Stub, connect: Stub, connect_for: Any
+) -> None:
     await register_badges(admin, AGENCY, ["B-2"])
 
     async def first_reply(
@@ -189,19 +199,19 @@ async def test_bad_streams_are_refused_with_clear_status(app: BadgeApp, admin: S
                     raise AssertionError("stream ended without an error")
         return err.value
 
-    err = await first_reply(admin, report(1, time.time()))
+    err = await first_reply(connect, report(1, time.time()))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "hello" in (err.details() or "")
-    err = await first_reply(admin, A.ConnectRequest(hello=A.Hello(badge_id="nope")))
+    err = await first_reply(connect, A.ConnectRequest(hello=A.Hello(badge_id="nope")))
     assert err.code() == grpc.StatusCode.NOT_FOUND
     other = Caller("x", "traffic-police", frozenset({"operator"}))
-    err = await first_reply(stub_for(other), A.ConnectRequest(hello=A.Hello(badge_id="B-2")), caller=other)
+    err = await first_reply(connect_for(other), A.ConnectRequest(hello=A.Hello(badge_id="B-2")), caller=other)
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
-    err = await first_reply(admin, A.ConnectRequest(hello=A.Hello(badge_id="B-2")), report(0, time.time()))
+    err = await first_reply(connect, A.ConnectRequest(hello=A.Hello(badge_id="B-2")), report(0, time.time()))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "seq" in (err.details() or "")
     bad_position = A.ConnectRequest(
         report=A.TelemetryReport(
             seq=1, device_time=at(time.time()), position=common_pb2.GeoPoint(latitude=95)
         )
     )
-    err = await first_reply(admin, A.ConnectRequest(hello=A.Hello(badge_id="B-2")), bad_position)
+    err = await first_reply(connect, A.ConnectRequest(hello=A.Hello(badge_id="B-2")), bad_position)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "WGS84" in (err.details() or "")

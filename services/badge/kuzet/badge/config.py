@@ -16,6 +16,12 @@ class BadgeSettings(ServiceSettings):
     service_name: ClassVar[str] = "badge"
     default_port: ClassVar[int] = 50055
 
+    # The device port: badges' Connect streams over the lean HTTP/2 endpoint (see wire.py).
+    device_port: int = Field(default=50065, ge=0, le=65535, description="port badges connect to")
+    device_max_streams: int = Field(
+        default=1000, ge=1, description="concurrent Connect streams one connection may carry"
+    )
+
     # Telemetry ingest.
     history_flush_ms: int = Field(
         default=20, ge=1, le=5000, description="how often buffered reports are written (and acknowledged)"

@@ -20,14 +20,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuzet.badge import convert
 from kuzet.badge.config import BadgeSettings
 from kuzet.badge.link import BadgeLink
 from kuzet.badge.live import BadgeLive
 from kuzet.badge.models import BadgeRow, BadgeStateRow, IncidentBadgeRow, IncidentRow, TelemetryRow
 from kuzet.badge.rules import RuleEngine
 from kuzet.badge.v1 import badge_pb2
+from kuzet.common.caller import Caller
 from kuzet.common.db import Database
-from kuzet.common.errors import ResourceExhausted
+from kuzet.common.errors import NotFound, ResourceExhausted
 from kuzet.common.timeutil import as_utc
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 # Reports waiting for the writer beyond this are refused (RESOURCE_EXHAUSTED) rather than held
 # in memory without bound when the database stalls.
 MAX_BUFFERED = 200_000
+# Badges handled per pass of the loop by the periodic jobs over all of them.
+STATE_SLICE = 500
+STATE_SLICE_PAUSE_S = 0.01
 
 
 @dataclass
@@ -46,13 +51,6 @@ class Watcher:
 
     def matches(self, live: BadgeLive) -> bool:
         return live.agency_id == self.agency_id and (not self.unit_id or live.unit_id == self.unit_id)
-
-
-def insert_statement(database: Database, table: Any) -> Any:
-    """INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL spell them alike)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return sqlite.insert(table) if database.is_sqlite else postgresql.insert(table)
 
 
 class TelemetryHub:
@@ -73,11 +71,15 @@ class TelemetryHub:
             f"INSERT INTO {TelemetryRow.__tablename__} (badge_id, seq, device_time_us, received_at_us, payload) "
             f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT DO NOTHING"
         )
-        upsert = insert_statement(database, BadgeStateRow.__table__)
-        self._upsert_state = upsert.on_conflict_do_update(
-            index_elements=["badge_id"],
-            set_={c: getattr(upsert.excluded, c) for c in ("agency_id", "acked_seq", "last_seen", "payload")},
+        columns = ("badge_id", "agency_id", "acked_seq", "last_seen", "payload")
+        self._upsert_state_sql = (
+            f"INSERT INTO {BadgeStateRow.__tablename__} ({', '.join(columns)}) "
+            f"VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT (badge_id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
         )
+        # The dialect's own conversion of the timestamp column, as SQLAlchemy would bind it.
+        last_seen_type = BadgeStateRow.__table__.c.last_seen.type
+        self._bind_time = last_seen_type.bind_processor(database.engine.dialect) or (lambda value: value)
         self.stats = {"reports": 0, "duplicates": 0, "written": 0, "write_errors": 0}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -158,13 +160,20 @@ class TelemetryHub:
 
     # -- the link ----------------------------------------------------------------------------
 
-    def attach(self, live: BadgeLive) -> BadgeLink:
+    def live_for(self, caller: Caller, badge_id: str) -> BadgeLive:
+        convert.check_id(badge_id, "badge_id")
+        live = self.badges.get(badge_id)
+        if live is None:
+            raise NotFound(f"badge {badge_id} is not registered")
+        caller.require_agency(live.agency_id)
+        return live
+
+    def attach(self, live: BadgeLive, link: BadgeLink) -> None:
         """A new Connect stream for ``live``; an older one (a half-dead connection) is closed."""
         if live.link is not None:
             live.link.close()
-        live.link = BadgeLink(live.badge_id, live.acked_seq)
+        live.link = link
         self.touch(live)
-        return live.link
 
     def detach(self, live: BadgeLive, link: BadgeLink) -> None:
         link.close()
@@ -287,37 +296,44 @@ class TelemetryHub:
     async def _write_states(self) -> None:
         if not self._dirty:
             return
-        dirty, self._dirty = self._dirty, set()
-        rows = []
-        for badge_id in dirty:
-            live = self.badges.get(badge_id)
-            if live is None:
-                continue
-            rows.append(
-                {
-                    "badge_id": badge_id,
-                    "agency_id": live.agency_id,
-                    "acked_seq": live.acked_seq,
-                    "last_seen": datetime.fromtimestamp(live.last_seen, UTC) if live.last_seen else None,
-                    "payload": live.to_proto().SerializeToString(),
-                }
-            )
-        try:
-            await asyncio.to_thread(self._upsert_states, rows)
-        except Exception:
-            self._dirty |= dirty
-            raise
+        dirty, self._dirty = list(self._dirty), set()
+        # In slices, handing the loop back between them: with 10,000 badges one pass builds
+        # 10,000 messages, which at once would hold every report's ack for ~100 ms.
+        for start in range(0, len(dirty), STATE_SLICE):
+            chunk = dirty[start : start + STATE_SLICE]
+            rows = [self._state_row(self.badges[b]) for b in chunk if b in self.badges]
+            try:
+                await asyncio.to_thread(self._upsert_states, rows)
+            except Exception:
+                self._dirty.update(dirty[start:])
+                raise
+            # Room for the history writer's transactions (SQLite has one writer at a time).
+            await asyncio.sleep(STATE_SLICE_PAUSE_S)
 
-    def _upsert_states(self, rows: list[dict[str, Any]]) -> None:
+    def _state_row(self, live: BadgeLive) -> tuple[Any, ...]:
+        last_seen = datetime.fromtimestamp(live.last_seen, UTC) if live.last_seen else None
+        return (
+            live.badge_id,
+            live.agency_id,
+            live.acked_seq,
+            self._bind_time(last_seen),
+            live.to_proto().SerializeToString(),
+        )
+
+    def _upsert_states(self, rows: list[tuple[Any, ...]]) -> None:
         with self.database.engine.begin() as connection:
-            connection.execute(self._upsert_state, rows)
+            connection.exec_driver_sql(self._upsert_state_sql, rows)
 
     async def _supervisor(self) -> None:
         while True:
             await asyncio.sleep(self.settings.supervisor_interval_s)
-            now = time.time()
-            for live in self.badges.values():
-                lost, recording = live.signal_lost, live.recording_alert_open
-                self.rules.on_tick(live, now)
-                if lost != live.signal_lost or recording != live.recording_alert_open:
-                    self._changed(live)
+            badges = list(self.badges.values())
+            for start in range(0, len(badges), STATE_SLICE):
+                if start:
+                    await asyncio.sleep(0)  # the same slicing as the state writer, for the same reason
+                now = time.time()
+                for live in badges[start : start + STATE_SLICE]:
+                    lost, recording = live.signal_lost, live.recording_alert_open
+                    self.rules.on_tick(live, now)
+                    if lost != live.signal_lost or recording != live.recording_alert_open:
+                        self._changed(live)

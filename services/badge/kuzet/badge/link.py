@@ -1,15 +1,35 @@
-"""The server side of one badge's Connect stream: what is waiting to be sent to the badge."""
+"""The server side of one badge's Connect stream: what is waiting to be sent to the badge.
+
+The hub only sees the BadgeLink protocol. QueuedLink serves a grpc.aio stream (messages wait for
+the servicer's generator); wire.WireLink writes straight onto the device port's HTTP/2 stream.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from kuzet.badge.v1 import badge_pb2
 
 
-class BadgeLink:
+class BadgeLink(Protocol):
+    badge_id: str
+
+    def send_ack(self, seq: int) -> None:
+        """Everything up to ``seq`` is stored. Only an ack past the last one goes out."""
+
+    def resend_ack(self) -> None:
+        """A duplicate arrived: the badge missed an ack, so send the current one again."""
+
+    def send_command(self, command: badge_pb2.BadgeCommand) -> None: ...
+
+    def close(self, error: Exception | None = None) -> None:
+        """End the stream: OK after what is queued, or with ``error``'s status."""
+
+
+class QueuedLink:
     """Outgoing messages of one stream. Acks coalesce (only the newest matters), commands queue."""
 
     __slots__ = ("_ack", "_ack_due", "_commands", "_wake", "badge_id", "closed", "error")
@@ -31,7 +51,6 @@ class BadgeLink:
             self._wake.set()
 
     def resend_ack(self) -> None:
-        """A duplicate arrived: the badge missed an ack, so send the current one again."""
         if self._ack:
             self._ack_due = True
             self._wake.set()

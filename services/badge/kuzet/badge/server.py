@@ -9,25 +9,27 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kuzet.badge import convert
 from kuzet.badge.config import BadgeSettings
 from kuzet.badge.evidence import EvidenceStore
 from kuzet.badge.hub import TelemetryHub
+from kuzet.badge.link import QueuedLink
 from kuzet.badge.live import BadgeLive
 from kuzet.badge.records import Records
 from kuzet.badge.registry import Registry
 from kuzet.badge.rules import RuleEngine
+from kuzet.badge.session import ConnectSessions
 from kuzet.badge.v1 import badge_pb2, badge_pb2_grpc
+from kuzet.badge.wire import DeviceEndpoint
 from kuzet.common.audit import AuditLog
 from kuzet.common.auditservice import AuditServicer
 from kuzet.common.caller import Caller, current_caller, service_caller
 from kuzet.common.config import Endpoints
 from kuzet.common.db import Database, migrate
-from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from kuzet.common.errors import InvalidArgument
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
 from kuzet.common.objectstore import ObjectStore, open_object_store
 from kuzet.common.runner import run_service
-from kuzet.common.timeutil import from_timestamp, to_timestamp, utcnow
+from kuzet.common.timeutil import from_timestamp
 from kuzet.common.v1 import audit_pb2_grpc, common_pb2
 
 log = logging.getLogger(__name__)
@@ -38,17 +40,6 @@ class EventPublisher(Protocol):
     """What the service needs of kuzet.common.eventsink.EventSink."""
 
     def publish(self, event: common_pb2.Event) -> None: ...
-
-
-def _check_report(report: badge_pb2.TelemetryReport) -> None:
-    if report.seq < 1:
-        raise InvalidArgument("report seq must start at 1")
-    if not report.HasField("device_time"):
-        raise InvalidArgument(f"report {report.seq} has no device_time")
-    if report.HasField("position"):
-        convert.check_position(report.position)
-    if not 0.0 <= report.battery_percent <= 100.0:
-        raise InvalidArgument(f"report {report.seq}: battery_percent must be 0..100")
 
 
 class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
@@ -65,6 +56,7 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
         self.registry = registry
         self.evidence = evidence
         self.records = records
+        self.sessions = ConnectSessions(settings, hub)
 
     # -- registry ----------------------------------------------------------------------------
 
@@ -86,37 +78,18 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
     # -- live link ---------------------------------------------------------------------------
 
     def _live(self, caller: Caller, badge_id: str) -> BadgeLive:
-        convert.check_id(badge_id, "badge_id")
-        live = self.hub.badges.get(badge_id)
-        if live is None:
-            raise NotFound(f"badge {badge_id} is not registered")
-        caller.require_agency(live.agency_id)
-        return live
+        return self.hub.live_for(caller, badge_id)
 
     async def Connect(
         self, request_iterator: AsyncIterator[badge_pb2.ConnectRequest], context: Any
     ) -> AsyncIterator[badge_pb2.ConnectResponse]:
-        caller = current_caller()
         first = await anext(aiter(request_iterator), None)
-        if first is None or first.WhichOneof("payload") != "hello":
-            raise InvalidArgument("the first Connect message must be hello")
-        live = self._live(caller, first.hello.badge_id)
-        if caller.subject.startswith("badge:") and caller.subject != f"badge:{live.badge_id}":
-            raise PermissionDenied(f"{caller.subject} may not speak for badge {live.badge_id}")
-        if live.status == A.BADGE_STATUS_RETIRED:
-            raise FailedPrecondition(f"badge {live.badge_id} is retired")
-        link = self.hub.attach(live)
+        live = self.sessions.open(current_caller(), first)
+        link = QueuedLink(live.badge_id, live.acked_seq)
+        self.hub.attach(live, link)
         reader = asyncio.create_task(self._read(live, link, request_iterator))
         try:
-            yield A.ConnectResponse(
-                welcome=A.Welcome(
-                    acked_seq=live.acked_seq,
-                    server_time=to_timestamp(utcnow()),
-                    settings=A.BadgeSettings(
-                        report_interval_s=self.settings.report_interval_s, record_on_panic=True
-                    ),
-                )
-            )
+            yield self.sessions.welcome(live)
             async for message in link.outgoing():
                 yield message
         finally:
@@ -124,33 +97,12 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
             self.hub.detach(live, link)
 
     async def _read(
-        self, live: BadgeLive, link: Any, requests: AsyncIterator[badge_pb2.ConnectRequest]
+        self, live: BadgeLive, link: QueuedLink, requests: AsyncIterator[badge_pb2.ConnectRequest]
     ) -> None:
-        hub = self.hub
         try:
             async for message in requests:
-                kind = message.WhichOneof("payload")
-                if kind == "report":
-                    _check_report(message.report)
-                    hub.ingest(live, message.report)
-                elif kind == "heartbeat":
-                    hub.touch(live)
-                elif kind == "command_result":
-                    hub.touch(live)
-                    log.info(
-                        "badge %s command %s: %s %s",
-                        live.badge_id,
-                        message.command_result.command_id,
-                        "ok" if message.command_result.ok else "failed",
-                        message.command_result.message,
-                        extra={"agency": live.agency_id},
-                    )
-                else:
-                    raise InvalidArgument("hello may only be sent once per stream")
-            # The badge said goodbye: let it leave with everything it sent acknowledged.
-            if not await hub.wait_acked(live, live.received_hwm, timeout_s=5.0):
-                log.warning("badge %s left before its last reports were stored", live.badge_id)
-            link.close()
+                self.sessions.receive(live, message)
+            await self.sessions.goodbye(live, link)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -334,6 +286,7 @@ class BadgeApp:
     hub: TelemetryHub
     evidence: EvidenceStore
     server: GrpcServer
+    device: DeviceEndpoint
     jobs: list[asyncio.Task[None]]
 
 
@@ -352,6 +305,7 @@ async def build_app(
     sink: EventPublisher | None = None,
     objects: ObjectStore | None = None,
     port: int | None = None,
+    device_port: int | None = None,
 ) -> BadgeApp:
     """Wire the service. Without ``sink`` events go to alerting through kuzet.common.eventsink."""
     database = Database(settings.effective_database_url)
@@ -392,6 +346,15 @@ async def build_app(
         database.dispose()
 
     on_stop.insert(0, shutdown)
+    device = DeviceEndpoint(servicer.sessions, max_streams=settings.device_max_streams)
+
+    async def start_device() -> None:
+        await device.start(settings.host, settings.device_port if device_port is None else device_port)
+
+    async def stop_device() -> None:
+        await device.stop(settings.shutdown_grace_s)
+
+    on_stop.insert(0, stop_device)
     server = GrpcServer(
         settings,
         [
@@ -403,9 +366,10 @@ async def build_app(
             "kuzet.common.v1.AuditService",
         ],
         port=port,
+        on_start=[start_device],
         on_stop=on_stop,
     )
-    return BadgeApp(settings, database, store, hub, evidence, server, jobs)
+    return BadgeApp(settings, database, store, hub, evidence, server, device, jobs)
 
 
 async def build(settings: BadgeSettings) -> GrpcServer:

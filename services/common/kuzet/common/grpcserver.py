@@ -157,11 +157,13 @@ class GrpcServer:
         service_names: Sequence[str],
         *,
         port: int | None = None,
+        on_start: Sequence[Callable[[], Awaitable[None]]] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.settings = settings
         self.service_names = list(service_names)
         self._port = settings.listen_port if port is None else port
+        self._on_start = list(on_start)
         self._on_stop = list(on_stop)
         max_bytes = settings.max_message_mb * 1024 * 1024
         self.server = grpc.aio.server(
@@ -191,6 +193,12 @@ class GrpcServer:
         if not self.bound_port:
             raise RuntimeError(f"cannot listen on {self.settings.host}:{self._port}")
         await self.server.start()
+        try:
+            for hook in self._on_start:
+                await hook()
+        except BaseException:
+            await self.server.stop(0)
+            raise
         for name in ["", *self.service_names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("%s listening on %s", self.settings.service_name, self.address)

@@ -1,0 +1,208 @@
+"""The device port's HTTP/2 endpoint: gRPC clients and raw HTTP/2 frames against the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from hpack import Decoder, Encoder
+
+from kuzet.badge import h2grpc as h2
+from kuzet.badge.loadgen import run_load
+from kuzet.badge.server import BadgeApp
+from kuzet.badge.sim import register_badges
+from kuzet.badge.v1 import badge_pb2 as A
+from kuzet.badge.v1 import badge_pb2_grpc
+from kuzet.common.caller import caller_metadata
+from kuzet.common.grpcclient import open_channel
+
+from .conftest import ADMIN, AGENCY
+from .test_telemetry import MD, report, wait_for
+
+CONNECT = "/kuzet.badge.v1.BadgeService/Connect"
+
+
+class RawClient:
+    """Just enough of an HTTP/2 client to drive the server frame by frame."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.encoder, self.decoder = Encoder(), Decoder()
+
+    @classmethod
+    async def open(cls, port: int, settings: bytes = b"", preface: bytes = h2.PREFACE) -> RawClient:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(preface + h2.frame(h2.SETTINGS, 0, 0, settings))
+        return cls(reader, writer)
+
+    def send(self, kind: int, flags: int, stream_id: int, payload: bytes = b"") -> None:
+        self.writer.write(h2.frame(kind, flags, stream_id, payload))
+
+    def request(
+        self,
+        stream_id: int,
+        path: str = CONNECT,
+        content_type: str = "application/grpc",
+        metadata: list[tuple[str, str]] | None = None,
+    ) -> None:
+        headers = [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", path),
+            (":authority", "badge"),
+            ("content-type", content_type),
+            ("te", "trailers"),
+            *(caller_metadata(ADMIN) if metadata is None else metadata),
+        ]
+        self.send(h2.HEADERS, h2.END_HEADERS, stream_id, self.encoder.encode(headers))
+
+    def message(self, stream_id: int, message: A.ConnectRequest, end: bool = False) -> None:
+        data = message.SerializeToString()
+        self.send(
+            h2.DATA, h2.END_STREAM if end else 0, stream_id, b"\x00" + len(data).to_bytes(4, "big") + data
+        )
+
+    async def frame(self) -> tuple[int, int, int, bytes]:
+        header = await asyncio.wait_for(self.reader.readexactly(9), 5.0)
+        length = int.from_bytes(header[:3], "big")
+        kind, flags = header[3], header[4]
+        stream_id = int.from_bytes(header[5:9], "big") & h2.MAX_WINDOW
+        return kind, flags, stream_id, await asyncio.wait_for(self.reader.readexactly(length), 5.0)
+
+    async def until(self, kind: int, stream_id: int | None = None) -> tuple[int, bytes]:
+        while True:
+            got, flags, sid, payload = await self.frame()
+            if got == kind and (stream_id is None or sid == stream_id):
+                return flags, payload
+
+    def headers(self, payload: bytes) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.decoder.decode(payload)}
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+@pytest.fixture
+async def device(app: BadgeApp, admin: badge_pb2_grpc.BadgeServiceStub) -> AsyncIterator[int]:
+    await register_badges(admin, AGENCY, ["D-1", "D-2"])
+    yield app.device.port
+
+
+async def test_ping_and_settings_are_acknowledged(device: int) -> None:
+    client = await RawClient.open(device)
+    client.send(h2.PING, 0, 0, b"kuzet-01")
+    seen: list[tuple[int, int, bytes]] = []
+    while (h2.PING, h2.ACK, b"kuzet-01") not in seen or (h2.SETTINGS, h2.ACK, b"") not in seen:
+        kind, flags, _, payload = await client.frame()
+        seen.append((kind, flags, payload))
+    await client.close()
+
+
+async def test_not_http2_gets_goaway(device: int) -> None:
+    client = await RawClient.open(device, preface=b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    _, payload = await client.until(h2.GOAWAY)
+    assert struct.unpack(">LL", payload[:8])[1] == h2.PROTOCOL_ERROR
+    assert await asyncio.wait_for(client.reader.read(), 5) == b""  # and the connection closes
+
+
+async def test_other_methods_and_content_types_are_refused(device: int, app: BadgeApp) -> None:
+    channel = open_channel(f"127.0.0.1:{device}", caller=ADMIN)
+    stub = badge_pb2_grpc.BadgeServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.GetBadge(A.GetBadgeRequest(badge_id="D-1"))
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    await channel.close()
+    client = await RawClient.open(device)
+    client.request(1, content_type="application/json")
+    _, payload = await client.until(h2.HEADERS, 1)
+    assert client.headers(payload)[":status"] == "415"
+    await client.close()
+
+
+async def test_replies_wait_for_flow_control_credit(device: int) -> None:
+    # A client that grants 8 bytes per stream: the welcome must wait, split, for more credit.
+    client = await RawClient.open(device, settings=struct.pack(">HL", h2.SETTINGS_INITIAL_WINDOW_SIZE, 8))
+    client.request(1)
+    client.message(1, A.ConnectRequest(hello=A.Hello(badge_id="D-1")))
+    received = b""
+    _, first = await client.until(h2.DATA, 1)
+    received += first
+    assert len(first) == 8
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(client.until(h2.DATA, 1), 0.3)
+    client.send(h2.WINDOW_UPDATE, 0, 1, (1 << 16).to_bytes(4, "big"))
+    while len(received) < 5 or len(received) < 5 + int.from_bytes(received[1:5], "big"):
+        _, more = await client.until(h2.DATA, 1)
+        received += more
+    welcome = A.ConnectResponse.FromString(received[5:])
+    assert welcome.WhichOneof("payload") == "welcome"
+    await client.close()
+
+
+async def test_oversized_and_malformed_messages_end_the_call(device: int) -> None:
+    client = await RawClient.open(device)
+    client.request(1)
+    client.send(h2.DATA, 0, 1, b"\x00" + (1 << 20).to_bytes(4, "big") + b"x" * 100)
+    _, payload = await client.until(h2.HEADERS, 1)
+    trailers = client.headers(payload)
+    assert trailers["grpc-status"] == str(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])
+    client.request(3)
+    client.send(h2.DATA, 0, 3, b"\x00\x00\x00\x00\x03\xff\xff\xff")
+    _, payload = await client.until(h2.HEADERS, 3)
+    trailers = client.headers(payload)
+    assert trailers["grpc-status"] == str(grpc.StatusCode.INVALID_ARGUMENT.value[0])
+    assert "malformed" in trailers["grpc-message"]
+    await client.close()
+
+
+async def test_a_dropped_connection_detaches_the_badge(device: int, app: BadgeApp) -> None:
+    client = await RawClient.open(device)
+    client.request(1)
+    client.message(1, A.ConnectRequest(hello=A.Hello(badge_id="D-2")))
+    client.message(1, report(1, time.time()))
+    await wait_for(lambda: app.hub.badges["D-2"].acked_seq == 1)
+    assert app.hub.badges["D-2"].link is not None
+    await client.close()
+    await wait_for(lambda: app.hub.badges["D-2"].link is None)
+
+
+async def test_shutdown_ends_open_streams_as_unavailable(device: int, app: BadgeApp) -> None:
+    channel = open_channel(f"127.0.0.1:{device}", caller=ADMIN)
+    call = badge_pb2_grpc.BadgeServiceStub(channel).Connect(metadata=MD)
+    await call.write(A.ConnectRequest(hello=A.Hello(badge_id="D-1")))
+    assert (await call.read()).WhichOneof("payload") == "welcome"
+    await app.server.stop(1)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        while (await call.read()) is not grpc.aio.EOF:
+            pass
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    await channel.close()
+
+
+async def test_unsigned_caller_is_unauthenticated(device: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    unsigned = caller_metadata(ADMIN)
+    monkeypatch.setenv("KUZET_CALLER_SECRET", "s3cret-for-test")
+    client = await RawClient.open(device)
+    client.request(1, metadata=unsigned)
+    _, payload = await client.until(h2.HEADERS, 1)
+    assert client.headers(payload)["grpc-status"] == str(grpc.StatusCode.UNAUTHENTICATED.value[0])
+    await client.close()
+
+
+async def test_load_generator_holds_badges_on_the_device_port(
+    app: BadgeApp, admin: badge_pb2_grpc.BadgeServiceStub
+) -> None:
+    ids = [f"L-{i:04d}" for i in range(300)]
+    await register_badges(admin, AGENCY, ids)
+    result = await run_load(
+        "127.0.0.1", app.device.port, ids, metadata=MD, interval_s=0.5, warmup_s=1.5, measure_s=2.0
+    )
+    assert (result.connected, result.at_rate, result.ended, result.blocked_writes) == (300, 300, {}, 0)
+    assert result.acked >= 300 * 3
+    await app.hub.flush()
+    assert all(app.hub.badges[b].acked_seq >= 4 for b in ids)
