@@ -29,7 +29,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import random
 import shutil
 import socket
 import statistics
@@ -160,10 +159,13 @@ def start_bare_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, str(script), str(port)])
 
 
-def start_service(env_extra: dict[str, str], port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def start_service(
+    env_extra: dict[str, str], port: int, device_port: int, data_dir: Path
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "KUZET_BADGE_PORT": str(port),
+        "KUZET_BADGE_DEVICE_PORT": str(device_port),
         "KUZET_BADGE_DATA_DIR": str(data_dir),
         "KUZET_BADGE_LOG_LEVEL": "WARNING",
         # No alerting runs in the benchmark: events wait in the bounded outbox.
@@ -206,69 +208,24 @@ async def wait_ready(address: str, limit_s: float = 60.0) -> None:
 # -- load generator (separate processes) -------------------------------------------------------
 
 
-def generator(address: str, ids: list[str], interval: float, warmup: float, measure: float, out: Any) -> None:
+def generator(address: str, ids: list[str], warmup: float, measure: float, out: Any) -> None:
     # Real badges are separate devices: the simulated ones yield the CPU to the service first.
     os.nice(10)
-    asyncio.run(_generate(address, ids, interval, warmup, measure, out))
+    from kuzet.badge.loadgen import run_load
 
-
-async def _generate(
-    address: str, ids: list[str], interval: float, warmup: float, measure: float, out: Any
-) -> None:
-    import grpc
-
-    from kuzet.badge.sim import SimBadge
-    from kuzet.badge.v1 import badge_pb2_grpc
-
-    window = {"on": False}
-    latencies: list[float] = []
-    acks: dict[str, int] = {}
-
-    def recorder(badge_id: str) -> Any:
-        def on_ack(latency: float) -> None:
-            if window["on"]:
-                latencies.append(latency)
-                acks[badge_id] = acks.get(badge_id, 0) + 1
-
-        return on_ack
-
-    # Many badges share an HTTP/2 connection here (a real badge has its own): 200 streams each.
-    per_channel = 200
-    channels = [
-        grpc.aio.insecure_channel(address, options=[("grpc.max_concurrent_streams", 10_000)])
-        for _ in range(-(-len(ids) // per_channel))
-    ]
-    stubs = [badge_pb2_grpc.BadgeServiceStub(c) for c in channels]
-    stop = asyncio.Event()
-    badges = [
-        SimBadge(b, 41.31, 69.28, interval_s=interval, on_ack=recorder(b), metadata=CALLER_MD) for b in ids
-    ]
-
-    async def run(i: int, badge: SimBadge) -> None:
-        await asyncio.sleep(random.uniform(0, interval))  # spread reports evenly over the second
-        await badge.run(stubs[i // per_channel], stop)
-
-    tasks = [asyncio.create_task(run(i, b)) for i, b in enumerate(badges)]
-    await asyncio.sleep(warmup)
-    connected_at_start = sum(b.connected.is_set() for b in badges)
-    window["on"] = True
-    started = time.monotonic()
-    await asyncio.sleep(measure)
-    window["on"] = False
-    elapsed = time.monotonic() - started
-    connected = sum(b.connected.is_set() for b in badges)
-    stop.set()
-    await asyncio.wait(tasks, timeout=10)
-    for c in channels:
-        await c.close()
-    expected = elapsed / interval
+    host, _, port = address.rpartition(":")
+    result = asyncio.run(
+        run_load(host, int(port), ids, metadata=CALLER_MD, warmup_s=warmup, measure_s=measure)
+    )
     out.put(
         {
-            "latencies": latencies,
-            "connected": min(connected, connected_at_start),
-            "at_rate": sum(1 for b in ids if acks.get(b, 0) >= 0.9 * expected),
-            "acked": len(latencies),
-            "elapsed": elapsed,
+            "latencies": result.latencies,
+            "connected": result.connected,
+            "at_rate": result.at_rate,
+            "acked": result.acked,
+            "elapsed": result.elapsed_s,
+            "ended": result.ended,
+            "unacked": result.unacked,
         }
     )
 
@@ -285,19 +242,25 @@ def run_streams(
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     slices = [ids[i::processes] for i in range(processes)]
-    workers = [ctx.Process(target=generator, args=(address, s, 1.0, warmup, measure, queue)) for s in slices]
+    workers = [ctx.Process(target=generator, args=(address, s, warmup, measure, queue)) for s in slices]
     for w in workers:
         w.start()
     # Spawned workers take a moment to import; this window is approximately theirs.
     time.sleep(warmup + 1.0)
     cpu_before, wall_before = cpu_seconds(service_pid), time.monotonic()
+    generators_before = sum(cpu_seconds(w.pid) for w in workers if w.pid)
     time.sleep(measure - 1.0)
     service_cpu = cpu_seconds(service_pid) - cpu_before
+    generators_cpu = sum(cpu_seconds(w.pid) for w in workers if w.pid) - generators_before
     service_wall = time.monotonic() - wall_before
     results = [queue.get(timeout=warmup + measure + 180) for _ in workers]
     for w in workers:
         w.join(30)
     latencies = [x for r in results for x in r["latencies"]]
+    ended: dict[str, int] = {}
+    for r in results:
+        for status, count in r["ended"].items():
+            ended[status] = ended.get(status, 0) + count
     elapsed = max(r["elapsed"] for r in results)
     rate = sum(r["acked"] for r in results) / elapsed
     cpu_per_report = service_cpu / max(1.0, rate * service_wall)
@@ -310,9 +273,12 @@ def run_streams(
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "max_ms": max(latencies) * 1000 if latencies else float("nan"),
         "service_cpu_share": service_cpu / service_wall,
+        "generators_cpu_share": generators_cpu / service_wall,
         "service_cpu_us_per_report": cpu_per_report * 1e6,
         # What one core would hold at this cost per report, were the service alone on it.
         "projected_badges_per_core": int(1.0 / cpu_per_report) if cpu_per_report > 0 else 0,
+        "streams_ended": ended,
+        "reports_never_acked": sum(r["unacked"] for r in results),
     }
 
 
@@ -402,7 +368,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="reduced run, under a minute")
     parser.add_argument("--badges", type=int, default=None)
     parser.add_argument("--measure", type=float, default=None, help="seconds measured after warm-up")
-    parser.add_argument("--generators", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--generators", type=int, default=1, help="load-generator processes")
+    parser.add_argument(
+        "--floor", action="store_true", help="also run the load against a bare grpc.aio server"
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--store", choices=["local", "s3"], default="local")
     parser.add_argument(
@@ -435,28 +404,32 @@ def main() -> int:
     else:
         store_url = f"file://{work / 'objects'}"
     env["KUZET_BADGE_OBJECT_STORE_URL"] = store_url
-    port = free_port()
-    address = f"127.0.0.1:{port}"
+    port, device_port = free_port(), free_port()
+    address, device_address = f"127.0.0.1:{port}", f"127.0.0.1:{device_port}"
     run_upload, run_streams_part = opts.only in (None, "upload"), opts.only in (None, "streams")
     service = None
     upload: dict[str, Any] | None = None
     streams: dict[str, Any] | None = None
+    api: dict[str, Any] | None = None
     floor: dict[str, Any] | None = None
     try:
         # The upload part needs one registered badge (BB-00000), the streams part all of them.
         ids = seed_badges(db_url, badges if run_streams_part else 1)
-        service = start_service(env, port, work)
+        service = start_service(env, port, device_port, work)
         asyncio.run(wait_ready(address))
         if run_upload:
             print("measuring evidence upload vs plain put ...", flush=True)
             upload = asyncio.run(measure_upload(address, store_url, upload_size, repeats, service.pid))
         if run_streams_part:
-            print(f"{badges} badges x 1 Hz from {opts.generators} generator processes ...", flush=True)
-            streams = run_streams(address, ids, opts.generators, warmup, measure, service.pid)
+            print(f"{badges} badges x 1 Hz on the device port ...", flush=True)
+            streams = run_streams(device_address, ids, opts.generators, warmup, measure, service.pid)
+            # The baseline: the same service, the same badges and load, Connect over grpc.aio.
+            print(f"{badges} badges x 1 Hz on the API port (grpc.aio) ...", flush=True)
+            api = run_streams(address, ids, opts.generators, warmup, measure, service.pid)
         service.terminate()
         service.wait(30)
         service = None
-        if run_streams_part:
+        if run_streams_part and opts.floor:
             print("same load against a bare grpc.aio server (the floor) ...", flush=True)
             bare_port = free_port()
             bare = start_bare_server(bare_port, work)
@@ -499,6 +472,7 @@ def main() -> int:
         "upload_over_put": round(upload["upload_over_put"], 3) if upload else None,
         "streams": rounded(streams, 2),
         "upload": rounded(upload, 3),
+        "api_port_grpc_aio": rounded(api, 2),
         "bare_grpc_floor": rounded(floor, 2),
         "machine": {
             "cpus": os.cpu_count(),
@@ -508,7 +482,7 @@ def main() -> int:
         "at": datetime.now(UTC).isoformat(),
     }
     rows = []
-    if streams and floor:
+    if streams and api:
         rows += [
             ("badges requested", f"{streams['badges_requested']}"),
             ("badges connected", f"{streams['badges_connected']}"),
@@ -518,7 +492,18 @@ def main() -> int:
             ("ingest latency p99", f"{streams['p99_ms']:.1f} ms  (goal < 100)"),
             ("service CPU per report", f"{streams['service_cpu_us_per_report']:.0f} us"),
             ("service CPU used", f"{streams['service_cpu_share'] * 100:.0f}% of a core"),
+            ("load generator CPU used", f"{streams['generators_cpu_share'] * 100:.0f}% of a core"),
             ("projected badges/core", f"{streams['projected_badges_per_core']}  (1 Hz, at that CPU cost)"),
+            ("API port (grpc.aio): held", f"{api['badges_at_1hz']} badges at 1 Hz  (baseline)"),
+            ("API port (grpc.aio): p99", f"{api['p99_ms']:.1f} ms"),
+            ("API port (grpc.aio): CPU", f"{api['service_cpu_us_per_report']:.0f} us per report"),
+            (
+                "CPU per report: grpc.aio / device",
+                f"{api['service_cpu_us_per_report'] / streams['service_cpu_us_per_report']:.1f}x",
+            ),
+        ]
+    if floor:
+        rows += [
             ("bare grpc.aio: p99", f"{floor['p99_ms']:.1f} ms at {floor['badges_at_1hz']} badges held"),
             ("bare grpc.aio: CPU/report", f"{floor['service_cpu_us_per_report']:.0f} us  (the floor)"),
         ]
