@@ -1,3 +1,5 @@
+import asyncio
+import hashlib
 import os
 import uuid
 from datetime import timedelta
@@ -6,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from kuzet.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from kuzet.common.objectstore import LocalObjectStore, open_object_store, sha256_hex
+from kuzet.common.objectstore import (
+    LocalObjectStore,
+    ObjectStream,
+    StreamFailed,
+    open_object_store,
+    sha256_hex,
+)
 from kuzet.common.timeutil import utcnow
 
 
@@ -131,3 +139,40 @@ async def test_local_put_file_copies_from_another_filesystem(tmp_path: Path, oth
     assert not leftover
     assert await store.get("evidence/b") == b"from elsewhere"
     assert sorted(p.name for p in (store.root / "evidence").iterdir()) == ["b", "b.meta.json"]
+
+
+async def test_stream_stores_while_fed_and_a_failed_stream_stores_nothing(object_store) -> None:  # type: ignore[no-untyped-def]
+    data = os.urandom(6 * 1024 * 1024 + 123)
+    digest = hashlib.sha256(data).hexdigest()
+    stream = object_store.open_stream("ev/streamed", "video/mp4", sha256=digest, size=len(data))
+    if isinstance(object_store, LocalObjectStore):
+        assert stream is None  # put_file of the staged file is a rename: nothing to gain
+        return
+    assert stream is not None
+
+    def feed() -> None:
+        for start in range(0, len(data), 1024 * 1024):
+            stream.feed(data[start : start + 1024 * 1024])
+        stream.close()
+
+    await asyncio.to_thread(feed)
+    info = await stream.result
+    assert (info.sha256, info.size) == (digest, len(data))
+    assert await object_store.get("ev/streamed") == data
+    # Never overwritten, streamed or not.
+    again = object_store.open_stream("ev/streamed", "video/mp4", sha256=digest, size=len(data))
+    await asyncio.to_thread(feed_all, again, data)
+    with pytest.raises(AlreadyExists):
+        await again.result
+
+    failed = object_store.open_stream("ev/abandoned", "video/mp4", sha256=digest, size=len(data))
+    await asyncio.to_thread(failed.feed, data[: 5 * 1024 * 1024 + 1])
+    failed.fail(RuntimeError("the badge went away"))
+    with pytest.raises(StreamFailed):
+        await failed.result
+    assert not await object_store.exists("ev/abandoned")
+
+
+def feed_all(stream: ObjectStream, data: bytes) -> None:
+    stream.feed(data)
+    stream.close()

@@ -56,7 +56,14 @@ from kuzet.common.errors import (
     PermissionDenied,
     page_offset,
 )
-from kuzet.common.objectstore import ObjectInfo, ObjectStore, sha256_hex, start_writeback
+from kuzet.common.objectstore import (
+    ObjectInfo,
+    ObjectStore,
+    ObjectStream,
+    StreamFailed,
+    sha256_hex,
+    start_writeback,
+)
 from kuzet.common.timeutil import as_utc, from_timestamp, utcnow
 
 log = logging.getLogger(__name__)
@@ -137,6 +144,8 @@ class _Upload:
     # object store (put_file) and failed before its commit, or it was lost (a wiped disk).
     unstaged: bool = False
     lock_until: datetime | None = None
+    # The object being stored while the chunks arrive (S3); None: put_file once all are in.
+    stream: ObjectStream | None = None
 
 
 def actor_of(caller: Caller) -> str:
@@ -187,6 +196,15 @@ class EvidenceStore:
             upload.path.unlink(missing_ok=True)
             evidence = await self._commit(caller, upload, stored)
             return A.UploadEvidenceResponse(upload_id=meta.upload_id, complete=True, evidence=evidence)
+        if not upload.confirmed and not upload.unstaged:
+            # A fresh upload is stored as it arrives; a resumed one is stored from its staging file.
+            upload.stream = self.objects.open_stream(
+                _object_key(upload.row),
+                meta.content_type or "application/octet-stream",
+                sha256=upload.row.sha256,
+                size=upload.row.total_size,
+                retain_until=upload.lock_until,
+            )
         # One chunk is hashed and written on a worker thread while the next ones are received,
         # and its confirmation is written while later ones are: the upload is not the sum of
         # transfer, hashing and database time.
@@ -213,10 +231,12 @@ class EvidenceStore:
         except BaseException:
             # The client went away (or sent garbage): what was received and verified stays
             # confirmed so the upload resumes from there.
+            _drop_stream(upload, "the upload was interrupted")
             await asyncio.shield(self._confirm_and_close(upload, staging))
             raise
         missing = self._missing(upload)
         if missing:
+            _drop_stream(upload, "chunks are missing")
             os.close(upload.fd)
             return A.UploadEvidenceResponse(
                 upload_id=meta.upload_id, missing_chunks=missing, rejected_chunks=upload.rejected
@@ -365,6 +385,18 @@ class EvidenceStore:
         os.pwrite(upload.fd, chunk.data, offset)
         if self.writeback:
             start_writeback(upload.fd, offset, len(chunk.data))
+        stream = upload.stream
+        if stream is not None and stream.usable:
+            if not in_order:
+                stream.fail(StreamFailed("a chunk arrived out of order"))
+            elif chunk.index < upload.row.total_chunks - 1:
+                stream.feed(chunk.data)
+            elif upload.hasher.hexdigest() == upload.row.sha256:
+                # Closing the stream completes the object: only once the whole file matches.
+                stream.feed(chunk.data)
+                stream.close()
+            else:
+                stream.fail(StreamFailed("the file's SHA-256 does not match"))
         return True
 
     def _confirm_soon(self, upload: _Upload) -> None:
@@ -455,6 +487,10 @@ class EvidenceStore:
         finally:
             os.close(upload.fd)
         key = _object_key(row)
+        streamed = await self._streamed(upload, key)
+        if streamed is not None:
+            upload.path.unlink(missing_ok=True)
+            return await self._commit(caller, upload, streamed)
         try:
             info = await self.objects.put_file(
                 key,
@@ -474,6 +510,22 @@ class EvidenceStore:
             await asyncio.shield(self._confirm(upload))
             raise
         return await self._commit(caller, upload, info)
+
+    async def _streamed(self, upload: _Upload, key: str) -> ObjectInfo | None:
+        """The object stored while the chunks arrived; None: store the staged file instead."""
+        if upload.stream is None:
+            return None
+        try:
+            return await upload.stream.result
+        except AlreadyExists:
+            return await self.objects.stat(key)
+        except Exception as exc:
+            log.warning(
+                "upload %s: storing while receiving failed (%s); storing the staged file",
+                upload.row.upload_id,
+                exc,
+            )
+            return None
 
     async def _commit(self, caller: Caller, upload: _Upload, info: ObjectInfo) -> badge_pb2.Evidence:
         if info.sha256 and info.sha256 != upload.row.sha256:
@@ -1142,6 +1194,12 @@ def compute_retain_until(
     if case_closed_at is None:
         return None
     return as_utc(case_closed_at) + timedelta(days=policy.days_after_case_closed)
+
+
+def _drop_stream(upload: _Upload, reason: str) -> None:
+    """Abandon storing while receiving: the store aborts its multipart upload, nothing is kept."""
+    if upload.stream is not None:
+        upload.stream.fail(StreamFailed(reason))
 
 
 def _object_key(row: UploadRow) -> str:

@@ -7,6 +7,11 @@ object lock enforces the retention on the server side).
 ``put_file`` stores a file that is already on disk and whose SHA-256 the caller has verified (a
 staged upload): it is streamed, never read into memory nor hashed again, and the local store
 adopts it without a copy when it was staged in the store's ``staging_dir``.
+
+``open_stream`` (S3) stores an object while its bytes are still arriving: the caller feeds them in
+order and the store sends each multipart part as soon as it is full, so an upload finishes about
+one part after its last byte instead of one whole object later. The object only becomes visible
+when the caller closes the stream; failing it aborts the multipart upload and stores nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -123,6 +130,94 @@ def _synced_temp(directory: Path, content: bytes | Path) -> Path:
     return Path(name)
 
 
+class StreamFailed(Exception):
+    """Raised to the store's reader when the caller gives up on a stream."""
+
+
+class ObjectStream:
+    """Bytes handed in order from the event loop's side to a store reading them on its own thread.
+
+    ``feed`` blocks (it runs on a worker thread) while more than ``limit`` bytes wait, so a slow
+    store slows the sender rather than filling memory.
+    """
+
+    def __init__(self, size: int, limit: int = 32 * 1024 * 1024) -> None:
+        self.size = size
+        self.limit = limit
+        self._parts: deque[memoryview] = deque()
+        self._buffered = 0
+        self._fed = 0
+        self._closed = False
+        self._error: BaseException | None = None
+        self._reader_done = False
+        self._cond = threading.Condition()
+        self.result: asyncio.Future[ObjectInfo] = asyncio.get_running_loop().create_future()
+        # A failed stream's error is read by whoever awaits it, or by nobody without a warning.
+        self.result.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    @property
+    def usable(self) -> bool:
+        """Still able to store the object (not failed, the store has not given up)."""
+        return self._error is None and not self._reader_done
+
+    def feed(self, data: bytes) -> None:
+        with self._cond:
+            if not self.usable:
+                return
+            if self._fed + len(data) > self.size:
+                raise ValueError("more bytes than the object's announced size")
+            self._parts.append(memoryview(data))
+            self._buffered += len(data)
+            self._fed += len(data)
+            self._cond.notify_all()
+            while self._buffered > self.limit and self.usable:
+                self._cond.wait()
+
+    def close(self) -> None:
+        """Everything was fed: the store may complete the object."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def fail(self, error: BaseException) -> None:
+        with self._cond:
+            if self._error is None:
+                self._error = error
+            self._cond.notify_all()
+
+    def read(self, size: int = -1) -> bytes:
+        """The store's side: up to ``size`` bytes, b"" at the end; raises once the stream failed."""
+        with self._cond:
+            while True:
+                if self._error is not None:
+                    raise StreamFailed(str(self._error))
+                if self._parts and (self._buffered >= size > 0 or self._closed):
+                    break
+                if self._closed and not self._parts:
+                    return b""
+                self._cond.wait()
+            pieces: list[memoryview] = []
+            taken = 0
+            while self._parts and (size < 0 or taken < size):
+                part = self._parts[0]
+                take = len(part) if size < 0 else min(len(part), size - taken)
+                pieces.append(part[:take])
+                taken += take
+                if take == len(part):
+                    self._parts.popleft()
+                else:
+                    self._parts[0] = part[take:]
+            self._buffered -= taken
+            self._cond.notify_all()
+        # One copy, outside the lock: a part is 5 MiB or more.
+        return b"".join(pieces)
+
+    def reader_finished(self) -> None:
+        with self._cond:
+            self._reader_done = True
+            self._cond.notify_all()
+
+
 class ObjectStore(Protocol):
     async def put(
         self,
@@ -155,6 +250,19 @@ class ObjectStore(Protocol):
     @property
     def staging_dir(self) -> Path | None:
         """Where to stage files for ``put_file`` so they are adopted without a copy; None: anywhere."""
+        ...
+
+    def open_stream(
+        self,
+        key: str,
+        content_type: str,
+        *,
+        sha256: str,
+        size: int,
+        retain_until: datetime | None = None,
+    ) -> ObjectStream | None:
+        """Start storing ``key`` (never overwritten) from bytes fed while they arrive; None where
+        the store has nothing faster than ``put_file`` of the staged file (the local store)."""
         ...
 
     async def get(self, key: str) -> bytes: ...
@@ -230,6 +338,17 @@ class _BlockingStore:
         return await asyncio.to_thread(
             self._put_file, key, path, content_type, sha256, size, retain_until, overwrite
         )
+
+    def open_stream(
+        self,
+        key: str,
+        content_type: str,
+        *,
+        sha256: str,
+        size: int,
+        retain_until: datetime | None = None,
+    ) -> ObjectStream | None:
+        return None
 
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread(self._get, key)
@@ -394,6 +513,21 @@ class LocalObjectStore(_BlockingStore):
         return self._path(key).resolve().as_uri()
 
 
+# Below this an object is a single PUT anyway (S3's smallest multipart part is 5 MiB).
+MIN_STREAMED_SIZE = 5 * 1024 * 1024 + 1
+# Streams held open at once per store, each with a thread and up to 32 MiB buffered.
+MAX_STREAMS = 8
+
+
+def _settle(future: asyncio.Future[ObjectInfo], outcome: ObjectInfo | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 class S3ObjectStore(_BlockingStore):
     """Objects in an S3 bucket through the minio SDK; retention uses S3 object lock (COMPLIANCE)."""
 
@@ -416,6 +550,7 @@ class S3ObjectStore(_BlockingStore):
             endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region
         )
         self._ready = False
+        self._streams = threading.BoundedSemaphore(MAX_STREAMS)
 
     @property
     def staging_dir(self) -> Path | None:
@@ -452,7 +587,7 @@ class S3ObjectStore(_BlockingStore):
     def _upload(
         self,
         info: ObjectInfo,
-        stream: BinaryIO,
+        stream: BinaryIO | ObjectStream,
         overwrite: bool,
     ) -> ObjectInfo:
         from minio.retention import COMPLIANCE, Retention
@@ -496,6 +631,36 @@ class S3ObjectStore(_BlockingStore):
             info = self._upload(ObjectInfo(key, sha256, size, content_type, retain_until), stream, overwrite)
         path.unlink()
         return info
+
+    def open_stream(
+        self,
+        key: str,
+        content_type: str,
+        *,
+        sha256: str,
+        size: int,
+        retain_until: datetime | None = None,
+    ) -> ObjectStream | None:
+        check_key(key)
+        if size < MIN_STREAMED_SIZE or not self._streams.acquire(blocking=False):
+            return None  # one part anyway, or enough streams running: put_file it is
+        stream = ObjectStream(size)
+        info = ObjectInfo(key, sha256, size, content_type, retain_until)
+        loop = asyncio.get_running_loop()
+
+        def run() -> None:
+            try:
+                outcome: ObjectInfo | BaseException = self._upload(info, stream, overwrite=False)
+            except BaseException as exc:  # handed to the awaiting side
+                outcome = exc
+            finally:
+                stream.reader_finished()
+                self._streams.release()
+            loop.call_soon_threadsafe(_settle, stream.result, outcome)
+
+        # Its own thread: it waits on bytes that the default executor's threads stage.
+        threading.Thread(target=run, name=f"s3-stream-{key[-24:]}", daemon=True).start()
+        return stream
 
     def _stat(self, key: str) -> ObjectInfo:
         check_key(key)
