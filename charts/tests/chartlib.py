@@ -47,6 +47,8 @@ class Scenario:
 SCENARIOS = [
     Scenario("default"),
     *(Scenario(f"example:{p.stem}", (p,)) for p in EXAMPLES),
+    # The badge device port open to a load balancer and exposed by its own Service.
+    Scenario("badge-devices", (Path(__file__).parent / "values" / "badge-devices.yaml",)),
     # Production-like without an example file: external Secrets, Triton on, no collector peers.
     Scenario(
         "existing-secrets-triton",

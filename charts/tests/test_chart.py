@@ -26,6 +26,8 @@ PORTS = {
     "drone": 50056,
     "gateway": 8080,
 }
+# The badge service's second listener (kuzet.badge.config: device_port, default 50065): Connect only.
+DEVICE_PORT_DEFAULT = 50065
 # Who calls whom, as ARCHITECTURE.md draws it (stated here independently of values.yaml, so a
 # values edit that opens an extra path fails this test).
 CALLERS: dict[str, set[str]] = {
@@ -79,6 +81,35 @@ def test_schema_rejects_unknown_calls_and_weak_security() -> None:
             [helm_binary(), "template", "kz", str(CHART), "--set", bad], capture_output=True, text=True
         )
         assert out.returncode != 0 and "values don't meet the specifications" in out.stderr, bad
+
+
+def test_schema_and_template_reject_bad_device_port_values() -> None:
+    for bad in (
+        "components.badge.device.port=0",
+        "components.badge.device.port=65536",
+        "components.badge.device.port=devices",
+        "components.badge.device.maxStreams=0",
+        "components.badge.device.service.type=ClusterIP",
+        "components.badge.device.service.port=70000",
+        "components.badge.device.service.externalTrafficPolicy=Nowhere",
+        "components.badge.device.service.loadBalancerSourceRanges[0]=everyone",
+        "components.badge.device.bogus=1",
+    ):
+        out = subprocess.run(
+            [helm_binary(), "template", "kz", str(CHART), "--set", bad], capture_output=True, text=True
+        )
+        assert out.returncode != 0 and "values don't meet the specifications" in out.stderr, bad
+    for bad, message in (
+        ("components.badge.device.port=50055", "must differ from components.badge.port"),
+        (
+            "components.ingest.device.port=50066,components.ingest.device.maxStreams=10",
+            "only the badge service has a device port",
+        ),
+    ):
+        out = subprocess.run(
+            [helm_binary(), "template", "kz", str(CHART), "--set", bad], capture_output=True, text=True
+        )
+        assert out.returncode != 0 and message in out.stderr, bad
 
 
 def test_kubernetes_validate_strict(manifests: list[dict[str, Any]], tmp_path: Any) -> None:
@@ -194,14 +225,22 @@ def test_components_kinds_pdbs_hpas_and_spread(
             assert "replicas" not in d["spec"], f"{comp}: the HPA owns replicas"
 
 
-def test_services_name_their_ports(manifests: list[dict[str, Any]]) -> None:
+def test_services_name_their_ports(manifests: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    device = values["components"]["badge"]["device"]
     for svc in by_kind(manifests, "Service"):
         comp = component_of(svc)
         names = [p["name"] for p in svc["spec"]["ports"]]
-        if comp == "gateway":
+        if svc["metadata"]["name"] == "kz-kuzet-badge-devices":
+            assert names == ["devices"]
+            assert svc["spec"]["ports"][0]["targetPort"] == "devices"
+        elif comp == "gateway":
             assert names == ["http"]
         elif comp == "triton":
             assert names == ["grpc", "metrics"]
+        elif comp == "badge":
+            assert names == ["grpc", "devices"]
+            assert [p["port"] for p in svc["spec"]["ports"]] == [PORTS[comp], device["port"]]
+            assert svc["spec"]["ports"][1]["targetPort"] == "devices"
         else:
             assert names == ["grpc"]
             assert svc["spec"]["ports"][0]["port"] == PORTS[comp]
@@ -444,9 +483,18 @@ def test_every_service_port_admits_exactly_its_callers(
             continue  # headless twin of a Service checked below
         comp = component_of(svc)
         target = next(p for p in _pods(manifests) if _selects({"matchLabels": svc["spec"]["selector"]}, p))
+        container_ports = {
+            cp["name"]: cp["containerPort"]
+            for _w, labels, spec in pod_specs(manifests)
+            if labels == target
+            for c in spec["containers"]
+            for cp in c.get("ports", [])
+        }
         for port in svc["spec"]["ports"]:
+            # NetworkPolicies name the pod's port: a Service may publish it under another number.
+            number = container_ports.get(port.get("targetPort"), port["port"])
             selected, components, external = allowed_sources(
-                manifests, target, port["port"], {port["name"], port.get("targetPort")}
+                manifests, target, number, {port["name"], port.get("targetPort")}
             )
             assert selected, f"no NetworkPolicy selects {comp}"
             where = f"{comp}:{port['name']}"
@@ -454,12 +502,29 @@ def test_every_service_port_admits_exactly_its_callers(
                 assert components == set(), where
                 assert external == values["triton"]["metricsFrom"], where
                 continue
+            rules = (values["components"].get(comp) or {}).get("extraIngress", [])
+            if port["name"] == "devices":
+                # Badges only, from the peers they come through: no component, and the API
+                # port's extraIngress peers only where a rule names the device port.
+                assert components == set(), where
+                device = values["components"][comp]["device"]
+                extra = [
+                    peer
+                    for rule in rules
+                    if _port_matches(
+                        [
+                            q if isinstance(q, dict) else {"port": q}
+                            for q in rule.get("ports") or [PORTS[comp]]
+                        ],
+                        number,
+                        {"devices"},
+                    )
+                    for peer in rule["from"]
+                ]
+                assert external == device["from"] + extra, where
+                continue
             assert components == CALLERS[comp] & enabled, where
-            extra = [
-                peer
-                for rule in (values["components"].get(comp) or {}).get("extraIngress", [])
-                for peer in rule["from"]
-            ]
+            extra = [peer for rule in rules for peer in rule["from"]]
             assert external == extra, where
 
 
@@ -575,6 +640,9 @@ def test_each_service_accepts_the_charts_settings(
             assert settings.replicas == [f"kz-kuzet-ingest-{i}" for i in range(c["replicas"])]
         if comp == "drone":
             assert settings.leadership == "kubernetes"
+        if comp == "badge":
+            assert settings.device_port == c["device"]["port"] != settings.listen_port
+            assert settings.device_max_streams == c["device"]["maxStreams"]
         if comp == "inference" and values["triton"]["enabled"]:
             assert settings.backend == "triton"
             assert settings.triton_url == "kz-kuzet-triton:8001"
@@ -603,3 +671,103 @@ def test_ingresses_are_tls_and_reach_a_named_service_port(
                 assert backend["port"]["name"] in services[backend["name"]]
         # The controller is admitted by a NetworkPolicy peer from values, not by an open port.
         assert values["components"][component_of(ing)]["extraIngress"], component_of(ing)
+
+
+# ------------------------------------------------------------------- badge device port ---
+
+
+def test_badge_device_port_is_declared_exposed_and_admitted(
+    manifests: list[dict[str, Any]], values: dict[str, Any]
+) -> None:
+    badge = values["components"]["badge"]
+    device = badge["device"]
+    # Container port `devices` and the settings the service reads (KUZET_BADGE_DEVICE_*).
+    (dep,) = [d for d in by_kind(manifests, "Deployment") if component_of(d) == "badge"]
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {
+        "grpc": PORTS["badge"],
+        "devices": device["port"],
+    }
+    cm = config_maps(manifests)["kz-kuzet-badge-env"]
+    assert cm["KUZET_BADGE_DEVICE_PORT"] == str(device["port"])
+    assert cm["KUZET_BADGE_DEVICE_MAX_STREAMS"] == str(device["maxStreams"])
+    # Probes stay on the API port's gRPC health.
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["grpc"] == {"port": PORTS["badge"], "service": ""}, probe
+    # Only the badge has a device port.
+    for other in by_kind(manifests, "ConfigMap"):
+        if other["metadata"]["name"] != "kz-kuzet-badge-env":
+            assert not any("DEVICE_PORT" in k for k in other.get("data", {})), other["metadata"]["name"]
+    # The device port is admitted exactly from device.from, on that port alone; those peers get
+    # nothing on the API port.
+    (np,) = [
+        n for n in by_kind(manifests, "NetworkPolicy") if n["metadata"]["name"] == "kz-kuzet-badge-ingress"
+    ]
+    device_rules = [r for r in np["spec"]["ingress"] if {p["port"] for p in r["ports"]} == {device["port"]}]
+    if device["from"]:
+        assert device_rules == [
+            {"from": device["from"], "ports": [{"port": device["port"], "protocol": "TCP"}]}
+        ]
+    else:
+        assert device_rules == []
+    api_peers = [
+        peer
+        for r in np["spec"]["ingress"]
+        if any(p["port"] == PORTS["badge"] for p in r["ports"])
+        for peer in r["from"]
+    ]
+    assert not [peer for peer in device["from"] if peer in api_peers]
+    # The Service of its own, only when asked for.
+    exposed = [s for s in by_kind(manifests, "Service") if s["metadata"]["name"] == "kz-kuzet-badge-devices"]
+    if not device["service"]["enabled"]:
+        assert exposed == []
+        return
+    (svc,) = exposed
+    spec = svc["spec"]
+    assert spec["type"] == device["service"]["type"]
+    assert spec["selector"][COMPONENT] == "badge"
+    assert spec["ports"] == [
+        {
+            "name": "devices",
+            "port": device["service"]["port"],
+            "targetPort": "devices",
+            "protocol": "TCP",
+            "appProtocol": "grpc",
+        }
+    ]
+    assert svc["metadata"].get("annotations", {}) == device["service"]["annotations"]
+    if device["service"]["type"] == "LoadBalancer":
+        assert spec.get("loadBalancerSourceRanges", []) == device["service"]["loadBalancerSourceRanges"]
+    assert spec.get("externalTrafficPolicy", "") == device["service"]["externalTrafficPolicy"]
+
+
+def test_badge_device_port_as_node_port() -> None:
+    docs = render(
+        Scenario(
+            "devices-nodeport",
+            sets=(
+                "components.badge.device.service.enabled=true",
+                "components.badge.device.service.type=NodePort",
+                "components.badge.device.service.nodePort=30065",
+                "components.badge.device.service.loadBalancerSourceRanges={10.0.0.0/8}",
+            ),
+        )
+    )
+    (svc,) = [s for s in by_kind(docs, "Service") if s["metadata"]["name"] == "kz-kuzet-badge-devices"]
+    assert svc["spec"]["type"] == "NodePort"
+    assert svc["spec"]["ports"][0]["nodePort"] == 30065
+    assert svc["spec"]["ports"][0]["port"] == 443
+    # Source ranges are a cloud load balancer's; a NodePort Service does not carry them.
+    assert "loadBalancerSourceRanges" not in svc["spec"]
+    # Without device.from the default deny keeps the device port closed.
+    (np,) = [n for n in by_kind(docs, "NetworkPolicy") if n["metadata"]["name"] == "kz-kuzet-badge-ingress"]
+    assert all(p["port"] != DEVICE_PORT_DEFAULT for r in np["spec"]["ingress"] for p in r["ports"])
+
+
+def test_badge_device_port_can_be_left_out() -> None:
+    docs = render(Scenario("no-device", sets=("components.badge.device=null",)))
+    (dep,) = [d for d in by_kind(docs, "Deployment") if component_of(d) == "badge"]
+    assert [p["name"] for p in dep["spec"]["template"]["spec"]["containers"][0]["ports"]] == ["grpc"]
+    (svc,) = [s for s in by_kind(docs, "Service") if component_of(s) == "badge"]
+    assert [p["name"] for p in svc["spec"]["ports"]] == ["grpc"]
+    assert "KUZET_BADGE_DEVICE_PORT" not in config_maps(docs)["kz-kuzet-badge-env"]

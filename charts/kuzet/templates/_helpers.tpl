@@ -211,6 +211,10 @@ livenessProbe:
 {{- $svc := upper .name -}}
 KUZET_{{ $svc }}_HOST: "0.0.0.0"
 KUZET_{{ $svc }}_PORT: {{ $c.port | quote }}
+{{- with $c.device }}
+KUZET_{{ $svc }}_DEVICE_PORT: {{ .port | int64 | toString | quote }}
+KUZET_{{ $svc }}_DEVICE_MAX_STREAMS: {{ .maxStreams | int64 | toString | quote }}
+{{- end }}
 KUZET_LOG_LEVEL: {{ $root.Values.global.logLevel | quote }}
 KUZET_DATA_DIR: "/var/lib/kuzet"
 KUZET_TENANCY_FILE: "/etc/kuzet/tenancy.json"
