@@ -64,6 +64,9 @@ class TelemetryHub:
         self._dirty: set[str] = set()
         self._watchers: list[Watcher] = []
         self._tasks: list[asyncio.Task[None]] = []
+        # History and state writes take turns: two SQLite writers contending for the lock back
+        # off in sleeps of up to 100 ms, which every waiting ack would sit through.
+        self._write_lock = asyncio.Lock()
         # The hottest statement of the service goes to the driver as is: SQLAlchemy's per-row
         # parameter processing cost about as much as the insert itself at 10,000 rows/s.
         mark = "?" if database.is_sqlite else "%s"
@@ -266,7 +269,8 @@ class TelemetryHub:
             # Every seq up to a row's hwm arrived no later than that row, so it is in this batch or
             # an earlier one: once the batch commits it is all stored.
             marks = {live.badge_id: (live, hwm) for live, _, _, _, hwm in batch}
-            await asyncio.to_thread(self._insert_rows, batch)
+            async with self._write_lock:
+                await asyncio.to_thread(self._insert_rows, batch)
             del self._buffer[: len(batch)]
             self.stats["written"] += len(batch)
             for live, hwm in marks.values():
@@ -303,7 +307,8 @@ class TelemetryHub:
             chunk = dirty[start : start + STATE_SLICE]
             rows = [self._state_row(self.badges[b]) for b in chunk if b in self.badges]
             try:
-                await asyncio.to_thread(self._upsert_states, rows)
+                async with self._write_lock:
+                    await asyncio.to_thread(self._upsert_states, rows)
             except Exception:
                 self._dirty.update(dirty[start:])
                 raise

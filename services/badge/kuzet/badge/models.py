@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
 )
@@ -58,18 +59,20 @@ class ShiftRow(Base):
 
 
 class TelemetryRow(Base):
-    """One report; (badge_id, seq) is the primary key, so a re-sent report is stored once.
+    """One report, keyed (badge_id, device_time_us, seq): the history order, and a re-sent report
+    (same seq, same device time) is stored once. The only index ordered by badge: at 10,000
+    reports a second each one writes a page of every such index (migration 0002).
 
     Times are integer microseconds since the epoch: this table takes ~10,000 rows a second and
     integers skip per-row datetime conversion in both drivers.
     """
 
     __tablename__ = "badge_telemetry"
-    __table_args__ = (Index("ix_badge_telemetry_badge_time", "badge_id", "device_time_us"),)
+    __table_args__ = (PrimaryKeyConstraint("badge_id", "device_time_us", "seq", name="pk_badge_telemetry"),)
 
-    badge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    badge_id: Mapped[str] = mapped_column(String(64))
     device_time_us: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)
     received_at_us: Mapped[int] = mapped_column(BigInteger)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
 

@@ -93,8 +93,10 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def migrate(database: Database, migrations_package: str, *, version_table: str | None = None) -> None:
-    """Upgrade ``database`` to the newest revision of a service's Alembic migrations package.
+def migrate(
+    database: Database, migrations_package: str, *, version_table: str | None = None, revision: str = "head"
+) -> None:
+    """Upgrade ``database`` to ``revision`` (the newest) of a service's Alembic migrations package.
 
     ``migrations_package`` is e.g. ``kuzet.alerting.migrations`` (a folder with env.py and
     versions/). Each service keeps its own version table so services may share a database.
@@ -110,7 +112,7 @@ def migrate(database: Database, migrations_package: str, *, version_table: str |
     cfg.attributes["version_table"] = table
     with database.engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def run_alembic_env(target_metadata: MetaData) -> None:
