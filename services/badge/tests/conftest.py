@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -85,49 +86,45 @@ async def app(make_app: Callable[..., Any]) -> BadgeApp:
     return application
 
 
-@pytest.fixture
-async def stub_for(app: BadgeApp) -> AsyncIterator[Callable[[Caller], badge_pb2_grpc.BadgeServiceStub]]:
+StubFactory = Callable[[Caller], badge_pb2_grpc.BadgeServiceStub]
+
+
+@contextlib.asynccontextmanager
+async def _stubs_at(address: str) -> AsyncIterator[StubFactory]:
+    """Stubs on ``address`` for any caller; their channels close with the context."""
     channels: list[grpc.aio.Channel] = []
 
     def make(caller: Caller) -> badge_pb2_grpc.BadgeServiceStub:
-        channel = open_channel(app.server.address, caller=caller)
+        channel = open_channel(address, caller=caller)
         channels.append(channel)
         return badge_pb2_grpc.BadgeServiceStub(channel)
 
-    yield make
-    for channel in channels:
-        await channel.close()
+    try:
+        yield make
+    finally:
+        for channel in channels:
+            await channel.close()
 
 
 @pytest.fixture
-def admin(stub_for: Callable[[Caller], badge_pb2_grpc.BadgeServiceStub]) -> badge_pb2_grpc.BadgeServiceStub:
+async def stub_for(app: BadgeApp) -> AsyncIterator[StubFactory]:
+    async with _stubs_at(app.server.address) as make:
+        yield make
+
+
+@pytest.fixture
+def admin(stub_for: StubFactory) -> badge_pb2_grpc.BadgeServiceStub:
     return stub_for(ADMIN)
 
 
 @pytest.fixture(params=["device", "api"])
-async def connect_for(
-    request: pytest.FixtureRequest,
-    app: BadgeApp,
-    stub_for: Callable[[Caller], badge_pb2_grpc.BadgeServiceStub],
-) -> AsyncIterator[Callable[[Caller], badge_pb2_grpc.BadgeServiceStub]]:
+async def connect_for(request: pytest.FixtureRequest, app: BadgeApp) -> AsyncIterator[StubFactory]:
     """Stubs for Connect on the device port (what badges use) and on the API port (grpc.aio)."""
-    if request.param == "api":
-        yield stub_for
-        return
-    channels: list[grpc.aio.Channel] = []
-
-    def make(caller: Caller) -> badge_pb2_grpc.BadgeServiceStub:
-        channel = open_channel(f"{app.server.settings.host}:{app.device.port}", caller=caller)
-        channels.append(channel)
-        return badge_pb2_grpc.BadgeServiceStub(channel)
-
-    yield make
-    for channel in channels:
-        await channel.close()
+    port = app.device.port if request.param == "device" else app.server.bound_port
+    async with _stubs_at(f"{app.server.settings.host}:{port}") as make:
+        yield make
 
 
 @pytest.fixture
-def connect(
-    connect_for: Callable[[Caller], badge_pb2_grpc.BadgeServiceStub],
-) -> badge_pb2_grpc.BadgeServiceStub:
+def connect(connect_for: StubFactory) -> badge_pb2_grpc.BadgeServiceStub:
     return connect_for(ADMIN)
