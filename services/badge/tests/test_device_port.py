@@ -61,10 +61,8 @@ class RawClient:
         self.send(h2.HEADERS, h2.END_HEADERS, stream_id, self.encoder.encode(headers))
 
     def message(self, stream_id: int, message: A.ConnectRequest, end: bool = False) -> None:
-        data = message.SerializeToString()
-        self.send(
-            h2.DATA, h2.END_STREAM if end else 0, stream_id, b"\x00" + len(data).to_bytes(4, "big") + data
-        )
+        payload = h2.grpc_message(message.SerializeToString())
+        self.send(h2.DATA, h2.END_STREAM if end else 0, stream_id, payload)
 
     async def frame(self) -> tuple[int, int, int, bytes]:
         header = await asyncio.wait_for(self.reader.readexactly(9), 5.0)

@@ -88,6 +88,11 @@ def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
     return _frame_header.pack(length >> 8, length & 0xFF, kind, flags, stream_id) + payload
 
 
+def grpc_message(data: bytes) -> bytes:
+    """A gRPC length-prefixed message (uncompressed)."""
+    return b"\x00" + len(data).to_bytes(4, "big") + data
+
+
 def _hpack_int(value: int, prefix_bits: int, first: int = 0) -> bytes:
     limit = (1 << prefix_bits) - 1
     if value < limit:
@@ -180,22 +185,9 @@ class WireStream:
         if not self.headers_sent:
             self.headers_sent = True
             conn.write(frame(HEADERS, END_HEADERS, self.stream_id, RESPONSE_HEADERS))
-        length = len(message)
-        payload = b"\x00" + length.to_bytes(4, "big") + message
-        size = length + 5
-        if (
-            not self._pending
-            and size <= self.send_window
-            and size <= conn.send_window
-            and size <= conn.peer_max_frame
-        ):
-            self.send_window -= size
-            conn.send_window -= size
-            conn.write(frame(DATA, 0, self.stream_id, payload))
-            return
-        self._pending.append(payload)
-        conn.blocked[self.stream_id] = self
-        conn.drain()
+        self._pending.append(grpc_message(message))
+        if not self.flush_pending():
+            conn.blocked[self.stream_id] = self
 
     def finish(self, code: grpc.StatusCode, message: str = "") -> None:
         """End the call with a status (after any message still waiting for flow-control credit)."""
@@ -211,7 +203,7 @@ class WireStream:
             block = RESPONSE_HEADERS + block
         self._trailers = frame(HEADERS, END_HEADERS | END_STREAM, self.stream_id, block)
         if self._pending:
-            return  # sent by _flush_pending once the messages before it have gone
+            return  # sent by flush_pending once the messages before it have gone
         self._send_trailers()
 
     def _send_trailers(self) -> None:
@@ -255,7 +247,6 @@ class WireStream:
             buffer += data
             data = bytes(buffer)
             buffer.clear()
-        # The common case is a frame holding whole messages: they are sliced out without a copy.
         view = memoryview(data)
         offset, end = 0, len(view)
         limit = self.connection.max_message
@@ -372,8 +363,6 @@ class H2GrpcConnection(asyncio.Protocol):
                 start = offset + 9
                 offset = start + length
                 self._frame(kind, flags, stream_id & MAX_WINDOW, view[start:offset])
-                if self.transport is None:
-                    return
             if offset < end:
                 self._buffer += view[offset:]
             if self._unacked >= CONNECTION_RECEIVE_WINDOW // 2:

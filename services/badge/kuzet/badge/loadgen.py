@@ -57,8 +57,7 @@ class LoadStats:
 
 
 def _message(message: badge_pb2.ConnectRequest) -> bytes:
-    data = message.SerializeToString()
-    return b"\x00" + len(data).to_bytes(4, "big") + data
+    return h2.grpc_message(message.SerializeToString())
 
 
 class LoadConnection(asyncio.Protocol):

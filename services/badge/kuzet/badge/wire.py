@@ -21,10 +21,10 @@ from kuzet.badge.session import ConnectSessions
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.caller import Caller, caller_from_metadata
 from kuzet.common.errors import InvalidArgument, KuzetError
+from kuzet.common.grpcserver import log_rpc
 from kuzet.common.telemetry import current_trace_id
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("kuzet.access")
 tracer = trace.get_tracer(__name__)
 
 CONNECT = "/kuzet.badge.v1.BadgeService/Connect"
@@ -120,14 +120,7 @@ class ConnectCall:
         if self.live is not None and self.link is not None:
             self.hub.detach(self.live, self.link)
         with trace.use_span(self.span, end_on_exit=True):
-            access_log.info(
-                "rpc %s",
-                CONNECT,
-                extra={
-                    "duration_ms": round((time.perf_counter() - self._started) * 1000, 2),
-                    "agency": self.live.agency_id if self.live else self.caller.agency,
-                },
-            )
+            log_rpc(CONNECT, self._started, self.live.agency_id if self.live else self.caller.agency)
 
     def _end(self, error: KuzetError) -> None:
         with trace.use_span(self.span):

@@ -110,7 +110,7 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
             except Exception as exc:
                 await self._fail(context, method, exc)
             finally:
-                _access_log(method, started)
+                log_rpc(method, started)
                 reset_current_caller(tokens[0])
 
         return wrapped
@@ -134,7 +134,7 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
             except Exception as exc:
                 await self._fail(context, method, exc)
             finally:
-                _access_log(method, started)
+                log_rpc(method, started)
                 # A cancelled stream is closed from another task: its context is not ours to reset.
                 with contextlib.suppress(ValueError):
                     reset_current_caller(tokens[0])
@@ -142,9 +142,16 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
 
-def _access_log(method: str, started: float) -> None:
-    # One line per call, inside its span: lets an operator follow a trace id through every service.
-    access_log.info("rpc %s", method, extra={"duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+def log_rpc(method: str, started: float, agency: str | None = None) -> None:
+    """The access-log line of a call (``started``: its perf_counter), inside its span.
+
+    One line per call lets an operator follow a trace id through every service; ``agency`` for
+    calls served outside the interceptors, where no caller is set in the context.
+    """
+    extra: dict[str, object] = {"duration_ms": round((time.perf_counter() - started) * 1000, 2)}
+    if agency is not None:
+        extra["agency"] = agency
+    access_log.info("rpc %s", method, extra=extra)
 
 
 class GrpcServer:
