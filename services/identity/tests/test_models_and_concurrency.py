@@ -28,7 +28,7 @@ async def test_searches_never_mix_model_versions_and_reembedding_fixes_it(
     with app.database.session() as s:
         s.execute(update(EmbeddingRow).values(model="sface@2019old"))
         s.execute(update(GalleryRow).values(model="sface@2019old"))
-    app.servicer.load_gallery(gallery.gallery_id)
+    app.changes.load_gallery(gallery.gallery_id)
 
     implicit = await identity_sqlite.identify(photos.obama[2], mode=pb.MATCH_MODE_INVESTIGATION)
     assert list(implicit.candidates) == []  # skipped, not compared across models

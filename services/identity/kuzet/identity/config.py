@@ -37,3 +37,16 @@ class IdentitySettings(ServiceSettings):
         default=60.0, gt=0, description="how often expired entries leave the indexes"
     )
     search_threads: int = Field(default=1, ge=1, le=64, description="FAISS OpenMP threads")
+    # Replicas share the database; each applies the change feed to its own indexes.
+    change_poll_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="how often the change feed is polled (the only wake-up on SQLite)",
+    )
+    change_listen: bool = Field(
+        default=True, description="wake at once on PostgreSQL LISTEN/NOTIFY (polling stays on)"
+    )
+    behind_after_s: float = Field(
+        default=5.0, gt=0, description="health reports the replica behind after this long without catching up"
+    )

@@ -16,8 +16,9 @@ from kuzet.common.errors import (
     InvalidArgument,
     NotFound,
 )
-from kuzet.common.timeutil import as_utc, from_timestamp, utcnow
+from kuzet.common.timeutil import from_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
+from kuzet.identity.changes import record_change
 from kuzet.identity.convert import person_pb
 from kuzet.identity.faces import Face, Refusal
 from kuzet.identity.models import (
@@ -29,7 +30,6 @@ from kuzet.identity.models import (
     ReviewRow,
     ShareRow,
 )
-from kuzet.identity.registry import EmbeddingMeta, PersonMeta
 from kuzet.identity.rpcbase import (
     ADMIN,
     ENROLLERS,
@@ -319,6 +319,8 @@ class GalleryRpcs(ServicerBase):
                     },
                     session=s,
                 )
+                if p is not None and (embs or expires is not None):
+                    record_change(s, "enrol" if embs else "expiry", g.gallery_id, person_id)
                 return p, embs, count
 
             p, embs, count = await self.db.run(save)
@@ -326,26 +328,8 @@ class GalleryRpcs(ServicerBase):
             for key in stored:
                 await self.objects.delete(key)
             raise
-        if p is not None and embs:
-            meta = PersonMeta(
-                p.person_id,
-                p.gallery_id,
-                p.external_id,
-                p.display_name,
-                as_utc(p.expires_at) if p.expires_at else None,
-            )
-            vectors = np.stack([f.vector for _, _, _, f in accepted]).astype(np.float32)
-            self.registry.add(
-                g.gallery_id,
-                embs[0].model,
-                meta,
-                [EmbeddingMeta(e.embedding_id, person_id, e.image_id) for e in embs],
-                vectors,
-            )
-        elif p is not None and expires is not None:
-            self.registry.update_person(
-                PersonMeta(p.person_id, p.gallery_id, p.external_id, p.display_name, as_utc(expires))
-            )
+        if p is not None and (embs or expires is not None):
+            await self._changed()
         response = pb.EnrolPersonResponse(results=results)
         if p is not None:
             response.person.CopyFrom(person_pb(p, count))
@@ -391,10 +375,6 @@ class GalleryRpcs(ServicerBase):
         if person is None:
             raise NotFound(f"person {request.person_id} not found")
         g = await self._gallery_for(caller, person.gallery_id, "identity.erase", own=True)
-        # Out of the index first: from here on the person cannot be returned by any search.
-        meta = self.registry.person(person.person_id)
-        kept = self.registry.person_vectors(person.person_id)
-        unindexed = self.registry.remove_person(person.person_id)
 
         def erase(s: Session) -> tuple[list[str], list[str], int]:
             images = list(s.scalars(select(ImageRow).where(ImageRow.person_id == person.person_id)))
@@ -439,19 +419,16 @@ class GalleryRpcs(ServicerBase):
                 },
                 session=s,
             )
+            # Once this commits no replica returns the person (every search checks its
+            # candidates against the database); the feed then drops them from every index.
+            record_change(s, "erase", g.gallery_id, person.person_id)
             return [im.object_key for im in images], probes, len(embs)
 
-        try:
-            keys, probes, n_embs = await self.db.run(erase)
-        except BaseException:
-            if meta is not None and kept:
-                self.registry.restore_person(
-                    g.gallery_id, meta, [m for m, _ in kept], np.stack([v for _, v in kept])
-                )
-            raise
+        keys, probes, n_embs = await self.db.run(erase)
+        await self._changed()
         for key in [*keys, *probes]:
             await self.objects.delete(key)
-        log.info("person erased", extra={"gallery_id": g.gallery_id, "unindexed": unindexed})
+        log.info("person erased", extra={"gallery_id": g.gallery_id, "embeddings": n_embs})
         return pb.RemovePersonResponse(images_removed=len(keys), embeddings_removed=n_embs)
 
     # -- model change -------------------------------------------------------------------------
@@ -508,7 +485,8 @@ class GalleryRpcs(ServicerBase):
                 details={"from_model": previous, "to_model": model, "reembedded": len(new), "failed": failed},
                 session=s,
             )
+            record_change(s, "reembed", g.gallery_id)
 
         await self.db.run(save)
-        self.load_gallery(g.gallery_id)
+        await self._changed()
         return pb.ReembedGalleryResponse(model=model, images_reembedded=len(new), images_failed=failed)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+import numpy as np
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,7 @@ from kuzet.common.timeutil import from_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 from kuzet.identity.faces import Refusal
 from kuzet.identity.models import (
+    EmbeddingRow,
     GalleryRow,
     MatchRow,
     PersonRow,
@@ -152,10 +155,20 @@ class MatchingRpcs(ServicerBase):
                 f"person {person.person_id} is enrolled with {model or 'no'} embeddings, "
                 f"the probe is {probe.model}"
             )
-        vectors = self.registry.person_vectors(person.person_id)
-        if not vectors:
+        # From the database, not this replica's index: an enrolment made on another replica a
+        # moment ago counts, and a face erased meanwhile does not.
+        stored = await self.db.run(
+            lambda s: list(
+                s.scalars(
+                    select(EmbeddingRow.vector).where(
+                        EmbeddingRow.person_id == person.person_id, EmbeddingRow.model == model
+                    )
+                )
+            )
+        )
+        if not stored:
             raise FailedPrecondition(f"person {person.person_id} has no enrolled face")
-        score = max(float(v @ probe.vector) for _, v in vectors)
+        score = max(float(np.frombuffer(v, dtype=np.float32) @ probe.vector) for v in stored)
         match = score >= g.threshold
         await self._record(
             "identity.verify",

@@ -180,3 +180,21 @@ class TrackRow(Base):
     outcome: Mapped[int] = mapped_column(Integer)
     event_id: Mapped[str] = mapped_column(String(36), default="")
     matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChangeRow(Base):
+    """One change to what the indexes hold, in commit order: every replica applies these in
+    ``seq`` order to its in-memory indexes. A row names what changed (a person, or a whole
+    gallery when ``person_id`` is empty); the replica reads the current state from the tables,
+    so applying a change twice, or a later state early, is harmless."""
+
+    __tablename__ = "identity_changes"
+    # Never reuse a sequence number on SQLite, even after the newest row is deleted.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    gallery_id: Mapped[str] = mapped_column(String(36))
+    person_id: Mapped[str] = mapped_column(String(36), default="")
+    # enrol, erase, expiry, reembed: for operators reading the table; replicas do not branch on it.
+    kind: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,9 +1,11 @@
 """The in-memory search state: one vector index per gallery (for the gallery's model only) and
 the little metadata a search needs to turn FAISS ids into people without a database round trip.
 
-Rebuilt from the database at start; enrolment adds after its transaction commits, erasure
-removes before its transaction commits (so an erased person can never be returned, even while
-the database work is in flight).
+Loaded from the database at start, then kept in step with it by the change feed
+(replication.py), which hands every changed person's current state to ``sync_person``. The
+registry is a fast, possibly slightly stale copy: searches check their candidates against the
+database before returning them (rpcbase.ServicerBase._search), so staleness can only hide a new
+enrolment for a moment, never bring back an erased or expired one.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Hit:
     person: PersonMeta
     image_id: str
     score: float
+    embedding_id: int
 
 
 class _Gallery:
@@ -53,6 +56,9 @@ class Registry:
     def __init__(self, params: IndexParams | None = None) -> None:
         self.params = params or IndexParams()
         self._lock = threading.Lock()
+        # Serialises whole changes (several steps under _lock and the index's own lock), so two
+        # writers never both add the same embedding.
+        self._write = threading.RLock()
         self._galleries: dict[str, _Gallery] = {}
         self._embeddings: dict[int, EmbeddingMeta] = {}
         self._people: dict[str, PersonMeta] = {}
@@ -69,79 +75,84 @@ class Registry:
         vectors: npt.NDArray[np.float32],
     ) -> None:
         """Replace a gallery's whole state (start-up, re-embedding): built first, swapped after."""
-        index: VectorIndex | None = None
-        if len(embeddings):
-            index = VectorIndex(vectors.shape[1], self.params)
-            index.add([e.embedding_id for e in embeddings], vectors)
-            if index.needs_rebuild():
-                index.rebuild()
-        with self._lock:
-            for pid in [p.person_id for p in self._people.values() if p.gallery_id == gallery_id]:
-                del self._people[pid]
-                for ident in self._by_person.pop(pid, set()):
-                    self._embeddings.pop(ident, None)
-            for p in people:
-                self._people[p.person_id] = p
-                self._by_person[p.person_id] = set()
-            for e in embeddings:
-                self._embeddings[e.embedding_id] = e
-                self._by_person.setdefault(e.person_id, set()).add(e.embedding_id)
-            self._galleries[gallery_id] = _Gallery(model, index)
+        with self._write:
+            index: VectorIndex | None = None
+            if len(embeddings):
+                index = VectorIndex(vectors.shape[1], self.params)
+                index.add([e.embedding_id for e in embeddings], vectors)
+                if index.needs_rebuild():
+                    index.rebuild()
+            with self._lock:
+                for pid in [p.person_id for p in self._people.values() if p.gallery_id == gallery_id]:
+                    del self._people[pid]
+                    for ident in self._by_person.pop(pid, set()):
+                        self._embeddings.pop(ident, None)
+                for p in people:
+                    self._people[p.person_id] = p
+                    self._by_person[p.person_id] = set()
+                for e in embeddings:
+                    self._embeddings[e.embedding_id] = e
+                    self._by_person.setdefault(e.person_id, set()).add(e.embedding_id)
+                self._galleries[gallery_id] = _Gallery(model, index)
 
-    def add(
+    def sync_person(
         self,
+        person_id: str,
         gallery_id: str,
         model: str,
-        person: PersonMeta,
+        person: PersonMeta | None,
         embeddings: list[EmbeddingMeta],
         vectors: npt.NDArray[np.float32],
+        now: datetime,
     ) -> None:
-        with self._lock:
-            gallery = self._galleries.setdefault(gallery_id, _Gallery(model, None))
-            if gallery.model and gallery.model != model:
-                raise ValueError(f"gallery {gallery_id} holds {gallery.model}, not {model}")
-            gallery.model = model
-            if gallery.index is None:
-                gallery.index = VectorIndex(vectors.shape[1], self.params)
-            index = gallery.index
-            self._people[person.person_id] = person
-            for e in embeddings:
-                self._embeddings[e.embedding_id] = e
-                self._by_person.setdefault(person.person_id, set()).add(e.embedding_id)
-        index.add([e.embedding_id for e in embeddings], vectors)
-        index.rebuild_in_background()
-
-    def update_person(self, person: PersonMeta) -> None:
-        """New details (an expiry) of an indexed person."""
-        with self._lock:
-            if person.person_id in self._people:
-                self._people[person.person_id] = person
+        """Make one person's entry what the database holds now (``person`` None: erased).
+        Idempotent: embeddings already indexed stay, missing ones are added, others removed.
+        Raises ValueError when the gallery holds another model (the caller reloads the gallery)."""
+        with self._write:
+            if person is None or (person.expires_at is not None and person.expires_at <= now):
+                self.remove_person(person_id)
+                return
+            with self._lock:
+                gallery = self._galleries.setdefault(gallery_id, _Gallery(model, None))
+                if gallery.model and gallery.model != model:
+                    raise ValueError(f"gallery {gallery_id} holds {gallery.model}, not {model}")
+                gallery.model = model
+                if gallery.index is None and len(embeddings):
+                    gallery.index = VectorIndex(vectors.shape[1], self.params)
+                index = gallery.index
+                held = self._by_person.setdefault(person_id, set())
+                wanted = {e.embedding_id for e in embeddings}
+                stale = sorted(held - wanted)
+                fresh = [i for i, e in enumerate(embeddings) if e.embedding_id not in held]
+                self._people[person_id] = person
+                for ident in stale:
+                    self._embeddings.pop(ident, None)
+                for e in embeddings:
+                    self._embeddings[e.embedding_id] = e
+                self._by_person[person_id] = wanted
+            if index is None:
+                return
+            if stale:
+                index.remove(stale)
+            if fresh:
+                index.add([embeddings[i].embedding_id for i in fresh], vectors[fresh])
+            if stale or fresh:
+                index.rebuild_in_background()
 
     def remove_person(self, person_id: str) -> int:
         """Drop a person's vectors from the index; returns how many were indexed."""
-        with self._lock:
-            person = self._people.pop(person_id, None)
-            ids = self._by_person.pop(person_id, set())
-            for ident in ids:
-                self._embeddings.pop(ident, None)
-            gallery = self._galleries.get(person.gallery_id) if person else None
-        if gallery is None or gallery.index is None or not ids:
-            return 0
-        removed = gallery.index.remove(sorted(ids))
-        gallery.index.rebuild_in_background()
-        return removed
-
-    def restore_person(
-        self,
-        gallery_id: str,
-        person: PersonMeta,
-        embeddings: list[EmbeddingMeta],
-        vectors: npt.NDArray[np.float32],
-    ) -> None:
-        """Undo remove_person when the erasure's transaction failed."""
-        model = self.model(gallery_id)
-        if model and len(embeddings):
-            self.add(gallery_id, model, person, embeddings, vectors)
+        with self._write:
+            with self._lock:
+                person = self._people.pop(person_id, None)
+                ids = self._by_person.pop(person_id, set())
+                for ident in ids:
+                    self._embeddings.pop(ident, None)
+                gallery = self._galleries.get(person.gallery_id) if person else None
+            if gallery is None or gallery.index is None or not ids:
+                return 0
+            removed = gallery.index.remove(sorted(ids))
+            gallery.index.rebuild_in_background()
+            return removed
 
     def drop_expired(self, now: datetime) -> int:
         """Take expired entries out of the indexes (searches already skip them; this keeps them
@@ -155,7 +166,11 @@ class Registry:
         return len(expired)
 
     def drop_gallery(self, gallery_id: str) -> None:
-        with self._lock:
+        with self._write, self._lock:
+            for pid in [p.person_id for p in self._people.values() if p.gallery_id == gallery_id]:
+                del self._people[pid]
+                for ident in self._by_person.pop(pid, set()):
+                    self._embeddings.pop(ident, None)
             self._galleries.pop(gallery_id, None)
 
     # -- reads --------------------------------------------------------------------------------
@@ -179,21 +194,6 @@ class Registry:
         with self._lock:
             return self._people.get(person_id)
 
-    def person_vectors(self, person_id: str) -> list[tuple[EmbeddingMeta, npt.NDArray[np.float32]]]:
-        with self._lock:
-            person = self._people.get(person_id)
-            ids = sorted(self._by_person.get(person_id, ()))
-            metas = [self._embeddings[i] for i in ids if i in self._embeddings]
-            g = self._galleries.get(person.gallery_id) if person else None
-        if g is None or g.index is None:
-            return []
-        out = []
-        for m in metas:
-            v = g.index.vector(m.embedding_id)
-            if v is not None:
-                out.append((m, v))
-        return out
-
     def search(
         self, gallery_id: str, probe: npt.NDArray[np.float32], people: int, now: datetime
     ) -> list[Hit]:
@@ -214,5 +214,5 @@ class Registry:
                 if person is None or (person.expires_at is not None and person.expires_at <= now):
                     continue
                 if meta.person_id not in best:
-                    best[meta.person_id] = Hit(person, meta.image_id, float(score))
+                    best[meta.person_id] = Hit(person, meta.image_id, float(score), meta.embedding_id)
         return sorted(best.values(), key=lambda h: -h.score)[:people]

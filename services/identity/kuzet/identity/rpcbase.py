@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from kuzet.common.audit import AuditLog
@@ -25,6 +26,7 @@ from kuzet.common.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Unavailable,
 )
 from kuzet.common.eventsink import EventSink
 from kuzet.common.objectstore import ObjectStore
@@ -42,7 +44,8 @@ from kuzet.identity.models import (
     ReviewRow,
     ShareRow,
 )
-from kuzet.identity.registry import EmbeddingMeta, Hit, PersonMeta, Registry
+from kuzet.identity.registry import Hit, Registry
+from kuzet.identity.replication import ChangeFeed
 from kuzet.identity.v1 import identity_pb2 as pb
 from kuzet.identity.v1 import identity_pb2_grpc as pb_grpc
 
@@ -108,6 +111,7 @@ class ServicerBase(pb_grpc.IdentityServiceServicer):
         objects: ObjectStore,
         faces: FaceSource,
         registry: Registry,
+        changes: ChangeFeed,
         events: EventSink | None,
     ) -> None:
         self.settings = settings
@@ -116,17 +120,16 @@ class ServicerBase(pb_grpc.IdentityServiceServicer):
         self.objects = objects
         self.faces = faces
         self.registry = registry
+        self.changes = changes
         self.events = events
 
-    # -- start-up -----------------------------------------------------------------------------
-
-    def load_indexes(self) -> int:
-        """Rebuild every gallery's index from the database (its own model's embeddings only)."""
-        with self.db.session() as s:
-            ids = list(s.scalars(select(GalleryRow.gallery_id)))
-        for gid in ids:
-            self.load_gallery(gid)
-        return sum(self.registry.size(gid) for gid in ids)
+    async def _changed(self) -> None:
+        """After a change committed: make it findable here before the call returns. The commit
+        stands if this fails; the change feed's loop applies it on its next round."""
+        try:
+            await self.changes.catch_up()
+        except Exception:
+            log.warning("change committed, not yet applied to this replica's indexes", exc_info=True)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -290,14 +293,39 @@ class ServicerBase(pb_grpc.IdentityServiceServicer):
         def run() -> list[tuple[GalleryRow, Hit]]:
             found = []
             for g in galleries:
-                for hit in self.registry.search(g.gallery_id, vector, top_k, now):
+                # More than asked: the database check below may drop some.
+                for hit in self.registry.search(g.gallery_id, vector, 2 * top_k, now):
                     if mode == pb.MATCH_MODE_ALERT and hit.score < g.threshold:
                         continue
                     found.append((g, hit))
             found.sort(key=lambda gh: -gh[1].score)
-            return found[:top_k]
+            live = self._still_enrolled([h.embedding_id for _, h in found], now)
+            return [(g, h) for g, h in found if h.embedding_id in live][:top_k]
 
         return await asyncio.to_thread(run)
+
+    def _still_enrolled(self, embedding_ids: list[int], now: datetime) -> set[int]:
+        """The candidates' embeddings that the database still holds for an unexpired person.
+
+        This replica's index may not have applied an erasure, expiry or re-embedding committed
+        on another replica yet; this read, in the same request, is what guarantees that an
+        erased or expired entry never matches once the call that removed it has returned.
+        Without the database there is no answer rather than an unchecked one.
+        """
+        if not embedding_ids:
+            return set()
+        try:
+            with self.db.session() as s:
+                rows = s.execute(
+                    select(EmbeddingRow.embedding_id, PersonRow.expires_at)
+                    .join(PersonRow, PersonRow.person_id == EmbeddingRow.person_id)
+                    .where(EmbeddingRow.embedding_id.in_(embedding_ids))
+                ).all()
+        except DBAPIError as exc:
+            raise Unavailable(
+                "the database cannot confirm that the candidates are still enrolled; try again"
+            ) from exc
+        return {r.embedding_id for r in rows if not is_expired(r.expires_at, now)}
 
     async def _store_probe(self, agency: str, data: bytes) -> tuple[str, str, int, str]:
         key = f"identity/{key_part(agency)}/probes/{uuid.uuid4()}"
@@ -349,44 +377,3 @@ class ServicerBase(pb_grpc.IdentityServiceServicer):
             else None
         )
         return match_pb(m, reviews, enrolled)
-
-    def load_gallery(self, gallery_id: str) -> None:
-        with self.db.session() as s:
-            g = s.get(GalleryRow, gallery_id)
-            if g is None:
-                self.registry.drop_gallery(gallery_id)
-                return
-            people = [
-                PersonMeta(
-                    p.person_id,
-                    p.gallery_id,
-                    p.external_id,
-                    p.display_name,
-                    as_utc(p.expires_at) if p.expires_at else None,
-                )
-                for p in s.scalars(select(PersonRow).where(PersonRow.gallery_id == gallery_id))
-            ]
-            rows = s.execute(
-                select(
-                    EmbeddingRow.embedding_id,
-                    EmbeddingRow.person_id,
-                    EmbeddingRow.image_id,
-                    EmbeddingRow.vector,
-                    EmbeddingRow.dim,
-                )
-                .where(EmbeddingRow.gallery_id == gallery_id, EmbeddingRow.model == g.model)
-                .order_by(EmbeddingRow.embedding_id)
-            ).all()
-            dim = rows[0].dim if rows else 0
-            vectors = (
-                np.frombuffer(b"".join(r.vector for r in rows), dtype=np.float32).reshape(-1, dim)
-                if rows
-                else np.empty((0, 0), np.float32)
-            )
-            self.registry.set_gallery(
-                gallery_id,
-                g.model,
-                people,
-                [EmbeddingMeta(r.embedding_id, r.person_id, r.image_id) for r in rows],
-                vectors,
-            )

@@ -1,13 +1,16 @@
-"""The identity process: database, object store, indexes rebuilt from the database, the channel to
-inference, the event sink to alerting, and the gRPC server (`kuzet serve identity`)."""
+"""The identity process: database, object store, indexes loaded from the database and kept in
+step with it by the change feed, the channel to inference, the event sink to alerting, and the
+gRPC server (`kuzet serve identity`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import grpc
+from grpc_health.v1 import health_pb2
 
 from kuzet.common.audit import AuditLog
 from kuzet.common.auditservice import SERVICE_NAME as AUDIT_SERVICE_NAME
@@ -24,6 +27,7 @@ from kuzet.common.timeutil import utcnow
 from kuzet.identity.config import IdentitySettings
 from kuzet.identity.faces import InferenceFaces, QualityBar
 from kuzet.identity.registry import Registry
+from kuzet.identity.replication import ChangeFeed
 from kuzet.identity.service import IdentityServicer
 from kuzet.identity.v1 import identity_pb2, identity_pb2_grpc
 from kuzet.identity.vectorindex import IndexParams, configure_threads
@@ -32,6 +36,10 @@ from kuzet.inference.client import InferenceClient
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
+# gRPC health name that is SERVING while this replica's indexes are current with the database.
+# The service itself stays SERVING when they are not: searches stay correct (checked against
+# the database) and only miss enrolments made in the last moments.
+REPLICATION_HEALTH = "kuzet.identity.replication"
 
 
 @dataclass
@@ -43,11 +51,12 @@ class Identity:
     audit: AuditLog
     objects: ObjectStore
     registry: Registry
+    changes: ChangeFeed
     servicer: IdentityServicer
     inference_channel: grpc.aio.Channel
     events: EventSink | None
 
-    sweeper: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def sweep_expired(self, interval_s: float) -> None:
         while True:
@@ -60,10 +69,32 @@ class Identity:
             if dropped:
                 log.info("expired entries dropped from the indexes", extra={"people": dropped})
 
+    async def report_replication(self, server: GrpcServer, interval_s: float) -> None:
+        """Keep REPLICATION_HEALTH true to the change feed; log every change of state."""
+        current: bool | None = None
+        while True:
+            status = self.changes.status()
+            if status.current != current:
+                await server.health.set(
+                    REPLICATION_HEALTH,
+                    health_pb2.HealthCheckResponse.SERVING
+                    if status.current
+                    else health_pb2.HealthCheckResponse.NOT_SERVING,
+                )
+                level = logging.INFO if status.current else logging.WARNING
+                log.log(
+                    level,
+                    "identity indexes %s",
+                    status.describe(),
+                    extra={"applied_seq": status.applied_seq, "listening": status.listening},
+                )
+                current = status.current
+            await asyncio.sleep(interval_s)
+
     async def stop(self) -> None:
-        if self.sweeper is not None:
-            self.sweeper.cancel()
-            await asyncio.gather(self.sweeper, return_exceptions=True)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.events is not None:
             await self.events.close(drain_timeout_s=2.0)
         await self.inference_channel.close()
@@ -101,11 +132,25 @@ async def build(
         events = EventSink(endpoints.alerting, caller=service_caller("identity"))
         await events.start()
     registry = Registry(IndexParams(exact_limit=settings.exact_search_limit))
-    servicer = IdentityServicer(settings, database, audit, store, faces, registry, events)
-    loaded = await asyncio.to_thread(servicer.load_indexes)
-    log.info("identity indexes rebuilt from the database", extra={"embeddings": loaded})
-    app = Identity(settings, database, audit, store, registry, servicer, channel, events)
-    app.sweeper = asyncio.create_task(app.sweep_expired(settings.expiry_sweep_s), name="identity-expiry")
+    changes = ChangeFeed(
+        database,
+        registry,
+        poll_s=settings.change_poll_s,
+        listen=settings.change_listen,
+        behind_after_s=settings.behind_after_s,
+    )
+    servicer = IdentityServicer(settings, database, audit, store, faces, registry, changes, events)
+    started = time.monotonic()
+    loaded = await asyncio.to_thread(changes.load_all)
+    log.info(
+        "identity indexes loaded from the database",
+        extra={
+            "embeddings": loaded,
+            "seconds": round(time.monotonic() - started, 2),
+            "applied_seq": changes.applied_seq,
+        },
+    )
+    app = Identity(settings, database, audit, store, registry, changes, servicer, channel, events)
     server = GrpcServer(
         settings,
         [
@@ -116,6 +161,13 @@ async def build(
         port=port,
         on_stop=[app.stop],
     )
+    app.tasks = [
+        asyncio.create_task(app.sweep_expired(settings.expiry_sweep_s), name="identity-expiry"),
+        asyncio.create_task(changes.run(), name="identity-changes"),
+        asyncio.create_task(
+            app.report_replication(server, settings.change_poll_s), name="identity-replication-health"
+        ),
+    ]
     return server, app
 
 
