@@ -32,7 +32,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import urllib3.exceptions
 from kubernetes import client as k8s_client
@@ -180,6 +180,26 @@ class _ExpiryTracker:
                 del self._seen[name]
 
 
+class LeaseStore(Protocol):
+    """Where Lease records live: the API server here, a database table in kuzet.common.dblease.
+
+    ``create``/``replace`` answer None when somebody else wrote first (the record's version moved
+    on), which the primitives treat as "lost this round"; an unreachable store raises.
+    """
+
+    namespace: str
+
+    async def get(self, name: str) -> LeaseRecord | None: ...
+
+    async def list(self, selector: str) -> list[LeaseRecord]: ...
+
+    async def create(self, body: dict[str, Any]) -> LeaseRecord | None: ...
+
+    async def replace(self, name: str, body: dict[str, Any]) -> LeaseRecord | None: ...
+
+    async def delete(self, name: str, resource_version: str | None = None) -> bool: ...
+
+
 class _LeaseApi:
     """Thin async wrapper over CoordinationV1Api that speaks plain dict bodies.
 
@@ -315,9 +335,7 @@ class LeaseMembership:
             raise ValueError("lease_duration_s must be at least 1 second (Lease granularity)")
         self.component = _check_name("component", component)
         self.identity = _check_name("identity", identity or pod_identity())
-        self._api = _LeaseApi(
-            api_client, namespace or pod_namespace(), timeout_s=min(5.0, max(0.5, lease_duration_s / 3))
-        )
+        self._api = self._open_store(api_client, namespace, min(5.0, max(0.5, lease_duration_s / 3)))
         self.lease_duration_s = lease_duration_s
         self.renew_interval_s = renew_interval_s or lease_duration_s / 3
         if self.renew_interval_s >= lease_duration_s:
@@ -329,6 +347,11 @@ class LeaseMembership:
         self._record: LeaseRecord | None = None
         self._renewer: asyncio.Task[None] | None = None
         self._healthy = asyncio.Event()
+        self._valid_until = 0.0
+
+    def _open_store(self, api_client: Any, namespace: str | None, timeout_s: float) -> LeaseStore:
+        # Overridden by kuzet.common.dblease, which keeps the same records in a database table.
+        return _LeaseApi(api_client, namespace or pod_namespace(), timeout_s=timeout_s)
 
     @property
     def namespace(self) -> str:
@@ -337,7 +360,18 @@ class LeaseMembership:
     @property
     def holding(self) -> bool:
         """Whether our own Lease was renewed within its duration (False after a failed renewal)."""
-        return self._healthy.is_set()
+        return self.holding_for_s > 0
+
+    @property
+    def holding_for_s(self) -> float:
+        """How long our Lease stays ours on our clock if no renewal succeeds (0 when not holding).
+
+        Counted from before the last successful write went out, so no other replica can judge the
+        Lease expired before this reaches 0 (they count from when they saw that write).
+        """
+        if not self._healthy.is_set():
+            return 0.0
+        return max(0.0, self._valid_until - time.monotonic())
 
     def _fresh_body(self) -> dict[str, Any]:
         return _lease_body(
@@ -346,12 +380,14 @@ class LeaseMembership:
 
     async def join(self) -> None:
         """Create our Lease, or take it back (same pod name after a restart)."""
+        started = time.monotonic()
         record = await self._api.create(self._fresh_body())
         if record is None:
             record = await self._renew_once()
         if record is None:
             raise RuntimeError(f"could not create or renew lease {self.lease_name}")
         self._record = record
+        self._valid_until = started + self.lease_duration_s
         self._healthy.set()
 
     async def _renew_once(self) -> LeaseRecord | None:
@@ -378,6 +414,7 @@ class LeaseMembership:
         return None
 
     async def renew(self) -> bool:
+        started = time.monotonic()
         try:
             record = await self._renew_once()
         except TRANSIENT_ERRORS as exc:
@@ -387,6 +424,7 @@ class LeaseMembership:
             self._healthy.clear()
             return False
         self._record = record
+        self._valid_until = started + self.lease_duration_s
         self._healthy.set()
         return True
 
@@ -424,7 +462,9 @@ class LeaseMembership:
                 members = await self.live_members()
             except TRANSIENT_ERRORS as exc:
                 log.warning("listing membership leases for %s failed: %s", self.component, exc)
-                members = (self.identity,) if self.holding else ()
+                # Keep the last view while our own Lease holds: reporting ourselves alone would
+                # hand us every other replica's share while they still run it.
+                members = (last or (self.identity,)) if self.holding else ()
             if members != last:
                 last = members
                 yield members
@@ -499,14 +539,16 @@ class LeaseLock:
             raise ValueError("lease_duration_s must be at least 1 second (Lease granularity)")
         self.name = _check_name("lease name", name)
         self.identity = _check_name("identity", identity or pod_identity())
-        self._api = _LeaseApi(
-            api_client, namespace or pod_namespace(), timeout_s=min(5.0, max(0.5, lease_duration_s / 3))
-        )
+        self._api = self._open_store(api_client, namespace, min(5.0, max(0.5, lease_duration_s / 3)))
         self.lease_duration_s = lease_duration_s
         self._labels = {ROLE_LABEL: LOCK_ROLE, **(labels or {})}
         self._tracker = _ExpiryTracker(skew_margin_s)
         self._record: LeaseRecord | None = None
         self._held_until = 0.0
+
+    def _open_store(self, api_client: Any, namespace: str | None, timeout_s: float) -> LeaseStore:
+        # Overridden by kuzet.common.dblease, which keeps the same records in a database table.
+        return _LeaseApi(api_client, namespace or pod_namespace(), timeout_s=timeout_s)
 
     @property
     def is_leader(self) -> bool:
