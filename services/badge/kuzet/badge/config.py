@@ -48,6 +48,26 @@ class BadgeSettings(ServiceSettings):
         default=1.0, gt=0, description="period of the time-based rule checks"
     )
 
+    # Replicas (several share one database): who holds which badge's stream, and commands.
+    replica_id: str = Field(
+        default="", description="this replica's id; empty = KUZET_POD_NAME (the pod name) or the host name"
+    )
+    stream_lease_s: float = Field(
+        default=15.0,
+        ge=1.0,
+        description="a replica's claim on a badge's stream (and the rule leader's lease) lasts this "
+        "long unless renewed (every third of it); a dead replica's badges are judged after it",
+    )
+    replica_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="how often a replica looks for undelivered commands (the only way on SQLite) "
+        "and for registry changes made on other replicas",
+    )
+    command_ttl_s: float = Field(
+        default=24 * 3600.0, gt=0, description="a command not acknowledged by then is no longer sent"
+    )
+
     # Evidence.
     staging_dir: Path = Field(
         default=Path(""),

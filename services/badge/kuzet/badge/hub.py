@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,16 +21,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuzet.badge import convert
+from kuzet.badge.commands import CommandRouter
 from kuzet.badge.config import BadgeSettings
+from kuzet.badge.follow import Changes, read_changes
 from kuzet.badge.link import BadgeLink
 from kuzet.badge.live import BadgeLive
 from kuzet.badge.models import BadgeRow, BadgeStateRow, IncidentBadgeRow, IncidentRow, TelemetryRow
 from kuzet.badge.rules import RuleEngine
+from kuzet.badge.streams import StreamHolders
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.caller import Caller
 from kuzet.common.db import Database
 from kuzet.common.errors import NotFound, ResourceExhausted
-from kuzet.common.timeutil import as_utc
+from kuzet.common.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,9 @@ class Watcher:
 
 
 class TelemetryHub:
-    def __init__(self, settings: BadgeSettings, database: Database, rules: RuleEngine) -> None:
+    def __init__(
+        self, settings: BadgeSettings, database: Database, rules: RuleEngine, replica_id: str = "badge-0"
+    ) -> None:
         self.settings = settings
         self.database = database
         self.rules = rules
@@ -62,6 +67,10 @@ class TelemetryHub:
         # (badge, report, device time, receipt time, received_hwm right after this report)
         self._buffer: list[tuple[BadgeLive, badge_pb2.TelemetryReport, float, float, int]] = []
         self._dirty: set[str] = set()
+        # Badges the registry mirror has applied a row of (a new BadgeLive is announced once).
+        self._seen: set[str] = set()
+        # Streams that ended here since the last state write: their final state is still ours.
+        self._released: set[str] = set()
         self._watchers: list[Watcher] = []
         self._tasks: list[asyncio.Task[None]] = []
         # History and state writes take turns: two SQLite writers contending for the lock back
@@ -84,18 +93,37 @@ class TelemetryHub:
         last_seen_type = BadgeStateRow.__table__.c.last_seen.type
         self._bind_time = last_seen_type.bind_processor(database.engine.dialect) or (lambda value: value)
         self.stats = {"reports": 0, "duplicates": 0, "written": 0, "write_errors": 0}
+        # Whether this replica judges the badges connected to none (server.py elects the leader).
+        self.leading: Callable[[], bool] = lambda: True
+        # Several replicas share the database: who holds which stream, and commands for badges.
+        self.streams = StreamHolders(
+            settings,
+            database,
+            self.badges,
+            rules,
+            replica_id,
+            leading=lambda: self.leading(),
+            changed=self.changed,
+        )
+        self.commands = CommandRouter(settings, database, self.badges)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        since = utcnow()
         await self.database.run(self._load)
         self._tasks = [
+            asyncio.create_task(self._follow(since), name="badge-follow-replicas"),
             asyncio.create_task(self._writer(), name="badge-history-writer"),
             asyncio.create_task(self._state_writer(), name="badge-state-writer"),
             asyncio.create_task(self._supervisor(), name="badge-supervisor"),
         ]
+        await self.streams.start()
+        await self.commands.start()
 
     async def stop(self) -> None:
+        await self.streams.stop()
+        await self.commands.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -142,16 +170,31 @@ class TelemetryHub:
         live = self.badges.get(row.badge_id)
         if live is None:
             live = self.badges[row.badge_id] = BadgeLive(row.badge_id, row.agency_id)
-        live.agency_id, live.unit_id, live.officer_id, live.status = (
-            row.agency_id,
-            row.unit_id,
-            row.officer_id,
-            row.status,
-        )
+        fields = (row.agency_id, row.unit_id, row.officer_id, row.status)
+        if (
+            fields == (live.agency_id, live.unit_id, live.officer_id, live.status)
+            and live.badge_id in self._seen
+        ):
+            return live
+        self._seen.add(live.badge_id)
+        live.agency_id, live.unit_id, live.officer_id, live.status = fields
         if row.status == badge_pb2.BADGE_STATUS_RETIRED and live.link is not None:
             live.link.close()
-        self._changed(live)
+        self.changed(live)
         return live
+
+    def apply(self, changes: Changes) -> None:
+        """What other replicas changed in the registry and incident assignments."""
+        for row in changes.badges:
+            self.update_badge(row)
+        for badge_id, incident_id in changes.released:
+            live = self.badges.get(badge_id)
+            if live is not None and live.incident_id == incident_id:
+                self.set_incident(badge_id, "", 0.0)
+        for badge_id, incident_id, assigned_at in changes.assigned:
+            live = self.badges.get(badge_id)
+            if live is not None and live.incident_id != incident_id:
+                self.set_incident(badge_id, incident_id, assigned_at)
 
     def set_incident(self, badge_id: str, incident_id: str, assigned_at: float) -> None:
         live = self.badges.get(badge_id)
@@ -159,7 +202,7 @@ class TelemetryHub:
             return
         live.incident_id, live.incident_assigned_at = incident_id, assigned_at
         self.rules.on_incident_change(live, time.time())
-        self._changed(live)
+        self.changed(live)
 
     # -- the link ----------------------------------------------------------------------------
 
@@ -176,19 +219,29 @@ class TelemetryHub:
         if live.link is not None:
             live.link.close()
         live.link = link
+        # The claim goes before any resolve below, so the row's open signal-lost is cleared once.
+        self.streams.attached(live, knew_lost=live.signal_lost)
+        self.commands.connected(live)
         self.touch(live)
 
     def detach(self, live: BadgeLive, link: BadgeLink) -> None:
         link.close()
         if live.link is link:
             live.link = None
-            self._changed(live)
+            self._released.add(live.badge_id)
+            self.streams.detached(live)
+            self.changed(live)
+        self.commands.disconnected(live, link)
 
     def touch(self, live: BadgeLive) -> None:
         live.last_seen = time.time()
         if live.signal_lost:
             self.rules.on_message(live, live.last_seen)
-            self._changed(live)
+            self._restored(live)
+
+    def _restored(self, live: BadgeLive) -> None:
+        self.streams.restored(live)
+        self.changed(live)
 
     def ingest(self, live: BadgeLive, report: badge_pb2.TelemetryReport) -> None:
         """One report from the badge: dedupe, latest state, rules; stored by the writer."""
@@ -208,9 +261,20 @@ class TelemetryHub:
             live.last_report = report
             live.last_device_ts = device_ts
         self._buffer.append((live, report, device_ts, now, live.received_hwm))
+        lost = live.signal_lost
         self.rules.on_report(live, report, is_latest, now)
-        if is_latest:
-            self._changed(live)
+        if lost and not live.signal_lost:
+            self._restored(live)
+        elif is_latest:
+            self.changed(live)
+
+    async def send_command(self, live: BadgeLive, command: badge_pb2.BadgeCommand) -> bool:
+        """Store ``command`` for the badge; True when some replica holds its stream now."""
+        return await self.commands.submit(live, command)
+
+    def command_result(self, live: BadgeLive, result: badge_pb2.CommandResult) -> None:
+        self.touch(live)
+        self.commands.result(live, result)
 
     async def wait_acked(self, live: BadgeLive, seq: int, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -220,7 +284,7 @@ class TelemetryHub:
             await asyncio.sleep(self.settings.history_flush_ms / 1000)
         return True
 
-    def _changed(self, live: BadgeLive) -> None:
+    def changed(self, live: BadgeLive) -> None:
         self._dirty.add(live.badge_id)
         for watcher in self._watchers:
             if watcher.matches(live):
@@ -251,6 +315,16 @@ class TelemetryHub:
             self._watchers.remove(watcher)
 
     # -- background tasks --------------------------------------------------------------------
+
+    async def _follow(self, since: datetime) -> None:
+        while True:
+            await asyncio.sleep(self.settings.replica_poll_s)
+            started = utcnow()
+            try:
+                self.apply(await self.database.run(read_changes, since))
+                since = started
+            except Exception:
+                log.exception("reading registry changes of other replicas failed; retrying")
 
     async def _writer(self) -> None:
         interval = self.settings.history_flush_ms / 1000
@@ -305,7 +379,9 @@ class TelemetryHub:
         # 10,000 messages, which at once would hold every report's ack for ~100 ms.
         for start in range(0, len(dirty), STATE_SLICE):
             chunk = dirty[start : start + STATE_SLICE]
-            rows = [self._state_row(self.badges[b]) for b in chunk if b in self.badges]
+            rows = [self._state_row(self.badges[b]) for b in chunk if self._writes_state(b)]
+            if not rows:
+                continue
             try:
                 async with self._write_lock:
                     await asyncio.to_thread(self._upsert_states, rows)
@@ -314,6 +390,16 @@ class TelemetryHub:
                 raise
             # Room for the history writer's transactions (SQLite has one writer at a time).
             await asyncio.sleep(STATE_SLICE_PAUSE_S)
+
+    def _writes_state(self, badge_id: str) -> bool:
+        """The latest-state row is written by the replica that has the badge's stream (or just had)."""
+        live = self.badges.get(badge_id)
+        if live is None:
+            return False
+        if live.link is None and badge_id in self._released:
+            self._released.discard(badge_id)
+            return True
+        return live.link is not None
 
     def _state_row(self, live: BadgeLive) -> tuple[Any, ...]:
         last_seen = datetime.fromtimestamp(live.last_seen, UTC) if live.last_seen else None
@@ -332,13 +418,21 @@ class TelemetryHub:
     async def _supervisor(self) -> None:
         while True:
             await asyncio.sleep(self.settings.supervisor_interval_s)
-            badges = list(self.badges.values())
+            # Badges connected here are judged here; the others by the leader alone, unless
+            # another replica holds them.
+            leading = self.leading()
+            held_elsewhere = self.streams.held_elsewhere
+            badges = [
+                live
+                for live in self.badges.values()
+                if live.link is not None or (leading and live.badge_id not in held_elsewhere)
+            ]
             for start in range(0, len(badges), STATE_SLICE):
                 if start:
                     await asyncio.sleep(0)  # the same slicing as the state writer, for the same reason
                 now = time.time()
                 for live in badges[start : start + STATE_SLICE]:
-                    lost, recording = live.signal_lost, live.recording_alert_open
+                    recording = live.recording_alert_open
                     self.rules.on_tick(live, now)
-                    if lost != live.signal_lost or recording != live.recording_alert_open:
-                        self._changed(live)
+                    if recording != live.recording_alert_open:
+                        self.changed(live)

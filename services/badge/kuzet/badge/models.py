@@ -89,6 +89,42 @@ class BadgeStateRow(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class CommandRow(Base):
+    """A command for a badge, kept until the badge acknowledges it (CommandResult) or it expires.
+
+    ``pending`` is true until then: the holder of the badge's stream sends it once per stream, so
+    a badge that reconnects to another replica gets what it had not acknowledged.
+    """
+
+    __tablename__ = "badge_commands"
+    __table_args__ = (Index("ix_badge_commands_pending_badge", "pending", "badge_id"),)
+
+    command_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    badge_id: Mapped[str] = mapped_column(String(64))
+    agency_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_us: Mapped[int] = mapped_column(BigInteger)
+    expires_at_us: Mapped[int] = mapped_column(BigInteger)
+    pending: Mapped[bool] = mapped_column(Boolean)
+    acked_at_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    result_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    result_message: Mapped[str] = mapped_column(Text, default="")
+
+
+class StreamHolderRow(Base):
+    """Which replica holds a badge's Connect stream: claimed on connect, renewed, released on
+    disconnect (expires_at_us = 0). ``signal_lost`` is the open signal-lost occurrence, shared so
+    that whichever replica the badge comes back to resolves it."""
+
+    __tablename__ = "badge_stream_holders"
+
+    badge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    replica_id: Mapped[str] = mapped_column(String(128))
+    expires_at_us: Mapped[int] = mapped_column(BigInteger)
+    last_seen_us: Mapped[int] = mapped_column(BigInteger)
+    signal_lost: Mapped[bool] = mapped_column(Boolean)
+
+
 class IncidentRow(Base):
     __tablename__ = "badge_incidents"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import uuid
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -234,15 +234,17 @@ class Registry:
         for badge_id in assigned:
             self.hub.set_incident(badge_id, request.incident_id, now.timestamp())
             live = self.hub.badges.get(badge_id)
-            if request.command_recording and live is not None and live.link is not None:
-                live.link.send_command(
+            if request.command_recording and live is not None:
+                # Stored and sent by whichever replica holds the badge's stream (commands.py).
+                await self.hub.send_command(
+                    live,
                     A.BadgeCommand(
-                        command_id=f"rec-{request.incident_id}-{int(time.time() * 1000)}",
+                        command_id=f"rec-{uuid.uuid4().hex}",
                         start_recording=A.StartRecordingCommand(
                             reason=request.summary or "assigned to an incident",
                             incident_id=request.incident_id,
                         ),
-                    )
+                    ),
                 )
         await self.audit.record(
             "badge.assign_incident", request.incident_id, details={"badge_ids": assigned}, agency=agency

@@ -4,7 +4,8 @@ panic            SENSOR PANIC while no panic is open; PANIC_CANCELLED closes it.
 tamper           TAMPER after tamper_clear_s of quiet; FORCED_SHUTDOWN once per shutdown time.
 recording off    assigned to an active incident, past the grace time, latest state not ON;
                  recording ON (or the incident ending) resolves it.
-signal lost      on shift and silent for signal_lost_after_s; any message resolves it.
+signal lost      on shift and silent for signal_lost_after_s, judged by one replica (streams.py);
+                 any message resolves it.
 battery critical on shift, not charging, at or below the threshold; re-arms above threshold +
                  hysteresis or when charging.
 """
@@ -58,19 +59,28 @@ class RuleEngine:
             self._fire(live, "badge_signal_lost", now, "signal restored", resolves=True)
 
     def on_tick(self, live: BadgeLive, now: float) -> None:
-        """Time-based rules (the supervisor calls this for every badge)."""
-        if (
-            live.on_shift
-            and not live.signal_lost
-            and live.last_seen
-            and now - live.last_seen > self.settings.signal_lost_after_s
-        ):
-            live.signal_lost = True
-            silent = round(now - live.last_seen)
-            self._fire(live, "badge_signal_lost", now, f"no signal for {silent} s", {"silent_s": silent})
+        """Time-based rules (the supervisor calls this for every badge this replica judges).
+
+        Silence is not among them: which replica may judge it is decided in the database
+        (streams.py), which then calls signal_lost().
+        """
         if live.tamper_until and now > live.tamper_until:
             live.tamper_until = 0.0
         self._check_recording(live, now)
+
+    def silent(self, live: BadgeLive, now: float) -> bool:
+        """On shift, no signal-lost open, and nothing heard for longer than the limit."""
+        return (
+            live.on_shift
+            and not live.signal_lost
+            and bool(live.last_seen)
+            and now - live.last_seen > self.settings.signal_lost_after_s
+        )
+
+    def signal_lost(self, live: BadgeLive, now: float) -> None:
+        live.signal_lost = True
+        silent = round(now - live.last_seen)
+        self._fire(live, "badge_signal_lost", now, f"no signal for {silent} s", {"silent_s": silent})
 
     def on_incident_change(self, live: BadgeLive, now: float) -> None:
         self._check_recording(live, now)

@@ -25,8 +25,10 @@ from kuzet.common.auditservice import AuditServicer
 from kuzet.common.caller import Caller, current_caller, service_caller
 from kuzet.common.config import Endpoints
 from kuzet.common.db import Database, migrate
+from kuzet.common.dblease import open_lease_lock
 from kuzet.common.errors import InvalidArgument
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.k8s import LeaderElector, pod_identity
 from kuzet.common.objectstore import ObjectStore, open_object_store
 from kuzet.common.runner import run_service
 from kuzet.common.timeutil import from_timestamp
@@ -117,9 +119,7 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
         command = A.BadgeCommand()
         command.CopyFrom(request.command)
         command.command_id = uuid.uuid4().hex
-        delivered = live.link is not None
-        if live.link is not None:
-            live.link.send_command(command)
+        delivered = await self.hub.send_command(live, command)
         return A.SendCommandResponse(command_id=command.command_id, delivered=delivered)
 
     async def GetBadgeState(self, request: Any, context: Any) -> badge_pb2.GetBadgeStateResponse:
@@ -299,6 +299,11 @@ async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[Any]]
             log.exception("%s job failed; next run in %.0f s", name, interval_s)
 
 
+async def _lead_forever() -> None:
+    """The rules leader's work is done by streams.py while ``is_leader`` holds."""
+    await asyncio.Event().wait()
+
+
 async def build_app(
     settings: BadgeSettings,
     *,
@@ -321,8 +326,19 @@ async def build_app(
         on_stop.append(event_sink.close)
         sink = event_sink
     rules = RuleEngine(settings, sink.publish)
-    hub = TelemetryHub(settings, database, rules)
+    replica_id = settings.replica_id or pod_identity()
+    hub = TelemetryHub(settings, database, rules, replica_id)
+    # One replica judges the badges connected to none (streams.py); the others stand by.
+    rules_lock = open_lease_lock(
+        "kuzet-badge-rules", database=database, identity=replica_id, lease_duration_s=settings.stream_lease_s
+    )
+    hub.leading = lambda: rules_lock.is_leader
     await hub.start()
+    stop_electing = asyncio.Event()
+    elector = asyncio.create_task(
+        LeaderElector(rules_lock, on_started_leading=_lead_forever).run(stop_electing),
+        name="badge-rules-leader",
+    )
     evidence = EvidenceStore(settings, database, store, audit)
     servicer = BadgeServicer(
         settings,
@@ -343,6 +359,8 @@ async def build_app(
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
         await hub.stop()
+        stop_electing.set()
+        await asyncio.gather(elector, return_exceptions=True)
         database.dispose()
 
     on_stop.insert(0, shutdown)

@@ -64,8 +64,8 @@ class ConnectSessions:
         elif kind == "heartbeat":
             self.hub.touch(live)
         elif kind == "command_result":
-            self.hub.touch(live)
             result = message.command_result
+            self.hub.command_result(live, result)
             log.info(
                 "badge %s command %s: %s %s",
                 live.badge_id,
