@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kubernetes.config.config_exception import ConfigException
 from sqlalchemy import text
 
 from kuzet.common.db import Database
@@ -286,6 +287,11 @@ async def test_factory_picks_the_database_outside_kubernetes(
     membership = open_membership("ingest", database=db, identity="ingest-0", api_client=api)
     assert type(membership) is LeaseMembership
     assert type(open_lease_lock("fleet", database=db, identity="d", api_client=api)) is LeaseLock
+    forced = open_membership("ingest", database=db, identity="ingest-0", api_client=api, backend="database")
+    assert isinstance(forced, DatabaseMembership)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    with pytest.raises(ConfigException):  # no service account here: proves it went for the API
+        open_membership("ingest", database=db, identity="ingest-0")  # in a pod: the API server
 
 
 # ------------------------------------------------------------------------------- helpers ---

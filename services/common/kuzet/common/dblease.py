@@ -37,7 +37,7 @@ import secrets
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, and_, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine, Row
@@ -54,6 +54,8 @@ from kuzet.common.k8s import (
 )
 
 T = TypeVar("T")
+# Where leases live: "auto" is Kubernetes inside a cluster, the database everywhere else.
+Backend = Literal["auto", "kubernetes", "database"]
 
 TABLE_NAME = "kuzet_leases"
 _metadata = MetaData()
@@ -83,6 +85,12 @@ class LeaseStoreUnavailable(ConnectionError):
 def in_kubernetes() -> bool:
     """True inside a pod (the kubelet sets KUBERNETES_SERVICE_HOST in every container)."""
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
+def _use_database(backend: Backend, api_client: Any) -> bool:
+    if backend == "auto":
+        return api_client is None and not in_kubernetes()
+    return backend == "database"
 
 
 def ensure_table(engine: Engine) -> None:
@@ -281,9 +289,13 @@ def open_membership(
     renew_interval_s: float | None = None,
     api_client: Any = None,
     namespace: str | None = None,
+    backend: Backend = "auto",
 ) -> LeaseMembership:
-    """Kubernetes Leases in a cluster (or when ``api_client`` is given), the database otherwise."""
-    if api_client is None and not in_kubernetes():
+    """Kubernetes Leases in a cluster (or when ``api_client`` is given), the database otherwise.
+
+    ``backend="kubernetes"`` outside a cluster uses the kubeconfig (``KUBECONFIG``), as tests do.
+    """
+    if _use_database(backend, api_client):
         return DatabaseMembership(
             database,
             component=component,
@@ -311,9 +323,10 @@ def open_lease_lock(
     labels: Mapping[str, str] | None = None,
     api_client: Any = None,
     namespace: str | None = None,
+    backend: Backend = "auto",
 ) -> LeaseLock:
     """Kubernetes Leases in a cluster (or when ``api_client`` is given), the database otherwise."""
-    if api_client is None and not in_kubernetes():
+    if _use_database(backend, api_client):
         return DatabaseLeaseLock(
             database,
             name=name,
