@@ -20,6 +20,7 @@ from kuzet.ingest.detect import PersonDetector
 from kuzet.ingest.pipeline import CameraPipeline, PipelineOptions
 from kuzet.ingest.source import Frame
 from kuzet.ingest.tracking import Detection
+from kuzet.ingest.turns import Need
 from kuzet.ingest.v1 import ingest_pb2 as pb
 
 from .conftest import ListSink
@@ -93,7 +94,7 @@ class OverloadedDetector:
         self.taken = taken
         self.ages: list[float] = []
 
-    async def detect(self, pick: Callable[[], np.ndarray]) -> list[Detection]:
+    async def detect(self, pick: Callable[[], np.ndarray], need: Need | None = None) -> list[Detection]:
         await asyncio.sleep(1.0)
         await asyncio.to_thread(pick)
         self.ages.append(time.time() - self.taken[-1].time)

@@ -47,6 +47,7 @@ _CONTEXT_RANK = {
     "drone_battery_return": 3,
     "camera_covered": 2,
     "camera_moved": 2,
+    "camera_degraded": 2,
 }
 _DEFAULT_RANK = 1
 

@@ -43,6 +43,17 @@ _TYPES = [
     EventType("camera_blurred", Severity.SEVERITY_LOW, "a camera image is out of focus"),
     EventType("camera_covered", Severity.SEVERITY_MEDIUM, "a camera lens is covered"),
     EventType("camera_moved", Severity.SEVERITY_MEDIUM, "a camera's view has moved"),
+    EventType(
+        "camera_degraded",
+        Severity.SEVERITY_MEDIUM,
+        "a camera is analysed less often than its minimum rate (the detector cannot keep up)",
+    ),
+    EventType(
+        "camera_recovered",
+        Severity.SEVERITY_INFO,
+        "a camera is analysed at its minimum rate again",
+        resolves="camera_degraded",
+    ),
     EventType("badge_recording_off", Severity.SEVERITY_HIGH, "recording off during an active incident"),
     EventType("badge_tamper", Severity.SEVERITY_HIGH, "a badge was tampered with or forced off"),
     EventType("badge_signal_lost", Severity.SEVERITY_MEDIUM, "a badge on shift lost its signal"),

@@ -17,7 +17,20 @@ class IngestSettings(ServiceSettings):
 
     replica_id: str = Field(default="ingest-0", description="this replica's id (the pod name on Kubernetes)")
     replicas: list[str] = Field(
-        default_factory=list, description="static replica set for sharding; empty = this replica alone"
+        default_factory=list,
+        description="a fixed replica set for sharding (tests); empty = the live set from membership "
+        "leases (Kubernetes Leases in a cluster, the service's database on one machine)",
+    )
+    lease_duration_s: float = Field(
+        default=15.0,
+        ge=3,
+        le=300,
+        description="membership lease: a replica that stops renewing (killed, lost its database or "
+        "API server) has its cameras taken over by the others this long after its last renewal; "
+        "renewed every third of it",
+    )
+    membership_poll_s: float = Field(
+        default=1.0, gt=0, description="how often the live replica set is listed (shorter than a renewal)"
     )
     allow_file_urls: bool = Field(default=True, description="accept file:// cameras (replay, demos)")
     loop_files: bool = Field(default=False, description="replay file:// cameras forever (demo, benchmarks)")
@@ -33,6 +46,14 @@ class IngestSettings(ServiceSettings):
         "take turns and send their newest frame when their turn comes. 1 suits a CPU inference "
         "service (a second call would wait a whole execution there); raise it to the number of "
         "frames the inference side computes at once (workers, GPU batches behind Triton)",
+    )
+    min_analysed_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="every camera is analysed at least this often (seconds between analysed frames; "
+        "cameras due go first at the detector); a camera analysed less often is reported degraded "
+        "(health, metric kuzet.ingest.degraded, a camera_degraded alert)",
     )
     inference_max_side: int = Field(default=960, ge=128, le=4096)
     min_person_score: float = Field(default=0.35, ge=0, le=1)

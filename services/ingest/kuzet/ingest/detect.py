@@ -1,8 +1,9 @@
 """Person detection for the cameras of this process: a fair, bounded share of the inference service.
 
 A camera's frame waits for a *turn* before it is sent: at most ``concurrency`` DetectObjects calls
-are in flight from this process, and turns go to the cameras in the order they asked (each camera
-asks for one at a time, so this is round robin). The frame is chosen when the turn comes, not
+are in flight from this process, and turns go first to the cameras due for their minimum analysed
+rate, then to cameras with motion in a rule zone, otherwise in the order they asked (turns.py;
+each camera asks for one at a time, so without priorities this is round robin). The frame is chosen when the turn comes, not
 when the camera asked (``detect`` takes a callable): a camera that waited sends its newest frame.
 Under overload frames therefore never queue behind the detector; each camera's analysed rate
 drops instead, and what is analysed is at most one sampling period plus one inference old.
@@ -31,6 +32,7 @@ from opentelemetry import trace
 from kuzet.common.errors import Unavailable
 from kuzet.inference.v1 import inference_pb2, inference_pb2_grpc
 from kuzet.ingest.tracking import Detection
+from kuzet.ingest.turns import Need, Turns
 
 tracer = trace.get_tracer(__name__)
 
@@ -65,13 +67,13 @@ class PersonDetector:
     ) -> None:
         self._stub: Any = inference_pb2_grpc.InferenceServiceStub(channel)
         self.max_side, self.min_score, self.timeout_s = max_side, min_score, timeout_s
-        # asyncio's semaphore wakes waiters first come, first served (no barging).
-        self._turns = asyncio.Semaphore(concurrency)
+        self._turns = Turns(concurrency)
 
-    async def detect(self, pick: Callable[[], np.ndarray]) -> list[Detection]:
+    async def detect(self, pick: Callable[[], np.ndarray], need: Need | None = None) -> list[Detection]:
         """People (source pixels) in the BGR frame ``pick`` returns once this caller's turn has
         come (called on a worker thread); raises Unavailable when inference is down."""
-        async with self._turns:
+        await self._turns.acquire(need)
+        try:
             img, back = await asyncio.to_thread(lambda: raw_image(pick(), self.max_side))
             request = inference_pb2.DetectObjectsRequest(
                 images=[img], min_score=self.min_score, classes=[inference_pb2.OBJECT_CLASS_PERSON]
@@ -83,6 +85,8 @@ class PersonDetector:
                 raise Unavailable(
                     f"inference DetectObjects failed: {exc.code().name} {exc.details()}"
                 ) from exc
+        finally:
+            self._turns.release()
         return [
             Detection((o.box.x1 * back, o.box.y1 * back, o.box.x2 * back, o.box.y2 * back), o.score)
             for o in response.results[0].objects

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 
 from opentelemetry import metrics
@@ -24,6 +25,9 @@ _GAUGES = {
     "kuzet.ingest.fps_in": ("frames/s", lambda p: p.source.stats.fps_in),
     "kuzet.ingest.fps_out": ("frames/s", lambda p: p.source.stats.fps_out),
     "kuzet.ingest.faults": ("faults", lambda p: len(p.stats.faults)),
+    # Coverage under overload: seconds between analysed frames, and 1 while below the minimum rate.
+    "kuzet.ingest.analysed_every_s": ("s", lambda p: p.rate.every(time.time())),
+    "kuzet.ingest.degraded": ("1", lambda p: 1 if p.rate.degraded else 0),
 }
 
 

@@ -67,11 +67,15 @@ class MotionGate:
         # second look to confirm a track (someone who just fell and now lies still).
         self.hangover = hangover
         self._open_for = 0
+        # Whether the last frame passed for motion in the gating zones (not for the hangover):
+        # such cameras go first at the detector (turns.py).
+        self.zone_motion = False
 
     def check(self, thumb: np.ndarray, *, people: bool = False) -> bool:
         """``people``: the last analysed frame had detections; only then does the hangover
         apply (with nobody in view there is no track to confirm)."""
         prev, self._prev = self._prev, thumb
+        self.zone_motion = False
         if prev is None or prev.shape != thumb.shape:
             self._open_for = self.hangover
             self._background = thumb
@@ -83,6 +87,7 @@ class MotionGate:
             diff &= self.mask
         if int(np.count_nonzero(diff)) >= self.min_pixels:
             self._open_for = self.hangover
+            self.zone_motion = True
             return True
         self._background = thumb  # still: this is what the scene looks like now
         if self._open_for > 0 and people:

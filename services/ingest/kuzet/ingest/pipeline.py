@@ -3,7 +3,9 @@
 Latest frame wins: the decode thread holds one sampled frame for the analysis (a newer one replaces
 it), and a frame that passed the motion gate is exchanged for the camera's newest frame when its
 turn at the detector comes (detect.py). An overloaded detector thus lowers a camera's analysed
-frame rate instead of delaying its alerts; the frames passed over are counted as dropped.
+frame rate instead of delaying its alerts; the frames passed over are counted as dropped. Each
+camera keeps a guaranteed minimum analysed rate (turns.py gives due cameras the detector first)
+and reports itself degraded when even that is not met (degrade.py).
 
 Every analysed frame runs inside an ``ingest.frame`` span; snapshots are stored and events are
 queued in that span, so the event sink sends each event under the frame's trace context and
@@ -30,12 +32,14 @@ from kuzet.common.events import new_event
 from kuzet.common.objectstore import ObjectStore
 from kuzet.common.v1 import common_pb2
 from kuzet.ingest.cameras import CameraCfg, RuleType, active
+from kuzet.ingest.degrade import AnalysisRate, Change
 from kuzet.ingest.faults import EVENT_TYPES as FAULT_EVENTS
 from kuzet.ingest.faults import FaultDetector
 from kuzet.ingest.motion import MotionGate, thumbnail
 from kuzet.ingest.rules import FaceRequest, RuleEngine, RuleHit
 from kuzet.ingest.source import Frame, FrameSource, SourceConfig
 from kuzet.ingest.tracking import Detection, Track, Tracker
+from kuzet.ingest.turns import Need
 from kuzet.ingest.v1 import ingest_pb2
 
 log = logging.getLogger(__name__)
@@ -49,12 +53,14 @@ FAULT_ENUM = {
     "covered": ingest_pb2.FAULT_COVERED,
     "moved": ingest_pb2.FAULT_MOVED,
     "unsupported": ingest_pb2.FAULT_UNSUPPORTED,
+    "degraded": ingest_pb2.FAULT_DEGRADED,
 }
 
 
 class Detector(Protocol):
-    async def detect(self, pick: Callable[[], np.ndarray]) -> list[Detection]:
-        """People in the frame ``pick`` returns when the detector is ready for it."""
+    async def detect(self, pick: Callable[[], np.ndarray], need: Need | None = None) -> list[Detection]:
+        """People in the frame ``pick`` returns when the detector is ready for it (``need``
+        ranks the camera among those waiting)."""
         ...
 
 
@@ -85,6 +91,9 @@ class PipelineOptions:
     # clip_max_side px, so that the buffer stays small (1 MB/s per camera at 5 fps, 640 px).
     clip_seconds: float = 4.0
     clip_max_side: int = 640
+    # Every camera is analysed at least this often (or at its analytic rate, if slower), or
+    # reported degraded.
+    min_analysed_interval_s: float = 2.0
 
 
 @dataclass
@@ -136,6 +145,7 @@ class CameraPipeline:
         )
         self.rules = RuleEngine(cfg)
         self.tracker = Tracker(cfg.analytic_fps)
+        self.rate = AnalysisRate(max(options.min_analysed_interval_s, 1 / cfg.analytic_fps), time.time())
         self.faults = FaultDetector(hold_s=options.fault_hold_s, frozen_after_s=options.frozen_after_s)
         self._gate: MotionGate | None = None
         self._tracks: list[Track] = []
@@ -143,6 +153,7 @@ class CameraPipeline:
         self._clip: deque[tuple[float, np.ndarray]] = deque()
         self.latest: Frame | None = None
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._offline_reported = False
         self._ever_online = False
         self.finished = asyncio.Event()
@@ -151,12 +162,14 @@ class CameraPipeline:
     def start(self) -> None:
         self.source.start()
         self._task = asyncio.create_task(self._run(), name=f"camera-{self.cfg.id}")
+        self._watch = asyncio.create_task(self._watch_rate(), name=f"camera-{self.cfg.id}-rate")
 
     async def stop(self) -> None:
         await asyncio.to_thread(self.source.stop)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [t for t in (self._task, self._watch) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # --- status from the decode thread -----------------------------------------------------
     def _notify(self) -> None:
@@ -250,6 +263,7 @@ class CameraPipeline:
         ) as span:
             passed = await self._observe(frame)
             if passed is None:
+                self._looked(frame.time)
                 return
             span.set_attribute("kuzet.motion", passed)
             if passed:
@@ -257,7 +271,8 @@ class CameraPipeline:
                 span.set_attribute("kuzet.analysed_seq", frame.seq)
                 self.stats.frames_inferred += 1
                 self._had_people = bool(detections)
-                self._tracks = self.tracker.update(detections, frame.time)
+                gap = self._looked(frame.time)
+                self._tracks = self.tracker.update(detections, frame.time, since_last_look_s=gap)
                 log.debug(
                     "camera %s frame %d: %d detections, tracks %s",
                     cfg.id,
@@ -268,6 +283,7 @@ class CameraPipeline:
             else:
                 # Nothing moved: the people seen last are still where they were.
                 self.stats.frames_motion_skipped += 1
+                self._looked(frame.time)
             hits, faces = self.rules.evaluate(frame.time, self._tracks, moved=passed)
             snap: common_pb2.ObjectRef | None = None
             for hit in hits:
@@ -319,11 +335,47 @@ class CameraPipeline:
                 chosen = newer
             return chosen.image
 
-        detections = await self._detector.detect(newest)
+        assert self._gate is not None
+        need = Need(self.rate.last_look, self.rate.goal_s, zone_motion=self._gate.zone_motion)
+        detections = await self._detector.detect(newest, need)
         if chosen is not frame:
             self.stats.frames_superseded += 1
             await self._observe(chosen)
         return chosen, detections
+
+    # --- coverage: the analysed rate against the goal ----------------------------------------
+    def _looked(self, t: float) -> float:
+        gap = self.rate.look(t)
+        self._check_rate()
+        return gap
+
+    async def _watch_rate(self) -> None:
+        # A camera whose frame waits for the detector does not come back to _looked: check from here.
+        while True:
+            await asyncio.sleep(self.rate.goal_s / 2)
+            self._check_rate()
+
+    def _check_rate(self) -> None:
+        now = time.time()
+        s = self.source.stats
+        if self.stats.config_error or not s.connected or now - s.last_frame_time > self.rate.goal_s + 1.0:
+            self.rate.pause(now)
+            return
+        change = self.rate.check(now)
+        if change is None:
+            return
+        every, goal = round(self.rate.every(now), 1), self.rate.goal_s
+        attrs = {"analysed_every_s": every, "goal_s": goal}
+        if change is Change.DEGRADED:
+            self.stats.faults.add("degraded")
+            summary = f"camera {self.cfg.name} analysed every {every:.1f} s, goal {goal:.1f} s"
+            self._publish_simple("camera_degraded", summary, attrs)
+            log.warning("%s: the detector is not keeping up", summary, extra={"agency": self.cfg.agency})
+        else:
+            self.stats.faults.discard("degraded")
+            summary = f"camera {self.cfg.name} analysed every {every:.1f} s again, goal {goal:.1f} s"
+            self._publish_simple("camera_recovered", summary, attrs)
+            log.info(summary, extra={"agency": self.cfg.agency})
 
     def _remember(self, frame: Frame) -> None:
         image = frame.image
@@ -420,6 +472,8 @@ class CameraPipeline:
             width=s.width,
             height=s.height,
             events_published=self.stats.events_published,
+            analysed_every_s=round(self.rate.every(time.time()), 2),
+            analysed_goal_s=self.rate.goal_s,
         )
         if s.last_frame_time:
             h.last_frame_at.FromDatetime(datetime.fromtimestamp(s.last_frame_time, UTC))

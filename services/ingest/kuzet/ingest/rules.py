@@ -10,6 +10,13 @@ confirmation step behind the same rule when a camera enables the "pose" model.
 The engine is fed at the analytic rate; when the motion gate skips a frame the scene has not
 changed, so the pipeline feeds the last tracks again with the new time: dwell-based rules
 (loitering, person down, post unattended) keep counting on a still scene.
+
+Alerting folds events by (camera, rule, subject), so every subject names one occurrence and is
+unique across restarts and replicas: "track:<id>" (track ids are, see tracking.TrackIds) or
+"zone:<zone id>:<episode>" for zone-wide rules, where an episode of crowding lasts while the
+zone is crowded again within the rule's cool-down, and one of an unattended post until it is
+staffed again. A new person or a new episode after an ingest restart is a new alert, never a
+fold into an old (perhaps acknowledged) one.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from datetime import UTC, datetime
 
 from kuzet.ingest.cameras import CameraCfg, LineDirection, RuleCfg, RuleType, active
 from kuzet.ingest.geometry import anchor, crossing, inside
-from kuzet.ingest.tracking import Track
+from kuzet.ingest.tracking import Track, TrackIds
 
 EVENT_TYPE: dict[int, str] = {
     RuleType.RULE_TYPE_INTRUSION: "zone_intrusion",
@@ -41,7 +48,7 @@ class RuleHit:
 
     rule: RuleCfg
     event_type: str
-    # Deduplication subject: "track:<id>" or "zone:<id>".
+    # Deduplication subject: "track:<id>" or "zone:<id>:<episode>".
     subject: str
     tracks: tuple[Track, ...]
     attributes: dict[str, object]
@@ -66,8 +73,13 @@ class FaceRequest:
 
 
 class RuleEngine:
-    def __init__(self, camera: CameraCfg, *, forget_after_s: float = 30.0) -> None:
+    def __init__(
+        self, camera: CameraCfg, *, forget_after_s: float = 30.0, ids: TrackIds | None = None
+    ) -> None:
         self.camera = camera
+        self._ids = ids or TrackIds()
+        # Zone-wide rules: rule id -> (subject of the current episode, when it was last true).
+        self._episodes: dict[str, tuple[str, float]] = {}
         self._tracks: dict[int, _TrackState] = {}
         self._last_fired: dict[tuple[str, str], float] = {}
         # Post unattended: per rule, when the zone was last seen staffed (None until the first frame).
@@ -79,6 +91,15 @@ class RuleEngine:
     def _cooled(self, rule: RuleCfg, subject: str, t: float) -> bool:
         last = self._last_fired.get((rule.id, subject))
         return last is None or t - last >= rule.cooldown_s
+
+    def _episode(self, rule: RuleCfg, t: float, *, within_s: float) -> str:
+        """The subject of the rule's episode going on at t (a new one when the last was longer
+        than ``within_s`` ago)."""
+        current = self._episodes.get(rule.id)
+        if current is None or t - current[1] > within_s:
+            current = (f"zone:{rule.zone_id}:{self._ids.next()}", t)
+        self._episodes[rule.id] = (current[0], t)
+        return current[0]
 
     def _fire(self, rule: RuleCfg, subject: str, t: float) -> bool:
         if not self._cooled(rule, subject, t):
@@ -166,11 +187,13 @@ class RuleEngine:
                             )
                         )
             elif rule.type == RuleType.RULE_TYPE_CROWDING:
-                if len(in_zone) > rule.max_count and self._fire(rule, f"zone:{rule.zone_id}", t):
+                crowded = len(in_zone) > rule.max_count
+                subject = self._episode(rule, t, within_s=rule.cooldown_s) if crowded else ""
+                if crowded and self._fire(rule, subject, t):
                     hits.append(
                         self._hit(
                             rule,
-                            f"zone:{rule.zone_id}",
+                            subject,
                             in_zone,
                             {"zone": rule.zone_id, "count": len(in_zone), "max_count": rule.max_count},
                             f"{len(in_zone)} people in zone {rule.zone_id} (max {rule.max_count})",
@@ -201,11 +224,12 @@ class RuleEngine:
                             )
                         )
             elif rule.type == RuleType.RULE_TYPE_POST_UNATTENDED:
-                key = (rule.id, f"zone:{rule.zone_id}")
                 if in_zone:
                     self._staffed_at[rule.id] = t
-                    self._episode_fired.discard(key)
+                    if ended := self._episodes.pop(rule.id, None):
+                        self._episode_fired.discard((rule.id, ended[0]))
                     continue
+                key = (rule.id, self._episode(rule, t, within_s=float("inf")))
                 empty_for = t - self._staffed_at.setdefault(rule.id, t)
                 if (
                     empty_for >= rule.dwell_s

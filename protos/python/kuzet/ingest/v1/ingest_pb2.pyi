@@ -40,6 +40,7 @@ class Fault(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FAULT_COVERED: _ClassVar[Fault]
     FAULT_MOVED: _ClassVar[Fault]
     FAULT_UNSUPPORTED: _ClassVar[Fault]
+    FAULT_DEGRADED: _ClassVar[Fault]
 LINE_DIRECTION_UNSPECIFIED: LineDirection
 LINE_DIRECTION_BOTH: LineDirection
 LINE_DIRECTION_LEFT_TO_RIGHT: LineDirection
@@ -60,6 +61,7 @@ FAULT_BLURRED: Fault
 FAULT_COVERED: Fault
 FAULT_MOVED: Fault
 FAULT_UNSUPPORTED: Fault
+FAULT_DEGRADED: Fault
 
 class Zone(_message.Message):
     __slots__ = ("id", "name", "points", "motion_gate_ignore")
@@ -262,7 +264,7 @@ class ListCamerasResponse(_message.Message):
     def __init__(self, cameras: _Optional[_Iterable[_Union[Camera, _Mapping]]] = ..., page: _Optional[_Union[_common_pb2.PageResponse, _Mapping]] = ...) -> None: ...
 
 class CameraHealth(_message.Message):
-    __slots__ = ("camera_id", "connected", "fps_in", "fps_out", "frames_decoded", "frames_sampled", "frames_motion_skipped", "frames_inferred", "frames_dropped", "decode_errors", "reconnects", "last_frame_at", "faults", "last_error", "width", "height", "events_published")
+    __slots__ = ("camera_id", "connected", "fps_in", "fps_out", "frames_decoded", "frames_sampled", "frames_motion_skipped", "frames_inferred", "frames_dropped", "decode_errors", "reconnects", "last_frame_at", "faults", "last_error", "width", "height", "events_published", "analysed_every_s", "analysed_goal_s")
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     FPS_IN_FIELD_NUMBER: _ClassVar[int]
@@ -280,6 +282,8 @@ class CameraHealth(_message.Message):
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     EVENTS_PUBLISHED_FIELD_NUMBER: _ClassVar[int]
+    ANALYSED_EVERY_S_FIELD_NUMBER: _ClassVar[int]
+    ANALYSED_GOAL_S_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     connected: bool
     fps_in: float
@@ -297,7 +301,9 @@ class CameraHealth(_message.Message):
     width: int
     height: int
     events_published: int
-    def __init__(self, camera_id: _Optional[str] = ..., connected: _Optional[bool] = ..., fps_in: _Optional[float] = ..., fps_out: _Optional[float] = ..., frames_decoded: _Optional[int] = ..., frames_sampled: _Optional[int] = ..., frames_motion_skipped: _Optional[int] = ..., frames_inferred: _Optional[int] = ..., frames_dropped: _Optional[int] = ..., decode_errors: _Optional[int] = ..., reconnects: _Optional[int] = ..., last_frame_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., faults: _Optional[_Iterable[_Union[Fault, str, int]]] = ..., last_error: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., events_published: _Optional[int] = ...) -> None: ...
+    analysed_every_s: float
+    analysed_goal_s: float
+    def __init__(self, camera_id: _Optional[str] = ..., connected: _Optional[bool] = ..., fps_in: _Optional[float] = ..., fps_out: _Optional[float] = ..., frames_decoded: _Optional[int] = ..., frames_sampled: _Optional[int] = ..., frames_motion_skipped: _Optional[int] = ..., frames_inferred: _Optional[int] = ..., frames_dropped: _Optional[int] = ..., decode_errors: _Optional[int] = ..., reconnects: _Optional[int] = ..., last_frame_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., faults: _Optional[_Iterable[_Union[Fault, str, int]]] = ..., last_error: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., events_published: _Optional[int] = ..., analysed_every_s: _Optional[float] = ..., analysed_goal_s: _Optional[float] = ...) -> None: ...
 
 class GetCameraHealthRequest(_message.Message):
     __slots__ = ("camera_id",)
@@ -346,13 +352,17 @@ class ShardStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ShardStatusResponse(_message.Message):
-    __slots__ = ("replica_id", "replicas", "camera_ids", "running")
+    __slots__ = ("replica_id", "replicas", "camera_ids", "running", "lease_held", "membership")
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     CAMERA_IDS_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
+    LEASE_HELD_FIELD_NUMBER: _ClassVar[int]
+    MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
     replica_id: str
     replicas: _containers.RepeatedScalarFieldContainer[str]
     camera_ids: _containers.RepeatedScalarFieldContainer[str]
     running: int
-    def __init__(self, replica_id: _Optional[str] = ..., replicas: _Optional[_Iterable[str]] = ..., camera_ids: _Optional[_Iterable[str]] = ..., running: _Optional[int] = ...) -> None: ...
+    lease_held: bool
+    membership: str
+    def __init__(self, replica_id: _Optional[str] = ..., replicas: _Optional[_Iterable[str]] = ..., camera_ids: _Optional[_Iterable[str]] = ..., running: _Optional[int] = ..., lease_held: _Optional[bool] = ..., membership: _Optional[str] = ...) -> None: ...
