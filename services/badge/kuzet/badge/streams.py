@@ -116,11 +116,14 @@ class StreamHolders:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        self._release_held()
+        with contextlib.suppress(Exception):
+            await self._flush()
+
+    def _release_held(self) -> None:
         for live in self.badges.values():
             if live.link is not None:
                 self._ops.append(_Release(live, live.last_seen))
-        with contextlib.suppress(Exception):
-            await self._flush()
 
     async def _run(self) -> None:
         renew_every = self.settings.stream_lease_s / 3
