@@ -88,7 +88,9 @@ async def test_face_goes_to_identity_once_per_track(tmp_path: Path, inference: s
                 await asyncio.sleep(2.0)
         outcomes = list(faces.outcomes)
         assert len(outcomes) == 1, outcomes  # once per track, however many frames show the face
-        camera, _track, outcome = outcomes[0]
+        camera, track, outcome = outcomes[0]
+        # The first track of a freshly started pipeline: never 0, which identity refuses.
+        assert track > 0
         assert camera == "yard" and outcome == ipb.TRACK_OUTCOME_CANDIDATE
         async with open_channel(
             identity_address, caller=Caller("rev", "prison", frozenset({"reviewer"}))

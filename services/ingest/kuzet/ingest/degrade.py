@@ -49,12 +49,12 @@ class AnalysisRate:
         self._looks.clear()
 
     def _mean(self, now: float) -> float:
-        # The gaps between the looks of the window and the one still open since the last look.
-        while self._looks and self._looks[0] < now - self.window_s:
+        # The gaps between the looks of the window, counting the one that led into it.
+        while len(self._looks) >= 2 and self._looks[1] < now - self.window_s:
             self._looks.popleft()
-        if not self._looks:
+        if len(self._looks) < 2:
             return now - self.last_look
-        return (now - self._looks[0]) / len(self._looks)
+        return (self._looks[-1] - self._looks[0]) / (len(self._looks) - 1)
 
     def every(self, now: float) -> float:
         """Seconds between looks as reported: the window's mean, or the time since the last look

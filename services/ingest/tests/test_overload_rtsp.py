@@ -1,0 +1,135 @@
+"""Overload over a real RTSP server: sparse analysis still alerts, a starved camera says so."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from kuzet.common.caller import service_caller
+from kuzet.common.grpcclient import open_channel
+from kuzet.common.objectstore import LocalObjectStore
+from kuzet.ingest.cameras import to_config
+from kuzet.ingest.detect import PersonDetector
+from kuzet.ingest.pipeline import CameraPipeline, Detector, PipelineOptions
+from kuzet.ingest.testing.rtsp import RtspServer
+from kuzet.ingest.tracking import Detection
+from kuzet.ingest.turns import Need
+from kuzet.ingest.v1 import ingest_pb2 as pb
+
+from .conftest import ListSink
+from .test_pipeline_rtsp import walk_camera
+
+pytestmark = pytest.mark.slow
+
+
+class OneTurnEvery:
+    """The real detector, but this camera gets a turn only every ``every_s`` seconds, as one of
+    many cameras on an overloaded detector."""
+
+    def __init__(self, inner: Detector, every_s: float) -> None:
+        self.inner, self.every_s = inner, every_s
+        self._next = 0.0
+
+    async def detect(self, pick: Callable[[], np.ndarray], need: Need | None = None) -> list[Detection]:
+        await asyncio.sleep(max(0.0, self._next - time.time()))
+        self._next = time.time() + self.every_s
+        return await self.inner.detect(pick, need)
+
+
+class Starving:
+    """A detector that takes ``delay_s`` per frame and finds nobody."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    async def detect(self, pick: Callable[[], np.ndarray], need: Need | None = None) -> list[Detection]:
+        await asyncio.sleep(self.delay_s)
+        await asyncio.to_thread(pick)
+        return []
+
+
+def _pipeline(
+    tmp_path: Path, camera: pb.Camera, detector: Detector, sink: ListSink, **options: Any
+) -> CameraPipeline:
+    return CameraPipeline(
+        to_config(camera, "", ""),
+        detector=detector,
+        sink=sink,
+        store=LocalObjectStore(tmp_path / "objects"),
+        options=PipelineOptions(**options),
+    )
+
+
+async def test_sparse_frames_still_alert_and_a_restart_never_reuses_a_subject(
+    tmp_path: Path, inference: str, rtsp: RtspServer
+) -> None:
+    camera = walk_camera("sparse", rtsp.url("walk"), agency_id="prison")
+    async with open_channel(inference, caller=service_caller("ingest")) as channel:
+        detector = PersonDetector(channel)
+        intrusions = []
+        # The same camera twice, as after an ingest restart: first analysed at its analytic rate,
+        # then one frame every 2 s (the default minimum rate, what an overloaded detector gives).
+        for turn_every_s in (0.0, 2.0):
+            sink = ListSink()
+            pipeline = _pipeline(tmp_path, camera, OneTurnEvery(detector, turn_every_s), sink)
+            pipeline.start()
+            try:
+                assert await sink.wait_for(
+                    lambda events: any(e.type == "zone_intrusion" for e in events), 40
+                ), [e.type for e in sink.events]
+            finally:
+                await pipeline.stop()
+            intrusions.append(sink.of("zone_intrusion")[0])
+            if turn_every_s:
+                health = pipeline.health()
+                assert health.analysed_goal_s == 2.0 and pb.FAULT_DEGRADED not in health.faults
+    first, sparse = intrusions
+    assert first.subject.startswith("track:") and sparse.subject.startswith("track:")
+    assert first.subject != sparse.subject
+    assert 0 < first.track_ids[0] < sparse.track_ids[0]
+
+
+async def test_a_starved_camera_is_reported_degraded_and_recovers(tmp_path: Path, rtsp: RtspServer) -> None:
+    camera = pb.Camera(
+        id="starved",
+        agency_id="prison",
+        site_id="north",
+        name="yard",
+        url=rtsp.url("long"),
+        analytic_fps=4,
+        enabled=True,
+        rules=[pb.Rule(id="down", type=pb.RULE_TYPE_PERSON_DOWN, dwell_seconds=2.0)],
+    )
+    sink = ListSink()
+    detector = Starving(delay_s=3.0)
+    pipeline = _pipeline(tmp_path, camera, detector, sink, motion_gate=False, min_analysed_interval_s=1.0)
+    pipeline.start()
+    try:
+        assert await sink.wait_for(lambda events: bool(sink.of("camera_degraded")), 20), [
+            e.type for e in sink.events
+        ]
+        degraded = sink.of("camera_degraded")[0]
+        assert degraded.subject == "camera:starved" and degraded.source.id == "starved"
+        assert degraded.summary.startswith("camera yard analysed every ")
+        assert degraded.summary.endswith(" s, goal 1.0 s")
+        assert degraded.attributes["analysed_every_s"] > 1.0
+        health = pipeline.health()
+        assert pb.FAULT_DEGRADED in health.faults and health.analysed_every_s > health.analysed_goal_s == 1.0
+
+        detector.delay_s = 0.0  # the detector keeps up again
+        assert await sink.wait_for(lambda events: bool(sink.of("camera_recovered")), 20), [
+            e.type for e in sink.events
+        ]
+        recovered = sink.of("camera_recovered")[0]
+        assert recovered.resolves and recovered.subject == degraded.subject
+        health = pipeline.health()
+        assert pb.FAULT_DEGRADED not in health.faults and health.analysed_every_s <= 1.0
+        assert len(sink.of("camera_degraded")) == 1  # no flapping
+    finally:
+        await pipeline.stop()
