@@ -7,13 +7,14 @@ work off the event loop with ``Database.run``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Integer, MetaData, create_engine, event, pool
+from sqlalchemy import BigInteger, Integer, MetaData, create_engine, event, pool, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -111,6 +112,11 @@ def migrate(
     table = version_table or f"alembic_version_{migrations_package.split('.')[1]}"
     cfg.attributes["version_table"] = table
     with database.engine.begin() as connection:
+        if not database.is_sqlite:
+            # Replicas of a service start together and migrate the same database: one at a time
+            # (SQLite's BEGIN IMMEDIATE already serialises them), the others then find it current.
+            key = int.from_bytes(hashlib.blake2b(table.encode(), digest_size=8).digest(), "big", signed=True)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 
