@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kuzet.common.config import ServiceSettings
+from kuzet.common.dblease import Backend
 
 
 class IngestSettings(ServiceSettings):
@@ -17,7 +18,25 @@ class IngestSettings(ServiceSettings):
 
     replica_id: str = Field(default="ingest-0", description="this replica's id (the pod name on Kubernetes)")
     replicas: list[str] = Field(
-        default_factory=list, description="static replica set for sharding; empty = this replica alone"
+        default_factory=list,
+        description="a fixed replica set for sharding (tests); empty = the live set from membership "
+        "leases (Kubernetes Leases in a cluster, the service's database on one machine)",
+    )
+    lease_duration_s: float = Field(
+        default=15.0,
+        ge=3,
+        le=300,
+        description="membership lease: a replica that stops renewing (killed, lost its database or "
+        "API server) has its cameras taken over by the others this long after its last renewal; "
+        "renewed every third of it",
+    )
+    membership: Backend = Field(
+        default="auto",
+        description="where membership leases live: auto = Kubernetes Leases in a cluster, the "
+        "service's database elsewhere; kubernetes outside a cluster uses KUBECONFIG",
+    )
+    membership_poll_s: float = Field(
+        default=0.5, gt=0, description="how often the live replica set is listed (shorter than a renewal)"
     )
     allow_file_urls: bool = Field(default=True, description="accept file:// cameras (replay, demos)")
     loop_files: bool = Field(default=False, description="replay file:// cameras forever (demo, benchmarks)")

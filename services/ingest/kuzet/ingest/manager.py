@@ -45,9 +45,11 @@ class PipelineManager:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self.shard.stop()
+        # Cameras first, then the shard (which gives up our lease): the replicas that take them
+        # over on our departure must not start them while we still run them.
         await asyncio.gather(*(p.stop() for p in self.pipelines.values()), return_exceptions=True)
         self.pipelines.clear()
+        await self.shard.stop()
 
     def kick(self) -> None:
         """Reconcile now (after a registry change)."""

@@ -10,10 +10,12 @@ from typing import Any
 from kuzet.common.caller import Caller, current_caller, service_caller
 from kuzet.common.config import Endpoints
 from kuzet.common.db import Database, migrate
+from kuzet.common.dblease import open_membership
 from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from kuzet.common.eventsink import EventSink
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.k8s import LeaseMembership
 from kuzet.common.objectstore import ObjectStore, open_object_store
 from kuzet.common.runner import run_service
 from kuzet.common.timeutil import to_timestamp
@@ -24,6 +26,7 @@ from kuzet.ingest.config import IngestSettings
 from kuzet.ingest.detect import PersonDetector
 from kuzet.ingest.faces import IdentityHandoff
 from kuzet.ingest.manager import PipelineManager
+from kuzet.ingest.ownership import LeaseShardOwner
 from kuzet.ingest.pipeline import CameraPipeline, PipelineOptions, Sink, _dt, encode_jpeg
 from kuzet.ingest.shard import ReplicaSource, ShardOwner
 from kuzet.ingest.store import CameraStore, StoredCamera
@@ -204,12 +207,15 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.ShardStatusRequest, context: Any
     ) -> ingest_pb2.ShardStatusResponse:
         _caller(*READ_ROLES)
-        cams = [s.camera.id for s in await self.store.all() if self.manager.shard.mine(s.camera.id)]
+        shard = self.manager.shard
+        cams = [s.camera.id for s in await self.store.all() if shard.mine(s.camera.id)]
         return ingest_pb2.ShardStatusResponse(
             replica_id=self.settings.replica_id,
-            replicas=list(self.manager.shard.replicas),
+            replicas=list(shard.replicas),
             camera_ids=cams,
             running=len(self.manager.pipelines),
+            lease_held=shard.lease_held,
+            membership=shard.kind,
         )
 
 
@@ -218,12 +224,14 @@ async def build(
     *,
     port: int | None = None,
     replica_source: ReplicaSource | None = None,
+    membership: LeaseMembership | None = None,
     sink: Sink | None = None,
     store: ObjectStore | None = None,
     endpoints: Endpoints | None = None,
 ) -> GrpcServer:
     """The server, its pipelines and clients; usable in-process by tests (``port=0``: any free
-    port; ``sink`` replaces the alerting outbox, ``replica_source`` the static replica list)."""
+    port; ``sink`` replaces the alerting outbox; ``replica_source`` a fixed replica set and
+    ``membership`` the lease membership chosen from the environment, see ownership.py)."""
     endpoints = endpoints or Endpoints()
     db = Database(settings.effective_database_url)
     await asyncio.to_thread(migrate, db, "kuzet.ingest.migrations")
@@ -260,10 +268,19 @@ async def build(
             cfg, detector=detector, sink=out_sink, store=objects, options=options, faces=faces
         )
 
-    source: ReplicaSource = (
-        replica_source if replica_source is not None else (settings.replicas or [settings.replica_id])
-    )
-    shard = ShardOwner(settings.replica_id, source, poll_s=settings.shard_poll_s)
+    shard: ShardOwner
+    if replica_source is not None or settings.replicas:
+        source = replica_source if replica_source is not None else settings.replicas
+        shard = ShardOwner(settings.replica_id, source, poll_s=settings.shard_poll_s)
+    else:
+        membership = membership or open_membership(
+            "ingest",
+            database=db,
+            identity=settings.replica_id,
+            lease_duration_s=settings.lease_duration_s,
+            backend=settings.membership,
+        )
+        shard = LeaseShardOwner(membership, poll_s=settings.membership_poll_s)
     cams = CameraStore(db)
     manager = PipelineManager(
         cams, shard, make, reconcile_s=settings.reconcile_s, allow_file=settings.allow_file_urls

@@ -3,8 +3,8 @@
 Each camera goes to the live replica with the highest hash(replica, camera); when a replica
 leaves, only its cameras move (spread over the others), and when one joins it takes about 1/n
 of the cameras from each. The live set comes from a pluggable source: a static list, any
-callable returning replica ids (sync or async), or an async iterator of replica sets such as
-``kuzet.common.k8s.LeaseMembership.changes()`` on Kubernetes.
+callable returning replica ids (sync or async), or an async iterator of replica sets; ownership.py
+takes the set from membership leases and adds when a replica may trust it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ def owner(key: str, replicas: Iterable[str]) -> str | None:
 class ShardOwner:
     """Tracks the live replica set and answers "is this camera mine?"."""
 
+    # Where the replica set comes from (ShardStatus); a lease-based owner names its membership.
+    kind = "static"
+
     def __init__(self, replica_id: str, source: ReplicaSource, *, poll_s: float = 5.0) -> None:
         self.replica_id = replica_id
         self._source = source
@@ -52,6 +55,11 @@ class ShardOwner:
         out = tuple(sorted(set(ids)))
         # This replica is running, whatever the source lags behind on.
         return out if self.replica_id in out else tuple(sorted({*out, self.replica_id}))
+
+    @property
+    def lease_held(self) -> bool:
+        """Whether this replica may run cameras (a fixed or polled set: always)."""
+        return True
 
     def mine(self, camera_id: str) -> bool:
         return owner(camera_id, self.replicas) == self.replica_id

@@ -1,0 +1,165 @@
+"""Camera ownership through leases: the replica set from a membership, and when to trust it.
+
+Every ingest replica holds a membership lease (kuzet.common.k8s.LeaseMembership in a cluster,
+kuzet.common.dblease.DatabaseMembership on one machine: same code) and lists the live leases every
+``poll_s``; each camera goes to the rendezvous-hash owner among the live replicas (shard.py). A
+replica runs cameras only while it can prove that the others agree, which gives two rules, with
+``D`` the lease duration and ``h`` = D / 3 the renewal period:
+
+1. Authority. A replica counts itself an owner only while (a) its own lease has more than ``h``
+   left on its own clock, counted from before its last successful renewal went out, and (b) its
+   view of the members is younger than ``h`` (the listing *started* less than ``h`` ago). When
+   either fails (lost database or API server, a stalled listing) it stops every camera and says
+   so (ShardStatus ``lease_held``, the log), before anybody else could take them: the others judge
+   its lease expired no earlier than ``D`` after they saw that renewal, and they saw it after it
+   was sent, so the replica has at least ``h`` to stop its pipelines.
+2. Hand-over. A camera that another live replica ran under a view we held in the last ``2h``
+   is not started yet. That replica sees the same change within ``h`` (rule 1b: a listing started
+   after the change was written, else it has stopped everything) and then stops the camera; ``2h``
+   leaves it ``h`` to do so. Joining counts as a change from "everybody but us", and so does
+   regaining authority when our lease may have expired for the others meanwhile (a short lapse
+   within our own lease term does not: nobody could have counted us gone). A camera whose previous owner is gone from the live set starts at once: that owner
+   left gracefully (it stops its cameras before deleting its lease) or its lease expired (rule 1
+   stopped it at least ``h`` earlier).
+
+So no camera runs on two replicas except while one of them is stopping it, which rule 2 bounds by
+one renewal period. Takeover after kill -9: the survivors see the last renewal at most
+``poll_s`` after it was written, judge it expired ``D`` later and start the cameras at their next
+listing, i.e. within ``D + 2 * poll_s`` of the last renewal, which preceded the kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+
+from kuzet.common.k8s import TRANSIENT_ERRORS, LeaseMembership
+from kuzet.ingest.shard import ShardOwner, owner
+
+log = logging.getLogger(__name__)
+
+
+class LeaseShardOwner(ShardOwner):
+    """A ShardOwner whose replica set and right to run cameras come from a lease membership."""
+
+    def __init__(self, membership: LeaseMembership, *, poll_s: float = 0.5) -> None:
+        super().__init__(membership.identity, self._no_source, poll_s=poll_s)
+        self.membership = membership
+        self.kind = type(membership).__name__
+        self.period_s = membership.renew_interval_s
+        if poll_s >= self.period_s:
+            raise ValueError("the membership poll must be shorter than the lease renewal period")
+        self.replicas = ()
+        self._listed_at = float("-inf")  # monotonic start of the last successful listing
+        self._authority = False
+        # Views we held recently: (replicas, until when a camera they gave to a live replica waits).
+        self._recent: list[tuple[tuple[str, ...], float]] = []
+        self._joined = False
+        # Until when (monotonic) nobody could have judged our lease expired, as far as we know.
+        self._covered_until = float("-inf")
+
+    @staticmethod
+    def _no_source() -> tuple[str, ...]:
+        return ()
+
+    @property
+    def lease_held(self) -> bool:
+        """Whether this replica runs cameras now: rule 1 held at the last check (every 0.2 s)."""
+        return self._authority
+
+    def _provable(self) -> bool:
+        now = time.monotonic()
+        return (
+            self._joined
+            and self.membership.holding_for_s > self.period_s
+            and now - self._listed_at < self.period_s
+        )
+
+    def mine(self, camera_id: str) -> bool:
+        if not self._authority or owner(camera_id, self.replicas) != self.replica_id:
+            return False
+        now = time.monotonic()
+        for view, until in self._recent:
+            if now < until:
+                previous = owner(camera_id, view)
+                if previous is not None and previous != self.replica_id and previous in self.replicas:
+                    return False
+        return True
+
+    def _remember(self, view: tuple[str, ...]) -> None:
+        now = time.monotonic()
+        self._recent = [(v, until) for v, until in self._recent if until > now]
+        self._recent.append((view, now + 2 * self.period_s))
+
+    def _set(self, ids: Iterable[str]) -> None:
+        new = tuple(sorted(set(ids)))
+        if new != self.replicas:
+            log.info("replica set changed: %s -> %s", ",".join(self.replicas), ",".join(new))
+            self._remember(self.replicas)
+            self.replicas = new
+            self.changed.set()
+
+    async def start(self) -> None:
+        await self.membership.__aenter__()
+        self._joined = True
+        await self._list()
+        self._task = asyncio.create_task(self._follow(), name="shard-leases")
+
+    async def stop(self) -> None:
+        """Leave the membership (the caller has stopped its cameras first)."""
+        await super().stop()
+        if self._joined:
+            self._joined = False
+            self._authority = False
+            await self.membership.__aexit__(None, None, None)
+
+    async def _list(self) -> None:
+        started = time.monotonic()
+        try:
+            members = await self.membership.live_members()
+        except TRANSIENT_ERRORS as exc:
+            log.warning("listing ingest replicas failed (keeping the last view): %s", exc)
+        else:
+            self._listed_at = started
+            self._set(members)
+        self._check_authority()
+
+    def _check_authority(self) -> None:
+        now = time.monotonic()
+        held = self._provable()
+        if held and not self._authority:
+            if now >= self._covered_until:
+                # Joining, or back after our lease may have expired for the others: whoever ran
+                # our cameras meanwhile must see us before we start them.
+                self._remember(tuple(r for r in self.replicas if r != self.replica_id))
+            log.info("%s owns cameras (lease renewed, view fresh)", self.replica_id)
+        elif self._authority and not held:
+            log.warning(
+                "%s cannot prove it owns cameras (lease %.1fs left, view %.1fs old): stopping them",
+                self.replica_id,
+                self.membership.holding_for_s,
+                now - self._listed_at,
+            )
+        if self.membership.holding_for_s > 0:
+            self._covered_until = now + self.membership.holding_for_s
+        if held != self._authority:
+            self._authority = held
+            self.changed.set()
+        elif self._recent and self._recent[0][1] <= now:
+            # A hand-over wait ran out: the cameras it held back may start now.
+            self._recent.pop(0)
+            self.changed.set()
+
+    async def _follow(self) -> None:
+        next_list = time.monotonic() + self._poll_s
+        while True:
+            # Authority can lapse between listings; look often enough to stop in time.
+            await asyncio.sleep(max(0.0, min(0.2, next_list - time.monotonic())))
+            if time.monotonic() >= next_list:
+                next_list = time.monotonic() + self._poll_s
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._list(), self.period_s)
+            self._check_authority()

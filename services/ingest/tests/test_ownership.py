@@ -1,0 +1,182 @@
+"""Camera ownership through database leases (SQLite and PostgreSQL): split, hand-over, takeover.
+
+Each replica here is a LeaseShardOwner on its own engine, as separate processes would be; a
+sampler checks every 20 ms that no camera is ever claimed by two of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from kuzet.common.db import Database
+from kuzet.common.dblease import DatabaseMembership, LeaseStoreUnavailable
+from kuzet.ingest.ownership import LeaseShardOwner
+from kuzet.ingest.shard import owner
+
+DURATION = 3.0  # renewal period 1 s: short, and still well above a loaded machine's hiccups
+POLL = 0.2
+CAMERAS = [f"cam-{i:02d}" for i in range(24)]
+
+
+class Replicas:
+    """Starts LeaseShardOwners on one database and watches for a camera claimed twice."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.live: dict[str, LeaseShardOwner] = {}
+        self._dbs: list[Database] = []
+        self.double_claims: list[tuple[float, str, list[str]]] = []
+        self._sampler: asyncio.Task[None] | None = None
+
+    async def start(self, replica_id: str) -> LeaseShardOwner:
+        db = Database(self.db_url)
+        self._dbs.append(db)
+        membership = DatabaseMembership(
+            db, component="ingest", identity=replica_id, lease_duration_s=DURATION
+        )
+        shard = LeaseShardOwner(membership, poll_s=POLL)
+        await shard.start()
+        self.live[replica_id] = shard
+        if self._sampler is None:
+            self._sampler = asyncio.create_task(self._sample())
+        return shard
+
+    def claims(self) -> dict[str, list[str]]:
+        return {cam: [r for r, s in self.live.items() if s.mine(cam)] for cam in CAMERAS}
+
+    async def _sample(self) -> None:
+        while True:
+            for cam, by in self.claims().items():
+                if len(by) > 1:
+                    self.double_claims.append((time.monotonic(), cam, by))
+            await asyncio.sleep(0.02)
+
+    async def settled(self, replicas: tuple[str, ...], within_s: float) -> None:
+        """Every camera claimed once, by its rendezvous owner among ``replicas``."""
+        deadline = time.monotonic() + within_s
+        while True:
+            claims = self.claims()
+            if all(by == [owner(cam, replicas)] for cam, by in claims.items()):
+                return
+            assert time.monotonic() < deadline, f"not settled on {replicas}: {claims}"
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+        for shard in self.live.values():
+            with contextlib.suppress(Exception):
+                await shard.stop()
+        for db in self._dbs:
+            db.dispose()
+
+
+@pytest.fixture
+async def replicas(db_url: str) -> AsyncIterator[Replicas]:
+    group = Replicas(db_url)
+    yield group
+    await group.close()
+
+
+async def wait_until(check: Callable[[], bool], within_s: float, what: str) -> float:
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < within_s, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+async def test_a_lone_replica_owns_everything_at_once(replicas: Replicas) -> None:
+    a = await replicas.start("ingest-0")
+    assert a.lease_held and a.kind == "DatabaseMembership"
+    assert all(a.mine(cam) for cam in CAMERAS)
+
+
+async def test_a_joining_replica_waits_until_the_owner_let_go(replicas: Replicas) -> None:
+    a = await replicas.start("ingest-0")
+    joined = time.monotonic()
+    b = await replicas.start("ingest-1")
+    moving = [cam for cam in CAMERAS if owner(cam, ("ingest-0", "ingest-1")) == "ingest-1"]
+    assert moving and b.lease_held
+    assert not any(b.mine(cam) for cam in moving)  # ingest-0 may still run them
+    await wait_until(lambda: not any(a.mine(cam) for cam in moving), 2 * POLL + 1, "ingest-0 to let go")
+    took = await wait_until(lambda: all(b.mine(cam) for cam in moving), 3 * b.period_s, "ingest-1 to take")
+    # Not before the hand-over wait (two renewal periods from when ingest-1 joined).
+    assert time.monotonic() - joined >= 2 * b.period_s - 0.1, took
+    await replicas.settled(("ingest-0", "ingest-1"), 1)
+    assert replicas.double_claims == []
+
+
+async def test_a_graceful_leave_hands_over_at_once(replicas: Replicas) -> None:
+    await replicas.start("ingest-0")
+    b = await replicas.start("ingest-1")
+    await replicas.settled(("ingest-0", "ingest-1"), 3 * b.period_s + 1)
+    await b.stop()
+    del replicas.live["ingest-1"]
+    # Its cameras move at ingest-0's next listing, not after the lease duration.
+    await replicas.settled(("ingest-0",), 2 * POLL + 1)
+    assert replicas.double_claims == []
+
+
+async def test_a_crashed_replica_is_taken_over_after_its_lease(replicas: Replicas) -> None:
+    await replicas.start("ingest-0")
+    await replicas.start("ingest-1")
+    c = await replicas.start("ingest-2")
+    everyone = ("ingest-0", "ingest-1", "ingest-2")
+    await replicas.settled(everyone, 3 * c.period_s + 1)
+    # kill -9: no more renewals, no goodbye, no more decisions.
+    crashed = replicas.live.pop("ingest-2")
+    last_renewal = time.monotonic()
+    await crashed.membership.renew()
+    _freeze(crashed)
+    took = await wait_until(
+        lambda: all(len(by) == 1 for by in replicas.claims().values()), DURATION + 3, "the takeover"
+    )
+    # Not before the others could judge the lease expired, and within it plus two listings.
+    assert took >= DURATION - 0.1
+    assert took <= DURATION + 2 * POLL + 1
+    print(f"camera takeover after a crash: {time.monotonic() - last_renewal:.2f}s (lease {DURATION}s)")
+    await replicas.settled(("ingest-0", "ingest-1"), 1)
+    assert replicas.double_claims == []
+
+
+async def test_a_replica_whose_renewal_fails_stops_before_anybody_takes_over(replicas: Replicas) -> None:
+    await replicas.start("ingest-0")
+    b = await replicas.start("ingest-1")
+    await replicas.settled(("ingest-0", "ingest-1"), 3 * b.period_s + 1)
+    theirs = [cam for cam in CAMERAS if b.mine(cam)]
+    # ingest-1 loses its database (ingest-0 still reaches it): every statement fails.
+    _break_store(b)
+    stopped = await wait_until(lambda: not b.lease_held, DURATION, "ingest-1 to stop")
+    assert not any(b.mine(cam) for cam in theirs)
+    a = replicas.live["ingest-0"]
+    took = await wait_until(lambda: all(a.mine(cam) for cam in theirs), DURATION + 3, "the takeover")
+    # ingest-1 gave its cameras up at least a renewal period before ingest-0 took them.
+    assert took >= b.period_s - 0.1, (stopped, took)
+    assert replicas.double_claims == []
+
+
+# ------------------------------------------------------------------------------- helpers ---
+
+
+def _freeze(shard: LeaseShardOwner) -> None:
+    if shard._task is not None:
+        shard._task.cancel()
+    renewer = shard.membership._renewer
+    if renewer is not None:
+        renewer.cancel()
+
+
+def _break_store(shard: LeaseShardOwner) -> None:
+    async def unavailable(*_args: Any, **_kwargs: Any) -> Any:
+        raise LeaseStoreUnavailable("connection refused")
+
+    store = shard.membership._api
+    for name in ("get", "list", "create", "replace", "delete"):
+        setattr(store, name, unavailable)
