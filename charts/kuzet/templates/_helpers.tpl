@@ -227,10 +227,8 @@ KUZET_OTLP_ENDPOINT: {{ . | quote }}
 KUZET_ENDPOINT_{{ upper $callee }}: {{ include "kuzet.endpoint" (dict "root" $root "name" $callee) | quote }}
 {{- end }}
 {{- end }}
-{{- with $c.replicaSetEnv }}
-{{- $pods := list }}
-{{- range $i := until ($c.replicas | int) }}{{ $pods = append $pods (printf "%s-%d" (include "kuzet.componentName" (dict "root" $root "name" $.name)) $i) }}{{ end }}
-{{ . }}: {{ toJson $pods | quote }}
+{{- with $c.leaseDurationSeconds }}
+KUZET_{{ $svc }}_LEASE_DURATION_S: {{ . | toString | quote }}
 {{- end }}
 {{- if and (eq .name "inference") (include "kuzet.enabled" (dict "root" $root "name" "triton")) }}
 KUZET_INFERENCE_BACKEND: "triton"
