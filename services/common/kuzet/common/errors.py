@@ -10,9 +10,11 @@ class KuzetError(Exception):
 
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, trailers: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(message)
         self.message = message
+        # Trailing metadata sent with the status (what a caller needs to act on the error).
+        self.trailers = trailers
 
 
 class InvalidArgument(KuzetError):
@@ -45,6 +47,25 @@ class ResourceExhausted(KuzetError):
 
 class Unavailable(KuzetError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+# Trailing metadata of a follower's UNAVAILABLE: the advertise address of the replica that can
+# serve the call (the leader, or the holder of the resource); callers retry once there.
+LEADER_KEY = "x-kuzet-leader"
+# gRPC's own trailer: a negative value tells the caller's channel not to retry by itself (the same
+# follower would answer the same), so the caller sees the leader's address at once.
+_NO_RETRY = ("grpc-retry-pushback-ms", "-1")
+
+
+class NotLeader(Unavailable):
+    """Only another replica can do this now: UNAVAILABLE naming it in ``x-kuzet-leader``.
+
+    ``leader`` is empty when no replica holds it (a lease is free or expiring): retry later.
+    """
+
+    def __init__(self, message: str, leader: str) -> None:
+        super().__init__(message, trailers=((LEADER_KEY, leader), _NO_RETRY) if leader else ())
+        self.leader = leader
 
 
 class ConfigError(Exception):

@@ -10,11 +10,15 @@ import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from kuzet.common.caller import Caller, caller_metadata, current_caller
+from kuzet.common.errors import LEADER_KEY
 
 # UNAVAILABLE means the call did not reach a healthy server: safe to retry, and Kuzet's mutating
 # RPCs are idempotent by client-chosen ids (event_id, upload id) where a retry could repeat work.
+# Round robin spreads calls over every address of a multi-address target (the replicas `kuzet up`
+# runs, `ipv4:a:p0,a:p1`) and leaves out a dead one, so a retry lands on a live replica.
 _SERVICE_CONFIG = json.dumps(
     {
+        "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
                 "name": [{}],
@@ -99,3 +103,13 @@ def open_channel(address: str, *, caller: Caller | None = None, max_message_mb: 
             ("grpc.keepalive_time_ms", 30_000),
         ],
     )
+
+
+def leader_address(exc: grpc.aio.AioRpcError) -> str:
+    """The replica a follower's UNAVAILABLE names (``x-kuzet-leader``); '' for any other error."""
+    if exc.code() != grpc.StatusCode.UNAVAILABLE:
+        return ""
+    for key, value in exc.trailing_metadata() or ():
+        if key == LEADER_KEY:
+            return str(value)
+    return ""

@@ -92,7 +92,7 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
     async def _fail(self, context: grpc.aio.ServicerContext, method: str, exc: BaseException) -> None:
         if isinstance(exc, KuzetError):
             log.info("%s refused: %s", method, exc.message, extra={"grpc_code": exc.code.name})
-            await context.abort(exc.code, exc.message)
+            await context.abort(exc.code, exc.message, trailing_metadata=exc.trailers)
         log.exception("%s failed", method)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (trace {current_trace_id() or '-'})")
 
