@@ -120,6 +120,14 @@ class Fleet:
             await ctl.close()
         await self.leadership.release(drone_id)
 
+    async def _drop(self, drone_id: str, why: str) -> None:
+        ctl = self.controllers.pop(drone_id, None)
+        if ctl is not None:
+            log.warning(
+                "drone %s: %s; closing its link", drone_id, why, extra={"agency": ctl.drone.agency_id}
+            )
+            await ctl.close()
+
     async def _claim(self) -> None:
         """Renew our leases, drop the ones lost, try to take drones nobody controls."""
         # Another instance may have registered drones since we started.
@@ -127,9 +135,7 @@ class Fleet:
             self.drones.setdefault(drone.drone_id, drone)
         for drone_id in list(self.controllers):
             if not await self.leadership.renew(drone_id):
-                log.warning("lost the lease of drone %s; closing its link", drone_id)
-                ctl = self.controllers.pop(drone_id)
-                await ctl.close()
+                await self._drop(drone_id, "lost its lease")
         for drone_id, drone in list(self.drones.items()):
             if drone_id not in self.controllers:
                 await self._take(drone)
@@ -139,6 +145,10 @@ class Fleet:
         while True:
             await asyncio.sleep(SUPERVISE_S)
             now = time.monotonic()
+            # Between renewals too: a term that ran out (renewals failing) ends control at once,
+            # before any other replica may take the lease over.
+            for drone_id in [d for d in self.controllers if not self.leadership.holds(d)]:
+                await self._drop(drone_id, "could not renew its lease in time")
             for ctl in list(self.controllers.values()):
                 ctl.supervise(now)
             if now - last_claim > self.leadership.lease_s / 3:

@@ -2,16 +2,25 @@
 
 A service instance may only open a drone's MAVLink link while it holds that drone's lease;
 two ground stations commanding one vehicle is a safety hazard. `InProcessLeadership` is for one
-machine (and for tests with several service instances in one process); `KubernetesLeadership`
-keeps one coordination.k8s.io Lease per drone via kuzet.common.k8s.LeaseLock.
+process (tests with several service instances in one process); `KubernetesLeadership` keeps one
+coordination.k8s.io Lease per drone via kuzet.common.k8s.LeaseLock, and `DatabaseLeadership` the
+same Leases in the drone database for replicas on one machine (kuzet.common.dblease).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from kuzet.common.db import Database
+from kuzet.common.dblease import DatabaseLeaseLock
+from kuzet.common.k8s import TRANSIENT_ERRORS, LeaseLock, pod_identity
+
+log = logging.getLogger(__name__)
 
 
 class Leadership(Protocol):
@@ -25,6 +34,10 @@ class Leadership(Protocol):
     async def renew(self, key: str) -> bool: ...
 
     async def release(self, key: str) -> None: ...
+
+    def holds(self, key: str) -> bool:
+        """True while our last successful acquire/renew is younger than the lease (no I/O)."""
+        ...
 
     def holder(self, key: str) -> str: ...
 
@@ -61,6 +74,9 @@ class InProcessLeadership:
         if cur is not None and cur[0] == self.identity:
             del self.table.leases[key]
 
+    def holds(self, key: str) -> bool:
+        return self.holder(key) == self.identity
+
     def holder(self, key: str) -> str:
         cur = self.table.leases.get(key)
         return cur[0] if cur is not None and cur[1] >= time.monotonic() else ""
@@ -72,8 +88,57 @@ def lease_name(drone_id: str) -> str:
     return f"kuzet-drone-{slug}"[:253]
 
 
-class KubernetesLeadership:
-    """One LeaseLock per drone (kuzet.common.k8s)."""
+class LeaseLeadership:
+    """One lease lock per drone, as ``open_lock(lease name)`` makes them.
+
+    A renewal that cannot reach the lease store (API server or database) is a round lost, not an
+    error: the drone stays ours only while our last successful write is younger than the lease
+    (``holds``), so the controller stops before any other replica may take the lease over.
+    """
+
+    def __init__(self, open_lock: Callable[[str], LeaseLock], *, identity: str, lease_s: float) -> None:
+        self._open_lock = open_lock
+        self.identity = identity
+        self.lease_s = lease_s
+        self._locks: dict[str, LeaseLock] = {}
+
+    def _lock(self, key: str) -> LeaseLock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = self._open_lock(lease_name(key))
+        return lock
+
+    async def acquire(self, key: str) -> bool:
+        lock = self._lock(key)
+        try:
+            return await lock.try_acquire_or_renew()
+        except TRANSIENT_ERRORS as exc:
+            log.warning("drone %s: lease %s not renewed: %s", key, lock.name, exc)
+            return lock.is_leader
+
+    async def renew(self, key: str) -> bool:
+        return await self.acquire(key)
+
+    async def release(self, key: str) -> None:
+        lock = self._locks.pop(key, None)
+        if lock is not None:
+            try:
+                await lock.release()
+            except TRANSIENT_ERRORS as exc:
+                # It expires by itself; a standby waits the lease out instead of taking it at once.
+                log.warning("drone %s: lease %s not released: %s", key, lock.name, exc)
+
+    def holds(self, key: str) -> bool:
+        lock = self._locks.get(key)
+        return lock is not None and lock.is_leader
+
+    def holder(self, key: str) -> str:
+        lock = self._locks.get(key)
+        return lock.holder if lock is not None else ""
+
+
+class KubernetesLeadership(LeaseLeadership):
+    """One coordination.k8s.io Lease per drone (kuzet.common.k8s.LeaseLock)."""
 
     def __init__(
         self,
@@ -83,41 +148,34 @@ class KubernetesLeadership:
         namespace: str | None = None,
         lease_s: float = 15.0,
     ) -> None:
-        from kuzet.common.k8s import pod_identity
+        name = identity or pod_identity()
 
-        self._api = api_client
-        self.identity = identity or pod_identity()
-        self._namespace = namespace
-        self.lease_s = lease_s
-        self._locks: dict[str, Any] = {}
-
-    def _lock(self, key: str) -> Any:
-        from kuzet.common.k8s import LeaseLock
-
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = LeaseLock(
-                self._api,
-                name=lease_name(key),
-                identity=self.identity,
-                namespace=self._namespace,
-                lease_duration_s=self.lease_s,
+        def open_lock(lease: str) -> LeaseLock:
+            return LeaseLock(
+                api_client,
+                name=lease,
+                identity=name,
+                namespace=namespace,
+                lease_duration_s=lease_s,
                 labels={"app.kubernetes.io/component": "drone"},
             )
-            self._locks[key] = lock
-        return lock
 
-    async def acquire(self, key: str) -> bool:
-        return bool(await self._lock(key).try_acquire_or_renew())
+        super().__init__(open_lock, identity=name, lease_s=lease_s)
 
-    async def renew(self, key: str) -> bool:
-        return await self.acquire(key)
 
-    async def release(self, key: str) -> None:
-        lock = self._locks.pop(key, None)
-        if lock is not None:
-            await lock.release()
+class DatabaseLeadership(LeaseLeadership):
+    """The same Leases kept in the drone service's database, for replicas on one machine."""
 
-    def holder(self, key: str) -> str:
-        lock = self._locks.get(key)
-        return str(lock.holder) if lock is not None else ""
+    def __init__(self, database: Database, *, identity: str | None = None, lease_s: float = 15.0) -> None:
+        name = identity or pod_identity()
+
+        def open_lock(lease: str) -> LeaseLock:
+            return DatabaseLeaseLock(
+                database,
+                name=lease,
+                identity=name,
+                lease_duration_s=lease_s,
+                labels={"app.kubernetes.io/component": "drone"},
+            )
+
+        super().__init__(open_lock, identity=name, lease_s=lease_s)

@@ -44,3 +44,12 @@ class MissionRow(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (Index("ix_drone_missions_drone_time", "drone_id", "dispatched_at"),)
+
+
+class ReplicaRow(Base):
+    """Where a replica (a lease holder identity) can be reached: its advertise address."""
+
+    __tablename__ = "drone_replicas"
+    replica_id: Mapped[str] = mapped_column(String(253), primary_key=True)
+    address: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -12,12 +12,13 @@ from kuzet.common.auditservice import add_audit_service
 from kuzet.common.caller import service_caller
 from kuzet.common.config import Endpoints
 from kuzet.common.db import Database, migrate
+from kuzet.common.dblease import in_kubernetes
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
 from kuzet.common.runner import run_service
 from kuzet.common.v1 import common_pb2
 from kuzet.drone.config import DroneSettings
 from kuzet.drone.fleet import Fleet
-from kuzet.drone.leadership import InProcessLeadership, KubernetesLeadership, Leadership
+from kuzet.drone.leadership import DatabaseLeadership, InProcessLeadership, KubernetesLeadership, Leadership
 from kuzet.drone.service import DroneServicer
 from kuzet.drone.store import DroneStore
 from kuzet.drone.v1 import drone_pb2, drone_pb2_grpc
@@ -27,14 +28,18 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = drone_pb2.DESCRIPTOR.services_by_name["DroneService"].full_name
 
 
-def _leadership(settings: DroneSettings) -> Leadership:
-    if settings.leadership == "kubernetes":
+def _leadership(settings: DroneSettings, database: Database) -> Leadership:
+    kind = settings.leadership
+    if kind == "auto":
+        kind = "kubernetes" if in_kubernetes() else "database"
+    identity = settings.controller_id or None
+    if kind == "kubernetes":
         from kuzet.common.k8s import load_api_client
 
-        return KubernetesLeadership(
-            load_api_client(), identity=settings.controller_id or None, lease_s=settings.lease_s
-        )
-    return InProcessLeadership(settings.controller_id or "drone-local", lease_s=settings.lease_s)
+        return KubernetesLeadership(load_api_client(), identity=identity, lease_s=settings.lease_s)
+    if kind == "database":
+        return DatabaseLeadership(database, identity=identity, lease_s=settings.lease_s)
+    return InProcessLeadership(identity or "drone-local", lease_s=settings.lease_s)
 
 
 class DroneServer(GrpcServer):
@@ -74,9 +79,16 @@ async def build(
                 )
 
     fleet = Fleet(
-        store, leadership or _leadership(settings), publish_event, telemetry_hz=settings.telemetry_hz
+        store,
+        leadership or _leadership(settings, database),
+        publish_event,
+        telemetry_hz=settings.telemetry_hz,
     )
     await fleet.start()
+
+    async def advertise() -> None:
+        # Followers name the leader by this address (x-kuzet-leader) when a command reaches them.
+        await store.put_replica(fleet.leadership.identity, settings.advertise_address or server.address)
 
     async def dispose() -> None:
         database.dispose()
@@ -88,6 +100,7 @@ async def build(
             add_audit_service(audit),
         ],
         [SERVICE_NAME, AUDIT_SERVICE_NAME],
+        on_start=[advertise],
         on_stop=[fleet.stop, *on_stop, dispose],
     )
     server.fleet = fleet

@@ -17,10 +17,12 @@ from kuzet.common.errors import (
     InvalidArgument,
     KuzetError,
     NotFound,
+    NotLeader,
     PermissionDenied,
 )
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.drone import geo, planning
+from kuzet.drone.controller import DroneController
 from kuzet.drone.fleet import Fleet, location_of
 from kuzet.drone.mavlink.transport import parse_link_url
 from kuzet.drone.store import DroneStore
@@ -36,6 +38,7 @@ DEFAULT_LIMITS = {
     "link_loss_timeout_s": 5.0,
 }
 CA = drone_pb2.ControlAction
+NO_CONTROLLER = "its link is down or its lease is changing hands"
 PAGE = 100
 
 
@@ -61,6 +64,21 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
             raise NotFound(f"drone {drone_id} is not registered")
         current_caller().require_agency(drone.agency_id)
         return drone
+
+    async def _controller(self, drone_id: str) -> DroneController:
+        """This replica's controller of the drone; else UNAVAILABLE naming the replica that has it."""
+        ctl = self.fleet.controller(drone_id)
+        if ctl is not None:
+            return ctl
+        await self._refer_to_holder(drone_id)
+        raise NotLeader(f"drone {drone_id} has no controller right now ({NO_CONTROLLER}); retry shortly", "")
+
+    async def _refer_to_holder(self, drone_id: str) -> None:
+        """UNAVAILABLE naming the replica that holds the drone's lease, when another one does."""
+        holder = self.fleet.leadership.holder(drone_id)
+        if holder and holder != self.fleet.leadership.identity:
+            address = await self.store.replica_address(holder)
+            raise NotLeader(f"drone {drone_id} is controlled by replica {holder}", address)
 
     # ----- registry -----------------------------------------------------------------------
 
@@ -191,7 +209,9 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         drone = await self._drone(request.drone_id)
         ctl = self.fleet.controller(drone.drone_id)
         if ctl is None:
-            battery, not_ready = None, [f"drone {drone.drone_id} is controlled by another service instance"]
+            # Readiness and battery are the controller's: the replica that has it plans.
+            await self._refer_to_holder(drone.drone_id)
+            battery, not_ready = None, [f"drone {drone.drone_id} has no controller ({NO_CONTROLLER})"]
         else:
             battery, not_ready = ctl.battery(), ctl.not_ready()
         plan = planning.plan_patrol(
@@ -235,9 +255,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
             raise FailedPrecondition(
                 "the plan failed its checks: " + "; ".join(v.message for v in plan.violations)
             )
-        ctl = self.fleet.controller(plan.drone_id)
-        if ctl is None:
-            raise FailedPrecondition(f"drone {plan.drone_id} is not controlled by this service instance")
+        ctl = await self._controller(plan.drone_id)
         return plan, await ctl.dispatch(plan, caller.subject)
 
     async def Control(self, request: drone_pb2.ControlRequest, context: Any) -> Any:
@@ -253,9 +271,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         else:
             raise InvalidArgument("action must be HOLD, RESUME, RETURN_TO_LAUNCH, LAND or EMERGENCY_STOP")
         drone = await self._drone(request.drone_id)
-        ctl = self.fleet.controller(drone.drone_id)
-        if ctl is None:
-            raise FailedPrecondition(f"drone {drone.drone_id} is not controlled by this service instance")
+        ctl = await self._controller(drone.drone_id)
         action = drone_pb2.ControlAction.Name(request.action)
         try:
             await ctl.control(request.action, caller.subject, request.reason)
@@ -275,9 +291,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         if not request.reason:
             raise InvalidArgument("reason is required to lift an emergency-stop block")
         drone = await self._drone(request.drone_id)
-        ctl = self.fleet.controller(drone.drone_id)
-        if ctl is None:
-            raise FailedPrecondition(f"drone {drone.drone_id} is not controlled by this service instance")
+        ctl = await self._controller(drone.drone_id)
         ctl.reenable(caller.subject, request.reason)
         await self.audit.record("drone.reenable", drone.drone_id, "ok", {"reason": request.reason})
         return drone_pb2.ReenableCommandsResponse(state=ctl.state())
@@ -363,6 +377,8 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         drone = await self._drone(request.drone_id)
         ctl = self.fleet.controller(drone.drone_id)
         if ctl is None:
+            # The live state is the controller's: name the replica that has it.
+            await self._refer_to_holder(drone.drone_id)
             st = drone_pb2.DroneState(drone=drone, controller=self.fleet.leadership.holder(drone.drone_id))
             st.telemetry.drone_id, st.telemetry.agency_id = drone.drone_id, drone.agency_id
             st.telemetry.link_state = drone_pb2.LINK_STATE_CLOSED

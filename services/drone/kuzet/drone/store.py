@@ -7,13 +7,27 @@ from sqlalchemy.orm import Session
 
 from kuzet.common.db import Database
 from kuzet.common.timeutil import from_timestamp, utcnow
-from kuzet.drone.models import DroneRow, MissionRow, PlanRow, ZoneRow
+from kuzet.drone.models import DroneRow, MissionRow, PlanRow, ReplicaRow, ZoneRow
 from kuzet.drone.v1 import drone_pb2
 
 
 class DroneStore:
     def __init__(self, database: Database) -> None:
         self.db = database
+
+    # Replicas
+    async def put_replica(self, replica_id: str, address: str) -> None:
+        def work(s: Session) -> None:
+            s.merge(ReplicaRow(replica_id=replica_id, address=address, updated_at=utcnow()))
+
+        await self.db.run(work)
+
+    async def replica_address(self, replica_id: str) -> str:
+        def work(s: Session) -> str:
+            row = s.get(ReplicaRow, replica_id)
+            return row.address if row else ""
+
+        return await self.db.run(work)
 
     # Drones
     async def put_drone(self, drone: drone_pb2.Drone) -> None:
