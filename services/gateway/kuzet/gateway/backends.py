@@ -25,12 +25,14 @@ class Backends:
         self._max_mb = max_message_mb
         self._channels: dict[str, grpc.aio.Channel] = {}
 
-    def channel(self, service: str) -> grpc.aio.Channel:
-        ch = self._channels.get(service)
+    def channel(self, service: str, address: str = "") -> grpc.aio.Channel:
+        """The channel to ``service`` (its endpoint, or one replica's ``address``)."""
+        key = f"{service}@{address}" if address else service
+        ch = self._channels.get(key)
         if ch is None:
             # The caller is passed explicitly as metadata on each call (the gateway serves no RPC).
-            ch = open_channel(getattr(self.endpoints, service), max_message_mb=self._max_mb)
-            self._channels[service] = ch
+            ch = open_channel(address or getattr(self.endpoints, service), max_message_mb=self._max_mb)
+            self._channels[key] = ch
         return ch
 
     @property
@@ -52,6 +54,10 @@ class Backends:
     @property
     def drone(self) -> drone_pb2_grpc.DroneServiceStub:
         return drone_pb2_grpc.DroneServiceStub(self.channel("drone"))
+
+    def drone_at(self, address: str) -> drone_pb2_grpc.DroneServiceStub:
+        """The drone replica at ``address`` (the one a follower named as the drone's controller)."""
+        return drone_pb2_grpc.DroneServiceStub(self.channel("drone", address))
 
     def audit(self, service: str) -> Any:
         return audit_pb2_grpc.AuditServiceStub(self.channel(service))

@@ -18,6 +18,7 @@ from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.config import Endpoints
 from kuzet.common.db import Database
 from kuzet.common.errors import ConfigError
+from kuzet.common.grpcclient import leader_address
 from kuzet.common.objectstore import ObjectStore, open_object_store
 from kuzet.gateway.auth import JwksSource, Principal, TokenValidator, http_jwks_source
 from kuzet.gateway.backends import Backends
@@ -44,12 +45,32 @@ class Gateway:
     local_issuer: LocalIssuer | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    async def call(self, principal: Principal, method: Callable[..., Awaitable[R]], request: Any) -> R:
-        """One unary call to a service on behalf of `principal`; gRPC errors become ApiErrors."""
+    async def call(
+        self,
+        principal: Principal,
+        method: Callable[..., Awaitable[R]],
+        request: Any,
+        *,
+        at_leader: Callable[[str], Callable[..., Awaitable[R]]] | None = None,
+    ) -> R:
+        """One unary call to a service on behalf of `principal`; gRPC errors become ApiErrors.
+
+        With ``at_leader`` (the same method on the replica at an address) a replica's UNAVAILABLE
+        naming the leader (x-kuzet-leader) is retried there, once.
+        """
+        metadata = principal_metadata(principal)
+        timeout = self.settings.rpc_timeout_seconds
         try:
-            return await method(
-                request, metadata=principal_metadata(principal), timeout=self.settings.rpc_timeout_seconds
-            )
+            try:
+                return await method(request, metadata=metadata, timeout=timeout)
+            except grpc.aio.AioRpcError as exc:
+                leader = leader_address(exc) if at_leader is not None else ""
+                if not leader or at_leader is None:
+                    raise
+                log.info(
+                    "%s; retrying at the leader %s", exc.details(), leader, extra={"agency": principal.agency}
+                )
+                return await at_leader(leader)(request, metadata=metadata, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             err = from_grpc(exc)
             if err.status >= 500:

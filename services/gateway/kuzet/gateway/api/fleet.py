@@ -119,7 +119,12 @@ async def drone_state(
 ) -> dict[str, Any]:
     gw = gateway_of(request)
     return to_json(
-        await gw.call(principal, gw.backends.drone.GetDroneState, dpb.GetDroneStateRequest(drone_id=drone_id))
+        await gw.call(
+            principal,
+            gw.backends.drone.GetDroneState,
+            dpb.GetDroneStateRequest(drone_id=drone_id),
+            at_leader=lambda address: gw.backends.drone_at(address).GetDroneState,
+        )
     )
 
 
@@ -150,7 +155,15 @@ async def plan_patrol(
 ) -> dict[str, Any]:
     gw = gateway_of(request)
     req = from_json(body, dpb.PlanPatrolRequest, "plan")
-    return to_json(await gw.call(principal, gw.backends.drone.PlanPatrol, req))
+    # Planning reads the drone's live state: the replica that controls it plans.
+    return to_json(
+        await gw.call(
+            principal,
+            gw.backends.drone.PlanPatrol,
+            req,
+            at_leader=lambda a: gw.backends.drone_at(a).PlanPatrol,
+        )
+    )
 
 
 class DispatchBody(BaseModel):
@@ -173,6 +186,7 @@ async def dispatch(
             principal,
             gw.backends.drone.Dispatch,
             dpb.DispatchRequest(plan_id=body.plan_id, pilot_confirmed=body.pilot_confirmed),
+            at_leader=lambda address: gw.backends.drone_at(address).Dispatch,
         )
     )
 
