@@ -109,6 +109,23 @@ async def test_an_erasure_never_matches_on_a_replica_whose_index_has_not_caught_
     assert b.app.registry.person(obama.person.person_id) is None
 
 
+async def test_an_erased_face_never_matches_through_an_id_reused_by_the_next_enrolment(
+    pair: Callable[..., Awaitable[tuple[Running, Running]]], photos: Photos
+) -> None:
+    a, b = await pair(**FROZEN)
+    gallery = await a.gallery()
+    obama = await a.enrol(gallery.gallery_id, photos.obama[:1], "Obama")
+    await b.app.changes.catch_up()
+    await a.stub.RemovePerson(
+        pb.RemovePersonRequest(person_id=obama.person.person_id, reason="erasure request ER-11"),
+        metadata=md(ADMIN),
+    )
+    # On SQLite the next embedding takes the erased one's id; B's index still maps it to Obama.
+    await a.enrol(gallery.gallery_id, [photos.biden], "Biden")
+    assert b.app.registry.person(obama.person.person_id) is not None
+    assert obama.person.person_id not in await _found(b, photos.obama[2], gallery.gallery_id)
+
+
 async def test_an_expired_watchlist_entry_never_matches_on_a_lagging_replica(
     pair: Callable[..., Awaitable[tuple[Running, Running]]], photos: Photos
 ) -> None:
@@ -221,7 +238,7 @@ async def test_a_search_without_its_database_check_is_unavailable_not_unchecked(
     servicer = identity_sqlite.app.servicer
     checked = servicer._still_enrolled
 
-    def database_gone(ids: list[int], now: object) -> set[int]:
+    def database_gone(ids: dict[int, str], now: object) -> set[int]:
         database = servicer.db
         servicer.db = Database("postgresql://postgres@127.0.0.1:1/kuzet")
         try:

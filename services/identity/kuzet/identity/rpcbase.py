@@ -299,33 +299,39 @@ class ServicerBase(pb_grpc.IdentityServiceServicer):
                         continue
                     found.append((g, hit))
             found.sort(key=lambda gh: -gh[1].score)
-            live = self._still_enrolled([h.embedding_id for _, h in found], now)
+            live = self._still_enrolled({h.embedding_id: h.person.person_id for _, h in found}, now)
             return [(g, h) for g, h in found if h.embedding_id in live][:top_k]
 
         return await asyncio.to_thread(run)
 
-    def _still_enrolled(self, embedding_ids: list[int], now: datetime) -> set[int]:
-        """The candidates' embeddings that the database still holds for an unexpired person.
+    def _still_enrolled(self, candidates: dict[int, str], now: datetime) -> set[int]:
+        """The candidates' embeddings (id -> person) that the database still holds for the same,
+        unexpired person. The person is compared too: SQLite may give a new embedding the id
+        of the newest one erased.
 
         This replica's index may not have applied an erasure, expiry or re-embedding committed
         on another replica yet; this read, in the same request, is what guarantees that an
         erased or expired entry never matches once the call that removed it has returned.
         Without the database there is no answer rather than an unchecked one.
         """
-        if not embedding_ids:
+        if not candidates:
             return set()
         try:
             with self.db.session() as s:
                 rows = s.execute(
-                    select(EmbeddingRow.embedding_id, PersonRow.expires_at)
+                    select(EmbeddingRow.embedding_id, EmbeddingRow.person_id, PersonRow.expires_at)
                     .join(PersonRow, PersonRow.person_id == EmbeddingRow.person_id)
-                    .where(EmbeddingRow.embedding_id.in_(embedding_ids))
+                    .where(EmbeddingRow.embedding_id.in_(list(candidates)))
                 ).all()
         except DBAPIError as exc:
             raise Unavailable(
                 "the database cannot confirm that the candidates are still enrolled; try again"
             ) from exc
-        return {r.embedding_id for r in rows if not is_expired(r.expires_at, now)}
+        return {
+            r.embedding_id
+            for r in rows
+            if candidates[r.embedding_id] == r.person_id and not is_expired(r.expires_at, now)
+        }
 
     async def _store_probe(self, agency: str, data: bytes) -> tuple[str, str, int, str]:
         key = f"identity/{key_part(agency)}/probes/{uuid.uuid4()}"
