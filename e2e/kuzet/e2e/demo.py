@@ -127,13 +127,8 @@ async def _run(launcher: Launcher, clip_uri: str, photos: list[Path]) -> int:
         await _drone(launcher)
         badges = asyncio.create_task(_badges(launcher, stop))
         print(INSTRUCTIONS.format(gateway=launcher.url("gateway"), password="kuzet-demo", logs=launcher.logs))
-        while not stop.is_set():
-            if dead := launcher.exited():
-                print(f"stopping: {dead} exited; see {launcher.logs}", file=sys.stderr)
-                return 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1)
-        stop.set()
+        # A service that exits meanwhile is restarted by the launcher's supervisor, which says so.
+        await stop.wait()
         await badges
         return 0
     finally:

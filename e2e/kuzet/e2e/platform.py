@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 
 from kuzet.common.launcher import Launcher
-from kuzet.common.testing import free_port_number
 from kuzet.e2e.otlp import OtlpReceiver
 
 DEMO_PASSWORD = "kuzet-demo"
@@ -20,10 +19,10 @@ DEMO_PASSWORD = "kuzet-demo"
 class Platform:
     """Starts the chosen services on free loopback ports, all exporting traces to one receiver."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, replicas: dict[str, int] | None = None
+    ) -> None:
         self.otlp = OtlpReceiver().start()
-        probe = Launcher(data_dir)
-        ports = {name: free_port_number() for name in probe.specs}
         self.launcher = Launcher(
             data_dir,
             env={
@@ -34,7 +33,8 @@ class Platform:
                 "KUZET_GATEWAY_DEMO_PASSWORD": DEMO_PASSWORD,
                 **(env or {}),
             },
-            ports=ports,
+            replicas=replicas or {},
+            free_ports=True,
         )
 
     @property
@@ -52,20 +52,22 @@ class Platform:
         self.otlp.stop()
 
     def log_lines(self, service: str) -> list[dict[str, Any]]:
-        path = self.launcher.logs / f"{service}.log"
+        """The JSON log lines of every replica of ``service``."""
         lines = []
-        for raw in path.read_text(errors="replace").splitlines() if path.exists() else []:
-            try:
-                lines.append(json.loads(raw))
-            except json.JSONDecodeError:
-                continue
+        for unit in self.launcher.units(service):
+            path = self.launcher.log_path(unit.key)
+            for raw in path.read_text(errors="replace").splitlines() if path.exists() else []:
+                try:
+                    lines.append(json.loads(raw))
+                except json.JSONDecodeError:
+                    continue
         return lines
 
     def services_logging(self, trace_id: str) -> set[str]:
         """The services with at least one log line in ``trace_id``."""
         return {
             s
-            for s in self.launcher.procs
+            for s in {u.service for u in self.launcher.units()}
             if any(line.get("trace_id") == trace_id for line in self.log_lines(s))
         }
 

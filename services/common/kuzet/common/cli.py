@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from kuzet.common.errors import ConfigError
-from kuzet.common.launcher import GROUP, Launcher, installed_services
+from kuzet.common.launcher import GROUP, Launcher, installed_services, parse_replicas, port_open, read_status
 
 COMMANDS = "kuzet.commands"
 
@@ -35,9 +35,14 @@ def serve(name: str) -> int:
     return 0
 
 
-def up(only: list[str] | None) -> int:
-    """Start each service as its own process on loopback; stop them all on Ctrl-C or if one dies."""
-    launcher = Launcher(Path(os.environ.get("KUZET_DATA_DIR", ".kuzet")))
+def up(only: list[str] | None, replicas: dict[str, int]) -> int:
+    """Start each service's replicas as processes on loopback, restart any that exits (with
+    backoff) while the others keep running, and stop them all on Ctrl-C."""
+    try:
+        launcher = Launcher(data_dir(), replicas=replicas)
+    except (KeyError, ValueError) as exc:
+        print(exc.args[0] if exc.args else exc, file=sys.stderr)
+        return 2
     if not launcher.specs:
         print("no Kuzet services are installed (run `make dev`)", file=sys.stderr)
         return 2
@@ -51,12 +56,17 @@ def up(only: list[str] | None) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         for name in launcher.start_all(only):
-            print(f"  {name:<10} {launcher.url(name)}", flush=True)
-        print(f"Kuzet is up; logs in {launcher.logs}; Ctrl-C stops it.", flush=True)
+            count = len(launcher.units(name))
+            print(
+                f"  {name:<10} {launcher.url(name)}" + (f"  ({count} replicas)" if count > 1 else ""),
+                flush=True,
+            )
+        print(
+            f"Kuzet is up; logs in {launcher.logs}; a process that exits is restarted "
+            "(`kuzet status` shows them); Ctrl-C stops it.",
+            flush=True,
+        )
         while not stopping:
-            if dead := launcher.exited():
-                print(f"stopping: {dead} exited; see {launcher.logs}", file=sys.stderr)
-                return 1
             time.sleep(0.5)
         return 0
     except RuntimeError as exc:
@@ -67,6 +77,35 @@ def up(only: list[str] | None) -> int:
         print("Kuzet stopped.", flush=True)
 
 
+def data_dir() -> Path:
+    return Path(os.environ.get("KUZET_DATA_DIR", ".kuzet"))
+
+
+def status() -> int:
+    """What the supervisor of `kuzet up` last saw; exit 1 unless every process is running."""
+    seen = read_status(data_dir())
+    if seen is None:
+        print(
+            f"no platform has run in {data_dir().resolve()} (`kuzet up` writes its status there)",
+            file=sys.stderr,
+        )
+        return 1
+    age = time.time() - float(seen["updated_at"])
+    print(f"{'process':<12} {'state':<9} {'pid':>7} {'port':>6} {'restarts':>8}  last exit")
+    healthy = True
+    for key, p in seen["processes"].items():
+        # Written on every change only: a running process is checked on its port now.
+        state = p["state"] if p["state"] != "running" or port_open(int(p["port"])) else "down"
+        healthy &= state == "running"
+        wait = f" (restart in {p['restart_in_s']} s)" if p.get("restart_in_s") is not None else ""
+        print(
+            f"{key:<12} {state:<9} {p['pid'] or '-':>7} {p['port']:>6} {p['restarts']:>8}  "
+            f"{p['last_exit'] or '-'}{wait}"
+        )
+    print(f"(supervisor pid {seen['launcher_pid']}, status written {age:.0f} s ago)")
+    return 0 if healthy else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     extra = {ep.name: ep for ep in entry_points(group=COMMANDS)}
     parser = argparse.ArgumentParser(prog="kuzet", description="Kuzet public-safety platform")
@@ -75,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("service")
     p_up = sub.add_parser("up", help="run the whole platform on this machine")
     p_up.add_argument("--only", help="comma-separated services to start")
+    p_up.add_argument(
+        "--replicas",
+        default="",
+        help="processes per service, e.g. identity=2,ingest=2 (each its own port; default 1)",
+    )
+    sub.add_parser("status", help="the processes of `kuzet up` in KUZET_DATA_DIR: running, restarting")
     sub.add_parser("services", help="list the installed services")
     for name in extra:
         sub.add_parser(name, help=f"{name} (from {extra[name].value})", add_help=False)
@@ -87,7 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve(args.service)
     if args.command == "up":
-        return up(args.only.split(",") if args.only else None)
+        try:
+            replicas = parse_replicas(args.replicas)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return up(args.only.split(",") if args.only else None, replicas)
+    if args.command == "status":
+        return status()
     for spec in installed_services().values():
         print(f"{spec.name:<10} {spec.protocol}:{spec.default_port}")
     return 0

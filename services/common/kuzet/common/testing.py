@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from kuzet.common import launcher
+
 PG_ADMIN_URL = os.environ.get("KUZET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def free_port_number() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return launcher.free_port()
 
 
 @pytest.fixture
