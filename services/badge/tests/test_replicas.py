@@ -12,10 +12,11 @@ from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import select
 
 from kuzet.badge.models import CommandRow, StreamHolderRow
-from kuzet.badge.server import BadgeApp, build_app
+from kuzet.badge.server import REPLICAS_HEALTH, BadgeApp, build_app
 from kuzet.badge.sim import SimBadge, register_badges
 from kuzet.badge.v1 import badge_pb2 as A
 from kuzet.badge.v1 import badge_pb2_grpc
@@ -219,3 +220,30 @@ async def test_a_dead_replicas_badges_are_judged_only_after_its_claims_expire(
     assert time.monotonic() - crashed_at >= LEASE_S * 2 / 3
     await asyncio.sleep(1.0)
     assert len(a.sink.of("badge_signal_lost")) == 1
+
+
+async def test_health_says_when_the_replicas_database_work_fails(start_replica: Start) -> None:
+    a = await start_replica("badge-a")
+    channel = open_channel(a.app.server.address, caller=ADMIN)
+    health = health_pb2_grpc.HealthStub(channel)
+
+    async def status() -> int:
+        response = await health.Check(health_pb2.HealthCheckRequest(service=REPLICAS_HEALTH))
+        return int(response.status)
+
+    try:
+        deadline = time.monotonic() + 5
+        while await status() != health_pb2.HealthCheckResponse.SERVING:
+            assert time.monotonic() < deadline, "never SERVING"
+            await asyncio.sleep(0.1)
+
+        async def database_gone() -> None:
+            raise OSError("database unreachable (test)")
+
+        a.app.hub.streams._judge = database_gone  # type: ignore[method-assign]
+        deadline = time.monotonic() + 5
+        while await status() != health_pb2.HealthCheckResponse.NOT_SERVING:
+            assert time.monotonic() < deadline, "never NOT_SERVING"
+            await asyncio.sleep(0.05)
+    finally:
+        await channel.close()

@@ -49,13 +49,17 @@ class CommandRouter:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = {"sent": 0, "acknowledged": 0, "errors": 0}
+        # The last database pass worked, and (PostgreSQL) the NOTIFY listener is connected.
+        self.healthy = True
+        self.listening = database.is_sqlite
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._run(), name="badge-command-router")]
         if not self.database.is_sqlite:
             self._tasks.append(
                 asyncio.create_task(
-                    listen(self.database.url, CHANNEL, self._notified), name="badge-command-listen"
+                    listen(self.database.url, CHANNEL, self._notified, on_connected=self._listening),
+                    name="badge-command-listen",
                 )
             )
 
@@ -115,6 +119,9 @@ class CommandRouter:
         self._results.append((live.badge_id, result))
         self._wake.set()
 
+    def _listening(self, connected: bool) -> None:
+        self.listening = connected
+
     def _notified(self, badge_id: str) -> None:
         live = self.badges.get(badge_id)
         if live is not None and live.link is not None:
@@ -156,7 +163,9 @@ class CommandRouter:
                 elif self._wanted:
                     wanted, self._wanted = self._wanted, set()
                     await self._deliver(wanted)
+                self.healthy = True
             except Exception:
+                self.healthy = False
                 self.stats["errors"] += 1
                 log.exception("badge commands: database pass failed; retrying in %.1f s", poll_s)
                 next_poll = time.monotonic() + poll_s

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from grpc_health.v1 import health_pb2
+
 from kuzet.badge.config import BadgeSettings
 from kuzet.badge.evidence import EvidenceStore
 from kuzet.badge.hub import TelemetryHub
@@ -36,6 +38,9 @@ from kuzet.common.v1 import audit_pb2_grpc, common_pb2
 
 log = logging.getLogger(__name__)
 A = badge_pb2
+# Health of what several replicas need of the database (one machine or many pods alike).
+REPLICAS_HEALTH = f"{A.DESCRIPTOR.services_by_name['BadgeService'].full_name}/replicas"
+REPLICAS_HEALTH_INTERVAL_S = 1.0
 
 
 class EventPublisher(Protocol):
@@ -299,6 +304,35 @@ async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[Any]]
             log.exception("%s job failed; next run in %.0f s", name, interval_s)
 
 
+async def _report_replicas(server: GrpcServer, hub: TelemetryHub) -> None:
+    """Health of REPLICAS_HEALTH: the stream claims and commands reach the database (and, on
+    PostgreSQL, the command notifications arrive); every change of state is logged."""
+    current: bool | None = None
+    while True:
+        problems = [
+            what
+            for what, ok in (
+                ("stream claims cannot be written", hub.streams.healthy),
+                ("commands cannot be read or acknowledged", hub.commands.healthy),
+                ("command notifications are not arriving (polling only)", hub.commands.listening),
+            )
+            if not ok
+        ]
+        if (not problems) != current:
+            current = not problems
+            status = (
+                health_pb2.HealthCheckResponse.SERVING
+                if current
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            await server.health.set(REPLICAS_HEALTH, status)
+            if current:
+                log.info("badge replicas: stream claims, commands and notifications working")
+            else:
+                log.warning("badge replicas: %s", "; ".join(problems))
+        await asyncio.sleep(REPLICAS_HEALTH_INTERVAL_S)
+
+
 async def _lead_forever() -> None:
     """The rules leader's work is done by streams.py while ``is_leader`` holds."""
     await asyncio.Event().wait()
@@ -366,6 +400,9 @@ async def build_app(
     on_stop.insert(0, shutdown)
     device = DeviceEndpoint(servicer.sessions, max_streams=settings.device_max_streams)
 
+    async def report_replicas() -> None:
+        jobs.append(asyncio.create_task(_report_replicas(server, hub), name="badge-replicas-health"))
+
     async def start_device() -> None:
         await device.start(settings.host, settings.device_port if device_port is None else device_port)
 
@@ -384,7 +421,7 @@ async def build_app(
             "kuzet.common.v1.AuditService",
         ],
         port=port,
-        on_start=[start_device],
+        on_start=[start_device, report_replicas],
         on_stop=on_stop,
     )
     return BadgeApp(settings, database, store, hub, evidence, server, device, jobs)
