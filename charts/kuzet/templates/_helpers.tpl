@@ -45,6 +45,34 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
+{{/* What each component supports at more than one replica: the one place the chart keeps it.
+     "tested": a test runs two replicas on one database and checks they agree (charts/tests
+     names it); "stateless": keeps nothing between calls that another replica would need; "no":
+     one replica only. A component missing here is "no". Scaling one that is "no" above 1
+     (replicas or autoscaling.maxReplicas) fails the render (kuzet.checkReplicas). */}}
+{{- define "kuzet.multiReplica" -}}
+inference: stateless
+gateway: stateless
+alerting: tested
+identity: tested
+ingest: tested
+badge: tested
+drone: tested
+{{- end -}}
+
+{{/* Fails the render when a component is scaled beyond what it supports: (dict "root" $ "name" "x") */}}
+{{- define "kuzet.checkReplicas" -}}
+{{- $c := index .root.Values.components .name -}}
+{{- $support := index (include "kuzet.multiReplica" .root | fromYaml) .name | default "no" -}}
+{{- $most := int $c.replicas -}}
+{{- if and $c.autoscaling $c.autoscaling.enabled -}}
+{{- $most = int $c.autoscaling.maxReplicas -}}
+{{- end -}}
+{{- if and (gt $most 1) (eq $support "no") -}}
+{{- fail (printf "components.%s: %s has no tested multi-replica support; run one replica (replicas: 1, autoscaling off), not %d" .name .name $most) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The port other components call: (dict "root" $ "name" "x") */}}
 {{- define "kuzet.callPort" -}}
 {{- if eq .name "triton" -}}
