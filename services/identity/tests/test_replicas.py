@@ -230,6 +230,45 @@ async def test_health_says_current_and_a_lost_database_says_so(identity: Running
     lost.db.dispose()
 
 
+async def test_health_reports_a_replica_that_lost_its_database_and_its_return(
+    tmp_path: Path, inference_address: str
+) -> None:
+    running = await start_identity(
+        f"sqlite:///{tmp_path / 'identity.db'}",
+        tmp_path,
+        inference_address,
+        change_poll_s=0.1,
+        behind_after_s=0.5,
+    )
+    health = health_pb2_grpc.HealthStub(running.channel)
+
+    async def wait_for(status: int) -> None:
+        started = time.monotonic()
+        while True:
+            request = health_pb2.HealthCheckRequest(service=REPLICATION_HEALTH)
+            if (await health.Check(request)).status == status:
+                return
+            assert time.monotonic() - started < 15, f"health never became {status}"
+            await asyncio.sleep(0.05)
+
+    feed = running.app.changes
+    database = feed.db
+    try:
+        await wait_for(health_pb2.HealthCheckResponse.SERVING)
+        feed.db = Database("postgresql://postgres@127.0.0.1:1/kuzet")
+        await wait_for(health_pb2.HealthCheckResponse.NOT_SERVING)
+        assert not feed.status().database_ok
+        # The service itself keeps answering what it can.
+        overall = await health.Check(health_pb2.HealthCheckRequest(service=""))
+        assert overall.status == health_pb2.HealthCheckResponse.SERVING
+        feed.db.dispose()
+        feed.db = database
+        await wait_for(health_pb2.HealthCheckResponse.SERVING)
+    finally:
+        feed.db = database
+        await _stop(running)
+
+
 async def test_a_search_without_its_database_check_is_unavailable_not_unchecked(
     identity_sqlite: Running, photos: Photos, monkeypatch: pytest.MonkeyPatch
 ) -> None:

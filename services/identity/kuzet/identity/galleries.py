@@ -211,7 +211,7 @@ class GalleryRpcs(ServicerBase):
             if isinstance(face, Refusal):
                 results.append(pb.ImageResult(index=i, refusal=face.reason, detail=face.detail))
                 continue
-            model = self.registry.model(g.gallery_id) or g.model
+            model = g.model or self.registry.model(g.gallery_id)
             if model and face.model != model:
                 raise FailedPrecondition(
                     f"gallery {g.gallery_id} holds {model} embeddings but inference now makes "

@@ -149,7 +149,7 @@ class MatchingRpcs(ServicerBase):
                 f"the entry of person {person.person_id} has expired and no longer matches"
             )
         probe = await self._probe(request.probe)
-        model = self.registry.model(g.gallery_id) or g.model
+        model = g.model or self.registry.model(g.gallery_id)
         if model != probe.model:
             raise FailedPrecondition(
                 f"person {person.person_id} is enrolled with {model or 'no'} embeddings, "

@@ -253,7 +253,8 @@ class ServicerBase(pb_grpc.IdentityServiceServicer):
                         f"gallery {g.gallery_id} expired on {g.expires_at.isoformat() if g.expires_at else '?'}"
                     )
                 continue
-            gallery_model = self.registry.model(g.gallery_id) or g.model
+            # The database's model first: this replica's index may not have applied a re-embedding yet.
+            gallery_model = g.model or self.registry.model(g.gallery_id)
             if gallery_model and gallery_model != model:
                 if requested:
                     raise FailedPrecondition(
