@@ -79,7 +79,9 @@ class LeaseShardOwner(ShardOwner):
         )
 
     def mine(self, camera_id: str) -> bool:
-        if not self._authority or owner(camera_id, self.replicas) != self.replica_id:
+        # Checked here too, not only by the follower task: the answer must lapse on time even if
+        # nobody has looked since.
+        if not (self._authority and self._provable()) or owner(camera_id, self.replicas) != self.replica_id:
             return False
         now = time.monotonic()
         for view, until in self._recent:
@@ -158,8 +160,11 @@ class LeaseShardOwner(ShardOwner):
         while True:
             # Authority can lapse between listings; look often enough to stop in time.
             await asyncio.sleep(max(0.0, min(0.2, next_list - time.monotonic())))
-            if time.monotonic() >= next_list:
-                next_list = time.monotonic() + self._poll_s
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._list(), self.period_s)
-            self._check_authority()
+            try:
+                if time.monotonic() >= next_list:
+                    next_list = time.monotonic() + self._poll_s
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._list(), self.period_s)
+                self._check_authority()
+            except Exception:  # keep following: authority lapses by itself meanwhile (mine())
+                log.exception("following the ingest membership failed; retrying")
