@@ -24,7 +24,12 @@ class DroneSettings(ServiceSettings):
         description="one controller per drone: Leases on 'kubernetes', in the drone 'database' (replicas "
         "on one machine), 'auto' (Kubernetes inside a cluster, else the database) or 'local' (one process)",
     )
-    lease_s: float = Field(default=10.0, ge=1, description="lease duration for drone controllers")
+    lease_s: float = Field(
+        default=10.0,
+        gt=1.0,
+        description="lease duration for drone controllers; control ends half a second before it runs "
+        "out without a renewal, and another replica takes over about this long after a crash",
+    )
     controller_id: str = Field(default="", description="this instance's identity; the pod name when empty")
     advertise_address: str = Field(
         default="",

@@ -143,11 +143,12 @@ class Fleet:
     async def _supervise(self) -> None:
         last_claim = time.monotonic()
         while True:
-            await asyncio.sleep(SUPERVISE_S)
+            # Wake at the end of a term too: control must end then, not at the next tick.
             now = time.monotonic()
-            # Between renewals too: a term that ran out (renewals failing) ends control at once,
-            # before any other replica may take the lease over.
-            for drone_id in [d for d in self.controllers if not self.leadership.holds(d)]:
+            ends = [self.leadership.held_until(d) - now for d in self.controllers]
+            await asyncio.sleep(max(0.0, min([SUPERVISE_S, *ends])))
+            now = time.monotonic()
+            for drone_id in [d for d in self.controllers if self.leadership.held_until(d) <= now]:
                 await self._drop(drone_id, "could not renew its lease in time")
             for ctl in list(self.controllers.values()):
                 ctl.supervise(now)

@@ -22,6 +22,10 @@ from kuzet.common.k8s import TRANSIENT_ERRORS, LeaseLock, pod_identity
 
 log = logging.getLogger(__name__)
 
+# A term ends this long before the lease could expire for anybody else: time for the fleet to
+# close the drone's link (it wakes at the term's end).
+TERM_GUARD_S = 0.5
+
 
 class Leadership(Protocol):
     """Leases keyed by drone id. acquire/renew return True while we hold the lease."""
@@ -35,8 +39,11 @@ class Leadership(Protocol):
 
     async def release(self, key: str) -> None: ...
 
-    def holds(self, key: str) -> bool:
-        """True while our last successful acquire/renew is younger than the lease (no I/O)."""
+    def held_until(self, key: str) -> float:
+        """Monotonic time until which this replica may act on the drone; 0.0 when it is not ours.
+
+        Ends before any other replica could see the lease expire (no I/O).
+        """
         ...
 
     def holder(self, key: str) -> str: ...
@@ -74,8 +81,9 @@ class InProcessLeadership:
         if cur is not None and cur[0] == self.identity:
             del self.table.leases[key]
 
-    def holds(self, key: str) -> bool:
-        return self.holder(key) == self.identity
+    def held_until(self, key: str) -> float:
+        cur = self.table.leases.get(key)
+        return cur[1] if cur is not None and cur[0] == self.identity else 0.0
 
     def holder(self, key: str) -> str:
         cur = self.table.leases.get(key)
@@ -92,15 +100,19 @@ class LeaseLeadership:
     """One lease lock per drone, as ``open_lock(lease name)`` makes them.
 
     A renewal that cannot reach the lease store (API server or database) is a round lost, not an
-    error: the drone stays ours only while our last successful write is younger than the lease
-    (``holds``), so the controller stops before any other replica may take the lease over.
+    error. Our term is counted from before our last successful write went out, less a guard:
+    another replica counts the lease from when it saw that write, so ``held_until`` ends before
+    any other replica may take the drone.
     """
 
     def __init__(self, open_lock: Callable[[str], LeaseLock], *, identity: str, lease_s: float) -> None:
+        if lease_s <= 2 * TERM_GUARD_S:
+            raise ValueError(f"lease_s must be above {2 * TERM_GUARD_S} s")
         self._open_lock = open_lock
         self.identity = identity
         self.lease_s = lease_s
         self._locks: dict[str, LeaseLock] = {}
+        self._until: dict[str, float] = {}
 
     def _lock(self, key: str) -> LeaseLock:
         lock = self._locks.get(key)
@@ -110,16 +122,23 @@ class LeaseLeadership:
 
     async def acquire(self, key: str) -> bool:
         lock = self._lock(key)
+        started = time.monotonic()
         try:
-            return await lock.try_acquire_or_renew()
+            won = await lock.try_acquire_or_renew()
         except TRANSIENT_ERRORS as exc:
             log.warning("drone %s: lease %s not renewed: %s", key, lock.name, exc)
-            return lock.is_leader
+            return self.held_until(key) > time.monotonic()
+        if won:
+            self._until[key] = started + self.lease_s - TERM_GUARD_S
+        else:
+            self._until.pop(key, None)
+        return won
 
     async def renew(self, key: str) -> bool:
         return await self.acquire(key)
 
     async def release(self, key: str) -> None:
+        self._until.pop(key, None)
         lock = self._locks.pop(key, None)
         if lock is not None:
             try:
@@ -128,9 +147,8 @@ class LeaseLeadership:
                 # It expires by itself; a standby waits the lease out instead of taking it at once.
                 log.warning("drone %s: lease %s not released: %s", key, lock.name, exc)
 
-    def holds(self, key: str) -> bool:
-        lock = self._locks.get(key)
-        return lock is not None and lock.is_leader
+    def held_until(self, key: str) -> float:
+        return self._until.get(key, 0.0)
 
     def holder(self, key: str) -> str:
         lock = self._locks.get(key)
