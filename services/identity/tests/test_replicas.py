@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from kuzet.common.db import Database
 from kuzet.common.timeutil import to_timestamp, utcnow
+from kuzet.identity import metrics
 from kuzet.identity.registry import Registry
 from kuzet.identity.replication import ChangeFeed
 from kuzet.identity.server import REPLICATION_HEALTH
@@ -307,3 +308,31 @@ async def test_a_search_without_its_database_check_is_unavailable_not_unchecked(
     with pytest.raises(grpc.aio.AioRpcError) as failed:
         await identity_sqlite.identify(photos.obama[2], gallery_ids=[gallery.gallery_id])
     assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_replication_metrics_follow_the_change_feed() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    feed = ChangeFeed(
+        Database("postgresql://postgres@127.0.0.1:1/kuzet"), Registry(), listen=False, behind_after_s=60
+    )
+    metrics.register(feed, MeterProvider(metric_readers=[reader]))
+
+    def read() -> dict[str, float]:
+        data = reader.get_metrics_data()
+        assert data is not None
+        return {
+            m.name: m.data.data_points[0].value  # type: ignore[union-attr]
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+        }
+
+    assert read()["kuzet.identity.database_ok"] == 1
+    with pytest.raises(OperationalError):
+        feed.apply_pending()
+    seen = read()
+    assert seen["kuzet.identity.database_ok"] == 0 and seen["kuzet.identity.behind"] == 1
+    feed.db.dispose()

@@ -21,9 +21,11 @@ from kuzet.common.db import Database, migrate
 from kuzet.common.eventsink import EventSink
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.k8s import pod_identity
 from kuzet.common.objectstore import ObjectStore, open_object_store
 from kuzet.common.runner import run_service
 from kuzet.common.timeutil import utcnow
+from kuzet.identity import metrics
 from kuzet.identity.config import IdentitySettings
 from kuzet.identity.faces import InferenceFaces, QualityBar
 from kuzet.identity.registry import Registry
@@ -86,7 +88,11 @@ class Identity:
                     level,
                     "identity indexes %s",
                     status.describe(),
-                    extra={"applied_seq": status.applied_seq, "listening": status.listening},
+                    extra={
+                        "replica": pod_identity(),
+                        "applied_seq": status.applied_seq,
+                        "listening": status.listening,
+                    },
                 )
                 current = status.current
             await asyncio.sleep(interval_s)
@@ -151,6 +157,7 @@ async def build(
         },
     )
     app = Identity(settings, database, audit, store, registry, changes, servicer, channel, events)
+    metrics.register(changes)
     server = GrpcServer(
         settings,
         [
