@@ -162,6 +162,30 @@ async def test_a_replica_whose_renewal_fails_stops_before_anybody_takes_over(rep
     assert replicas.double_claims == []
 
 
+async def test_a_replica_restarted_within_its_lease_resumes_its_cameras_at_once(replicas: Replicas) -> None:
+    await replicas.start("ingest-0")
+    b = await replicas.start("ingest-1")
+    await replicas.settled(("ingest-0", "ingest-1"), 3 * b.period_s + 1)
+    _freeze(replicas.live.pop("ingest-1"))  # killed, and restarted by the supervisor at once
+    again = await replicas.start("ingest-1")
+    # Nobody could have judged its lease expired: nobody took its cameras, no hand-over to wait.
+    await replicas.settled(("ingest-0", "ingest-1"), 2 * POLL + 0.5)
+    assert again.lease_held and replicas.double_claims == []
+
+
+async def test_a_replica_restarted_after_its_lease_waits_for_the_hand_over(replicas: Replicas) -> None:
+    await replicas.start("ingest-0")
+    b = await replicas.start("ingest-1")
+    await replicas.settled(("ingest-0", "ingest-1"), 3 * b.period_s + 1)
+    _freeze(replicas.live.pop("ingest-1"))
+    await replicas.settled(("ingest-0",), DURATION + 2 * POLL + 1)  # taken over
+    again = await replicas.start("ingest-1")
+    theirs = [cam for cam in CAMERAS if owner(cam, ("ingest-0", "ingest-1")) == "ingest-1"]
+    assert not any(again.mine(cam) for cam in theirs)  # ingest-0 runs them now
+    await replicas.settled(("ingest-0", "ingest-1"), 3 * again.period_s + 1)
+    assert replicas.double_claims == []
+
+
 # ------------------------------------------------------------------------------- helpers ---
 
 

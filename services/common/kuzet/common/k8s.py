@@ -378,6 +378,10 @@ class LeaseMembership:
             self.lease_name, holder=self.identity, duration_s=self.lease_duration_s, labels=self._labels
         )
 
+    async def read_own(self) -> LeaseRecord | None:
+        """Our Lease as stored now (None when absent): what a previous incarnation left behind."""
+        return await self._api.get(self.lease_name)
+
     async def join(self) -> None:
         """Create our Lease, or take it back (same pod name after a restart)."""
         started = time.monotonic()

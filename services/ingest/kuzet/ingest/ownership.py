@@ -17,8 +17,10 @@ replica runs cameras only while it can prove that the others agree, which gives 
    is not started yet. That replica sees the same change within ``h`` (rule 1b: a listing started
    after the change was written, else it has stopped everything) and then stops the camera; ``2h``
    leaves it ``h`` to do so. Joining counts as a change from "everybody but us", and so does
-   regaining authority when our lease may have expired for the others meanwhile (a short lapse
-   within our own lease term does not: nobody could have counted us gone). A camera whose previous owner is gone from the live set starts at once: that owner
+   regaining authority when our lease may have expired for the others meanwhile. A short lapse
+   within our own lease term does not, nor does a restart (same replica id) within the previous
+   incarnation's lease, judged by its renew time on our clock with ``h`` to spare for skew:
+   nobody could have counted us gone, so nobody ran our cameras. A camera whose previous owner is gone from the live set starts at once: that owner
    left gracefully (it stops its cameras before deleting its lease) or its lease expired (rule 1
    stopped it at least ``h`` earlier).
 
@@ -35,8 +37,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from kuzet.common.k8s import TRANSIENT_ERRORS, LeaseMembership
+from kuzet.common.k8s import TRANSIENT_ERRORS, LeaseMembership, LeaseRecord
 from kuzet.ingest.shard import ShardOwner, owner
 
 log = logging.getLogger(__name__)
@@ -105,10 +108,30 @@ class LeaseShardOwner(ShardOwner):
             self.changed.set()
 
     async def start(self) -> None:
+        try:
+            previous = await self.membership.read_own()
+        except TRANSIENT_ERRORS:
+            previous = None
         await self.membership.__aenter__()
         self._joined = True
+        self._resume_term(previous)
         await self._list()
         self._task = asyncio.create_task(self._follow(), name="shard-leases")
+
+    def _resume_term(self, previous: LeaseRecord | None) -> None:
+        """After a restart within our previous incarnation's lease, resume its cameras at once.
+
+        Nobody could have judged that lease expired yet (they count the duration from when they
+        saw its last renewal), so every view counted us live and nobody ran our cameras: no
+        hand-over to wait for. One renewal period of margin covers the clock reading and the skew.
+        """
+        if previous is None or previous.holder != self.replica_id or previous.renew_time is None:
+            return
+        age_s = (datetime.now(UTC) - previous.renew_time).total_seconds()
+        left_s = previous.duration_s - age_s - self.period_s
+        if left_s > 0:
+            self._covered_until = time.monotonic() + left_s
+            log.info("%s restarted within its lease: resuming its cameras at once", self.replica_id)
 
     async def stop(self) -> None:
         """Leave the membership (the caller has stopped its cameras first)."""
