@@ -47,3 +47,13 @@ def register(pipelines: Callable[[], Iterable[CameraPipeline]]) -> None:
         meter.create_observable_counter(name, [callback(read)], unit=unit)
     for name, (unit, read) in _GAUGES.items():
         meter.create_observable_gauge(name, [callback(read)], unit=unit)
+
+
+def register_shard(replica_id: str, lease_held: Callable[[], bool]) -> None:
+    """1 while this replica may run cameras, 0 while it cannot prove it owns them (ownership.py)."""
+    meter = metrics.get_meter("kuzet.ingest")
+
+    def observe(_options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(1 if lease_held() else 0, {"replica": replica_id})]
+
+    meter.create_observable_gauge("kuzet.ingest.lease_held", [observe], unit="1")

@@ -287,6 +287,7 @@ async def build(
     )
     servicer = IngestServicer(settings, cams, manager)
     metrics.register(lambda: list(manager.pipelines.values()))
+    metrics.register_shard(settings.replica_id, lambda: shard.lease_held)
 
     async def on_stop() -> None:
         await manager.stop()
