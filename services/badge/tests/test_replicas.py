@@ -182,6 +182,31 @@ async def test_an_unacknowledged_command_is_sent_again_where_the_badge_reconnect
     assert again.command_id == sent.command_id and again.settings.report_interval_s == 9
 
 
+async def test_a_replica_shows_the_live_state_of_a_badge_streaming_to_another(start_replica: Start) -> None:
+    a = await start_replica("badge-a", replica_poll_s=0.2)
+    await register_badges(a.stub, AGENCY, ["V-1"])
+    b = await start_replica("badge-b", replica_poll_s=0.2)
+    badge = SimBadge("V-1", 41.3, 69.2, interval_s=0.1, metadata=MD)
+
+    async def state_on_a() -> A.BadgeState:
+        response = await a.stub.GetBadgeState(A.GetBadgeStateRequest(badge_id="V-1"))
+        return response.state
+
+    async def until_on_a(check: Callable[[A.BadgeState], bool]) -> None:
+        deadline = time.monotonic() + 5
+        while not check(await state_on_a()):
+            assert time.monotonic() < deadline, f"A's view of V-1: {await state_on_a()}"
+            await asyncio.sleep(0.05)
+
+    async with streaming(badge, b):
+        await asyncio.sleep(0.5)
+        seq = badge.seq
+        await until_on_a(lambda s: s.connected and s.last_report.seq >= seq and s.acked_seq >= seq - 5)
+        listed = await a.stub.ListBadgeStates(A.ListBadgeStatesRequest(connected_only=True))
+        assert [s.badge_id for s in listed.states] == ["V-1"]
+    await until_on_a(lambda s: not s.connected)
+
+
 async def test_no_signal_lost_for_a_badge_streaming_to_another_replica(start_replica: Start) -> None:
     a = await start_replica("badge-a")  # started first: the rules leader
     await register_badges(a.stub, AGENCY, ["S-1"])

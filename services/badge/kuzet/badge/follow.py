@@ -1,8 +1,9 @@
 """Registry and incident changes made on other replicas, for this replica's in-memory mirror.
 
 Each replica mirrors the badges table in its hub. What another replica changed (a registration,
-an officer's shift, an incident assignment) is read back by time: rows changed since the last
-read, less a margin for the clocks of the replicas that wrote them.
+an officer's shift, an incident assignment, the live state of a badge streaming to it) is read
+back by time: rows changed since the last read, less a margin for the clocks of the replicas
+that wrote them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from kuzet.badge.models import BadgeRow, IncidentBadgeRow, IncidentRow
+from kuzet.badge.models import BadgeRow, BadgeStateRow, IncidentBadgeRow, IncidentRow
 from kuzet.common.timeutil import as_utc
 
 CLOCK_MARGIN = timedelta(seconds=5)
@@ -26,11 +27,16 @@ class Changes:
     released: list[tuple[str, str]] = field(default_factory=list)
     # (badge_id, incident_id, assigned at in epoch seconds)
     assigned: list[tuple[str, str, float]] = field(default_factory=list)
+    # Latest states written since (by the replica holding each badge's stream).
+    states: list[BadgeStateRow] = field(default_factory=list)
 
 
 def read_changes(session: Session, since: datetime) -> Changes:
     after = since - CLOCK_MARGIN
-    changes = Changes(badges=list(session.scalars(select(BadgeRow).where(BadgeRow.updated_at >= after))))
+    changes = Changes(
+        badges=list(session.scalars(select(BadgeRow).where(BadgeRow.updated_at >= after))),
+        states=list(session.scalars(select(BadgeStateRow).where(BadgeStateRow.last_seen >= after))),
+    )
     rows = session.execute(
         select(
             IncidentBadgeRow.badge_id,

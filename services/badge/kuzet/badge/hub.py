@@ -145,14 +145,8 @@ class TelemetryHub:
             live = self.badges.get(state.badge_id)
             if live is None:
                 continue
-            proto = badge_pb2.BadgeState.FromString(state.payload)
-            live.acked_seq = live.received_hwm = state.acked_seq
-            live.last_seen = as_utc(state.last_seen).timestamp() if state.last_seen else 0.0
-            if proto.HasField("last_report"):
-                live.last_report = proto.last_report
-                live.last_device_ts = proto.last_report.device_time.ToNanoseconds() / 1e9
+            proto = self._adopt_state(live, state)
             # Open occurrences survive a restart so they do not fire twice.
-            live.panic_active = proto.panic_active
             live.signal_lost = proto.signal_lost
         active = session.execute(
             select(IncidentBadgeRow.badge_id, IncidentBadgeRow.incident_id, IncidentBadgeRow.assigned_at)
@@ -183,10 +177,31 @@ class TelemetryHub:
         self.changed(live)
         return live
 
+    @staticmethod
+    def _adopt_state(live: BadgeLive, state: BadgeStateRow) -> badge_pb2.BadgeState:
+        """Take up a latest-state row (another replica's, or this one's from before a restart)."""
+        proto = badge_pb2.BadgeState.FromString(state.payload)
+        if state.acked_seq > live.acked_seq:
+            live.acked_seq = live.received_hwm = state.acked_seq
+            live.received_above = {seq for seq in live.received_above if seq > state.acked_seq}
+        if state.last_seen is not None:
+            live.last_seen = max(live.last_seen, as_utc(state.last_seen).timestamp())
+        if proto.HasField("last_report"):
+            device_ts = proto.last_report.device_time.ToNanoseconds() / 1e9
+            if device_ts >= live.last_device_ts:
+                live.last_report, live.last_device_ts = proto.last_report, device_ts
+        live.panic_active = proto.panic_active
+        return proto
+
     def apply(self, changes: Changes) -> None:
-        """What other replicas changed in the registry and incident assignments."""
+        """What other replicas changed: registry, incident assignments, live state of their badges."""
         for row in changes.badges:
             self.update_badge(row)
+        for state in changes.states:
+            live = self.badges.get(state.badge_id)
+            if live is not None and live.link is None:
+                self._adopt_state(live, state)
+                self.changed(live)
         for badge_id, incident_id in changes.released:
             live = self.badges.get(badge_id)
             if live is not None and live.incident_id == incident_id:
@@ -300,7 +315,7 @@ class TelemetryHub:
                 for live in self.badges.values()
                 if live.agency_id == agency_id
                 and (not unit_id or live.unit_id == unit_id)
-                and (not connected_only or live.link is not None)
+                and (not connected_only or live.connected)
             ),
             key=lambda live: live.badge_id,
         )

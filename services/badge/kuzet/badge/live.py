@@ -37,6 +37,8 @@ class BadgeLive:
     # Server wall time (epoch seconds) of the last message from the badge, 0 = never.
     last_seen: float = 0.0
     link: BadgeLink | None = None
+    # Another replica holds the badge's stream (its claim, as last read; see streams.py).
+    held_elsewhere: bool = False
 
     # Incident assignment (for the recording rule).
     incident_id: str = ""
@@ -49,6 +51,10 @@ class BadgeLive:
     recording_alert_open: bool = False
     signal_lost: bool = False
     battery_alert_open: bool = False
+
+    @property
+    def connected(self) -> bool:
+        return self.link is not None or self.held_elsewhere
 
     @property
     def on_shift(self) -> bool:
@@ -74,7 +80,7 @@ class BadgeLive:
             agency_id=self.agency_id,
             unit_id=self.unit_id,
             officer_id=self.officer_id,
-            connected=self.link is not None,
+            connected=self.connected,
             panic_active=self.panic_active,
             tamper=self.tamper_until > 0,
             incident_id=self.incident_id,

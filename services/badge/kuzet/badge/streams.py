@@ -85,8 +85,8 @@ class StreamHolders:
         self._task: asyncio.Task[None] | None = None
         self._upsert = (sqlite.insert if database.is_sqlite else postgresql.insert)(H)
         self.healthy = True
-        # Badges whose live claim names another replica, as the leader last read them: it judges
-        # the time-based rules of every other badge not connected to it.
+        # Badges whose live claim names another replica, as last read: shown connected here, and
+        # the leader judges the time-based rules of every other badge not connected to it.
         self.held_elsewhere: set[str] = set()
 
     # -- the hub's hooks ---------------------------------------------------------------------
@@ -228,13 +228,17 @@ class StreamHolders:
             return set(session.scalars(select(H.badge_id).where(H.replica_id == self.replica_id)))
 
         mine = await self.database.run(write) if rows else set()
-        if self.leading():
 
-            def others(session: Session) -> set[str]:
-                query = select(H.badge_id).where(H.expires_at_us >= _us(now), H.replica_id != self.replica_id)
-                return set(session.scalars(query))
+        def others(session: Session) -> set[str]:
+            query = select(H.badge_id).where(H.expires_at_us >= _us(now), H.replica_id != self.replica_id)
+            return set(session.scalars(query))
 
-            self.held_elsewhere = await self.database.run(others)
+        self.held_elsewhere = await self.database.run(others)
+        for badge_id, live in self.badges.items():
+            elsewhere = badge_id in self.held_elsewhere
+            if live.held_elsewhere != elsewhere:
+                live.held_elsewhere = elsewhere
+                self._changed(live)
         for badge_id, link in held.items():
             live = self.badges[badge_id]
             if badge_id not in mine and live.link is link and link is not None:
