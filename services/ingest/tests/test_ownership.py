@@ -1,7 +1,8 @@
-"""Camera ownership through database leases (SQLite and PostgreSQL): split, hand-over, takeover.
+"""Camera ownership through leases: split, hand-over, takeover, lost store, restart.
 
-Each replica here is a LeaseShardOwner on its own engine, as separate processes would be; a
-sampler checks every 20 ms that no camera is ever claimed by two of them.
+The same tests on database leases (SQLite, PostgreSQL) and on Kubernetes Leases in a real
+kube-apiserver. Each replica is a LeaseShardOwner with its own engine or API client, as separate
+processes would have; a sampler checks every 20 ms that no camera is ever claimed by two of them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pytest
 
 from kuzet.common.db import Database
 from kuzet.common.dblease import DatabaseMembership, LeaseStoreUnavailable
+from kuzet.common.k8s import LeaseMembership
+from kuzet.common.k8stest import KubeApiServer, kube_apiserver  # noqa: F401 - fixture
 from kuzet.ingest.ownership import LeaseShardOwner
 from kuzet.ingest.shard import owner
 
@@ -27,19 +30,33 @@ CAMERAS = [f"cam-{i:02d}" for i in range(24)]
 class Replicas:
     """Starts LeaseShardOwners on one database and watches for a camera claimed twice."""
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str = "", kube: KubeApiServer | None = None) -> None:
         self.db_url = db_url
+        self.kube = kube
+        self.namespace = kube.create_namespace() if kube is not None else ""
         self.live: dict[str, LeaseShardOwner] = {}
         self._dbs: list[Database] = []
+        self._apis: list[Any] = []
         self.double_claims: list[tuple[float, str, list[str]]] = []
         self._sampler: asyncio.Task[None] | None = None
 
-    async def start(self, replica_id: str) -> LeaseShardOwner:
-        db = Database(self.db_url)
-        self._dbs.append(db)
-        membership = DatabaseMembership(
-            db, component="ingest", identity=replica_id, lease_duration_s=DURATION
+    def _membership(self, replica_id: str) -> LeaseMembership:
+        if self.kube is not None:
+            self._apis.append(self.kube.api_client())
+            return LeaseMembership(
+                self._apis[-1],
+                component="ingest",
+                identity=replica_id,
+                namespace=self.namespace,
+                lease_duration_s=DURATION,
+            )
+        self._dbs.append(Database(self.db_url))
+        return DatabaseMembership(
+            self._dbs[-1], component="ingest", identity=replica_id, lease_duration_s=DURATION
         )
+
+    async def start(self, replica_id: str) -> LeaseShardOwner:
+        membership = self._membership(replica_id)
         shard = LeaseShardOwner(membership, poll_s=POLL)
         await shard.start()
         self.live[replica_id] = shard
@@ -75,11 +92,18 @@ class Replicas:
                 await shard.stop()
         for db in self._dbs:
             db.dispose()
+        for api in self._apis:
+            api.close()
 
 
-@pytest.fixture
-async def replicas(db_url: str) -> AsyncIterator[Replicas]:
-    group = Replicas(db_url)
+@pytest.fixture(params=["sqlite", "postgres", "kubernetes"])
+async def replicas(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Replicas]:
+    if request.param == "kubernetes":
+        group = Replicas(kube=request.getfixturevalue("kube_apiserver"))
+    elif request.param == "postgres":
+        group = Replicas(request.getfixturevalue("pg_url"))
+    else:
+        group = Replicas(f"sqlite:///{tmp_path / 'ingest.db'}")
     yield group
     await group.close()
 
@@ -94,7 +118,7 @@ async def wait_until(check: Callable[[], bool], within_s: float, what: str) -> f
 
 async def test_a_lone_replica_owns_everything_at_once(replicas: Replicas) -> None:
     a = await replicas.start("ingest-0")
-    assert a.lease_held and a.kind == "DatabaseMembership"
+    assert a.lease_held and a.kind in ("DatabaseMembership", "LeaseMembership")
     assert all(a.mine(cam) for cam in CAMERAS)
 
 
