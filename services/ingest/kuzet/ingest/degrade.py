@@ -37,7 +37,7 @@ class AnalysisRate:
         self.degraded = False
 
     def look(self, t: float) -> float:
-        """Record a look at a frame captured at ``t``; returns the seconds since the previous one."""
+        """Record a look at (wall clock) time ``t``; returns the seconds since the previous one."""
         gap = max(0.0, t - self.last_look)
         self.last_look = max(self.last_look, t)
         self._looks.append(t)

@@ -154,6 +154,7 @@ class CameraPipeline:
         self.latest: Frame | None = None
         self._task: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._frame_arrived = 0.0
         self._offline_reported = False
         self._ever_online = False
         self.finished = asyncio.Event()
@@ -173,6 +174,9 @@ class CameraPipeline:
 
     # --- status from the decode thread -----------------------------------------------------
     def _notify(self) -> None:
+        # Wall clock, not the frame's stream time: a camera clock that drifts must not make
+        # the coverage check think frames stopped (or that looks are late).
+        self._frame_arrived = time.time()
         self._loop.call_soon_threadsafe(self._wake.set)
 
     def _status_from_thread(self, kind: str, detail: str) -> None:
@@ -263,7 +267,7 @@ class CameraPipeline:
         ) as span:
             passed = await self._observe(frame)
             if passed is None:
-                self._looked(frame.time)
+                self._looked()
                 return
             span.set_attribute("kuzet.motion", passed)
             if passed:
@@ -271,7 +275,7 @@ class CameraPipeline:
                 span.set_attribute("kuzet.analysed_seq", frame.seq)
                 self.stats.frames_inferred += 1
                 self._had_people = bool(detections)
-                gap = self._looked(frame.time)
+                gap = self._looked()
                 self._tracks = self.tracker.update(detections, frame.time, since_last_look_s=gap)
                 log.debug(
                     "camera %s frame %d: %d detections, tracks %s",
@@ -283,7 +287,7 @@ class CameraPipeline:
             else:
                 # Nothing moved: the people seen last are still where they were.
                 self.stats.frames_motion_skipped += 1
-                self._looked(frame.time)
+                self._looked()
             hits, faces = self.rules.evaluate(frame.time, self._tracks, moved=passed)
             snap: common_pb2.ObjectRef | None = None
             for hit in hits:
@@ -344,8 +348,8 @@ class CameraPipeline:
         return chosen, detections
 
     # --- coverage: the analysed rate against the goal ----------------------------------------
-    def _looked(self, t: float) -> float:
-        gap = self.rate.look(t)
+    def _looked(self) -> float:
+        gap = self.rate.look(time.time())
         self._check_rate()
         return gap
 
@@ -357,8 +361,8 @@ class CameraPipeline:
 
     def _check_rate(self) -> None:
         now = time.time()
-        s = self.source.stats
-        if self.stats.config_error or not s.connected or now - s.last_frame_time > self.rate.goal_s + 1.0:
+        arriving = self.source.stats.connected and now - self._frame_arrived <= self.rate.goal_s + 1.0
+        if self.stats.config_error or not arriving:
             self.rate.pause(now)
             return
         change = self.rate.check(now)
