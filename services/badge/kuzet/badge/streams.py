@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -216,15 +216,16 @@ class StreamHolders:
         await self._flush()
         now = time.time()
         expires = _us(now + self.settings.stream_lease_s)
-        rows = [(b, _us(self.badges[b].last_seen)) for b in held]
+        rows = [{"b": b, "seen": _us(self.badges[b].last_seen)} for b in held]
+        # One statement, many rows (executemany on the connection): 10,000 badges renew in one round.
+        renew = (
+            update(H)
+            .where(H.badge_id == bindparam("b"), H.replica_id == self.replica_id)
+            .values(expires_at_us=expires, last_seen_us=bindparam("seen"))
+        )
 
         def write(session: Session) -> set[str]:
-            for badge_id, last_seen in rows:
-                session.execute(
-                    update(H)
-                    .where(H.badge_id == badge_id, H.replica_id == self.replica_id)
-                    .values(expires_at_us=expires, last_seen_us=last_seen)
-                )
+            session.connection().execute(renew, rows)
             return set(session.scalars(select(H.badge_id).where(H.replica_id == self.replica_id)))
 
         mine = await self.database.run(write) if rows else set()
