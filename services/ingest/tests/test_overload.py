@@ -125,7 +125,8 @@ def test_rule_subjects_differ_after_a_restart() -> None:
 
 def test_coverage_degrades_when_starved_and_recovers() -> None:
     rate = AnalysisRate(2.0, T0, window_s=10.0)
-    t = T0
+    assert rate.look(T0 + 1.5) == 0.0  # the first look has no gap before it
+    t = T0 + 1.5
     for _ in range(8):  # the analytic rate
         t += 0.25
         rate.look(t)

@@ -37,8 +37,9 @@ class AnalysisRate:
         self.degraded = False
 
     def look(self, t: float) -> float:
-        """Record a look at (wall clock) time ``t``; returns the seconds since the previous one."""
-        gap = max(0.0, t - self.last_look)
+        """Record a look at (wall clock) time ``t``; returns the seconds since the previous look
+        (0 for the first one since the start or since frames came back)."""
+        gap = max(0.0, t - self.last_look) if self._looks else 0.0
         self.last_look = max(self.last_look, t)
         self._looks.append(t)
         return gap

@@ -38,7 +38,7 @@ from kuzet.ingest.faults import FaultDetector
 from kuzet.ingest.motion import MotionGate, thumbnail
 from kuzet.ingest.rules import FaceRequest, RuleEngine, RuleHit
 from kuzet.ingest.source import Frame, FrameSource, SourceConfig
-from kuzet.ingest.tracking import Detection, Track, Tracker
+from kuzet.ingest.tracking import Detection, Track, Tracker, TrackIds
 from kuzet.ingest.turns import Need
 from kuzet.ingest.v1 import ingest_pb2
 
@@ -143,8 +143,10 @@ class CameraPipeline:
             notify=self._notify,
             on_status=self._status_from_thread,
         )
-        self.rules = RuleEngine(cfg)
-        self.tracker = Tracker(cfg.analytic_fps)
+        # One id space for the camera's tracks and rule episodes, fresh at every (re)start.
+        ids = TrackIds()
+        self.rules = RuleEngine(cfg, ids=ids)
+        self.tracker = Tracker(cfg.analytic_fps, ids=ids)
         self.rate = AnalysisRate(max(options.min_analysed_interval_s, 1 / cfg.analytic_fps), time.time())
         self.faults = FaultDetector(hold_s=options.fault_hold_s, frozen_after_s=options.frozen_after_s)
         self._gate: MotionGate | None = None
@@ -374,12 +376,17 @@ class CameraPipeline:
             self.stats.faults.add("degraded")
             summary = f"camera {self.cfg.name} analysed every {every:.1f} s, goal {goal:.1f} s"
             self._publish_simple("camera_degraded", summary, attrs)
-            log.warning("%s: the detector is not keeping up", summary, extra={"agency": self.cfg.agency})
+            log.warning(
+                "camera %s: %s: the detector is not keeping up",
+                self.cfg.id,
+                summary,
+                extra={"agency": self.cfg.agency},
+            )
         else:
             self.stats.faults.discard("degraded")
             summary = f"camera {self.cfg.name} analysed every {every:.1f} s again, goal {goal:.1f} s"
             self._publish_simple("camera_recovered", summary, attrs)
-            log.info(summary, extra={"agency": self.cfg.agency})
+            log.info("camera %s: %s", self.cfg.id, summary, extra={"agency": self.cfg.agency})
 
     def _remember(self, frame: Frame) -> None:
         image = frame.image

@@ -58,8 +58,9 @@ _ID_SPACE = 1 << 10
 
 
 class TrackIds:
-    """Track ids unique across restarts and replicas of ingest: the milliseconds since the epoch
-    at which this allocator was made, times 1024, plus a counter from 1.
+    """Track (and rule episode) ids unique across restarts and replicas of ingest: the
+    milliseconds since the epoch at which this allocator was made, times 1024, plus a counter
+    from 1.
 
     Alerting folds events by (camera, rule, "track:<id>") and identity keys face matches by
     (camera, track id), so a restarted pipeline that counted from 0 again would fold a new
