@@ -11,7 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kuzet.common.caller import service_caller
+from kuzet.alerting.config import AlertingSettings
+from kuzet.alerting.server import build as alerting_build
+from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
+from kuzet.common.caller import Caller, service_caller
+from kuzet.common.eventsink import EventSink
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.objectstore import LocalObjectStore
 from kuzet.ingest.cameras import to_config
@@ -133,3 +137,60 @@ async def test_a_starved_camera_is_reported_degraded_and_recovers(tmp_path: Path
         assert len(sink.of("camera_degraded")) == 1  # no flapping
     finally:
         await pipeline.stop()
+
+
+async def test_a_degraded_camera_is_an_operator_alert_closed_on_recovery(
+    tmp_path: Path, rtsp: RtspServer, db_url: str
+) -> None:
+    """Through the real event path: ingest's outbox to the alerting service."""
+    settings = AlertingSettings(
+        database_url=db_url, data_dir=tmp_path / "alerting", escalation_interval_s=3600, heartbeat_s=0.5
+    )
+    alerting, _app = await alerting_build(settings, port=0)
+    address = await alerting.start()
+    outbox = EventSink(address, caller=service_caller("ingest"))
+    await outbox.start()
+    camera = pb.Camera(
+        id="yard-2", agency_id="prison", site_id="north", name="yard 2", url=rtsp.url("long"),
+        analytic_fps=4, enabled=True, rules=[pb.Rule(id="down", type=pb.RULE_TYPE_PERSON_DOWN)],
+    )  # fmt: skip
+    detector = Starving(delay_s=3.0)
+    pipeline = CameraPipeline(
+        to_config(camera, "", ""),
+        detector=detector,
+        sink=outbox,
+        store=LocalObjectStore(tmp_path / "objects"),
+        options=PipelineOptions(motion_gate=False, min_analysed_interval_s=1.0),
+    )
+    operator = Caller("op", "prison", frozenset({"operator"}))
+    try:
+        async with open_channel(address, caller=operator) as channel:
+            stub: Any = alerting_pb2_grpc.AlertingServiceStub(channel)
+
+            async def degraded_alerts() -> list[Any]:
+                request = alerting_pb2.ListAlertsRequest(
+                    filter=alerting_pb2.AlertFilter(types=["camera_degraded"], source_ids=["yard-2"])
+                )
+                return list((await stub.ListAlerts(request)).alerts)
+
+            async def until(pred: Callable[[list[Any]], bool], within: float) -> list[Any]:
+                deadline = time.monotonic() + within
+                while True:
+                    alerts = await degraded_alerts()
+                    if pred(alerts) or time.monotonic() >= deadline:
+                        return alerts
+                    await asyncio.sleep(0.3)
+
+            pipeline.start()
+            opened = await until(lambda alerts: bool(alerts), 30)
+            assert len(opened) == 1 and opened[0].state == alerting_pb2.ALERT_STATE_NEW
+            assert "analysed every" in opened[0].summary and "goal 1.0 s" in opened[0].summary
+            detector.delay_s = 0.0
+            closed = await until(
+                lambda alerts: bool(alerts) and alerts[0].state == alerting_pb2.ALERT_STATE_RESOLVED, 30
+            )
+            assert len(closed) == 1 and closed[0].state == alerting_pb2.ALERT_STATE_RESOLVED
+    finally:
+        await pipeline.stop()
+        await outbox.close()
+        await alerting.stop(0)
