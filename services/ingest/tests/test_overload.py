@@ -38,6 +38,8 @@ async def test_due_cameras_go_first_then_motion_in_a_zone_then_in_order() -> Non
         ("zone", Need(last_look=now - 0.5, goal_s=2.0, zone_motion=True)),
         ("due", Need(last_look=now - 3.0, goal_s=2.0, zone_motion=False)),
         ("most-due", Need(last_look=now - 6.0, goal_s=2.0, zone_motion=False)),
+        # Someone at the edge of a zone 0.6 s ago: due after a quarter of the goal.
+        ("edge", Need(last_look=now - 0.6, goal_s=2.0, zone_motion=True, soon=True)),
     ]
     tasks = []
     for name, need in asks:
@@ -45,7 +47,7 @@ async def test_due_cameras_go_first_then_motion_in_a_zone_then_in_order() -> Non
         await asyncio.sleep(0)
     turns.release()
     await asyncio.gather(*tasks)
-    assert granted == ["most-due", "due", "zone", "plain", "hangover"]
+    assert granted == ["most-due", "due", "edge", "zone", "plain", "hangover"]
 
 
 async def test_a_cancelled_waiter_passes_its_turn_on() -> None:

@@ -35,6 +35,7 @@ from kuzet.ingest.cameras import CameraCfg, RuleType, active
 from kuzet.ingest.degrade import AnalysisRate, Change
 from kuzet.ingest.faults import EVENT_TYPES as FAULT_EVENTS
 from kuzet.ingest.faults import FaultDetector
+from kuzet.ingest.geometry import anchor, inside
 from kuzet.ingest.motion import MotionGate, thumbnail
 from kuzet.ingest.rules import FaceRequest, RuleEngine, RuleHit
 from kuzet.ingest.source import Frame, FrameSource, SourceConfig
@@ -150,6 +151,12 @@ class CameraPipeline:
         self.rate = AnalysisRate(max(options.min_analysed_interval_s, 1 / cfg.analytic_fps), time.time())
         self.faults = FaultDetector(hold_s=options.fault_hold_s, frozen_after_s=options.frozen_after_s)
         self._gate: MotionGate | None = None
+        # Bounding boxes of the zones rules watch, and whether the last analysed frame showed
+        # someone at their edge (overlapping one, feet not yet inside).
+        self._rule_zones = [
+            z.polygon for z in cfg.zones.values() if any(r.zone_id == z.id for r in cfg.rules)
+        ]
+        self._at_zone_edge = False
         self._tracks: list[Track] = []
         self._had_people = False
         self._clip: deque[tuple[float, np.ndarray]] = deque()
@@ -279,6 +286,7 @@ class CameraPipeline:
                 self._had_people = bool(detections)
                 gap = self._looked()
                 self._tracks = self.tracker.update(detections, frame.time, since_last_look_s=gap)
+                self._at_zone_edge = any(self._at_edge(d.box) for d in detections)
                 log.debug(
                     "camera %s frame %d: %d detections, tracks %s",
                     cfg.id,
@@ -342,12 +350,23 @@ class CameraPipeline:
             return chosen.image
 
         assert self._gate is not None
-        need = Need(self.rate.last_look, self.rate.goal_s, zone_motion=self._gate.zone_motion)
+        need = Need(
+            self.rate.last_look, self.rate.goal_s, zone_motion=self._gate.zone_motion, soon=self._at_zone_edge
+        )
         detections = await self._detector.detect(newest, need)
         if chosen is not frame:
             self.stats.frames_superseded += 1
             await self._observe(chosen)
         return chosen, detections
+
+    def _at_edge(self, box: tuple[float, float, float, float]) -> bool:
+        feet = anchor(box)
+        for polygon in self._rule_zones:
+            xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
+            overlaps = box[0] < max(xs) and box[2] > min(xs) and box[1] < max(ys) and box[3] > min(ys)
+            if overlaps and not inside(feet, polygon):
+                return True
+        return False
 
     # --- coverage: the analysed rate against the goal ----------------------------------------
     def _looked(self) -> float:

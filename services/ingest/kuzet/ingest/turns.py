@@ -2,7 +2,10 @@
 
 Every camera keeps a guaranteed minimum analysed rate: a camera that has not been looked at for
 its goal interval (``KUZET_INGEST_MIN_ANALYSED_INTERVAL_S``, default 2 s) is *due*, and due
-cameras go first, the one whose deadline passed longest ago first (earliest deadline first).
+cameras go first, the one whose deadline passed longest ago first (earliest deadline first). A
+camera whose last analysed frame showed someone at the edge of a rule zone is due after a
+quarter of its goal: with every camera at its minimum rate a person could otherwise walk in and
+out of a zone between two looks.
 Cameras not yet due follow, those with motion inside a rule zone before those that only ask
 because people were in view a moment ago, and in the order they asked. When the detector
 cannot serve even the due cameras in time, every camera is late by about the same share (the
@@ -27,6 +30,9 @@ class Need:
     goal_s: float
     # Motion inside a rule zone (rather than a hangover while people were in view).
     zone_motion: bool = True
+    # Someone was seen at the edge of a rule zone: the camera is owed its next look sooner
+    # (within a quarter of its goal), before they are in and out again.
+    soon: bool = False
 
 
 @dataclass
@@ -38,7 +44,7 @@ class _Waiter:
     def rank(self, now: float) -> tuple[int, float]:
         if self.need is None:
             return (2, self.seq)
-        deadline = self.need.last_look + self.need.goal_s
+        deadline = self.need.last_look + (self.need.goal_s / 4 if self.need.soon else self.need.goal_s)
         if deadline <= now:
             return (0, deadline)
         return (1 if self.need.zone_motion else 2, self.seq)
