@@ -13,13 +13,15 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from kuzet.common.grpcclient import open_channel
@@ -49,8 +51,8 @@ class Replica:
 class Cluster:
     """The replicas and a record of who decoded which camera in every round."""
 
-    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
-        self.tmp, self.env = tmp, env
+    def __init__(self, tmp: Path, env: dict[str, str], database_url: str) -> None:
+        self.tmp, self.env, self.database_url = tmp, env, database_url
         self.replicas: dict[str, Replica] = {}
         # (round end time, {camera: replicas that decoded it during the round})
         self.rounds: list[tuple[float, dict[str, set[str]]]] = []
@@ -161,8 +163,9 @@ class Cluster:
 async def cluster(
     request: pytest.FixtureRequest, tmp_path: Path, long_mp4: Path
 ) -> AsyncIterator[tuple[Cluster, float]]:
-    # `kuzet up` runs the default 15 s lease on SQLite; the other two keep the test short.
-    duration = 15.0 if request.param == "sqlite" else 6.0
+    # `kuzet up` runs the default 15 s lease on SQLite; the others ("-short" too) keep tests short.
+    backend, _, short = str(request.param).partition("-")
+    duration = 15.0 if backend == "sqlite" and not short else 6.0
     env = {
         **os.environ,
         "KUZET_INGEST_LEASE_DURATION_S": str(duration),
@@ -174,11 +177,11 @@ async def cluster(
         "KUZET_ENDPOINT_IDENTITY": "127.0.0.1:1",
         "KUZET_ENDPOINT_ALERTING": "127.0.0.1:1",
     }
-    if request.param == "postgres":
+    if backend == "postgres":
         env["KUZET_INGEST_DATABASE_URL"] = request.getfixturevalue("pg_url")
     else:
         env["KUZET_INGEST_DATABASE_URL"] = f"sqlite:///{tmp_path / 'ingest.db'}"
-    if request.param == "kubernetes":
+    if backend == "kubernetes":
         server: KubeApiServer = request.getfixturevalue("kube_apiserver")
         env.update(
             KUZET_INGEST_MEMBERSHIP="kubernetes",
@@ -187,7 +190,7 @@ async def cluster(
         )
     else:
         env["KUZET_INGEST_MEMBERSHIP"] = "database"
-    group = Cluster(tmp_path, env)
+    group = Cluster(tmp_path, env, env["KUZET_INGEST_DATABASE_URL"])
     try:
         await group.start()
         yield group, duration
@@ -235,3 +238,49 @@ async def test_killed_replica_cameras_are_taken_over_within_the_lease(
     survivors = tuple(r for r in REPLICAS if r != victim)
     status = await group.replicas[survivors[0]].stub.ShardStatus(pb.ShardStatusRequest())
     assert list(status.replicas) == list(survivors) and status.lease_held
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cluster", ["sqlite-short", "postgres"], indirect=True)
+async def test_replicas_that_lose_the_database_stop_their_cameras(
+    cluster: tuple[Cluster, float], long_mp4: Path
+) -> None:
+    group, duration = cluster
+    period = duration / 3
+    first = group.replicas[REPLICAS[0]].stub
+    for cam in CAMERAS:
+        camera = pb.Camera(id=cam, site_id="north", url=f"file://{long_mp4}", enabled=True, analytic_fps=1.0)
+        await first.CreateCamera(pb.CreateCameraRequest(camera=camera))
+    group.watch()
+    await group.settled(within_s=4 * duration + 30)
+    with locked_database(group.database_url):
+        locked = time.monotonic()
+        # Renewals and listings stall: every replica stops its cameras before anybody could
+        # take one over (nobody can: they all lost the database).
+        while any(by[cam] for _, by in group.rounds[-3:] for cam in CAMERAS):
+            assert time.monotonic() - locked < duration, "cameras still decoded without a lease"
+            await asyncio.sleep(ROUND_S)
+        stopped_s = time.monotonic() - locked
+        for replica in group.replicas.values():
+            status = await replica.stub.ShardStatus(pb.ShardStatusRequest(), timeout=5)
+            assert not status.lease_held and not status.camera_ids, status
+        await asyncio.sleep(period)
+    print(f"\ncameras stopped {stopped_s:.2f}s after the database locked (lease {duration:.0f}s)")
+    await group.settled(within_s=4 * duration + 10)
+    assert group.longest_double_decoding_s() <= period
+
+
+@contextlib.contextmanager
+def locked_database(url: str) -> Iterator[None]:
+    """Another client holds the lease table (SQLite: the whole file) locked: a stalled database."""
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+    else:
+        conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+        conn.execute("LOCK TABLE kuzet_leases IN ACCESS EXCLUSIVE MODE")
+    try:
+        yield
+    finally:
+        conn.rollback()
+        conn.close()

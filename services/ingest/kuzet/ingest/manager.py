@@ -30,6 +30,7 @@ class PipelineManager:
         self.pipelines: dict[str, CameraPipeline] = {}
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._guard_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._seen: tuple[object, ...] | None = None
 
@@ -40,11 +41,13 @@ class PipelineManager:
         await self.shard.start()
         await self.reconcile()
         self._task = asyncio.create_task(self._loop(), name="ingest-reconcile")
+        self._guard_task = asyncio.create_task(self._guard(), name="ingest-ownership-guard")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._guard_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         # Cameras first, then the shard (which gives up our lease): the replicas that take them
         # over on our departure must not start them while we still run them.
         await asyncio.gather(*(p.stop() for p in self.pipelines.values()), return_exceptions=True)
@@ -68,6 +71,22 @@ class PipelineManager:
                 await self.reconcile(force=forced)
             except Exception:
                 log.exception("reconcile failed; retrying in %.0fs", self.reconcile_s)
+
+    async def _guard(self) -> None:
+        # Beside the reconcile loop, which may be waiting on the very database that went away:
+        # cameras we cannot prove are ours stop now, not after a registry read times out.
+        while True:
+            await asyncio.sleep(0.2)
+            if self.pipelines and not self.shard.lease_held:
+                stopping = list(self.pipelines.values())
+                self.pipelines.clear()
+                await asyncio.gather(*(p.stop() for p in stopping), return_exceptions=True)
+                for pipeline in stopping:
+                    log.warning(
+                        "camera %s stopped: this replica cannot prove it owns it",
+                        pipeline.cfg.id,
+                        extra={"agency": pipeline.cfg.agency},
+                    )
 
     async def reconcile(self, *, force: bool = True) -> None:
         async with self._lock:
@@ -97,7 +116,8 @@ class PipelineManager:
             for pipeline in stopping:
                 log.info("camera %s stopped", pipeline.cfg.id, extra={"agency": pipeline.cfg.agency})
             for cam_id, cfg in desired.items():
-                if cam_id not in self.pipelines:
+                # Asked again: ownership may have lapsed while the others were stopping.
+                if cam_id not in self.pipelines and self.shard.mine(cam_id):
                     pipeline = self._make(cfg)
                     pipeline.start()
                     self.pipelines[cam_id] = pipeline

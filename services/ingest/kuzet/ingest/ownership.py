@@ -33,7 +33,6 @@ listing, i.e. within ``D + 2 * poll_s`` of the last renewal, which preceded the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -70,8 +69,8 @@ class LeaseShardOwner(ShardOwner):
 
     @property
     def lease_held(self) -> bool:
-        """Whether this replica runs cameras now: rule 1 held at the last check (every 0.2 s)."""
-        return self._authority
+        """Whether this replica may run cameras now (rule 1 of the module docstring)."""
+        return self._authority and self._provable()
 
     def _provable(self) -> bool:
         now = time.monotonic()
@@ -82,9 +81,9 @@ class LeaseShardOwner(ShardOwner):
         )
 
     def mine(self, camera_id: str) -> bool:
-        # Checked here too, not only by the follower task: the answer must lapse on time even if
-        # nobody has looked since.
-        if not (self._authority and self._provable()) or owner(camera_id, self.replicas) != self.replica_id:
+        # Checked on every call, not only by the follower task (which may be waiting on a stalled
+        # listing): the answer must lapse on time.
+        if not self.lease_held or owner(camera_id, self.replicas) != self.replica_id:
             return False
         now = time.monotonic()
         for view, until in self._recent:
@@ -150,7 +149,7 @@ class LeaseShardOwner(ShardOwner):
         else:
             self._listed_at = started
             self._set(members)
-        self._check_authority()
+            self._check_authority()
 
     def _check_authority(self) -> None:
         now = time.monotonic()
@@ -179,15 +178,26 @@ class LeaseShardOwner(ShardOwner):
             self.changed.set()
 
     async def _follow(self) -> None:
-        next_list = time.monotonic() + self._poll_s
+        # Listings and authority checks run apart: a listing stalled on the database must not
+        # hold up noticing that authority lapsed (nor the hand-over waits that ran out).
+        lister = asyncio.create_task(self._list_every_poll(), name="shard-leases-list")
+        try:
+            while True:
+                await asyncio.sleep(0.2)
+                try:
+                    self._check_authority()
+                except Exception:  # keep watching; mine() checks authority itself meanwhile
+                    log.exception("checking ingest ownership failed; retrying")
+        finally:
+            lister.cancel()
+            await asyncio.gather(lister, return_exceptions=True)
+
+    async def _list_every_poll(self) -> None:
         while True:
-            # Authority can lapse between listings; look often enough to stop in time.
-            await asyncio.sleep(max(0.0, min(0.2, next_list - time.monotonic())))
+            await asyncio.sleep(self._poll_s)
             try:
-                if time.monotonic() >= next_list:
-                    next_list = time.monotonic() + self._poll_s
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._list(), self.period_s)
-                self._check_authority()
-            except Exception:  # keep following: authority lapses by itself meanwhile (mine())
-                log.exception("following the ingest membership failed; retrying")
+                await asyncio.wait_for(self._list(), self.period_s)
+            except TimeoutError:
+                log.warning("listing ingest replicas took over %.1fs; keeping the last view", self.period_s)
+            except Exception:  # keep listing: a stale view stops our cameras by itself (rule 1b)
+                log.exception("listing ingest replicas failed; retrying")

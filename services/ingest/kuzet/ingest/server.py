@@ -208,7 +208,12 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     ) -> ingest_pb2.ShardStatusResponse:
         _caller(*READ_ROLES)
         shard = self.manager.shard
-        cams = [s.camera.id for s in await self.store.all() if shard.mine(s.camera.id)]
+        # Without a lease we own nothing, and the registry may sit in the database we just lost.
+        cams = (
+            [s.camera.id for s in await self.store.all() if shard.mine(s.camera.id)]
+            if shard.lease_held
+            else []
+        )
         return ingest_pb2.ShardStatusResponse(
             replica_id=self.settings.replica_id,
             replicas=list(shard.replicas),
