@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from kuzet.common.launcher import Launcher
+from kuzet.common.launcher import Backoff, Launcher
 from kuzet.e2e.otlp import OtlpReceiver
 
 DEMO_PASSWORD = "kuzet-demo"
@@ -20,7 +20,11 @@ class Platform:
     """Starts the chosen services on free loopback ports, all exporting traces to one receiver."""
 
     def __init__(
-        self, data_dir: Path, env: dict[str, str] | None = None, replicas: dict[str, int] | None = None
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        replicas: dict[str, int] | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.otlp = OtlpReceiver().start()
         self.launcher = Launcher(
@@ -35,6 +39,7 @@ class Platform:
             },
             replicas=replicas or {},
             free_ports=True,
+            backoff=backoff or Backoff(),
         )
 
     @property
@@ -53,14 +58,17 @@ class Platform:
 
     def log_lines(self, service: str) -> list[dict[str, Any]]:
         """The JSON log lines of every replica of ``service``."""
+        return [line for unit in self.launcher.units(service) for line in self.log_lines_of(unit.key)]
+
+    def log_lines_of(self, key: str) -> list[dict[str, Any]]:
+        """The JSON log lines of one process (a service's name, or a replica's ``<service>-<i>``)."""
+        path = self.launcher.log_path(key)
         lines = []
-        for unit in self.launcher.units(service):
-            path = self.launcher.log_path(unit.key)
-            for raw in path.read_text(errors="replace").splitlines() if path.exists() else []:
-                try:
-                    lines.append(json.loads(raw))
-                except json.JSONDecodeError:
-                    continue
+        for raw in path.read_text(errors="replace").splitlines() if path.exists() else []:
+            try:
+                lines.append(json.loads(raw))
+            except json.JSONDecodeError:
+                continue
         return lines
 
     def services_logging(self, trace_id: str) -> set[str]:
