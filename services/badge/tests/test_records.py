@@ -124,3 +124,6 @@ async def test_integrity_report_links_recordings_and_is_for_internal_affairs_onl
     assert report.source == A.INTEGRITY_REPORT_SOURCE_OFFICER
     [event] = sink.of("integrity_report")
     assert event.subject == filed.report_id and "driver" not in event.summary
+    # Whistleblower protection: nothing in the alert points at the reporting badge or officer.
+    assert "E-1" not in event.SerializeToString().decode("utf-8", "replace")
+    assert event.source.id == f"integrity:{filed.report_id}"

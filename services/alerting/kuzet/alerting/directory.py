@@ -47,7 +47,7 @@ class Directory:
         return out
 
     def webhooks_for(self, alert: alerting_pb2.Alert) -> list[WebhookTarget]:
-        if alert.type in domain.REVIEW_ONLY_TYPES:
+        if alert.type in domain.INTERNAL_ONLY_TYPES:
             return []
         return [
             w

@@ -22,6 +22,19 @@ MAX_BATCH = 1000
 # Unconfirmed face matches must not leave the agency or trigger integrations: a person reviews
 # them first (see ARCHITECTURE "Safeguards"). Shared routes, webhooks and MQTT skip them.
 REVIEW_ONLY_TYPES = frozenset({"face_match_candidate"})
+# Whistleblower protection: these alerts reach only the roles named here (and services), never
+# shared routes or integrations, so that whoever a report is about cannot learn of it.
+RESTRICTED_TYPES: dict[str, frozenset[str]] = {"integrity_report": frozenset({"internal_affairs"})}
+# Alerts that never leave the agency's own console: no shared route, webhook or MQTT.
+INTERNAL_ONLY_TYPES = REVIEW_ONLY_TYPES | frozenset(RESTRICTED_TYPES)
+
+
+def hidden_types(caller: Caller) -> frozenset[str]:
+    """Alert types this caller may not list, read or be streamed."""
+    if caller.has_role("service"):
+        return frozenset()
+    return frozenset(t for t, roles in RESTRICTED_TYPES.items() if not any(caller.has_role(r) for r in roles))
+
 
 # Context rank inside a severity level: life first, then a possible wanted person, then breaches,
 # behaviour, equipment. Operators sort by priority = severity * 100 + rank * 10 + escalation.
@@ -186,7 +199,7 @@ def validate_site_config(config: alerting_pb2.SiteConfig) -> None:
 
 def route_matches(route: alerting_pb2.SharedRoute, alert: alerting_pb2.Alert, now: datetime) -> bool:
     """Whether ``route`` shares ``alert`` with its target agency (unexpired, scope matches)."""
-    if alert.agency_id != route.owner_agency_id or alert.type in REVIEW_ONLY_TYPES:
+    if alert.agency_id != route.owner_agency_id or alert.type in INTERNAL_ONLY_TYPES:
         return False
     expires = from_timestamp(route.expires_at) if route.HasField("expires_at") else None
     if expires is not None and expires <= now:

@@ -44,7 +44,7 @@ class MqttPublisher:
 
     def notify(self, updates: list[pb.AlertUpdate]) -> None:
         for update in updates:
-            if update.alert.type in domain.REVIEW_ONLY_TYPES:
+            if update.alert.type in domain.INTERNAL_ONLY_TYPES:
                 continue
             payload = json_format.MessageToJson(update, indent=None)
             info = self.client.publish(topic_for(self.prefix, update.alert), payload, qos=1)

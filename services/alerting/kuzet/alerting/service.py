@@ -112,7 +112,8 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
             if not agency:
                 return Visibility(None, [])
             return Visibility({agency}, self.store.directory.routes_into(agency, now))
-        return Visibility({caller.agency}, self.store.directory.routes_into(caller.agency, now))
+        routes = self.store.directory.routes_into(caller.agency, now)
+        return Visibility({caller.agency}, routes, domain.hidden_types(caller))
 
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext
@@ -257,7 +258,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
         vis = self._visibility(caller, f.agency_id)
         if f.agency_id and not caller.has_role("service"):
             vis = (
-                Visibility({f.agency_id}, [])
+                Visibility({f.agency_id}, [], vis.hidden_types)
                 if f.agency_id == caller.agency
                 else _only_shared(vis, f.agency_id)
             )
@@ -439,4 +440,4 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
 def _only_shared(vis: Visibility, owner: str) -> Visibility:
     """A caller asking for another agency's alerts sees only what that agency shares with it."""
     routes = [r for r in vis.routes if r.owner_agency_id == owner]
-    return Visibility(set(), routes)
+    return Visibility(set(), routes, vis.hidden_types)

@@ -92,8 +92,11 @@ class Visibility:
 
     agencies: set[str] | None
     routes: list[pb.SharedRoute]
+    hidden_types: frozenset[str] = frozenset()
 
     def allows(self, alert: pb.Alert, now: datetime) -> bool:
+        if alert.type in self.hidden_types:
+            return False
         if self.agencies is None or alert.agency_id in self.agencies:
             return True
         return any(domain.route_matches(r, alert, now) for r in self.routes)
@@ -257,7 +260,9 @@ class AlertStore:
             if found is None:
                 raise NotFound(f"alert {alert_id} not found")
             row = dict(found)
-            if row["agency_id"] != caller.agency and not caller.has_role("service"):
+            if (row["agency_id"] != caller.agency and not caller.has_role("service")) or row[
+                "type"
+            ] in domain.hidden_types(caller):
                 # Shared agencies see alerts but the owner acts on them; do not confirm existence.
                 raise NotFound(f"alert {alert_id} not found")
             now = utcnow()
@@ -367,7 +372,7 @@ class AlertStore:
                 part: list[ColumnElement[bool]] = [
                     t.agency_id == r.owner_agency_id,
                     t.severity >= r.min_severity,
-                    t.type.not_in(domain.REVIEW_ONLY_TYPES),
+                    t.type.not_in(domain.INTERNAL_ONLY_TYPES),
                 ]
                 if r.site_ids:
                     part.append(t.site_id.in_(list(r.site_ids)))
@@ -375,6 +380,8 @@ class AlertStore:
                     part.append(t.type.in_(list(r.types)))
                 scopes.append(and_(*part))
             conds.append(or_(*scopes))
+        if vis.hidden_types:
+            conds.append(t.type.not_in(vis.hidden_types))
         if f.site_ids:
             conds.append(t.site_id.in_(list(f.site_ids)))
         if f.min_severity:

@@ -259,15 +259,16 @@ class Records:
 
         linked = await self.database.run(work)
         await self.audit.record("integrity.report", stored.report_id, details={"linked_evidence": linked})
-        # The alert goes to alerting's routing for the agency; its summary names no one, so that
-        # only internal affairs (who may read the report) learn who is involved.
+        # Whistleblower protection: the alert names neither the badge nor the officer (its source
+        # is the report itself) and alerting shows it to internal affairs only, who read the
+        # report with its reporter through ListIntegrityReports.
         self.emit(
             new_event(
                 caller.agency,
                 "integrity_report",
                 common_pb2.Source(
                     kind=common_pb2.SOURCE_KIND_BADGE,
-                    id=stored.badge_id or "integrity",
+                    id=f"integrity:{stored.report_id}",
                     name="integrity report",
                 ),
                 occurred_at=occurred,

@@ -46,7 +46,8 @@ class Permission(StrEnum):
 
 _R = frozenset
 ROLE_TABLE: dict[Permission, frozenset[str]] = {
-    Permission.ALERTS_READ: _R({OPERATOR, REVIEWER, INVESTIGATOR, PILOT, ADMIN}),
+    # Internal affairs reads only integrity alerts: alerting hides those from every other role.
+    Permission.ALERTS_READ: _R({OPERATOR, REVIEWER, INVESTIGATOR, PILOT, ADMIN, INTERNAL_AFFAIRS}),
     Permission.ALERTS_ACT: _R({OPERATOR}),
     Permission.SITES_ADMIN: _R({ADMIN}),
     # A face match is a candidate until a reviewer confirms it: only reviewers decide.
