@@ -1,6 +1,7 @@
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from kuzet.common.audit import AuditLog
 from kuzet.common.auditservice import SERVICE_NAME, add_audit_service
@@ -91,3 +92,24 @@ async def test_caller_travels_on_streaming_calls_too(tmp_path) -> None:  # type:
     finally:
         await srv.stop(0)
     assert replies == [b"ann@prison-a"]
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+async def test_reflection_is_served_only_when_enabled(enabled: bool) -> None:
+    settings = ServiceSettings(grpc_reflection=enabled)
+    srv = GrpcServer(settings, [], [], port=0)
+    await srv.start()
+    try:
+        async with grpc.aio.insecure_channel(srv.address) as channel:
+            stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+            call = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+            if enabled:
+                reply = await call.read()
+                names = {s.name for s in reply.list_services_response.service}
+                assert "grpc.health.v1.Health" in names
+            else:
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await call.read()
+                assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        await srv.stop(0)

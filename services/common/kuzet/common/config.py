@@ -43,6 +43,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     max_message_mb: int = Field(default=32, ge=1, le=512)
+    # Reflection lists every method to whoever reaches the port: a debugging aid, off unless asked.
+    grpc_reflection: bool = Field(default=False, description="serve gRPC server reflection")
 
     @field_validator("log_level")
     @classmethod

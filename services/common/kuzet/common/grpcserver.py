@@ -1,4 +1,4 @@
-"""gRPC server bootstrap shared by every service: health, reflection, interceptors, graceful stop."""
+"""gRPC server bootstrap shared by every service: health, reflection (opt-in), interceptors, graceful stop."""
 
 from __future__ import annotations
 
@@ -186,9 +186,10 @@ class GrpcServer:
             add(servicer, self.server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
-        )
+        if settings.grpc_reflection:
+            reflection.enable_server_reflection(
+                [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
+            )
         self.bound_port = 0
 
     @property
