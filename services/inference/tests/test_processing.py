@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 import pytest
 
+from kuzet.inference.opencv import cv2
 from kuzet.inference.processing import align, faces, objects, pose, quality
 from kuzet.inference.processing.geometry import Resize, fit_within, letterbox, nms, round_up
 
@@ -172,6 +172,34 @@ def test_image_headers_are_read_before_decoding() -> None:
         decode_encoded(bytes(jpeg), "images[0]", ImageLimits())
     with pytest.raises(InvalidArgument, match="smaller than"):
         decode_encoded(bytes(cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))[1]), "x", ImageLimits())
+
+
+def test_image_whose_size_cannot_be_read_is_refused_before_decoding() -> None:
+    from kuzet.common.errors import InvalidArgument
+    from kuzet.inference.imaging import ImageLimits, decode_encoded
+
+    # A large image behind one junk byte: libjpeg skips the byte and would decode it whole.
+    big = bytes(cv2.imencode(".jpg", np.zeros((2000, 2000, 3), np.uint8))[1])
+    after_app0 = 4 + int.from_bytes(big[4:6], "big")
+    junk = big[:after_app0] + b"\x00" + big[after_app0:]
+    assert cv2.imdecode(np.frombuffer(junk, np.uint8), cv2.IMREAD_COLOR).shape == (2000, 2000, 3)
+    with pytest.raises(InvalidArgument, match="cannot read the image size"):
+        decode_encoded(junk, "images[0]", ImageLimits(max_pixels=1_000_000))
+    png = bytes(cv2.imencode(".png", np.zeros((30, 50, 3), np.uint8))[1])
+    for broken in (png[:20], png[:12] + b"JUNK" + png[16:]):
+        with pytest.raises(InvalidArgument, match="cannot read the image size"):
+            decode_encoded(broken, "x", ImageLimits())
+
+
+def test_opencv_runs_with_its_own_pixel_cap() -> None:
+    import os
+
+    from kuzet.inference.config import InferenceSettings
+    from kuzet.inference.opencv import decoder_max_pixels
+
+    assert decoder_max_pixels() == int(os.environ["CV_IO_MAX_IMAGE_PIXELS"]) > 0
+    with pytest.raises(ValueError, match="CV_IO_MAX_IMAGE_PIXELS"):
+        InferenceSettings(max_image_pixels=decoder_max_pixels() + 1)
 
 
 def test_raw_frames_in_either_colour_order_decode_to_the_same_bgr() -> None:

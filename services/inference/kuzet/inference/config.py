@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from kuzet.common.config import ServiceSettings
+from kuzet.inference.opencv import decoder_max_pixels
 
 
 class InferenceSettings(ServiceSettings):
@@ -45,3 +46,13 @@ class InferenceSettings(ServiceSettings):
     max_image_pixels: int = Field(default=40_000_000, ge=64)
     face_max_side: int = Field(default=640, ge=64, le=4096, description="face detector input, longest side")
     pose_max_side: int = Field(default=256, ge=64, le=2048, description="pose model input, longest side")
+
+    @field_validator("max_image_pixels")
+    @classmethod
+    def _within_decoder_cap(cls, value: int) -> int:
+        cap = decoder_max_pixels()
+        if value > cap:
+            raise ValueError(
+                f"is above OpenCV's decoder cap of {cap} pixels; raise CV_IO_MAX_IMAGE_PIXELS too"
+            )
+        return value

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from kuzet.common.errors import InvalidArgument, ResourceExhausted
+from kuzet.inference.opencv import cv2
 from kuzet.inference.v1 import inference_pb2 as pb
 
 # Only the formats callers are documented to send: keeps the decoder surface small.
@@ -62,7 +62,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 def _encoded_size(data: bytes) -> tuple[int, int] | None:
     """Width and height from the file header, so a decompression bomb (a small file declaring a
     huge image) is refused before the decoder allocates its pixels."""
-    if data.startswith(_PNG_MAGIC) and len(data) >= 24:
+    if data.startswith(_PNG_MAGIC) and len(data) >= 24 and data[12:16] == b"IHDR":
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     if data.startswith(_JPEG_MAGIC):
         return _jpeg_size(data)
@@ -75,8 +75,10 @@ def decode_encoded(data: bytes, where: str, limits: ImageLimits) -> np.ndarray:
     if not (data.startswith(_JPEG_MAGIC) or data.startswith(_PNG_MAGIC)):
         raise InvalidArgument(f"{where}: not a JPEG or PNG file")
     header = _encoded_size(data)
-    if header is not None:
-        _check_size(where, *header, limits)
+    if header is None:
+        # The decoder would skip what this parser cannot read and decode whatever size follows.
+        raise InvalidArgument(f"{where}: cannot read the image size from its header (malformed image)")
+    _check_size(where, *header, limits)
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if array is None or array.ndim != 3 or array.shape[2] != 3:
         raise InvalidArgument(f"{where}: corrupt or truncated image, cannot decode")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
+
+from kuzet.inference.opencv import cv2
 
 INPUT_NAME = "data"
 OUTPUT_NAME = "fc1"

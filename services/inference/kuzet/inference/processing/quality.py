@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from kuzet.inference.opencv import cv2
 from kuzet.inference.results import FaceQuality
 
 
