@@ -80,7 +80,7 @@ async def test_filters_from_first_message(live: Any) -> None:
 
 @pytest.mark.parametrize(
     ("who", "code"),
-    [("bad-token", 4401), ("prison-auditor", 4403), ("prison-internal_affairs", 4403)],
+    [("bad-token", 4401), ("prison-auditor", 4403)],
 )
 async def test_refused_connections(live: Any, who: str, code: int) -> None:
     gw, _, url = live
@@ -89,6 +89,26 @@ async def test_refused_connections(live: Any, who: str, code: int) -> None:
         with pytest.raises(websockets.ConnectionClosed) as info:
             await _next(ws, "ready")
     assert info.value.rcvd is not None and info.value.rcvd.code == code
+
+
+async def test_integrity_alerts_stream_to_internal_affairs_only(live: Any) -> None:
+    gw, backing, url = live
+    async with (
+        websockets.connect(f"{url}?token={gw.token('prison-operator')}") as op,
+        websockets.connect(f"{url}?token={gw.token('prison-internal_affairs')}") as ia,
+    ):
+        await _next(op, "ready")
+        await _next(ia, "ready")
+        secret = await backing.publish("prison", "integrity_report", camera="integrity:r9")
+        after = await backing.publish("prison", "person_down")
+        assert (await _next(ia))["alert"]["alert_id"] == secret
+        assert (await _next(op))["alert"]["alert_id"] == after
+    for who in ("prison-operator", "prison-admin", "prison-reviewer"):
+        listed = await gw.client.get("/api/v1/alerts", headers=gw.auth(who))
+        assert secret not in {a["alert_id"] for a in listed.json()["alerts"]}
+        assert (await gw.client.get(f"/api/v1/alerts/{secret}", headers=gw.auth(who))).status_code == 404
+    listed = await gw.client.get("/api/v1/alerts", headers=gw.auth("prison-internal_affairs"))
+    assert secret in {a["alert_id"] for a in listed.json()["alerts"]}
 
 
 async def test_foreign_origin_refused(live: Any) -> None:

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from kuzet.common.config import ServiceSettings
+from kuzet.gateway.clientaddr import parse_networks
 from kuzet.gateway.localissuer import DemoUser
 
 
@@ -44,10 +45,19 @@ class GatewaySettings(ServiceSettings):
 
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: float = Field(default=60.0, ge=1)
+    # Peers (addresses or CIDR ranges, e.g. the ingress) whose X-Forwarded-For is believed for
+    # rate limits; from anyone else the header is ignored. Empty: the direct peer always counts.
+    trusted_proxies: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     cors_origins: list[str] = Field(default_factory=list)
     # Deadline of each call to a backing service.
     rpc_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        parse_networks(v)
+        return v
 
     @field_validator("issuers", "cors_origins")
     @classmethod

@@ -22,6 +22,7 @@ from kuzet.common.grpcclient import leader_address
 from kuzet.common.objectstore import ObjectStore, open_object_store
 from kuzet.gateway.auth import JwksSource, Principal, TokenValidator, http_jwks_source
 from kuzet.gateway.backends import Backends
+from kuzet.gateway.clientaddr import Network, parse_networks
 from kuzet.gateway.config import GatewaySettings
 from kuzet.gateway.errors import from_grpc
 from kuzet.gateway.evidence import EvidenceSigner
@@ -44,6 +45,7 @@ class Gateway:
     http: httpx.AsyncClient
     local_issuer: LocalIssuer | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    trusted_proxies: list[Network] = field(default_factory=list)
 
     async def call(
         self,
@@ -179,6 +181,7 @@ def build_gateway(
         objects=open_object_store(settings.effective_object_store_url),
         http=http,
         local_issuer=local,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
     )
 
 

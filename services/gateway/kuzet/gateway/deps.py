@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kuzet.common.v1 import common_pb2
 from kuzet.gateway.auth import AuthError, Principal
+from kuzet.gateway.clientaddr import connection_address
 from kuzet.gateway.context import Gateway, gateway_of
 from kuzet.gateway.errors import ApiError, forbidden, unauthenticated
 from kuzet.gateway.roles import Permission, allowed
@@ -23,7 +24,7 @@ MAX_PAGE_SIZE = 500
 
 
 def client_key(request: Request) -> str:
-    return f"ip:{request.client.host if request.client else '?'}"
+    return f"ip:{connection_address(request, gateway_of(request).trusted_proxies)}"
 
 
 def check_rate(gw: Gateway, key: str, cost: float = 1.0) -> None:

@@ -46,7 +46,7 @@ class Permission(StrEnum):
 
 _R = frozenset
 ROLE_TABLE: dict[Permission, frozenset[str]] = {
-    # Internal affairs reads only integrity alerts: alerting hides those from every other role.
+    # Integrity alerts reach internal affairs only: alerting hides them from every other role.
     Permission.ALERTS_READ: _R({OPERATOR, REVIEWER, INVESTIGATOR, PILOT, ADMIN, INTERNAL_AFFAIRS}),
     Permission.ALERTS_ACT: _R({OPERATOR}),
     Permission.SITES_ADMIN: _R({ADMIN}),

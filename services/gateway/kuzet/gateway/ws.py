@@ -32,6 +32,7 @@ from kuzet.common.telemetry import context_from_traceparent, traceparent
 from kuzet.gateway.api.alerts import alert_json
 from kuzet.gateway.api.common import severity
 from kuzet.gateway.auth import AuthError, Principal
+from kuzet.gateway.clientaddr import connection_address
 from kuzet.gateway.context import Gateway, principal_metadata
 from kuzet.gateway.errors import ApiError
 from kuzet.gateway.protojson import short_enum_names
@@ -121,7 +122,7 @@ async def _authenticate(gw: Gateway, ws: WebSocket) -> tuple[Principal, dict[str
             params.update(first["filter"])
         if "cursor" in first:
             params["cursor"] = first["cursor"]
-    host = ws.client.host if ws.client else "?"
+    host = connection_address(ws, gw.trusted_proxies)
     if gw.limiter.take(f"ip:{host}") > 0:
         raise _Close(4429, "rate limit exceeded")
     try:
