@@ -22,7 +22,7 @@ def test_nothing_acknowledged_is_lost_when_one_replica_of_each_service_dies(tmp_
     result = run_failover(tmp_path / "platform", plan, clip)
     print(result)
 
-    assert result["alerts_acknowledged"] > 0 and result["alerts_missing_in_store"] == 0, result
+    assert result["alerts_acknowledged"] > 0 and result["lost_alerts"] == 0, result
     assert result["badge_commands_acknowledged"] > 0 and result["badge_commands_lost"] == 0, result
     assert result["drone_commands"] > 0 and result["drone_commands_lost"] == 0, result
     assert result["stale_matches_after_erasure"] == 0, result
@@ -34,8 +34,3 @@ def test_nothing_acknowledged_is_lost_when_one_replica_of_each_service_dies(tmp_
         result
     )
     assert result["cameras_analysed_by_two_replicas"] == [], result
-    if result["alerts_missing_at_console"]:
-        # Measured 2026-12-05 (bench/failover.py --quick): every acknowledged alert stored, but
-        # after alerting-0 died the console's feed through the gateway stopped. Not fixed yet.
-        pytest.xfail(f"{result['alerts_missing_at_console']} stored alerts never reached the console")
-    assert result["lost_alerts"] == 0, result

@@ -12,6 +12,8 @@ from typing import Any
 import websockets
 
 Message = dict[str, Any]
+# The gateway's close code for "alerting unavailable, reconnect with the last cursor".
+RESUME_CODE = 4503
 
 
 class ConsoleFeed:
@@ -24,6 +26,7 @@ class ConsoleFeed:
         self._arrived = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self.reconnects = 0
 
     async def __aenter__(self) -> ConsoleFeed:
         self._task = asyncio.create_task(self._run())
@@ -37,14 +40,29 @@ class ConsoleFeed:
                 await self._task
 
     async def _run(self) -> None:
-        async with websockets.connect(self.url, max_size=8 * 1024 * 1024) as ws:
-            async for raw in ws:
-                message = json.loads(raw)
-                message["received_at"] = time.time()
-                if message.get("type") == "ready":
-                    self._ready.set()
-                self.messages.append(message)
-                self._arrived.set()
+        # As the console does (static/js/alerts.js): when the gateway closes the feed with 4503
+        # (its alerting replica went away), reconnect from the last cursor seen.
+        cursor: int | None = None
+        while True:
+            url = self.url if cursor is None else f"{self.url}&cursor={cursor}"
+            try:
+                async with websockets.connect(url, max_size=8 * 1024 * 1024) as ws:
+                    async for raw in ws:
+                        message = json.loads(raw)
+                        message["received_at"] = time.time()
+                        if message.get("type") == "ready":
+                            self._ready.set()
+                        if message.get("type") in ("update", "heartbeat"):
+                            cursor = max(cursor or 0, int(message["cursor"]))
+                        self.messages.append(message)
+                        self._arrived.set()
+                    code = ws.close_code
+            except websockets.ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd else None
+            if code != RESUME_CODE:
+                return
+            self.reconnects += 1
+            await asyncio.sleep(0.5)
 
     def alerts(self, predicate: Callable[[Message], bool] = lambda _: True) -> list[Message]:
         return [m for m in self.messages if m.get("type") == "update" and predicate(m)]

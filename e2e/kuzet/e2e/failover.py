@@ -143,7 +143,7 @@ class Run:
         self.drone_delays: list[float | None] = []
         self.kill_at: float | None = None
         self.killed: dict[str, str] = {}
-        self.notes: list[str] = []
+        self.console_reconnects = 0
 
     # -------------------------------------------------------------------- addresses ---
 
@@ -447,6 +447,7 @@ class Run:
                 badges = await badges_task
                 await asyncio.sleep(3)  # the last acknowledged alerts on their way to the console
                 console = list(feed.alerts())
+                self.console_reconnects = feed.reconnects
             stored = await self._stored_alerts()
         finally:
             vehicles.stop()
@@ -492,6 +493,8 @@ class Run:
             "alerts_acknowledged": len(self.published),
             "alerts_missing_in_store": len(missing_in_store),
             "alerts_missing_at_console": len(missing_at_console),
+            # The feed resumed from its last cursor after the gateway lost its alerting replica.
+            "console_reconnects": self.console_reconnects,
             "publish_refused": self.publish_failed,
             "duplicated_alerts": duplicates,
             "camera_alerts": sum(len(a) for a in camera_alerts.values()),
