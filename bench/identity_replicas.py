@@ -32,6 +32,7 @@ import socket
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,7 @@ async def start_replica(db_url: str, data_dir: Path, inference: str, **settings:
 async def races(db_url: str, work: Path, rounds: int) -> dict[str, Any]:
     from kuzet.common.caller import Caller, caller_metadata
     from kuzet.common.testdata import face_photos
-    from kuzet.common.timeutil import utcnow
+    from kuzet.common.timeutil import to_timestamp, utcnow
     from kuzet.identity.faces import Face
     from kuzet.identity.registry import Registry
     from kuzet.identity.replication import ChangeFeed
@@ -141,6 +142,7 @@ async def races(db_url: str, work: Path, rounds: int) -> dict[str, Any]:
                     purpose="benchmark",
                     legal_basis="none (synthetic)",
                     owner="bench",
+                    expires_at=to_timestamp(utcnow() + timedelta(days=1)),
                 ),
                 metadata=admin,
             )

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from kuzet.common.caller import Caller
 from kuzet.common.grpcclient import open_channel
+from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
+
+# Watchlists must end (identity refuses one without expires_at); the demo's lasts a quarter.
+WATCHLIST_DAYS = 90
 
 
 def admin(agency: str) -> Caller:
@@ -112,6 +117,7 @@ async def create_watchlist(
                     legal_basis="demo: court order 1/2026 (fictitious)",
                     owner=f"{agency}-admin",
                     required_reviewers=reviewers,
+                    expires_at=to_timestamp(utcnow() + timedelta(days=WATCHLIST_DAYS)),
                 )
             )
         ).gallery

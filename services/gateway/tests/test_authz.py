@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.routing import APIRoute
@@ -16,7 +17,14 @@ from kuzet.gateway.localissuer import SigningKey
 from kuzet.gateway.roles import ROLES, Permission, allowed
 
 P = Permission
-GALLERY = {"name": "g", "kind": "watchlist", "purpose": "p", "legal_basis": "l", "owner": "o"}
+GALLERY = {
+    "name": "g",
+    "kind": "watchlist",
+    "purpose": "p",
+    "legal_basis": "l",
+    "owner": "o",
+    "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+}
 # (method, path template, permission, json body); {alert} is a real alert of the caller's agency.
 MATRIX: list[tuple[str, str, Permission, Any]] = [
     ("GET", "/api/v1/alerts", P.ALERTS_READ, None),

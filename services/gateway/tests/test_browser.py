@@ -10,6 +10,7 @@ import base64
 import io
 import shutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +213,7 @@ async def review_console(
                     "purpose": "find escaped inmates",
                     "legal_basis": "Penal Code art. 83",
                     "owner": "warden-12",
+                    "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
                 },
             )
         ).json()["gallery"]

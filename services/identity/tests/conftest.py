@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from kuzet.common.config import Endpoints
 from kuzet.common.grpcserver import GrpcServer
 from kuzet.common.testdata import face_photos
 from kuzet.common.testing import free_port_number
+from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import audit_pb2_grpc
 from kuzet.identity.config import IdentitySettings
 from kuzet.identity.server import Identity, build
@@ -108,6 +110,8 @@ class Running:
             "legal_basis": "Penal Code art. 83",
             "owner": "warden-12",
         }
+        if kind == pb.GALLERY_KIND_WATCHLIST:
+            fields["expires_at"] = to_timestamp(utcnow() + timedelta(days=30))
         fields.update(kw)
         response = await self.stub.CreateGallery(pb.CreateGalleryRequest(**fields), metadata=md(caller))
         return response.gallery

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from kuzet.common.grpcclient import open_channel
 from kuzet.common.objectstore import LocalObjectStore
 from kuzet.common.testdata import face_photos
 from kuzet.common.testing import missing_component
+from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.identity.config import IdentitySettings
 from kuzet.identity.server import build as build_identity
 from kuzet.identity.v1 import identity_pb2 as ipb
@@ -52,6 +54,7 @@ async def test_face_goes_to_identity_once_per_track(tmp_path: Path, inference: s
                     ipb.CreateGalleryRequest(
                         name="escapees", kind=ipb.GALLERY_KIND_WATCHLIST, purpose="escaped inmates",
                         legal_basis="Penal Code art. 83", owner="warden-12",
+                        expires_at=to_timestamp(utcnow() + timedelta(days=30)),
                     )
                 )
             ).gallery  # fmt: skip

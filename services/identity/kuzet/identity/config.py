@@ -33,6 +33,10 @@ class IdentitySettings(ServiceSettings):
     max_top_k: int = Field(default=100, ge=1, le=1000)
     # face_match_candidate events go to alerting (KUZET_ENDPOINT_ALERTING); off for tests without it.
     publish_events: bool = True
+    # Nobody stays on a watchlist by oversight: each watchlist ends, at most this far ahead.
+    watchlist_max_days: int = Field(
+        default=365, ge=1, le=3650, description="longest lifetime a watchlist may be given"
+    )
     expiry_sweep_s: float = Field(
         default=60.0, gt=0, description="how often expired entries leave the indexes"
     )

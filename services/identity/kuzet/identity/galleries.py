@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 
 import grpc
 import numpy as np
@@ -44,6 +45,7 @@ from kuzet.identity.rpcbase import (
 from kuzet.identity.v1 import identity_pb2 as pb
 
 log = logging.getLogger(__name__)
+MIN_WATCHLIST_REVIEWERS = 2
 
 
 class GalleryRpcs(ServicerBase):
@@ -70,6 +72,8 @@ class GalleryRpcs(ServicerBase):
         if request.required_reviewers < 0:
             raise InvalidArgument("required_reviewers must be at least 1 (0 means the default)")
         reviewers = request.required_reviewers or (2 if request.kind == pb.GALLERY_KIND_WATCHLIST else 1)
+        if request.kind == pb.GALLERY_KIND_WATCHLIST:
+            self._check_watchlist(expires, reviewers)
         row = GalleryRow(
             gallery_id=str(uuid.uuid4()),
             agency_id=caller.agency,
@@ -107,6 +111,23 @@ class GalleryRpcs(ServicerBase):
 
         await self.db.run(save)
         return pb.CreateGalleryResponse(gallery=await self._gallery_pb(row, caller.agency))
+
+    def _check_watchlist(self, expires: datetime | None, reviewers: int) -> None:
+        """A watchlist ends by a set date and no single person confirms a match on it."""
+        longest = timedelta(days=self.settings.watchlist_max_days)
+        if expires is None:
+            raise InvalidArgument(
+                f"a watchlist needs expires_at (at most {self.settings.watchlist_max_days} days ahead)"
+            )
+        if expires > utcnow() + longest:
+            raise InvalidArgument(
+                f"expires_at is more than {self.settings.watchlist_max_days} days ahead, "
+                "the longest this deployment allows for a watchlist"
+            )
+        if reviewers < MIN_WATCHLIST_REVIEWERS:
+            raise InvalidArgument(
+                f"a watchlist needs at least {MIN_WATCHLIST_REVIEWERS} required_reviewers, got {reviewers}"
+            )
 
     async def ListGalleries(
         self, request: pb.ListGalleriesRequest, context: grpc.aio.ServicerContext

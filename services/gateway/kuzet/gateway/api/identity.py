@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from kuzet.common.v1 import common_pb2
-from kuzet.gateway.api.common import add_url, evidence_url
+from kuzet.gateway.api.common import add_url, evidence_url, timestamp
 from kuzet.gateway.auth import Principal
 from kuzet.gateway.context import Gateway, gateway_of
 from kuzet.gateway.deps import page_params, require
@@ -126,7 +127,14 @@ class GalleryBody(BaseModel):
     legal_basis: str = Field(min_length=1, max_length=2000)
     owner: str = Field(min_length=1, max_length=200)
     threshold: float = Field(0.0, ge=0.0, le=1.0)
-    required_reviewers: int = Field(0, ge=0, le=10)
+    required_reviewers: int = Field(
+        0, ge=0, le=10, description="0: the default (2 for a watchlist, which needs at least 2)"
+    )
+    expires_at: datetime | None = Field(
+        None,
+        description="RFC 3339; required for a watchlist, at most the deployment's maximum ahead "
+        "(KUZET_IDENTITY_WATCHLIST_MAX_DAYS, default 365 days)",
+    )
 
 
 @router.post(
@@ -147,6 +155,8 @@ async def create_gallery(
         threshold=body.threshold,
         required_reviewers=body.required_reviewers,
     )
+    if (expires := timestamp(body.expires_at, "expires_at")) is not None:
+        req.expires_at.CopyFrom(expires)
     return to_json(await gw.call(principal, gw.backends.identity.CreateGallery, req))
 
 
