@@ -31,7 +31,7 @@ import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from kuzet.common.events import new_event
 from kuzet.common.grpcclient import leader_address, open_channel
 from kuzet.common.launcher import Backoff
 from kuzet.common.testing import free_port_number
+from kuzet.common.timeutil import to_timestamp
 from kuzet.common.v1 import common_pb2
 from kuzet.e2e.console import ConsoleFeed
 from kuzet.e2e.platform import Platform
@@ -211,6 +212,8 @@ class Run:
         self._badges = badges
         async with open_channel(self.platform.address("badge"), caller=BADGE_CALLER) as channel:
             await register_badges(badge_pb2_grpc.BadgeServiceStub(channel), AGENCY_POLICE, ids, "unit-1")
+        # The other badge replicas read registry changes every KUZET_BADGE_REPLICA_POLL_S (1 s).
+        await asyncio.sleep(2.5)
         # Devices have no RPC to forward a caller from: a plain channel, caller metadata per call
         # (grpc.aio cannot close an intercepted channel while an intercepted stream is open).
         md = caller_metadata(BADGE_CALLER)
@@ -332,6 +335,8 @@ class Run:
                         purpose="failover benchmark",
                         legal_basis="none (synthetic)",
                         owner="failover",
+                        # A watchlist must say when it lapses.
+                        expires_at=to_timestamp(datetime.now(UTC) + timedelta(days=30)),
                     )
                 )
             ).gallery
