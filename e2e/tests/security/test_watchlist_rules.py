@@ -100,3 +100,21 @@ async def test_a_watchlist_with_an_expiry_and_two_reviewers_is_created(
     assert resp.status_code == 200, resp.text
     gallery = resp.json()["gallery"]
     assert gallery["required_reviewers"] == 2 and gallery["expires_at"]
+
+
+async def test_an_update_cannot_take_a_watchlist_outside_the_rules(
+    api: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    client, auth = api
+    created = await client.post("/api/v1/galleries", json=_body(expires_at=_in(10)), headers=auth)
+    url = f"/api/v1/galleries/{created.json()['gallery']['gallery_id']}"
+    for body, words in (
+        ({"required_reviewers": 1}, "at least 2"),
+        ({"expires_at": _in(31)}, "more than 30 days ahead"),
+        ({"expires_at": _in(-1)}, "in the future"),
+    ):
+        resp = await client.patch(url, json=body, headers=auth)
+        assert resp.status_code == 400 and words in resp.text, resp.text
+    resp = await client.patch(url, json={"expires_at": _in(20), "required_reviewers": 3}, headers=auth)
+    assert resp.status_code == 200 and resp.json()["gallery"]["required_reviewers"] == 3
+    assert (await client.patch("/api/v1/galleries/nope", json={}, headers=auth)).status_code == 404

@@ -45,6 +45,7 @@ MATRIX: list[tuple[str, str, Permission, Any]] = [
     ("POST", "/api/v1/reviews/m-1", P.REVIEWS_DECIDE, {"decision": "confirm", "reason": "same person"}),
     ("GET", "/api/v1/galleries", P.GALLERIES_READ, None),
     ("POST", "/api/v1/galleries", P.GALLERIES_ADMIN, GALLERY),
+    ("PATCH", "/api/v1/galleries/g-1", P.GALLERIES_ADMIN, {"required_reviewers": 3}),
     ("GET", "/api/v1/galleries/g-1/people", P.GALLERIES_READ, None),
     ("POST", "/api/v1/galleries/g-1/people", P.PEOPLE_ENROL, {"images": ["aGVsbG8="]}),
     ("DELETE", "/api/v1/people/p-1?reason=erasure-42", P.PEOPLE_ERASE, None),

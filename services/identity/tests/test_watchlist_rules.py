@@ -11,7 +11,7 @@ import pytest
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.identity.v1 import identity_pb2 as pb
 
-from .conftest import Running, start_identity
+from .conftest import ADMIN, Running, md, start_identity
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -56,3 +56,29 @@ async def test_the_operator_sets_the_longest_watchlist_lifetime(
     finally:
         await running.channel.close()
         await running.server.stop(0)
+
+
+async def test_update_keeps_a_watchlist_within_the_rules(identity_sqlite: Running) -> None:
+    stub, metadata = identity_sqlite.stub, md(ADMIN)
+    gallery = await identity_sqlite.gallery()
+    later = to_timestamp(utcnow() + timedelta(days=200))
+    updated = await stub.UpdateGallery(
+        pb.UpdateGalleryRequest(gallery_id=gallery.gallery_id, expires_at=later, required_reviewers=3),
+        metadata=metadata,
+    )
+    assert updated.gallery.expires_at.seconds == later.seconds and updated.gallery.required_reviewers == 3
+    for request, words in (
+        (pb.UpdateGalleryRequest(gallery_id=gallery.gallery_id, required_reviewers=1), "at least 2"),
+        (
+            pb.UpdateGalleryRequest(
+                gallery_id=gallery.gallery_id, expires_at=to_timestamp(utcnow() + timedelta(days=900))
+            ),
+            "days ahead",
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.UpdateGallery(request, metadata=metadata)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and words in (err.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.UpdateGallery(pb.UpdateGalleryRequest(gallery_id="nope"), metadata=metadata)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -17,7 +17,7 @@ from kuzet.common.errors import (
     InvalidArgument,
     NotFound,
 )
-from kuzet.common.timeutil import from_timestamp, utcnow
+from kuzet.common.timeutil import as_utc, from_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 from kuzet.identity.changes import record_change
 from kuzet.identity.convert import person_pb
@@ -189,6 +189,42 @@ class GalleryRpcs(ServicerBase):
 
         await self.db.run(save)
         return pb.ShareGalleryResponse(gallery=await self._gallery_pb(g, caller.agency))
+
+    async def UpdateGallery(
+        self, request: pb.UpdateGalleryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateGalleryResponse:
+        caller = current_caller()
+        self._require(caller, ADMIN)
+        g = await self._gallery_for(caller, request.gallery_id, "identity.gallery.update", own=True)
+        stored = as_utc(g.expires_at) if g.expires_at is not None else None
+        expires = from_timestamp(request.expires_at) if request.HasField("expires_at") else stored
+        if request.HasField("expires_at") and expires is not None and expires <= utcnow():
+            raise InvalidArgument("expires_at must be in the future")
+        if request.required_reviewers < 0:
+            raise InvalidArgument("required_reviewers must be at least 1 (0 keeps the current value)")
+        reviewers = request.required_reviewers or g.required_reviewers
+        if g.kind == pb.GALLERY_KIND_WATCHLIST:
+            self._check_watchlist(expires, reviewers)
+
+        def save(s: Session) -> GalleryRow:
+            row = s.get(GalleryRow, g.gallery_id)
+            if row is None:
+                raise NotFound(f"gallery {g.gallery_id} not found")
+            row.expires_at = expires
+            row.required_reviewers = reviewers
+            self.audit.append(
+                "identity.gallery.update",
+                row.gallery_id,
+                details={
+                    "required_reviewers": reviewers,
+                    "expires_at": expires.isoformat() if expires else None,
+                },
+                session=s,
+            )
+            return row
+
+        row = await self.db.run(save)
+        return pb.UpdateGalleryResponse(gallery=await self._gallery_pb(row, caller.agency))
 
     # -- people -------------------------------------------------------------------------------
 

@@ -203,6 +203,22 @@ class CreateGalleryResponse(_message.Message):
     gallery: Gallery
     def __init__(self, gallery: _Optional[_Union[Gallery, _Mapping]] = ...) -> None: ...
 
+class UpdateGalleryRequest(_message.Message):
+    __slots__ = ("gallery_id", "expires_at", "required_reviewers")
+    GALLERY_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_REVIEWERS_FIELD_NUMBER: _ClassVar[int]
+    gallery_id: str
+    expires_at: _timestamp_pb2.Timestamp
+    required_reviewers: int
+    def __init__(self, gallery_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., required_reviewers: _Optional[int] = ...) -> None: ...
+
+class UpdateGalleryResponse(_message.Message):
+    __slots__ = ("gallery",)
+    GALLERY_FIELD_NUMBER: _ClassVar[int]
+    gallery: Gallery
+    def __init__(self, gallery: _Optional[_Union[Gallery, _Mapping]] = ...) -> None: ...
+
 class ListGalleriesRequest(_message.Message):
     __slots__ = ("include_shared", "page")
     INCLUDE_SHARED_FIELD_NUMBER: _ClassVar[int]

@@ -40,6 +40,11 @@ class IdentityServiceStub:
                 request_serializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.CreateGalleryRequest.SerializeToString,
                 response_deserializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.CreateGalleryResponse.FromString,
                 _registered_method=True)
+        self.UpdateGallery = channel.unary_unary(
+                '/kuzet.identity.v1.IdentityService/UpdateGallery',
+                request_serializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.UpdateGalleryRequest.SerializeToString,
+                response_deserializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.UpdateGalleryResponse.FromString,
+                _registered_method=True)
         self.ListGalleries = channel.unary_unary(
                 '/kuzet.identity.v1.IdentityService/ListGalleries',
                 request_serializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.ListGalleriesRequest.SerializeToString,
@@ -113,6 +118,13 @@ class IdentityServiceServicer:
 
     def CreateGallery(self, request, context):
         """Creates a gallery owned by the caller's agency (role identity-admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateGallery(self, request, context):
+        """Changes a gallery's expiry or required reviewers (owning agency, role identity-admin); audited.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -217,6 +229,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.CreateGalleryRequest.FromString,
                     response_serializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.CreateGalleryResponse.SerializeToString,
             ),
+            'UpdateGallery': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateGallery,
+                    request_deserializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.UpdateGalleryRequest.FromString,
+                    response_serializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.UpdateGalleryResponse.SerializeToString,
+            ),
             'ListGalleries': grpc.unary_unary_rpc_method_handler(
                     servicer.ListGalleries,
                     request_deserializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.ListGalleriesRequest.FromString,
@@ -311,6 +328,33 @@ class IdentityService:
             '/kuzet.identity.v1.IdentityService/CreateGallery',
             kuzet_dot_identity_dot_v1_dot_identity__pb2.CreateGalleryRequest.SerializeToString,
             kuzet_dot_identity_dot_v1_dot_identity__pb2.CreateGalleryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateGallery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.identity.v1.IdentityService/UpdateGallery',
+            kuzet_dot_identity_dot_v1_dot_identity__pb2.UpdateGalleryRequest.SerializeToString,
+            kuzet_dot_identity_dot_v1_dot_identity__pb2.UpdateGalleryResponse.FromString,
             options,
             channel_credentials,
             insecure,

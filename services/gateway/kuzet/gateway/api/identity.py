@@ -160,6 +160,29 @@ async def create_gallery(
     return to_json(await gw.call(principal, gw.backends.identity.CreateGallery, req))
 
 
+class GalleryUpdateBody(BaseModel):
+    expires_at: datetime | None = Field(None, description="RFC 3339; omitted: unchanged")
+    required_reviewers: int = Field(0, ge=0, le=10, description="0: unchanged; a watchlist needs at least 2")
+
+
+@router.patch(
+    "/galleries/{gallery_id}",
+    summary="Change a gallery's expiry or required reviewers (watchlist rules apply)",
+    responses={**json_response(pb.UpdateGalleryResponse.DESCRIPTOR), **error_responses(404)},
+)
+async def update_gallery(
+    request: Request,
+    body: GalleryUpdateBody,
+    gallery_id: str = _id(),
+    principal: Principal = Depends(require(Permission.GALLERIES_ADMIN)),
+) -> dict[str, Any]:
+    gw = gateway_of(request)
+    req = pb.UpdateGalleryRequest(gallery_id=gallery_id, required_reviewers=body.required_reviewers)
+    if (expires := timestamp(body.expires_at, "expires_at")) is not None:
+        req.expires_at.CopyFrom(expires)
+    return to_json(await gw.call(principal, gw.backends.identity.UpdateGallery, req))
+
+
 @router.get(
     "/galleries/{gallery_id}/people",
     summary="People enrolled in a gallery",
