@@ -11,11 +11,6 @@ HTTP/2 framing, SETTINGS, PING, GOAWAY, RST_STREAM, flow control in both directi
 grpc-timeout, and trailers-only responses for errors. Not supported, because badges need none
 of it: TLS termination (done by the ingress or a sidecar), message compression, server push and
 unary methods.
-
-The port faces the internet before any caller is authenticated, so what one peer may cost is
-bounded (Limits): the header block a stream opens with, the control frames it may send (each
-costs a reply or a wakeup but carries no call), reading stops while the peer leaves our replies
-unread, and a connection without a preface, without a call or that reads nothing is dropped.
 """
 
 from __future__ import annotations
@@ -24,10 +19,8 @@ import asyncio
 import contextlib
 import logging
 import struct
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import grpc
@@ -51,7 +44,6 @@ SETTINGS_MAX_HEADER_LIST_SIZE = 0x6
 
 NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR = 0x0, 0x1, 0x2, 0x3
 STREAM_CLOSED, FRAME_SIZE_ERROR, REFUSED_STREAM, CANCEL, COMPRESSION_ERROR = 0x5, 0x6, 0x7, 0x8, 0x9
-ENHANCE_YOUR_CALM = 0xB
 
 MAX_WINDOW = 2**31 - 1
 DEFAULT_WINDOW = 65_535
@@ -59,32 +51,9 @@ DEFAULT_MAX_FRAME = 16_384
 # What this side lets a peer send before it must wait for a WINDOW_UPDATE.
 RECEIVE_WINDOW = 1 << 20
 CONNECTION_RECEIVE_WINDOW = 1 << 24
-# A connection being closed whose peer leaves the last bytes unread is cut off after this long.
-CLOSE_GRACE_S = 5.0
-REFUSAL_LOG_INTERVAL_S = 10.0
+MAX_HEADER_LIST = 16_384
 
 _frame_header = struct.Struct(">HBBBL")  # 24-bit length as 16 + 8 bits, type, flags, stream id
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one peer may cost the endpoint (the badge settings KUZET_BADGE_DEVICE_* set them)."""
-
-    max_streams: int = 100
-    max_message: int = 64 * 1024
-    # Advertised as SETTINGS_MAX_HEADER_LIST_SIZE; also caps the encoded HEADERS+CONTINUATION block.
-    max_header_list: int = 16_384
-    # Token bucket over frames that carry no call data (PING, SETTINGS, WINDOW_UPDATE, RST_STREAM,
-    # PRIORITY, CONTINUATION, empty DATA, refused HEADERS, unknown types); empty -> GOAWAY.
-    control_frames_per_s: float = 100.0
-    control_frame_burst: int = 1000
-    # Above this many unsent bytes for the peer, reading pauses until the peer has taken them.
-    write_high_water: int = 256 * 1024
-    preface_timeout_s: float = 10.0
-    # No open call for this long, or no byte read by the peer for this long while reading is
-    # paused: the connection is closed.
-    idle_timeout_s: float = 120.0
-    max_connections: int = 20_000
 
 
 class ProtocolError(Exception):
@@ -333,10 +302,9 @@ class H2GrpcConnection(asyncio.Protocol):
         self.peer_initial_window = DEFAULT_WINDOW
         self.peer_max_frame = DEFAULT_MAX_FRAME
         self.send_window = DEFAULT_WINDOW
-        self.limits = limits = endpoint.limits
-        self.max_message = limits.max_message
+        self.max_message = endpoint.max_message
         self._decoder = Decoder()
-        self._decoder.max_header_list_size = limits.max_header_list
+        self._decoder.max_header_list_size = MAX_HEADER_LIST
         self._buffer = bytearray()
         self._preface_seen = False
         self._out: list[bytes] = []
@@ -345,38 +313,21 @@ class H2GrpcConnection(asyncio.Protocol):
         self._unacked = 0  # received DATA bytes not yet returned to the client's window
         self._headers: tuple[int, int, bytearray] | None = None  # a block awaiting CONTINUATION
         self._going_away = False
-        loop = asyncio.get_running_loop()
-        self._clock = loop.time
-        self._tokens = float(limits.control_frame_burst)
-        self._tokens_at = self._clock()
-        self._idle_since: float | None = self._tokens_at
-        self._idle_timer: asyncio.TimerHandle | None = None
-        self._preface_timer: asyncio.TimerHandle | None = None
-        self._stall_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        limits = self.limits
-        if not self.endpoint.admit(self):
-            goaway = struct.pack(">LL", 0, ENHANCE_YOUR_CALM) + b"too many connections"
-            transport.write(frame(SETTINGS, 0, 0) + frame(GOAWAY, 0, 0, goaway))
-            transport.close()
-            return
-        transport.set_write_buffer_limits(high=limits.write_high_water)
-        loop = asyncio.get_running_loop()
-        self._preface_timer = loop.call_later(limits.preface_timeout_s, self._preface_missing)
-        self._idle_timer = loop.call_later(limits.idle_timeout_s, self._idle_check)
+        self.endpoint.connections.add(self)
         settings = struct.pack(
             ">HLHLHL",
             SETTINGS_MAX_CONCURRENT_STREAMS,
-            limits.max_streams,
+            self.endpoint.max_streams,
             SETTINGS_INITIAL_WINDOW_SIZE,
             RECEIVE_WINDOW,
             SETTINGS_MAX_HEADER_LIST_SIZE,
-            limits.max_header_list,
+            MAX_HEADER_LIST,
         )
         self.write(frame(SETTINGS, 0, 0, settings))
         increment = CONNECTION_RECEIVE_WINDOW - DEFAULT_WINDOW
@@ -399,9 +350,6 @@ class H2GrpcConnection(asyncio.Protocol):
                 if not data.startswith(PREFACE):
                     raise ProtocolError(PROTOCOL_ERROR, "not an HTTP/2 client preface")
                 self._preface_seen = True
-                if self._preface_timer is not None:
-                    self._preface_timer.cancel()
-                    self._preface_timer = None
                 offset = len(PREFACE)
             view = memoryview(data)
             end = len(data)
@@ -427,65 +375,7 @@ class H2GrpcConnection(asyncio.Protocol):
         self.endpoint.lost(self)
         for stream in list(self.streams.values()):
             self.forget(stream)
-        for timer in (self._preface_timer, self._idle_timer, self._stall_timer):
-            if timer is not None:
-                timer.cancel()
-        self._buffer = bytearray()
-        self._headers = None
         self.transport = None
-
-    def pause_writing(self) -> None:
-        # The peer is not reading: stop reading what would make more replies for it.
-        if self.transport is not None:
-            self.transport.pause_reading()
-            self._stall_timer = asyncio.get_running_loop().call_later(
-                self.limits.idle_timeout_s, self._abort, "the peer read nothing"
-            )
-
-    def resume_writing(self) -> None:
-        if self._stall_timer is not None:
-            self._stall_timer.cancel()
-            self._stall_timer = None
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
-
-    # -- what a peer may cost ----------------------------------------------------------------
-
-    def _control_frame(self) -> None:
-        """Spend a token for a frame that carries no call data; none left is a flood."""
-        limits = self.limits
-        now = self._clock()
-        tokens = self._tokens + (now - self._tokens_at) * limits.control_frames_per_s
-        self._tokens = min(tokens, limits.control_frame_burst) - 1
-        self._tokens_at = now
-        if self._tokens < 0:
-            raise ProtocolError(ENHANCE_YOUR_CALM, "control frame flood")
-
-    def _preface_missing(self) -> None:
-        self._preface_timer = None
-        self._abort(f"no HTTP/2 preface within {self.limits.preface_timeout_s:g} s")
-
-    def _idle_check(self) -> None:
-        """Armed once and re-armed lazily, so that opening and ending calls costs no timer."""
-        self._idle_timer = None
-        if self.transport is None or self._idle_since is None:
-            return
-        timeout = self.limits.idle_timeout_s
-        left = self._idle_since + timeout - self._clock()
-        if left > 0:
-            self._idle_timer = asyncio.get_running_loop().call_later(left, self._idle_check)
-            return
-        log.info("HTTP/2 connection from %s closed: no call for %g s", self._peer(), timeout)
-        self.go_away()
-
-    def _abort(self, reason: str) -> None:
-        if self.transport is not None:
-            log.warning("HTTP/2 connection from %s dropped: %s", self._peer(), reason)
-            self.transport.abort()
-
-    def _peer(self) -> str:
-        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
-        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
 
     # -- frames in ---------------------------------------------------------------------------
 
@@ -499,19 +389,12 @@ class H2GrpcConnection(asyncio.Protocol):
         elif kind == CONTINUATION:
             if self._headers is None or self._headers[0] != stream_id:
                 raise ProtocolError(PROTOCOL_ERROR, "unexpected CONTINUATION")
-            self._control_frame()
             self._headers[2].extend(payload)
-            self._check_header_block(len(self._headers[2]))
             if flags & END_HEADERS:
                 sid, first_flags, block = self._headers
                 self._headers = None
                 self._header_block(sid, first_flags, bytes(block))
-        else:
-            self._control_frame()
-            self._control(kind, flags, stream_id, payload)
-
-    def _control(self, kind: int, flags: int, stream_id: int, payload: memoryview) -> None:
-        if kind == SETTINGS:
+        elif kind == SETTINGS:
             self._settings(flags, stream_id, payload)
         elif kind == PING:
             if len(payload) != 8 or stream_id:
@@ -535,8 +418,6 @@ class H2GrpcConnection(asyncio.Protocol):
 
     def _data(self, flags: int, stream_id: int, payload: memoryview) -> None:
         length = len(payload)
-        if not length and not flags & END_STREAM:
-            self._control_frame()
         self._unacked += length
         if flags & PADDED:
             if not length or payload[0] >= length:
@@ -569,18 +450,10 @@ class H2GrpcConnection(asyncio.Protocol):
         if start > end:
             raise ProtocolError(PROTOCOL_ERROR, "bad HEADERS padding")
         block = payload[start:end]
-        self._check_header_block(len(block))
         if flags & END_HEADERS:
             self._header_block(stream_id, flags, bytes(block))
         else:
             self._headers = (stream_id, flags, bytearray(block))
-
-    def _check_header_block(self, size: int) -> None:
-        # Checked as the block grows: a peer must not make us hold more than it may send.
-        limit = self.limits.max_header_list
-        if size > limit:
-            self._headers = None
-            raise ProtocolError(ENHANCE_YOUR_CALM, f"header block over {limit} bytes")
 
     def _header_block(self, stream_id: int, flags: int, block: bytes) -> None:
         # Decoded even for a stream about to be refused: the decoder's table must stay in step.
@@ -603,13 +476,11 @@ class H2GrpcConnection(asyncio.Protocol):
     def _open(self, stream_id: int, flags: int, fields: list[tuple[str, str]]) -> None:
         pseudo = {name: value for name, value in fields if name.startswith(":")}
         metadata = [(name, value) for name, value in fields if not name.startswith(":")]
-        if self._going_away or len(self.streams) >= self.limits.max_streams:
-            self._control_frame()
+        if self._going_away or len(self.streams) >= self.endpoint.max_streams:
             self.write(frame(RST_STREAM, 0, stream_id, REFUSED_STREAM.to_bytes(4, "big")))
             return
         stream = WireStream(self, stream_id, pseudo.get(":path", ""), metadata)
         self.streams[stream_id] = stream
-        self._idle_since = None
         if flags & END_STREAM:
             stream.remote_closed = True
         content_type = stream.header("content-type") or ""
@@ -709,19 +580,11 @@ class H2GrpcConnection(asyncio.Protocol):
             return
         self.blocked.pop(stream.stream_id, None)
         stream.closed()
-        if not self.streams:
-            self._idle_since = self._clock()
-            if self._idle_timer is None and self.transport is not None:
-                self._idle_timer = asyncio.get_running_loop().call_later(
-                    self.limits.idle_timeout_s, self._idle_check
-                )
-            if self._going_away:
-                self.close()
+        if self._going_away and not self.streams:
+            self.close()
 
     def _fail(self, code: int, message: str) -> None:
-        log.warning("HTTP/2 connection error %d from %s: %s", code, self._peer(), message)
-        self._buffer = bytearray()
-        self._headers = None
+        log.warning("HTTP/2 connection error %d: %s", code, message)
         payload = struct.pack(">LL", self._last_stream, code) + message.encode()[:200]
         self.write(frame(GOAWAY, 0, 0, payload))
         self._flush()
@@ -740,13 +603,8 @@ class H2GrpcConnection(asyncio.Protocol):
 
     def close(self) -> None:
         self._flush()
-        transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.close()
-            if transport.get_write_buffer_size():
-                # close() waits for the peer to read what is left; a peer that never does would
-                # keep the connection forever.
-                asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
+        if self.transport is not None:
+            self.transport.close()
 
 
 def _deadline_passed(stream: WireStream) -> None:
@@ -757,30 +615,15 @@ def _deadline_passed(stream: WireStream) -> None:
 class H2GrpcEndpoint:
     """Listens on a port and serves the registered streaming methods."""
 
-    def __init__(self, methods: dict[str, HandlerFactory], limits: Limits | None = None) -> None:
+    def __init__(
+        self, methods: dict[str, HandlerFactory], *, max_streams: int = 100, max_message: int = 64 * 1024
+    ) -> None:
         self.methods = methods
-        self.limits = limits or Limits()
+        self.max_streams = max_streams
+        self.max_message = max_message
         self.connections: set[H2GrpcConnection] = set()
         self._server: asyncio.Server | None = None
         self._drained: asyncio.Event | None = None
-        self._refused = 0
-        self._refused_logged_at = -REFUSAL_LOG_INTERVAL_S
-
-    def admit(self, connection: H2GrpcConnection) -> bool:
-        if len(self.connections) < self.limits.max_connections:
-            self.connections.add(connection)
-            return True
-        self._refused += 1
-        now = time.monotonic()
-        if now - self._refused_logged_at >= REFUSAL_LOG_INTERVAL_S:
-            # Once per interval: a connection flood must not become a log flood.
-            log.warning(
-                "device port at its cap of %d connections: %d refused since the last report",
-                self.limits.max_connections,
-                self._refused,
-            )
-            self._refused, self._refused_logged_at = 0, now
-        return False
 
     def lost(self, connection: H2GrpcConnection) -> None:
         self.connections.discard(connection)
