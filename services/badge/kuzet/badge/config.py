@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from kuzet.badge.h2limits import Limits
 from kuzet.common.config import ServiceSettings
 
 
@@ -20,6 +21,49 @@ class BadgeSettings(ServiceSettings):
     device_port: int = Field(default=50065, ge=0, le=65535, description="port badges connect to")
     device_max_streams: int = Field(
         default=1000, ge=1, description="concurrent Connect streams one connection may carry"
+    )
+    # What one peer may cost the device port before it is authenticated (h2limits.Limits).
+    device_max_connections: int = Field(
+        default=20_000, ge=1, description="open connections; more are refused with GOAWAY at once"
+    )
+    device_max_header_list_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        le=16_384,
+        description="a call's header block, HEADERS and CONTINUATIONs together (a larger one ends "
+        "the connection)",
+    )
+    device_control_frames_per_s: float = Field(
+        default=100.0,
+        gt=0,
+        description="sustained rate of frames that make the server work but carry no call data (PING, "
+        "SETTINGS, RST_STREAM, PRIORITY, CONTINUATION, empty DATA, refused HEADERS) one connection "
+        "may send",
+    )
+    device_control_frame_burst: int = Field(
+        default=1000, ge=10, description="such frames one connection may send at once; beyond: GOAWAY"
+    )
+    device_window_updates_per_s: float = Field(
+        default=1000.0,
+        gt=0,
+        description="WINDOW_UPDATE frames one connection may send a second on top of two per DATA "
+        "frame the server sent it (a sanity cap: readers send many)",
+    )
+    device_window_update_burst: int = Field(
+        default=10_000, ge=100, description="WINDOW_UPDATE frames one connection may send at once"
+    )
+    device_write_high_water_bytes: int = Field(
+        default=256 * 1024,
+        ge=16 * 1024,
+        description="unsent bytes for a peer above which its connection is no longer read",
+    )
+    device_preface_timeout_s: float = Field(
+        default=10.0, gt=0, description="a connection must start HTTP/2 within this long"
+    )
+    device_idle_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="a connection without a call, or whose peer reads nothing, is closed after this long",
     )
 
     # Telemetry ingest.
@@ -91,6 +135,20 @@ class BadgeSettings(ServiceSettings):
     integrity_link_window_s: float = Field(
         default=600.0, ge=0, description="recordings this close to an integrity report are linked"
     )
+
+    def device_limits(self) -> Limits:
+        return Limits(
+            max_streams=self.device_max_streams,
+            max_header_list=self.device_max_header_list_bytes,
+            control_frames_per_s=self.device_control_frames_per_s,
+            control_frame_burst=self.device_control_frame_burst,
+            window_updates_per_s=self.device_window_updates_per_s,
+            window_update_burst=self.device_window_update_burst,
+            write_high_water=self.device_write_high_water_bytes,
+            preface_timeout_s=self.device_preface_timeout_s,
+            idle_timeout_s=self.device_idle_timeout_s,
+            max_connections=self.device_max_connections,
+        )
 
     def effective_staging_dir(self, store_staging: Path | None) -> Path:
         """``store_staging``: the object store's own staging directory, where it has one."""

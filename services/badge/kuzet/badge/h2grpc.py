@@ -11,6 +11,11 @@ HTTP/2 framing, SETTINGS, PING, GOAWAY, RST_STREAM, flow control in both directi
 grpc-timeout, and trailers-only responses for errors. Not supported, because badges need none
 of it: TLS termination (done by the ingress or a sidecar), message compression, server push and
 unary methods.
+
+The port faces the internet before any caller is authenticated, so what one peer may cost is
+bounded (Limits): the header block a stream opens with, the control frames it may send (each
+costs a reply or a wakeup but carries no call), reading stops while the peer leaves our replies
+unread, and a connection without a preface, without a call or that reads nothing is dropped.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import struct
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -26,6 +32,8 @@ from typing import Protocol
 import grpc
 from hpack import Decoder
 from hpack.exceptions import HPACKError
+
+from kuzet.badge.h2limits import Limits, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,7 @@ SETTINGS_MAX_HEADER_LIST_SIZE = 0x6
 
 NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR = 0x0, 0x1, 0x2, 0x3
 STREAM_CLOSED, FRAME_SIZE_ERROR, REFUSED_STREAM, CANCEL, COMPRESSION_ERROR = 0x5, 0x6, 0x7, 0x8, 0x9
+ENHANCE_YOUR_CALM = 0xB
 
 MAX_WINDOW = 2**31 - 1
 DEFAULT_WINDOW = 65_535
@@ -51,7 +60,9 @@ DEFAULT_MAX_FRAME = 16_384
 # What this side lets a peer send before it must wait for a WINDOW_UPDATE.
 RECEIVE_WINDOW = 1 << 20
 CONNECTION_RECEIVE_WINDOW = 1 << 24
-MAX_HEADER_LIST = 16_384
+# A connection being closed whose peer leaves the last bytes unread is cut off after this long.
+CLOSE_GRACE_S = 5.0
+REFUSAL_LOG_INTERVAL_S = 10.0
 
 _frame_header = struct.Struct(">HBBBL")  # 24-bit length as 16 + 8 bits, type, flags, stream id
 
@@ -234,6 +245,8 @@ class WireStream:
                 size = len(payload)
             self.send_window -= size
             conn.send_window -= size
+            # The peer may answer each DATA frame with a stream and a connection WINDOW_UPDATE.
+            conn.window_update_budget.earn(2)
         if self._trailers is not None:
             self._send_trailers()
         return True
@@ -302,9 +315,10 @@ class H2GrpcConnection(asyncio.Protocol):
         self.peer_initial_window = DEFAULT_WINDOW
         self.peer_max_frame = DEFAULT_MAX_FRAME
         self.send_window = DEFAULT_WINDOW
-        self.max_message = endpoint.max_message
+        self.limits = limits = endpoint.limits
+        self.max_message = limits.max_message
         self._decoder = Decoder()
-        self._decoder.max_header_list_size = MAX_HEADER_LIST
+        self._decoder.max_header_list_size = limits.max_header_list
         self._buffer = bytearray()
         self._preface_seen = False
         self._out: list[bytes] = []
@@ -313,21 +327,39 @@ class H2GrpcConnection(asyncio.Protocol):
         self._unacked = 0  # received DATA bytes not yet returned to the client's window
         self._headers: tuple[int, int, bytearray] | None = None  # a block awaiting CONTINUATION
         self._going_away = False
+        loop = asyncio.get_running_loop()
+        self._clock = loop.time
+        now = self._clock()
+        self._control_budget = TokenBucket(limits.control_frames_per_s, limits.control_frame_burst, now)
+        self.window_update_budget = TokenBucket(limits.window_updates_per_s, limits.window_update_burst, now)
+        self._idle_since: float | None = now
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._preface_timer: asyncio.TimerHandle | None = None
+        self._stall_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.endpoint.connections.add(self)
+        limits = self.limits
+        if not self.endpoint.admit(self):
+            goaway = struct.pack(">LL", 0, ENHANCE_YOUR_CALM) + b"too many connections"
+            transport.write(frame(SETTINGS, 0, 0) + frame(GOAWAY, 0, 0, goaway))
+            transport.close()
+            return
+        transport.set_write_buffer_limits(high=limits.write_high_water)
+        loop = asyncio.get_running_loop()
+        self._preface_timer = loop.call_later(limits.preface_timeout_s, self._preface_missing)
+        self._idle_timer = loop.call_later(limits.idle_timeout_s, self._idle_check)
         settings = struct.pack(
             ">HLHLHL",
             SETTINGS_MAX_CONCURRENT_STREAMS,
-            self.endpoint.max_streams,
+            limits.max_streams,
             SETTINGS_INITIAL_WINDOW_SIZE,
             RECEIVE_WINDOW,
             SETTINGS_MAX_HEADER_LIST_SIZE,
-            MAX_HEADER_LIST,
+            limits.max_header_list,
         )
         self.write(frame(SETTINGS, 0, 0, settings))
         increment = CONNECTION_RECEIVE_WINDOW - DEFAULT_WINDOW
@@ -350,6 +382,9 @@ class H2GrpcConnection(asyncio.Protocol):
                 if not data.startswith(PREFACE):
                     raise ProtocolError(PROTOCOL_ERROR, "not an HTTP/2 client preface")
                 self._preface_seen = True
+                if self._preface_timer is not None:
+                    self._preface_timer.cancel()
+                    self._preface_timer = None
                 offset = len(PREFACE)
             view = memoryview(data)
             end = len(data)
@@ -375,7 +410,60 @@ class H2GrpcConnection(asyncio.Protocol):
         self.endpoint.lost(self)
         for stream in list(self.streams.values()):
             self.forget(stream)
+        for timer in (self._preface_timer, self._idle_timer, self._stall_timer):
+            if timer is not None:
+                timer.cancel()
+        self._buffer = bytearray()
+        self._headers = None
         self.transport = None
+
+    def pause_writing(self) -> None:
+        # The peer is not reading: stop reading what would make more replies for it.
+        if self.transport is not None:
+            self.transport.pause_reading()
+            self._stall_timer = asyncio.get_running_loop().call_later(
+                self.limits.idle_timeout_s, self._abort, "the peer read nothing"
+            )
+
+    def resume_writing(self) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    # -- what a peer may cost ----------------------------------------------------------------
+
+    def _control_frame(self) -> None:
+        """Spend a token for a frame that carries no call data; none left is a flood."""
+        if not self._control_budget.take(self._clock()):
+            raise ProtocolError(ENHANCE_YOUR_CALM, "control frame flood")
+
+    def _preface_missing(self) -> None:
+        self._preface_timer = None
+        self._abort(f"no HTTP/2 preface within {self.limits.preface_timeout_s:g} s")
+
+    def _idle_check(self) -> None:
+        """Armed once and re-armed lazily, so that opening and ending calls costs no timer."""
+        self._idle_timer = None
+        if self.transport is None or self._idle_since is None:
+            return
+        timeout = self.limits.idle_timeout_s
+        left = self._idle_since + timeout - self._clock()
+        if left > 0:
+            self._idle_timer = asyncio.get_running_loop().call_later(left, self._idle_check)
+            return
+        log.info("HTTP/2 connection from %s closed: no call for %g s", self._peer(), timeout)
+        self.go_away()
+
+    def _abort(self, reason: str) -> None:
+        if self.transport is not None:
+            log.warning("HTTP/2 connection from %s dropped: %s", self._peer(), reason)
+            self.transport.abort()
+
+    def _peer(self) -> str:
+        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
 
     # -- frames in ---------------------------------------------------------------------------
 
@@ -389,20 +477,29 @@ class H2GrpcConnection(asyncio.Protocol):
         elif kind == CONTINUATION:
             if self._headers is None or self._headers[0] != stream_id:
                 raise ProtocolError(PROTOCOL_ERROR, "unexpected CONTINUATION")
+            self._control_frame()
             self._headers[2].extend(payload)
+            self._check_header_block(len(self._headers[2]))
             if flags & END_HEADERS:
                 sid, first_flags, block = self._headers
                 self._headers = None
                 self._header_block(sid, first_flags, bytes(block))
-        elif kind == SETTINGS:
+        elif kind == WINDOW_UPDATE:
+            if not self.window_update_budget.take(self._clock()):
+                raise ProtocolError(ENHANCE_YOUR_CALM, "WINDOW_UPDATE flood")
+            self._window_update(stream_id, payload)
+        else:
+            self._control_frame()
+            self._control(kind, flags, stream_id, payload)
+
+    def _control(self, kind: int, flags: int, stream_id: int, payload: memoryview) -> None:
+        if kind == SETTINGS:
             self._settings(flags, stream_id, payload)
         elif kind == PING:
             if len(payload) != 8 or stream_id:
                 raise ProtocolError(FRAME_SIZE_ERROR if len(payload) != 8 else PROTOCOL_ERROR, "bad PING")
             if not flags & ACK:
                 self.write(frame(PING, ACK, 0, bytes(payload)))
-        elif kind == WINDOW_UPDATE:
-            self._window_update(stream_id, payload)
         elif kind == RST_STREAM:
             stream = self.streams.get(stream_id)
             if stream is not None:
@@ -418,6 +515,8 @@ class H2GrpcConnection(asyncio.Protocol):
 
     def _data(self, flags: int, stream_id: int, payload: memoryview) -> None:
         length = len(payload)
+        if not length and not flags & END_STREAM:
+            self._control_frame()
         self._unacked += length
         if flags & PADDED:
             if not length or payload[0] >= length:
@@ -450,10 +549,18 @@ class H2GrpcConnection(asyncio.Protocol):
         if start > end:
             raise ProtocolError(PROTOCOL_ERROR, "bad HEADERS padding")
         block = payload[start:end]
+        self._check_header_block(len(block))
         if flags & END_HEADERS:
             self._header_block(stream_id, flags, bytes(block))
         else:
             self._headers = (stream_id, flags, bytearray(block))
+
+    def _check_header_block(self, size: int) -> None:
+        # Checked as the block grows: a peer must not make us hold more than it may send.
+        limit = self.limits.max_header_list
+        if size > limit:
+            self._headers = None
+            raise ProtocolError(ENHANCE_YOUR_CALM, f"header block over {limit} bytes")
 
     def _header_block(self, stream_id: int, flags: int, block: bytes) -> None:
         # Decoded even for a stream about to be refused: the decoder's table must stay in step.
@@ -476,11 +583,13 @@ class H2GrpcConnection(asyncio.Protocol):
     def _open(self, stream_id: int, flags: int, fields: list[tuple[str, str]]) -> None:
         pseudo = {name: value for name, value in fields if name.startswith(":")}
         metadata = [(name, value) for name, value in fields if not name.startswith(":")]
-        if self._going_away or len(self.streams) >= self.endpoint.max_streams:
+        if self._going_away or len(self.streams) >= self.limits.max_streams:
+            self._control_frame()
             self.write(frame(RST_STREAM, 0, stream_id, REFUSED_STREAM.to_bytes(4, "big")))
             return
         stream = WireStream(self, stream_id, pseudo.get(":path", ""), metadata)
         self.streams[stream_id] = stream
+        self._idle_since = None
         if flags & END_STREAM:
             stream.remote_closed = True
         content_type = stream.header("content-type") or ""
@@ -580,11 +689,19 @@ class H2GrpcConnection(asyncio.Protocol):
             return
         self.blocked.pop(stream.stream_id, None)
         stream.closed()
-        if self._going_away and not self.streams:
-            self.close()
+        if not self.streams:
+            self._idle_since = self._clock()
+            if self._idle_timer is None and self.transport is not None:
+                self._idle_timer = asyncio.get_running_loop().call_later(
+                    self.limits.idle_timeout_s, self._idle_check
+                )
+            if self._going_away:
+                self.close()
 
     def _fail(self, code: int, message: str) -> None:
-        log.warning("HTTP/2 connection error %d: %s", code, message)
+        log.warning("HTTP/2 connection error %d from %s: %s", code, self._peer(), message)
+        self._buffer = bytearray()
+        self._headers = None
         payload = struct.pack(">LL", self._last_stream, code) + message.encode()[:200]
         self.write(frame(GOAWAY, 0, 0, payload))
         self._flush()
@@ -603,8 +720,13 @@ class H2GrpcConnection(asyncio.Protocol):
 
     def close(self) -> None:
         self._flush()
-        if self.transport is not None:
-            self.transport.close()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+            if transport.get_write_buffer_size():
+                # close() waits for the peer to read what is left; a peer that never does would
+                # keep the connection forever.
+                asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
 
 
 def _deadline_passed(stream: WireStream) -> None:
@@ -615,15 +737,30 @@ def _deadline_passed(stream: WireStream) -> None:
 class H2GrpcEndpoint:
     """Listens on a port and serves the registered streaming methods."""
 
-    def __init__(
-        self, methods: dict[str, HandlerFactory], *, max_streams: int = 100, max_message: int = 64 * 1024
-    ) -> None:
+    def __init__(self, methods: dict[str, HandlerFactory], limits: Limits | None = None) -> None:
         self.methods = methods
-        self.max_streams = max_streams
-        self.max_message = max_message
+        self.limits = limits or Limits()
         self.connections: set[H2GrpcConnection] = set()
         self._server: asyncio.Server | None = None
         self._drained: asyncio.Event | None = None
+        self._refused = 0
+        self._refused_logged_at = -REFUSAL_LOG_INTERVAL_S
+
+    def admit(self, connection: H2GrpcConnection) -> bool:
+        if len(self.connections) < self.limits.max_connections:
+            self.connections.add(connection)
+            return True
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged_at >= REFUSAL_LOG_INTERVAL_S:
+            # Once per interval: a connection flood must not become a log flood.
+            log.warning(
+                "device port at its cap of %d connections: %d refused since the last report",
+                self.limits.max_connections,
+                self._refused,
+            )
+            self._refused, self._refused_logged_at = 0, now
+        return False
 
     def lost(self, connection: H2GrpcConnection) -> None:
         self.connections.discard(connection)

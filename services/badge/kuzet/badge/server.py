@@ -398,7 +398,7 @@ async def build_app(
         database.dispose()
 
     on_stop.insert(0, shutdown)
-    device = DeviceEndpoint(servicer.sessions, max_streams=settings.device_max_streams)
+    device = DeviceEndpoint(servicer.sessions, settings.device_limits())
 
     async def report_replicas() -> None:
         jobs.append(asyncio.create_task(_report_replicas(server, hub), name="badge-replicas-health"))

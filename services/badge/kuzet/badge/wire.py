@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry import propagate, trace
 
 from kuzet.badge.h2grpc import H2GrpcEndpoint, StreamRefused, WireStream
+from kuzet.badge.h2limits import Limits
 from kuzet.badge.hub import TelemetryHub
 from kuzet.badge.live import BadgeLive
 from kuzet.badge.session import ConnectSessions
@@ -134,9 +135,9 @@ class ConnectCall:
 class DeviceEndpoint:
     """The device port: an HTTP/2 gRPC endpoint serving Connect only."""
 
-    def __init__(self, sessions: ConnectSessions, *, max_streams: int) -> None:
+    def __init__(self, sessions: ConnectSessions, limits: Limits) -> None:
         self.sessions = sessions
-        self.endpoint = H2GrpcEndpoint({CONNECT: self._connect}, max_streams=max_streams)
+        self.endpoint = H2GrpcEndpoint({CONNECT: self._connect}, limits)
         self.port = 0
 
     def _connect(self, stream: WireStream) -> ConnectCall:

@@ -1,0 +1,63 @@
+"""What one peer of the device port may cost it (h2grpc.py), before and after it is authenticated.
+
+Kept apart from the framing so that the rules are easy to read and to test: which frames are
+budgeted, at what rate, and what the budget of WINDOW_UPDATE is tied to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The badge settings KUZET_BADGE_DEVICE_* set these (BadgeSettings.device_limits)."""
+
+    max_streams: int = 100
+    max_message: int = 64 * 1024
+    # Advertised as SETTINGS_MAX_HEADER_LIST_SIZE; also caps the encoded HEADERS+CONTINUATION
+    # block as it grows, before any HPACK decoding.
+    max_header_list: int = 16_384
+    # Frames that make the server reply or work but carry no call: PING, SETTINGS, RST_STREAM,
+    # PRIORITY, CONTINUATION, DATA that is empty without ending its stream, refused HEADERS and
+    # unknown types. A token bucket; empty -> GOAWAY ENHANCE_YOUR_CALM.
+    control_frames_per_s: float = 100.0
+    control_frame_burst: int = 1000
+    # WINDOW_UPDATE is how a legitimate reader keeps us sending, so grpcio sends many of them with
+    # many streams open: it has a budget of its own, refilled by every DATA frame we send (each can
+    # earn a stream and a connection update) on top of a time-based rate. It is a sanity cap
+    # against a pure flood, not a rate limit on readers.
+    window_updates_per_s: float = 1000.0
+    window_update_burst: int = 10_000
+    # Above this many unsent bytes for the peer, reading pauses until the peer has taken them.
+    write_high_water: int = 256 * 1024
+    preface_timeout_s: float = 10.0
+    # No open call for this long, or no byte taken by the peer for this long while reading is
+    # paused: the connection is closed.
+    idle_timeout_s: float = 120.0
+    max_connections: int = 20_000
+
+
+class TokenBucket:
+    """``rate`` tokens a second up to ``burst``; ``take`` says whether one was left."""
+
+    __slots__ = ("_at", "_burst", "_rate", "_tokens")
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._at = now
+
+    def take(self, now: float) -> bool:
+        tokens = min(self._tokens + (now - self._at) * self._rate, self._burst) - 1.0
+        self._at = now
+        if tokens < 0:
+            self._tokens = 0.0
+            return False
+        self._tokens = tokens
+        return True
+
+    def earn(self, count: int) -> None:
+        """Credit earned by work the peer legitimately answers (our DATA frames for WINDOW_UPDATE)."""
+        self._tokens = min(self._tokens + count, self._burst)
