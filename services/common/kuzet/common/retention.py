@@ -1,0 +1,264 @@
+"""Retention jobs: delete what has been kept long enough, in bounded batches, never what is held.
+
+A service hands :class:`Retention` one :class:`RetentionJob` per kind of item it keeps. The jobs run
+periodically on exactly one replica: the one holding the service's retention Lease
+(:func:`kuzet.common.dblease.open_lease_lock`, a Kubernetes Lease in a cluster, a database row on
+one machine), and a job checks it still holds the Lease before each batch. Each batch is one
+transaction that first takes the holds lock (:func:`kuzet.common.holds.lock_holds`), so a hold
+placed while a batch runs either lands before it (and the batch keeps its items) or after it.
+
+What a run deleted is recorded in the audit log as counts per agency (never contents); the audit
+log itself is never pruned. The last run of each job is readable through HoldService's
+GetRetentionStatus and as OpenTelemetry gauges (``kuzet.retention.*``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from kuzet.common.audit import AuditLog
+from kuzet.common.db import Database
+from kuzet.common.dblease import open_lease_lock
+from kuzet.common.k8s import TRANSIENT_ERRORS, LeaderElector, LeaseLock, pod_identity
+from kuzet.common.timeutil import to_timestamp, utcnow
+from kuzet.common.v1 import holds_pb2
+
+log = logging.getLogger(__name__)
+ACTOR = "system:retention"
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long one kind of item is kept: a default and per-agency overrides (days)."""
+
+    days: float
+    agency_days: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for agency, days in {"(default)": self.days, **self.agency_days}.items():
+            if not days > 0:
+                raise ValueError(f"retention for agency {agency} must be a positive number of days")
+
+    def cutoff(self, agency: str, now: datetime) -> datetime:
+        """Items of ``agency`` made before this are due."""
+        return now - timedelta(days=self.agency_days.get(agency, self.days))
+
+    def earliest_cutoff(self, now: datetime) -> datetime:
+        """The latest moment any agency's items may be due (the longest a query must look back)."""
+        return now - timedelta(days=min([self.days, *self.agency_days.values()]))
+
+
+def positive_days(values: Mapping[str, float]) -> Mapping[str, float]:
+    """Pydantic validator body for a per-agency ``*_AGENCY_DAYS`` setting."""
+    for agency, days in values.items():
+        if not days > 0:
+            raise ValueError(f"retention for agency {agency} must be a positive number of days")
+    return values
+
+
+@dataclass
+class Batch:
+    """What one batch did. ``cursor`` is where the next batch starts; None when nothing is left."""
+
+    deleted: dict[str, int] = field(default_factory=dict)
+    kept_by_hold: dict[str, int] = field(default_factory=dict)
+    cursor: Any = None
+
+    def count(self, into: dict[str, int], agency: str) -> None:
+        into[agency] = into.get(agency, 0) + 1
+
+    def done(self) -> Batch:
+        self.cursor = None
+        return self
+
+
+# sweep(now, cursor, limit): examine at most ``limit`` items past ``cursor`` that retention may be
+# due for, delete the due ones no hold covers, and say where to go on.
+Sweep = Callable[[datetime, Any, int], Awaitable[Batch]]
+
+
+@dataclass
+class RunStatus:
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    deleted: int = 0
+    kept_by_hold: int = 0
+    error: str = ""
+
+
+@dataclass
+class RetentionJob:
+    kind: str
+    sweep: Sweep
+    status: RunStatus = field(default_factory=RunStatus)
+
+
+class Retention:
+    """A service's retention jobs, run by whichever of its replicas holds the retention Lease."""
+
+    def __init__(
+        self,
+        service: str,
+        jobs: Iterable[RetentionJob],
+        *,
+        database: Database,
+        audit: AuditLog,
+        interval_s: float,
+        batch_size: int,
+        identity: str | None = None,
+        lease_duration_s: float = 30.0,
+        lock: LeaseLock | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.service = service
+        self.jobs = list(jobs)
+        self.audit = audit
+        self.interval_s = interval_s
+        self.batch_size = batch_size
+        self.lock = lock or open_lease_lock(
+            f"kuzet-{service}-retention",
+            database=database,
+            identity=identity or pod_identity(),
+            lease_duration_s=lease_duration_s,
+        )
+
+    @property
+    def running_here(self) -> bool:
+        return self.lock.is_leader
+
+    async def run_once(self, now: datetime | None = None) -> dict[str, int] | None:
+        """Run every job once if this replica holds the Lease: {kind: deleted}; None otherwise."""
+        if not self.lock.is_leader:
+            return None
+        return {job.kind: await self._run_job(job, now or utcnow()) for job in self.jobs}
+
+    async def _run_job(self, job: RetentionJob, now: datetime) -> int:
+        status = RunStatus(started_at=utcnow())
+        job.status = status
+        deleted: dict[str, int] = {}
+        kept: dict[str, int] = {}
+        cursor: Any = None
+        try:
+            while self.lock.is_leader:
+                batch = await job.sweep(now, cursor, self.batch_size)
+                for into, counts in ((deleted, batch.deleted), (kept, batch.kept_by_hold)):
+                    for agency, n in counts.items():
+                        into[agency] = into.get(agency, 0) + n
+                if batch.cursor is None:
+                    break
+                cursor = batch.cursor
+            else:
+                status.error = "stopped: this replica no longer holds the retention lease"
+        except Exception as exc:
+            status.error = f"{type(exc).__name__}: {exc}"
+            log.exception("retention of %s failed", job.kind, extra={"service": self.service})
+        status.deleted, status.kept_by_hold = sum(deleted.values()), sum(kept.values())
+        for agency in sorted(set(deleted) | set(kept)):
+            await self.audit.record(
+                "retention.delete",
+                job.kind,
+                "ok" if not status.error else f"error: {status.error}"[:256],
+                details={
+                    "deleted": deleted.get(agency, 0),
+                    "kept_by_hold": kept.get(agency, 0),
+                    "as_of": now.isoformat(),
+                },
+                agency=agency,
+                actor=ACTOR,
+            )
+        status.finished_at = utcnow()
+        if status.deleted or status.error:
+            log.info(
+                "retention of %s: %d deleted, %d kept by a legal hold%s",
+                job.kind,
+                status.deleted,
+                status.kept_by_hold,
+                f" ({status.error})" if status.error else "",
+                extra={"service": self.service},
+            )
+        return status.deleted
+
+    async def _lead(self) -> None:
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self.interval_s)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Contend for the Lease until ``stop``; while holding it, run the jobs every interval."""
+        elector = LeaderElector(self.lock, on_started_leading=self._lead)
+        await elector.run(stop)
+
+    def to_proto(self) -> list[holds_pb2.RetentionRun]:
+        out = []
+        for job in self.jobs:
+            s = job.status
+            run = holds_pb2.RetentionRun(
+                kind=job.kind,
+                running_here=self.running_here,
+                deleted=s.deleted,
+                kept_by_hold=s.kept_by_hold,
+                error=s.error,
+            )
+            if s.started_at is not None:
+                run.last_started_at.CopyFrom(to_timestamp(s.started_at))
+            if s.finished_at is not None:
+                run.last_finished_at.CopyFrom(to_timestamp(s.finished_at))
+            out.append(run)
+        return out
+
+    def register_metrics(self, provider: metrics.MeterProvider | None = None) -> None:
+        """Gauges per job, read at each export: last run's deletions, holds, failure and age."""
+        meter = metrics.get_meter("kuzet.retention", meter_provider=provider)
+        replica = pod_identity()
+
+        def gauge(read: Callable[[RetentionJob], float]) -> Callable[[CallbackOptions], list[Observation]]:
+            def observe(_options: CallbackOptions) -> list[Observation]:
+                return [
+                    Observation(read(job), {"service": self.service, "kind": job.kind, "replica": replica})
+                    for job in self.jobs
+                    if job.status.finished_at is not None
+                ]
+
+            return observe
+
+        meter.create_observable_gauge(
+            "kuzet.retention.deleted", [gauge(lambda j: j.status.deleted)], unit="items"
+        )
+        meter.create_observable_gauge(
+            "kuzet.retention.kept_by_hold", [gauge(lambda j: j.status.kept_by_hold)], unit="items"
+        )
+        meter.create_observable_gauge(
+            "kuzet.retention.failed", [gauge(lambda j: 1 if j.status.error else 0)], unit="1"
+        )
+        meter.create_observable_gauge(
+            "kuzet.retention.last_run_age_s",
+            [
+                gauge(
+                    lambda j: (utcnow() - j.status.finished_at).total_seconds() if j.status.finished_at else 0
+                )
+            ],
+            unit="s",
+        )
+
+
+async def start(retention: Retention) -> tuple[asyncio.Task[None], Callable[[], Awaitable[None]]]:
+    """Run ``retention`` in the background: (its task, a coroutine function that stops it)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(retention.run(stop), name=f"{retention.service}-retention")
+
+    async def close() -> None:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError, *TRANSIENT_ERRORS):
+            await asyncio.wait_for(task, 10)
+
+    return task, close
