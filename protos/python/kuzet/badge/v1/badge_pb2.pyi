@@ -108,7 +108,7 @@ INTEGRITY_REPORT_SOURCE_OFFICER: IntegrityReportSource
 INTEGRITY_REPORT_SOURCE_SYSTEM: IntegrityReportSource
 
 class Badge(_message.Message):
-    __slots__ = ("badge_id", "agency_id", "unit_id", "serial_number", "firmware_version", "status", "officer_id", "registered_at", "updated_at")
+    __slots__ = ("badge_id", "agency_id", "unit_id", "serial_number", "firmware_version", "status", "officer_id", "registered_at", "updated_at", "has_device_credential")
     BADGE_ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
     UNIT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +118,7 @@ class Badge(_message.Message):
     OFFICER_ID_FIELD_NUMBER: _ClassVar[int]
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    HAS_DEVICE_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     badge_id: str
     agency_id: str
     unit_id: str
@@ -127,7 +128,8 @@ class Badge(_message.Message):
     officer_id: str
     registered_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, badge_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., unit_id: _Optional[str] = ..., serial_number: _Optional[str] = ..., firmware_version: _Optional[str] = ..., status: _Optional[_Union[BadgeStatus, str, int]] = ..., officer_id: _Optional[str] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    has_device_credential: bool
+    def __init__(self, badge_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., unit_id: _Optional[str] = ..., serial_number: _Optional[str] = ..., firmware_version: _Optional[str] = ..., status: _Optional[_Union[BadgeStatus, str, int]] = ..., officer_id: _Optional[str] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., has_device_credential: _Optional[bool] = ...) -> None: ...
 
 class OfficerAssignment(_message.Message):
     __slots__ = ("badge_id", "officer_id", "started_at", "ended_at", "assigned_by")
@@ -158,10 +160,12 @@ class RegisterBadgeRequest(_message.Message):
     def __init__(self, badge_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., unit_id: _Optional[str] = ..., serial_number: _Optional[str] = ..., firmware_version: _Optional[str] = ...) -> None: ...
 
 class RegisterBadgeResponse(_message.Message):
-    __slots__ = ("badge",)
+    __slots__ = ("badge", "device_token")
     BADGE_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     badge: Badge
-    def __init__(self, badge: _Optional[_Union[Badge, _Mapping]] = ...) -> None: ...
+    device_token: str
+    def __init__(self, badge: _Optional[_Union[Badge, _Mapping]] = ..., device_token: _Optional[str] = ...) -> None: ...
 
 class GetBadgeRequest(_message.Message):
     __slots__ = ("badge_id",)
@@ -228,6 +232,34 @@ class UpdateBadgeResponse(_message.Message):
     BADGE_FIELD_NUMBER: _ClassVar[int]
     badge: Badge
     def __init__(self, badge: _Optional[_Union[Badge, _Mapping]] = ...) -> None: ...
+
+class IssueDeviceCredentialRequest(_message.Message):
+    __slots__ = ("badge_id",)
+    BADGE_ID_FIELD_NUMBER: _ClassVar[int]
+    badge_id: str
+    def __init__(self, badge_id: _Optional[str] = ...) -> None: ...
+
+class IssueDeviceCredentialResponse(_message.Message):
+    __slots__ = ("badge", "device_token")
+    BADGE_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    badge: Badge
+    device_token: str
+    def __init__(self, badge: _Optional[_Union[Badge, _Mapping]] = ..., device_token: _Optional[str] = ...) -> None: ...
+
+class RevokeDeviceCredentialRequest(_message.Message):
+    __slots__ = ("badge_id",)
+    BADGE_ID_FIELD_NUMBER: _ClassVar[int]
+    badge_id: str
+    def __init__(self, badge_id: _Optional[str] = ...) -> None: ...
+
+class RevokeDeviceCredentialResponse(_message.Message):
+    __slots__ = ("badge", "revoked")
+    BADGE_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_FIELD_NUMBER: _ClassVar[int]
+    badge: Badge
+    revoked: bool
+    def __init__(self, badge: _Optional[_Union[Badge, _Mapping]] = ..., revoked: _Optional[bool] = ...) -> None: ...
 
 class SensorEvent(_message.Message):
     __slots__ = ("kind", "device_time", "detail")

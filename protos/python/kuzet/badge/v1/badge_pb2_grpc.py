@@ -60,6 +60,16 @@ class BadgeServiceStub:
                 request_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateBadgeRequest.SerializeToString,
                 response_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateBadgeResponse.FromString,
                 _registered_method=True)
+        self.IssueDeviceCredential = channel.unary_unary(
+                '/kuzet.badge.v1.BadgeService/IssueDeviceCredential',
+                request_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.IssueDeviceCredentialRequest.SerializeToString,
+                response_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.IssueDeviceCredentialResponse.FromString,
+                _registered_method=True)
+        self.RevokeDeviceCredential = channel.unary_unary(
+                '/kuzet.badge.v1.BadgeService/RevokeDeviceCredential',
+                request_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.RevokeDeviceCredentialRequest.SerializeToString,
+                response_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.RevokeDeviceCredentialResponse.FromString,
+                _registered_method=True)
         self.Connect = channel.stream_stream(
                 '/kuzet.badge.v1.BadgeService/Connect',
                 request_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.ConnectRequest.SerializeToString,
@@ -236,6 +246,21 @@ class BadgeServiceServicer:
 
     def UpdateBadge(self, request, context):
         """Changes a badge's unit, firmware or status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueDeviceCredential(self, request, context):
+        """A new device token for a badge (admin, audited); the old one stops working and the stream it
+        opened ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeDeviceCredential(self, request, context):
+        """Revokes a badge's device token (admin, audited); its device-port stream ends UNAUTHENTICATED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -465,6 +490,16 @@ def add_BadgeServiceServicer_to_server(servicer, server):
                     servicer.UpdateBadge,
                     request_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateBadgeRequest.FromString,
                     response_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateBadgeResponse.SerializeToString,
+            ),
+            'IssueDeviceCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueDeviceCredential,
+                    request_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.IssueDeviceCredentialRequest.FromString,
+                    response_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.IssueDeviceCredentialResponse.SerializeToString,
+            ),
+            'RevokeDeviceCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeDeviceCredential,
+                    request_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.RevokeDeviceCredentialRequest.FromString,
+                    response_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.RevokeDeviceCredentialResponse.SerializeToString,
             ),
             'Connect': grpc.stream_stream_rpc_method_handler(
                     servicer.Connect,
@@ -743,6 +778,60 @@ class BadgeService:
             '/kuzet.badge.v1.BadgeService/UpdateBadge',
             kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateBadgeRequest.SerializeToString,
             kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateBadgeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueDeviceCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.badge.v1.BadgeService/IssueDeviceCredential',
+            kuzet_dot_badge_dot_v1_dot_badge__pb2.IssueDeviceCredentialRequest.SerializeToString,
+            kuzet_dot_badge_dot_v1_dot_badge__pb2.IssueDeviceCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeDeviceCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.badge.v1.BadgeService/RevokeDeviceCredential',
+            kuzet_dot_badge_dot_v1_dot_badge__pb2.RevokeDeviceCredentialRequest.SerializeToString,
+            kuzet_dot_badge_dot_v1_dot_badge__pb2.RevokeDeviceCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,
