@@ -24,11 +24,15 @@ from typing import Any
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
+from pydantic import Field
 
 from kuzet.common.audit import AuditLog
+from kuzet.common.config import ServiceSettings
 from kuzet.common.db import Database
 from kuzet.common.dblease import open_lease_lock
+from kuzet.common.errors import NotFound
 from kuzet.common.k8s import TRANSIENT_ERRORS, LeaderElector, LeaseLock, pod_identity
+from kuzet.common.objectstore import ObjectStore
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import holds_pb2
 
@@ -57,12 +61,40 @@ class RetentionPolicy:
         return now - timedelta(days=min([self.days, *self.agency_days.values()]))
 
 
-def positive_days(values: Mapping[str, float]) -> Mapping[str, float]:
-    """Pydantic validator body for a per-agency ``*_AGENCY_DAYS`` setting."""
+class RetainingSettings(ServiceSettings):
+    """Settings every service with retention jobs has (``KUZET_<SERVICE>_RETENTION_*``); the
+    services add ``retention_<kind>_days`` and ``retention_<kind>_agency_days`` per kind."""
+
+    retention_interval_s: float = Field(default=3600.0, gt=0, description="how often retention runs")
+    retention_batch: int = Field(
+        default=500, ge=1, le=10_000, description="items examined per retention transaction"
+    )
+    retention_lease_s: float = Field(
+        default=30.0, ge=3, description="lease that lets one replica at a time run retention"
+    )
+    hold_release_ttl_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="how long a first legal-hold release request waits for a second person",
+    )
+
+
+def agency_days_setting(values: dict[str, float]) -> dict[str, float]:
+    """Validator of a per-agency ``*_AGENCY_DAYS`` setting (a JSON object: agency -> days)."""
     for agency, days in values.items():
         if not days > 0:
             raise ValueError(f"retention for agency {agency} must be a positive number of days")
     return values
+
+
+def delete_objects(
+    objects: ObjectStore, keys: Iterable[str], loop: asyncio.AbstractEventLoop, timeout_s: float = 120
+) -> None:
+    """Delete ``keys`` from a worker thread inside a retention transaction (one already gone is
+    fine); a failure raises, so the transaction rolls back and the next run tries again."""
+    for key in keys:
+        with contextlib.suppress(NotFound):
+            asyncio.run_coroutine_threadsafe(objects.delete(key), loop).result(timeout=timeout_s)
 
 
 @dataclass

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from kuzet.common.config import ServiceSettings
+from kuzet.common.retention import RetainingSettings, agency_days_setting
 
 
-class IdentitySettings(ServiceSettings):
+class IdentitySettings(RetainingSettings):
     model_config = SettingsConfigDict(env_prefix="KUZET_IDENTITY_", extra="ignore")
     service_name: ClassVar[str] = "identity"
     default_port: ClassVar[int] = 50052
@@ -53,4 +53,21 @@ class IdentitySettings(ServiceSettings):
     )
     behind_after_s: float = Field(
         default=5.0, gt=0, description="health reports the replica behind after this long without catching up"
+    )
+    # Retention (kuzet.identity.retention); a legal hold of kind identity.match keeps both.
+    retention_probe_days: float = Field(
+        default=30.0, gt=0, description="days a search's stored probe image is kept"
+    )
+    retention_probe_agency_days: dict[str, float] = Field(
+        default_factory=dict, description='per-agency probe retention, JSON: {"police": 14}'
+    )
+    retention_match_days: float = Field(
+        default=365.0, gt=0, description="days a face-match review case (match and reviews) is kept"
+    )
+    retention_match_agency_days: dict[str, float] = Field(
+        default_factory=dict, description='per-agency match retention, JSON: {"prison-service": 730}'
+    )
+
+    _agency_days = field_validator("retention_probe_agency_days", "retention_match_agency_days")(
+        agency_days_setting
     )

@@ -21,8 +21,12 @@ from kuzet.common.db import Database, migrate
 from kuzet.common.eventsink import EventSink
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.holds import Holds
+from kuzet.common.holdservice import SERVICE_NAME as HOLD_SERVICE_NAME
+from kuzet.common.holdservice import add_hold_service
 from kuzet.common.k8s import pod_identity
 from kuzet.common.objectstore import ObjectStore, open_object_store
+from kuzet.common.retention import Retention
 from kuzet.common.runner import run_service
 from kuzet.common.timeutil import utcnow
 from kuzet.identity import metrics
@@ -30,6 +34,7 @@ from kuzet.identity.config import IdentitySettings
 from kuzet.identity.faces import InferenceFaces, QualityBar
 from kuzet.identity.registry import Registry
 from kuzet.identity.replication import ChangeFeed
+from kuzet.identity.retention import HOLD_KINDS, build_retention
 from kuzet.identity.service import IdentityServicer
 from kuzet.identity.v1 import identity_pb2, identity_pb2_grpc
 from kuzet.identity.vectorindex import IndexParams, configure_threads
@@ -58,6 +63,7 @@ class Identity:
     inference_channel: grpc.aio.Channel
     events: EventSink | None
 
+    retention: Retention | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def sweep_expired(self, interval_s: float) -> None:
@@ -158,13 +164,17 @@ async def build(
     )
     app = Identity(settings, database, audit, store, registry, changes, servicer, channel, events)
     metrics.register(changes)
+    holds = Holds(database, audit, HOLD_KINDS, release_ttl_s=settings.hold_release_ttl_s)
+    app.retention = build_retention(settings, database, audit, store, holds)
+    app.retention.register_metrics()
     server = GrpcServer(
         settings,
         [
             (identity_pb2_grpc.add_IdentityServiceServicer_to_server, servicer),
             add_audit_service(audit),
+            add_hold_service(holds, app.retention),
         ],
-        [SERVICE_NAME, AUDIT_SERVICE_NAME],
+        [SERVICE_NAME, AUDIT_SERVICE_NAME, HOLD_SERVICE_NAME],
         port=port,
         on_stop=[app.stop],
     )
@@ -174,6 +184,7 @@ async def build(
         asyncio.create_task(
             app.report_replication(server, settings.change_poll_s), name="identity-replication-health"
         ),
+        asyncio.create_task(app.retention.run(), name="identity-retention"),
     ]
     return server, app
 
