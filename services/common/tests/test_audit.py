@@ -3,10 +3,11 @@ from sqlalchemy import update
 from kuzet.common.audit import AuditLog, audit_table
 from kuzet.common.caller import Caller, reset_current_caller, set_current_caller
 from kuzet.common.db import Database
+from kuzet.common.testing import audit_table_admin
 
 
-def _filled(db_url: str, n: int = 5) -> AuditLog:
-    log = AuditLog(Database(db_url))
+def _filled(db_url: str, n: int = 5, log: AuditLog | None = None) -> AuditLog:
+    log = log or AuditLog(Database(db_url))
     token = set_current_caller(Caller("alice", "prison-a", frozenset({"investigator"})))
     try:
         for i in range(n):
@@ -28,7 +29,7 @@ def test_chain_verifies_and_records_who(db_url: str) -> None:
 
 def test_edited_record_is_reported_exactly(db_url: str) -> None:
     log = _filled(db_url)
-    with log.database.session() as s:
+    with audit_table_admin(log.database) as s:
         s.execute(update(audit_table).where(audit_table.c.seq == 3).values(target="gallery-x"))
     result = log.verify()
     assert not result.ok
@@ -38,21 +39,23 @@ def test_edited_record_is_reported_exactly(db_url: str) -> None:
 
 def test_deleted_record_is_reported_exactly(db_url: str) -> None:
     log = _filled(db_url)
-    with log.database.session() as s:
+    with audit_table_admin(log.database) as s:
         s.execute(audit_table.delete().where(audit_table.c.seq == 2))
     result = log.verify()
     assert not result.ok and result.first_bad_seq == 2 and "missing" in result.reason
 
 
 def test_rehashed_edit_breaks_the_next_link(db_url: str) -> None:
-    from kuzet.common.audit import record_hash
+    from kuzet.common.audit import record_mac
 
     log = _filled(db_url)
     e = log.list()[1]
-    forged = record_hash(
-        e.seq, e.recorded_at, e.agency, "mallory", e.action, e.target, e.outcome, e.details, e.prev_hash
-    )
-    with log.database.session() as s:
+    # Even with the key, a re-MACed record breaks its successor's link.
+    forged = record_mac(
+        log.keys.current, e.seq, e.recorded_at, e.agency, "mallory", e.action, e.target, e.outcome,
+        e.details, e.prev_hash,
+    )  # fmt: skip
+    with audit_table_admin(log.database) as s:
         s.execute(update(audit_table).where(audit_table.c.seq == 2).values(actor="mallory", hash=forged))
     result = log.verify()
     assert not result.ok and result.first_bad_seq == 3

@@ -65,7 +65,7 @@ def test_applies_the_services_migrations(
         tables = set(sa.inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert {"mjdemo_items", "alembic_version_mjdemo"} <= tables
+    assert {"mjdemo_items", "alembic_version_mjdemo", "kuzet_audit_log", "alembic_version_audit"} <= tables
     out = capsys.readouterr()
     assert "migrations applied" in out.out
     assert db_url not in out.out + out.err  # the URL may carry a password

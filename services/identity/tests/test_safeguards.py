@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, text
 
-from kuzet.common.testing import S3Server
+from kuzet.common.testing import S3Server, audit_table_admin
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import audit_pb2
 from kuzet.identity.models import EmbeddingRow, ImageRow, PersonRow
@@ -288,7 +288,7 @@ async def test_audit_chain_verifies_and_detects_tampering(identity: Running, pho
     assert ok.ok and ok.records_checked >= 3
 
     # Someone with database access hides who ran the search.
-    with identity.app.database.session() as s:
+    with audit_table_admin(identity.app.database) as s:
         seq = s.execute(text("SELECT seq FROM kuzet_audit_log WHERE action = 'identity.search'")).scalar_one()
         s.execute(text("UPDATE kuzet_audit_log SET actor = 'nobody' WHERE seq = :seq"), {"seq": seq})
     broken = await identity.audit_stub.VerifyAudit(audit_pb2.VerifyAuditRequest(), metadata=md(AUDITOR))

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -125,3 +125,41 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
             shown = "" if isinstance(got, dict) else f" (got {got!r})"
             problems.append(f"  {prefix}{name.upper()}: {err['msg']}{shown}")
         raise ConfigError(f"invalid settings for {cls.__name__}:\n" + "\n".join(problems)) from None
+
+
+class AuditSettings(BaseSettings):
+    """The audit trail's keys and anchoring (``KUZET_AUDIT_*``), shared by every auditing service.
+
+    Services that share a database share one chain, so they must share its keys too.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KUZET_AUDIT_", extra="ignore")
+
+    key: SecretStr = Field(
+        default=SecretStr(""),
+        description="the current key, '<key id>:<secret of 32+ characters>'; records name the key id",
+    )
+    old_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="earlier keys, comma-separated '<key id>:<secret>', kept to verify older records",
+    )
+    key_file: str = Field(
+        default="",
+        description="a file of '<key id>:<secret>' lines instead: the first is current, the rest earlier",
+    )
+    ephemeral_key: bool = Field(
+        default=False,
+        description="DEVELOPMENT ONLY: without a key, use a random one; its records stop verifying at restart",
+    )
+    anchor_url: str = Field(
+        default="",
+        description="object store for chain-head anchors (s3://bucket?endpoint=...; object lock needed); "
+        "empty means files under the service's data_dir/audit-anchors (no lock)",
+    )
+    anchor_prefix: str = Field(default="audit-anchors", pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,200}$")
+    anchor_interval_s: float = Field(
+        default=60.0, ge=1.0, description="how often the chain head is anchored (only when it moved)"
+    )
+    anchor_retention_days: int = Field(
+        default=2557, ge=1, le=36500, description="object-lock (COMPLIANCE) retention of each anchor; 7 years"
+    )

@@ -23,6 +23,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from kuzet.common.auditkeys import ensure_local_key_file
 from kuzet.common.grpcserver import ServiceSpec
 
 GROUP = "kuzet.services"
@@ -258,6 +259,9 @@ class Launcher:
         env["KUZET_POD_NAME"] = unit.pod_name
         env[prefix + "REPLICA_ID"] = unit.pod_name
         env["KUZET_ADVERTISE_ADDRESS"] = f"127.0.0.1:{process.port}"
+        if not (env.get("KUZET_AUDIT_KEY") or env.get("KUZET_AUDIT_KEY_FILE")):
+            # One audit key for the platform, kept in the data directory so restarts still verify.
+            env["KUZET_AUDIT_KEY_FILE"] = str(ensure_local_key_file(self.data_dir))
         return env
 
     @property

@@ -1,7 +1,9 @@
 """``python -m kuzet.common.migratejob <service>``: apply a service's Alembic migrations and exit.
 
 The Helm chart runs this in a pre-install/pre-upgrade hook Job, so schema changes land once, before
-any new replica starts, instead of racing from every pod. The URL comes from the same variables the
+any new replica starts, instead of racing from every pod. The audit trail's own migrations
+(``kuzet.common.auditmigrations``: its table, key ids, the append-only trigger) are applied for
+every service with a database, the gateway included, which has no schema of its own. The URL comes from the same variables the
 service reads (``KUZET_<SVC>_DATABASE_URL``, then ``KUZET_DATABASE_URL``); it is never printed.
 """
 
@@ -12,6 +14,8 @@ import os
 import re
 import sys
 
+from kuzet.common.audit import MIGRATIONS as AUDIT_MIGRATIONS
+from kuzet.common.audit import VERSION_TABLE as AUDIT_VERSION_TABLE
 from kuzet.common.db import Database, migrate
 
 _SERVICE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -33,17 +37,19 @@ def main(argv: list[str] | None = None) -> int:
         spec = importlib.util.find_spec(package)
     except ModuleNotFoundError:  # the service itself is not installed in this image
         spec = None
-    if spec is None:
+    url = database_url_for(service)
+    if spec is None and not url:
         # The chart runs a Job for every service with a database; one without schema is done.
         print(f"{service}: no migrations package {package}; nothing to do", flush=True)
         return 0
-    url = database_url_for(service)
     if not url:
         print(f"{service}: set KUZET_{service.upper()}_DATABASE_URL (or KUZET_DATABASE_URL)", file=sys.stderr)
         return 2
     database = Database(url)
     try:
-        migrate(database, package)
+        if spec is not None:
+            migrate(database, package)
+        migrate(database, AUDIT_MIGRATIONS, version_table=AUDIT_VERSION_TABLE)
     finally:
         database.engine.dispose()
     print(f"{service}: migrations applied", flush=True)

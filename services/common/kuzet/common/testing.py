@@ -14,12 +14,16 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from kuzet.common import launcher
+from kuzet.common.db import Database
 
 PG_ADMIN_URL = os.environ.get("KUZET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -186,3 +190,20 @@ def missing_component(message: str) -> None:
     if os.environ.get("KUZET_TEST_STRICT"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+# Every auditing service refuses to start without an audit key: the tests, and the processes they
+# start, share one made for the session (unless the environment names its own).
+os.environ.setdefault("KUZET_AUDIT_KEY", f"tests-{uuid.uuid4().hex[:8]}:{uuid.uuid4().hex}{uuid.uuid4().hex}")
+
+
+@contextmanager
+def audit_table_admin(database: Database) -> Iterator[Session]:
+    """A session in which the audit table can be edited, as its owner could on PostgreSQL (by
+    switching the append-only trigger off for the transaction). Tampering tests use it."""
+    with database.session() as session:
+        if not database.is_sqlite:
+            session.execute(text("ALTER TABLE kuzet_audit_log DISABLE TRIGGER USER"))
+        yield session
+        if not database.is_sqlite:
+            session.execute(text("ALTER TABLE kuzet_audit_log ENABLE TRIGGER USER"))
