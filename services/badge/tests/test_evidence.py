@@ -366,7 +366,7 @@ async def test_verification_detects_a_flipped_byte_in_s3(
 
 
 async def test_retention_deletes_exactly_what_expired_never_held(
-    app: BadgeApp, admin: Stub, badge: None
+    app: BadgeApp, admin: Stub, badge: None, stub_for: Any
 ) -> None:
     await admin.SetRetentionPolicy(
         A.SetRetentionPolicyRequest(policy=A.RetentionPolicy(category="non_evidential", retention_days=31))
@@ -401,8 +401,28 @@ async def test_retention_deletes_exactly_what_expired_never_held(
         assert await app.objects.get(item.object.key) == recording(3 * CHUNK + 100, seed)
     again = await admin.RunRetention(A.RunRetentionRequest())
     assert list(again.deleted_evidence_ids) == []
+    # Releasing the hold takes two people: after the first request the item is still held.
+    release = A.SetLegalHoldRequest(evidence_id=held.evidence_id, hold=False, reason="done")
+    asked = await admin.SetLegalHold(release)
+    assert asked.evidence.legal_hold
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await admin.SetLegalHold(release)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "second person" in (err.value.details() or "")
+    assert list((await admin.RunRetention(A.RunRetentionRequest())).deleted_evidence_ids) == []
+    second = stub_for(Caller("inv-2", AGENCY, frozenset({"investigator"})))
+    released = await second.SetLegalHold(release)
+    assert not released.evidence.legal_hold
+    custody = await admin.GetCustody(A.GetCustodyRequest(evidence_id=held.evidence_id))
+    assert A.CustodyAction.Name(custody.records[-1].action) == "CUSTODY_ACTION_LEGAL_HOLD_RELEASED"
+    assert custody.records[-1].actor == "inv-2"
+    hold_steps = app.evidence.audit.list(target=held.evidence_id, action_prefix="evidence.legal_hold")
+    trail = [(e.action, e.actor) for e in hold_steps]
+    assert trail[-2:] == [
+        ("evidence.legal_hold_release_request", ADMIN.subject),
+        ("evidence.legal_hold", "inv-2"),
+    ]
     # Releasing the hold makes the item due on the next run.
-    await admin.SetLegalHold(A.SetLegalHoldRequest(evidence_id=held.evidence_id, hold=False, reason="done"))
     result = await admin.RunRetention(A.RunRetentionRequest())
     assert list(result.deleted_evidence_ids) == [held.evidence_id]
 

@@ -122,6 +122,11 @@ class BadgeSettings(ServiceSettings):
     max_evidence_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1024)
     download_url_ttl_s: int = Field(default=300, ge=10, le=7 * 24 * 3600)
     retention_interval_s: float = Field(default=3600.0, gt=0)
+    hold_release_ttl_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="how long a first legal-hold release request waits for a second person",
+    )
     verification_interval_s: float = Field(default=24 * 3600.0, gt=0)
     # Used for an agency/category without a policy: non-evidential recordings go after 31 days,
     # everything else waits for its case.

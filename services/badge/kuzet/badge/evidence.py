@@ -56,6 +56,7 @@ from kuzet.common.errors import (
     PermissionDenied,
     page_offset,
 )
+from kuzet.common.holds import HOLD_ROLES, ensure_tables, pending_release, release_step
 from kuzet.common.objectstore import (
     ObjectInfo,
     ObjectStore,
@@ -165,6 +166,7 @@ class EvidenceStore:
         # A store that keeps the staged file (local) fsyncs it in put_file: its bytes may as well
         # go to disk while the rest arrives. One that streams it elsewhere (S3) deletes it: no need.
         self.writeback = objects.staging_dir is not None
+        ensure_tables(database)  # the release requests of the two-person release
 
     # -- upload ------------------------------------------------------------------------------
 
@@ -896,15 +898,43 @@ class EvidenceStore:
     async def set_legal_hold(
         self, caller: Caller, request: badge_pb2.SetLegalHoldRequest
     ) -> badge_pb2.Evidence:
-        caller.require_role("investigator", "admin")
+        """Place a hold, or take one step of its two-person release (kuzet.common.holds): the
+        first release call records a request and the item stays held; a second call by another
+        person completes it. Each step is audited in the same transaction."""
+        caller.require_role(*HOLD_ROLES)
         if not request.reason:
             raise InvalidArgument("reason is required for a legal hold change")
+        actor = actor_of(caller)
 
         def work(session: Session) -> badge_pb2.Evidence:
             row = self._readable(session, caller, request.evidence_id)
             caller.require_agency(row.agency_id)
             if row.status == A.EVIDENCE_STATUS_DELETED:
                 raise FailedPrecondition(f"evidence {row.evidence_id} was already deleted by retention")
+            details: dict[str, object] = {"hold": request.hold, "reason": request.reason}
+            if not request.hold:
+                if not row.legal_hold:
+                    raise FailedPrecondition(f"evidence {row.evidence_id} is not under a legal hold")
+                first = pending_release(session, _release_target(row.evidence_id))
+                asked = release_step(
+                    session,
+                    _release_target(row.evidence_id),
+                    agency=row.agency_id,
+                    actor=actor,
+                    reason=request.reason,
+                    ttl_s=self.settings.hold_release_ttl_s,
+                )
+                if asked is not None:
+                    self.audit.append(
+                        "evidence.legal_hold_release_request",
+                        row.evidence_id,
+                        details={**details, "expires_at": asked.expires_at.isoformat()},
+                        agency=row.agency_id,
+                        actor=actor,
+                        session=session,
+                    )
+                    return convert.evidence_to_proto(row)
+                details["requested_by"] = first.requested_by if first else ""
             row.legal_hold = request.hold
             self._refresh_retention(session, row)
             action = A.CUSTODY_ACTION_LEGAL_HOLD_SET if request.hold else A.CUSTODY_ACTION_LEGAL_HOLD_RELEASED
@@ -912,19 +942,22 @@ class EvidenceStore:
                 session,
                 row.evidence_id,
                 action,
-                actor=actor_of(caller),
+                actor=actor,
                 actor_agency_id=caller.agency,
                 object_sha256=row.sha256,
-                details={"reason": request.reason},
+                details={k: v for k, v in details.items() if k != "hold"},
+            )
+            self.audit.append(
+                "evidence.legal_hold",
+                row.evidence_id,
+                details=details,
+                agency=row.agency_id,
+                actor=actor,
+                session=session,
             )
             return convert.evidence_to_proto(row)
 
         evidence: badge_pb2.Evidence = await self._with_retry(work)
-        await self.audit.record(
-            "evidence.legal_hold",
-            request.evidence_id,
-            details={"hold": request.hold, "reason": request.reason},
-        )
         return evidence
 
     async def link_case(self, caller: Caller, evidence_id: str, case_id: str) -> badge_pb2.Evidence:
@@ -1200,6 +1233,10 @@ def _drop_stream(upload: _Upload, reason: str) -> None:
     """Abandon storing while receiving: the store aborts its multipart upload, nothing is kept."""
     if upload.stream is not None:
         upload.stream.fail(StreamFailed(reason))
+
+
+def _release_target(evidence_id: str) -> str:
+    return f"badge.evidence:{evidence_id}"
 
 
 def _object_key(row: UploadRow) -> str:
