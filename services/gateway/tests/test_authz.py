@@ -72,6 +72,15 @@ MATRIX: list[tuple[str, str, Permission, Any]] = [
     ("DELETE", "/api/v1/drone-zones/z-1", P.DRONES_ADMIN, None),
     ("POST", "/api/v1/drones/plans", P.DRONES_COMMAND, {"drone_id": "d-1"}),
     ("POST", "/api/v1/drones/dispatch", P.DRONES_COMMAND, {"plan_id": "p-1", "pilot_confirmed": True}),
+    ("GET", "/api/v1/holds", P.HOLDS_READ, None),
+    (
+        "POST",
+        "/api/v1/holds",
+        P.HOLDS_MANAGE,
+        {"kind": "identity.match", "item_id": "m-1", "reason": "appeal"},
+    ),
+    ("GET", "/api/v1/holds/identity/h-1", P.HOLDS_READ, None),
+    ("POST", "/api/v1/holds/identity/h-1/release", P.HOLDS_MANAGE, {"reason": "case closed"}),
 ]
 ALERTING_ANSWERS: dict[tuple[str, str], int] = {
     ("DELETE", "/api/v1/shared-routes/r-1?reason=ended"): 404,

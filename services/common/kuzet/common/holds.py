@@ -36,7 +36,8 @@ from kuzet.common.v1 import holds_pb2
 HOLD_ROLES = ("investigator", "admin")
 DEFAULT_RELEASE_TTL_S = 24 * 3600.0
 MAX_PAGE = 500
-_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,256}$")
+# Ids, and object keys for items that are objects: no empty, "." or ".." path segments.
+_ID = re.compile(r"^[A-Za-z0-9_:-][A-Za-z0-9._:-]*(/[A-Za-z0-9_:-][A-Za-z0-9._:-]*)*$")
 
 metadata = MetaData()
 holds_table = Table(
@@ -301,7 +302,12 @@ class Holds:
         for name in ("item_id", "case_id", "source_id"):
             value = getattr(request, name)
             if value and not _ID.match(value):
-                raise InvalidArgument(f"{name} must be 1-256 letters, digits or ._:/- (got {value!r})")
+                raise InvalidArgument(
+                    f"{name} must be letters, digits or ._:- in /-separated parts, not starting with a dot "
+                    f"(got {value!r})"
+                )
+            if len(value) > 256:
+                raise InvalidArgument(f"{name} is at most 256 characters")
         start = from_timestamp(request.from_time) if request.HasField("from_time") else None
         end = from_timestamp(request.to_time) if request.HasField("to_time") else None
         if (start or end) and not request.source_id:

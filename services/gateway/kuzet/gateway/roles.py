@@ -42,6 +42,8 @@ class Permission(StrEnum):
     DRONES_READ = "drones.read"
     DRONES_COMMAND = "drones.command"  # dispatch, plan, control
     DRONES_ADMIN = "drones.admin"  # registry, geofences
+    HOLDS_READ = "holds.read"  # legal holds and their release requests
+    HOLDS_MANAGE = "holds.manage"  # place a hold; ask for or complete its two-person release
 
 
 _R = frozenset
@@ -69,6 +71,9 @@ ROLE_TABLE: dict[Permission, frozenset[str]] = {
     Permission.DRONES_READ: _R({PILOT, OPERATOR, ADMIN}),
     Permission.DRONES_COMMAND: _R({PILOT}),
     Permission.DRONES_ADMIN: _R({ADMIN}),
+    # Investigators and admins place holds; releasing takes two of them (the services enforce it).
+    Permission.HOLDS_READ: _R({INVESTIGATOR, ADMIN, AUDITOR}),
+    Permission.HOLDS_MANAGE: _R({INVESTIGATOR, ADMIN}),
 }
 
 assert set(ROLE_TABLE) == set(Permission), "every permission needs a row"
