@@ -11,6 +11,7 @@ import grpc
 import pytest
 from hpack import Decoder, Encoder
 
+from kuzet.badge import credentials
 from kuzet.badge import h2grpc as h2
 from kuzet.badge.loadgen import run_load
 from kuzet.badge.server import BadgeApp
@@ -48,6 +49,7 @@ class RawClient:
         path: str = CONNECT,
         content_type: str = "application/grpc",
         metadata: list[tuple[str, str]] | None = None,
+        token: str = "",
     ) -> None:
         headers = [
             (":method", "POST"),
@@ -57,6 +59,7 @@ class RawClient:
             ("content-type", content_type),
             ("te", "trailers"),
             *(caller_metadata(ADMIN) if metadata is None else metadata),
+            *((credentials.metadata(token),) if token else ()),
         ]
         self.send(h2.HEADERS, h2.END_HEADERS, stream_id, self.encoder.encode(headers))
 
@@ -86,8 +89,12 @@ class RawClient:
 
 
 @pytest.fixture
-async def device(app: BadgeApp, admin: badge_pb2_grpc.BadgeServiceStub) -> AsyncIterator[int]:
-    await register_badges(admin, AGENCY, ["D-1", "D-2"])
+async def tokens(admin: badge_pb2_grpc.BadgeServiceStub) -> dict[str, str]:
+    return await register_badges(admin, AGENCY, ["D-1", "D-2"])
+
+
+@pytest.fixture
+async def device(app: BadgeApp, tokens: dict[str, str]) -> AsyncIterator[int]:
     yield app.device.port
 
 
@@ -122,10 +129,10 @@ async def test_other_methods_and_content_types_are_refused(device: int, app: Bad
     await client.close()
 
 
-async def test_replies_wait_for_flow_control_credit(device: int) -> None:
+async def test_replies_wait_for_flow_control_credit(device: int, tokens: dict[str, str]) -> None:
     # A client that grants 8 bytes per stream: the welcome must wait, split, for more credit.
     client = await RawClient.open(device, settings=struct.pack(">HL", h2.SETTINGS_INITIAL_WINDOW_SIZE, 8))
-    client.request(1)
+    client.request(1, token=tokens["D-1"])
     client.message(1, A.ConnectRequest(hello=A.Hello(badge_id="D-1")))
     received = b""
     _, first = await client.until(h2.DATA, 1)
@@ -142,14 +149,14 @@ async def test_replies_wait_for_flow_control_credit(device: int) -> None:
     await client.close()
 
 
-async def test_oversized_and_malformed_messages_end_the_call(device: int) -> None:
+async def test_oversized_and_malformed_messages_end_the_call(device: int, tokens: dict[str, str]) -> None:
     client = await RawClient.open(device)
-    client.request(1)
+    client.request(1, token=tokens["D-1"])
     client.send(h2.DATA, 0, 1, b"\x00" + (1 << 20).to_bytes(4, "big") + b"x" * 100)
     _, payload = await client.until(h2.HEADERS, 1)
     trailers = client.headers(payload)
     assert trailers["grpc-status"] == str(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])
-    client.request(3)
+    client.request(3, token=tokens["D-1"])
     client.send(h2.DATA, 0, 3, b"\x00\x00\x00\x00\x03\xff\xff\xff")
     _, payload = await client.until(h2.HEADERS, 3)
     trailers = client.headers(payload)
@@ -158,9 +165,11 @@ async def test_oversized_and_malformed_messages_end_the_call(device: int) -> Non
     await client.close()
 
 
-async def test_a_dropped_connection_detaches_the_badge(device: int, app: BadgeApp) -> None:
+async def test_a_dropped_connection_detaches_the_badge(
+    device: int, app: BadgeApp, tokens: dict[str, str]
+) -> None:
     client = await RawClient.open(device)
-    client.request(1)
+    client.request(1, token=tokens["D-2"])
     client.message(1, A.ConnectRequest(hello=A.Hello(badge_id="D-2")))
     client.message(1, report(1, time.time()))
     await wait_for(lambda: app.hub.badges["D-2"].acked_seq == 1)
@@ -169,9 +178,13 @@ async def test_a_dropped_connection_detaches_the_badge(device: int, app: BadgeAp
     await wait_for(lambda: app.hub.badges["D-2"].link is None)
 
 
-async def test_shutdown_ends_open_streams_as_unavailable(device: int, app: BadgeApp) -> None:
+async def test_shutdown_ends_open_streams_as_unavailable(
+    device: int, app: BadgeApp, tokens: dict[str, str]
+) -> None:
     channel = open_channel(f"127.0.0.1:{device}", caller=ADMIN)
-    call = badge_pb2_grpc.BadgeServiceStub(channel).Connect(metadata=MD)
+    call = badge_pb2_grpc.BadgeServiceStub(channel).Connect(
+        metadata=(*MD, credentials.metadata(tokens["D-1"]))
+    )
     await call.write(A.ConnectRequest(hello=A.Hello(badge_id="D-1")))
     assert (await call.read()).WhichOneof("payload") == "welcome"
     await app.server.stop(1)
@@ -182,13 +195,14 @@ async def test_shutdown_ends_open_streams_as_unavailable(device: int, app: Badge
     await channel.close()
 
 
-async def test_unsigned_caller_is_unauthenticated(device: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    unsigned = caller_metadata(ADMIN)
-    monkeypatch.setenv("KUZET_CALLER_SECRET", "s3cret-for-test")
+async def test_caller_metadata_is_no_device_credential(device: int) -> None:
+    # An admin's caller metadata opens nothing on the device port: only a badge's token does.
     client = await RawClient.open(device)
-    client.request(1, metadata=unsigned)
+    client.request(1)
     _, payload = await client.until(h2.HEADERS, 1)
-    assert client.headers(payload)["grpc-status"] == str(grpc.StatusCode.UNAUTHENTICATED.value[0])
+    trailers = client.headers(payload)
+    assert trailers["grpc-status"] == str(grpc.StatusCode.UNAUTHENTICATED.value[0])
+    assert "device token" in trailers["grpc-message"]
     await client.close()
 
 
@@ -196,9 +210,9 @@ async def test_load_generator_holds_badges_on_the_device_port(
     app: BadgeApp, admin: badge_pb2_grpc.BadgeServiceStub
 ) -> None:
     ids = [f"L-{i:04d}" for i in range(300)]
-    await register_badges(admin, AGENCY, ids)
+    tokens = await register_badges(admin, AGENCY, ids)
     result = await run_load(
-        "127.0.0.1", app.device.port, ids, metadata=MD, interval_s=0.5, warmup_s=1.5, measure_s=2.0
+        "127.0.0.1", app.device.port, ids, tokens=tokens, interval_s=0.5, warmup_s=1.5, measure_s=2.0
     )
     assert (result.connected, result.at_rate, result.ended, result.blocked_writes) == (300, 300, {}, 0)
     assert result.acked >= 300 * 3

@@ -12,6 +12,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import func, select
 
+from kuzet.badge import credentials
 from kuzet.badge.models import TelemetryRow
 from kuzet.badge.server import BadgeApp
 from kuzet.badge.sim import SimBadge, register_badges
@@ -57,9 +58,12 @@ async def wait_for(predicate: Callable[[], bool], limit_s: float = 5.0) -> None:
 
 async def test_two_hundred_badges_stream_concurrently(app: BadgeApp, admin: Stub, connect: Stub) -> None:
     ids = [f"B-{i:04d}" for i in range(200)]
-    await register_badges(admin, AGENCY, ids, unit="u1")
+    tokens = await register_badges(admin, AGENCY, ids, unit="u1")
     latencies: list[float] = []
-    badges = [SimBadge(b, 41.31, 69.28, interval_s=0.25, on_ack=latencies.append, metadata=MD) for b in ids]
+    badges = [
+        SimBadge(b, 41.31, 69.28, interval_s=0.25, on_ack=latencies.append, metadata=MD, token=tokens[b])
+        for b in ids
+    ]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(b.run(connect, stop)) for b in badges]
     await wait_for(lambda: all(b.connected.is_set() for b in badges), limit_s=20)
@@ -84,8 +88,8 @@ async def test_two_hundred_badges_stream_concurrently(app: BadgeApp, admin: Stub
 async def test_duplicates_dropped_and_history_ordered_by_device_time(
     app: BadgeApp, admin: Stub, connect: Stub
 ) -> None:
-    await register_badges(admin, AGENCY, ["B-1"])
-    call = connect.Connect(metadata=MD)
+    tokens = await register_badges(admin, AGENCY, ["B-1"])
+    call = connect.Connect(metadata=(*MD, credentials.metadata(tokens["B-1"])))
     await call.write(A.ConnectRequest(hello=A.Hello(badge_id="B-1")))
     welcome = await call.read()
     assert welcome.welcome.acked_seq == 0
@@ -128,10 +132,10 @@ async def test_reconnect_after_restart_resumes_without_loss_or_duplicates(
     first: BadgeApp = await make_app()
     channel = open_channel(first.server.address, caller=ADMIN)
     stub = badge_pb2_grpc.BadgeServiceStub(channel)
-    await register_badges(stub, AGENCY, ["B-9"])
+    tokens = await register_badges(stub, AGENCY, ["B-9"])
     link_address = f"127.0.0.1:{first.device.port}" if port_kind == "device" else first.server.address
     link_channel = open_channel(link_address, caller=ADMIN)
-    badge = SimBadge("B-9", 41.3, 69.2, interval_s=0.05, metadata=MD)
+    badge = SimBadge("B-9", 41.3, 69.2, interval_s=0.05, metadata=MD, token=tokens["B-9"])
     stop = asyncio.Event()
     task = asyncio.create_task(
         badge.run(badge_pb2_grpc.BadgeServiceStub(link_channel), stop, reconnect_s=0.1)
@@ -164,12 +168,12 @@ async def _restart(make_app: Callable[..., Any], ports: dict[str, int]) -> Badge
 
 
 async def test_watch_states_sends_snapshot_then_changes(app: BadgeApp, admin: Stub, connect: Stub) -> None:
-    await register_badges(admin, AGENCY, ["W-1", "W-2"])
+    tokens = await register_badges(admin, AGENCY, ["W-1", "W-2"])
     watch = admin.WatchBadgeStates(A.WatchBadgeStatesRequest(), metadata=MD)
     seen = [await watch.read(), await watch.read()]
     assert {m.state.badge_id for m in seen} == {"W-1", "W-2"}
     assert seen[-1].snapshot_complete
-    badge = SimBadge("W-2", 41.3, 69.2, interval_s=0.1, metadata=MD)
+    badge = SimBadge("W-2", 41.3, 69.2, interval_s=0.1, metadata=MD, token=tokens["W-2"])
     stop = asyncio.Event()
     task = asyncio.create_task(badge.run(connect, stop))
     update = await asyncio.wait_for(watch.read(), 5)
@@ -182,14 +186,17 @@ async def test_watch_states_sends_snapshot_then_changes(app: BadgeApp, admin: St
 
 
 async def test_bad_streams_are_refused_with_clear_status(
-    app: BadgeApp, admin: Stub, connect: Stub, connect_for: Any
+    app: BadgeApp, admin: Stub, connect: Stub, connect_for: Any, request: pytest.FixtureRequest
 ) -> None:
-    await register_badges(admin, AGENCY, ["B-2"])
+    tokens = await register_badges(admin, AGENCY, ["B-2"])
+    on_device_port = request.node.callspec.params["connect_for"] == "device"
+    # The device port reads B-2's token and ignores the caller; the API port the reverse.
+    extra = (credentials.metadata(tokens["B-2"]),)
 
     async def first_reply(
         stub: Stub, *messages: A.ConnectRequest, caller: Caller = ADMIN
     ) -> grpc.aio.AioRpcError:
-        call = stub.Connect(metadata=caller_metadata(caller))
+        call = stub.Connect(metadata=(*caller_metadata(caller), *extra))
         for m in messages:
             await call.write(m)
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -202,10 +209,15 @@ async def test_bad_streams_are_refused_with_clear_status(
     err = await first_reply(connect, report(1, time.time()))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "hello" in (err.details() or "")
     err = await first_reply(connect, A.ConnectRequest(hello=A.Hello(badge_id="nope")))
-    assert err.code() == grpc.StatusCode.NOT_FOUND
-    other = Caller("x", "traffic-police", frozenset({"operator"}))
-    err = await first_reply(connect_for(other), A.ConnectRequest(hello=A.Hello(badge_id="B-2")), caller=other)
-    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    if on_device_port:
+        # B-2's token speaks for B-2 only, whether or not the other badge exists.
+        assert err.code() == grpc.StatusCode.PERMISSION_DENIED and "B-2" in (err.details() or "")
+    else:
+        assert err.code() == grpc.StatusCode.NOT_FOUND
+        other = Caller("x", "traffic-police", frozenset({"operator"}))
+        hello = A.ConnectRequest(hello=A.Hello(badge_id="B-2"))
+        err = await first_reply(connect_for(other), hello, caller=other)
+        assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     err = await first_reply(connect, A.ConnectRequest(hello=A.Hello(badge_id="B-2")), report(0, time.time()))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "seq" in (err.details() or "")
     bad_position = A.ConnectRequest(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from kuzet.common.config import ServiceSettings
+from kuzet.common.retention import RetainingSettings, agency_days_setting
 
 
-class AlertingSettings(ServiceSettings):
+class AlertingSettings(RetainingSettings):
     model_config = SettingsConfigDict(env_prefix="KUZET_ALERTING_", extra="ignore")
     service_name: ClassVar[str] = "alerting"
     default_port: ClassVar[int] = 50053
@@ -45,6 +45,13 @@ class AlertingSettings(ServiceSettings):
         gt=0,
         description="update log, event ids and webhook deliveries older than this are pruned",
     )
+    # Alerts themselves (kuzet.alerting.retention); a legal hold of kind alerting.alert keeps one.
+    retention_alert_days: float = Field(
+        default=365.0, gt=0, description="days an alert untouched since is kept, with its history"
+    )
+    retention_alert_agency_days: dict[str, float] = Field(
+        default_factory=dict, description='per-agency alert retention, JSON: {"police": 730}'
+    )
     pg_synchronous_commit: Literal["on", "off", "local", "remote_write", "remote_apply"] = Field(
         default="on",
         description=(
@@ -55,3 +62,5 @@ class AlertingSettings(ServiceSettings):
     )
     mqtt_url: str = Field(default="", description="mqtt://host:port; empty disables MQTT publishing")
     mqtt_topic_prefix: str = "kuzet"
+
+    _agency_days = field_validator("retention_alert_agency_days")(agency_days_setting)

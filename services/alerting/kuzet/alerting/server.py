@@ -11,6 +11,7 @@ from kuzet.alerting.config import AlertingSettings
 from kuzet.alerting.fanout import Hub
 from kuzet.alerting.mqtt import MqttPublisher
 from kuzet.alerting.pipeline import Pipeline
+from kuzet.alerting.retention import HOLD_KINDS, build_retention
 from kuzet.alerting.service import AlertingServicer
 from kuzet.alerting.store import AlertStore
 from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
@@ -19,6 +20,9 @@ from kuzet.common.audit import AuditLog
 from kuzet.common.auditservice import AuditServicer
 from kuzet.common.db import Database, migrate
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.holds import Holds
+from kuzet.common.holdservice import SERVICE_NAME as HOLD_SERVICE_NAME
+from kuzet.common.holdservice import add_hold_service
 from kuzet.common.runner import run_service
 from kuzet.common.timeutil import utcnow
 from kuzet.common.v1 import audit_pb2, audit_pb2_grpc
@@ -55,6 +59,9 @@ class Alerting:
             self.mqtt = MqttPublisher(settings.mqtt_url, settings.mqtt_topic_prefix)
             self.pipeline.listeners.append(self.mqtt.notify)
         self.servicer = AlertingServicer(settings, self.store, self.pipeline, self.hub)
+        self.holds = Holds(self.database, self.audit, HOLD_KINDS, release_ttl_s=settings.hold_release_ttl_s)
+        self.retention = build_retention(settings, self.database, self.audit, self.holds, self.store._lock)
+        self._retention: asyncio.Task[None] | None = None
         self._escalation: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
 
@@ -62,11 +69,12 @@ class Alerting:
         self.pipeline.start()
         self.webhooks.start()
         self._escalation = asyncio.create_task(self._escalate_forever(), name="alerting-escalation")
+        self._retention = asyncio.create_task(self.retention.run(), name="alerting-retention")
         if self.settings.replica_poll_s > 0:
             self._poller = asyncio.create_task(self._poll_forever(), name="alerting-replica-poll")
 
     async def stop(self) -> None:
-        for task in (self._escalation, self._poller):
+        for task in (self._escalation, self._poller, self._retention):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -139,10 +147,12 @@ async def build(settings: AlertingSettings, *, port: int | None = None) -> tuple
         [
             (alerting_pb2_grpc.add_AlertingServiceServicer_to_server, app.servicer),
             (audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditServicer(app.audit)),
+            add_hold_service(app.holds, app.retention),
         ],
         [
             alerting_pb2.DESCRIPTOR.services_by_name["AlertingService"].full_name,
             audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+            HOLD_SERVICE_NAME,
         ],
         port=port,
         on_stop=[app.stop],

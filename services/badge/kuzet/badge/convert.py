@@ -42,6 +42,7 @@ def badge_to_proto(row: BadgeRow) -> badge_pb2.Badge:
         officer_id=row.officer_id,
         registered_at=to_timestamp(row.registered_at),
         updated_at=to_timestamp(row.updated_at),
+        has_device_credential=bool(row.device_credential_hash),
     )
 
 

@@ -63,6 +63,8 @@ CONNECTION_RECEIVE_WINDOW = 1 << 24
 # A connection being closed whose peer leaves the last bytes unread is cut off after this long.
 CLOSE_GRACE_S = 5.0
 REFUSAL_LOG_INTERVAL_S = 10.0
+# A refused call whose client sends nothing gets its status after this long (see _Refusal).
+REFUSAL_DELAY_S = 1.0
 
 _frame_header = struct.Struct(">HBBBL")  # 24-bit length as 16 + 8 bits, type, flags, stream id
 
@@ -614,7 +616,12 @@ class H2GrpcConnection(asyncio.Protocol):
                 )
             stream.handler = factory(stream)
         except StreamRefused as exc:
-            stream.finish(exc.code, exc.message)
+            # A refused call is churn like a refused stream: a flood of bad tokens is a flood.
+            self._control_frame()
+            if stream.remote_closed:
+                stream.finish(exc.code, exc.message)
+            else:
+                stream.handler = _Refusal(stream, exc)
             return
         except ValueError as exc:
             stream.finish(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
@@ -727,6 +734,33 @@ class H2GrpcConnection(asyncio.Protocol):
                 # close() waits for the peer to read what is left; a peer that never does would
                 # keep the connection forever.
                 asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
+
+
+class _Refusal:
+    """A refused call's status, sent once the client's first message is in (or soon anyway).
+
+    A grpcio client writes its first message right after opening the call; had the status come
+    first, that write would fail and grpcio would report INTERNAL instead of the status.
+    """
+
+    __slots__ = ("_code", "_message", "_stream", "_timer")
+
+    def __init__(self, stream: WireStream, refused: StreamRefused) -> None:
+        self._stream = stream
+        self._code, self._message = refused.code, refused.message
+        self._timer = asyncio.get_running_loop().call_later(REFUSAL_DELAY_S, self._send)
+
+    def _send(self) -> None:
+        self._stream.finish(self._code, self._message)
+
+    def on_message(self, data: bytes) -> None:
+        self._send()
+
+    def on_half_close(self) -> None:
+        self._send()
+
+    def on_closed(self) -> None:
+        self._timer.cancel()
 
 
 def _deadline_passed(stream: WireStream) -> None:

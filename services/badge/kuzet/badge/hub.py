@@ -32,7 +32,7 @@ from kuzet.badge.streams import StreamHolders
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.caller import Caller
 from kuzet.common.db import Database
-from kuzet.common.errors import NotFound, ResourceExhausted
+from kuzet.common.errors import NotFound, ResourceExhausted, Unauthenticated
 from kuzet.common.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,11 @@ class TelemetryHub:
         if live is None:
             live = self.badges[row.badge_id] = BadgeLive(row.badge_id, row.agency_id)
         fields = (row.agency_id, row.unit_id, row.officer_id, row.status)
+        revoked = bool(live.credential_hash) and row.device_credential_hash != live.credential_hash
+        live.credential_hash = row.device_credential_hash
+        if revoked and live.link is not None:
+            # Whatever stream the old token opened ends with it (on the replica that holds it).
+            live.link.close(Unauthenticated(f"the device credential of badge {live.badge_id} was revoked"))
         if (
             fields == (live.agency_id, live.unit_id, live.officer_id, live.status)
             and live.badge_id in self._seen

@@ -24,6 +24,8 @@ class BadgeLive:
     unit_id: str = ""
     officer_id: str = ""
     status: int = badge_pb2.BADGE_STATUS_ACTIVE
+    # Hash of the device token (credentials.py); empty: the device port refuses the badge.
+    credential_hash: str = ""
 
     # Acknowledgement: every seq <= received_hwm has arrived; seqs above it that arrived are in
     # received_above (out of order). acked_seq trails received_hwm until the batch is durable.

@@ -18,12 +18,13 @@ import random
 import struct
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 from hpack import Decoder, Encoder
 
+from kuzet.badge import credentials
 from kuzet.badge import h2grpc as h2
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.v1 import common_pb2
@@ -37,6 +38,7 @@ ACK_GRACE_S = 2.0
 @dataclass(slots=True)
 class LoadBadge:
     badge_id: str
+    token: str = ""  # the device token (the device port refuses a stream without one)
     stream_id: int = 0
     report: badge_pb2.TelemetryReport = field(default_factory=badge_pb2.TelemetryReport)
     seq: int = 0
@@ -102,6 +104,7 @@ class LoadConnection(asyncio.Protocol):
                 ("content-type", "application/grpc"),
                 ("te", "trailers"),
                 *self.metadata,
+                *((credentials.metadata(badge.token),) if badge.token else ()),
             ]
             out.append(h2.frame(h2.HEADERS, h2.END_HEADERS, stream_id, encoder.encode(headers)))
             hello = A.ConnectRequest(hello=A.Hello(badge_id=badge.badge_id, last_acked_seq=badge.seq))
@@ -238,20 +241,25 @@ async def run_load(
     port: int,
     badge_ids: Sequence[str],
     *,
-    metadata: Sequence[tuple[str, str]],
+    metadata: Sequence[tuple[str, str]] = (),
+    tokens: Mapping[str, str] | None = None,
     interval_s: float = 1.0,
     warmup_s: float = 5.0,
     measure_s: float = 10.0,
     per_connection: int = 100,
     seed: int = 7,
 ) -> LoadResult:
-    """Hold ``badge_ids`` on Connect streams, report every ``interval_s``, measure after a warm-up."""
+    """Hold ``badge_ids`` on Connect streams, report every ``interval_s``, measure after a warm-up.
+
+    ``tokens``: each badge's device token, for the device port; ``metadata``: sent on every
+    stream (caller metadata, for the API port).
+    """
     loop = asyncio.get_running_loop()
     stats = LoadStats()
     rng = random.Random(seed)
     badges = []
     for badge_id in badge_ids:
-        badge = LoadBadge(badge_id)
+        badge = LoadBadge(badge_id, (tokens or {}).get(badge_id, ""))
         badge.report.CopyFrom(
             A.TelemetryReport(
                 position=common_pb2.GeoPoint(

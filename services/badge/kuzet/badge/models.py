@@ -44,6 +44,8 @@ class BadgeRow(Base):
     officer_id: Mapped[str] = mapped_column(String(64), default="")
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # SHA-256 (hex) of the device token's secret (credentials.py); empty = none or revoked.
+    device_credential_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class ShiftRow(Base):

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kuzet.badge import convert
+from kuzet.badge import convert, credentials
 from kuzet.badge.hub import TelemetryHub
 from kuzet.badge.models import BadgeRow, IncidentBadgeRow, IncidentRow, ShiftRow
 from kuzet.badge.v1 import badge_pb2
@@ -36,12 +36,17 @@ class Registry:
         caller.require_agency(row.agency_id)
         return row
 
-    async def register(self, caller: Caller, request: badge_pb2.RegisterBadgeRequest) -> badge_pb2.Badge:
+    async def register(
+        self, caller: Caller, request: badge_pb2.RegisterBadgeRequest
+    ) -> badge_pb2.RegisterBadgeResponse:
+        """The badge, with its first device token (the only time the token is shown)."""
         caller.require_role("admin")
         convert.check_id(request.badge_id, "badge_id")
         agency = request.agency_id or caller.agency
         convert.check_id(agency, "agency_id")
         caller.require_agency(agency)
+
+        token, token_hash = credentials.new_token(request.badge_id)
 
         def work(session: Session) -> BadgeRow:
             if session.get(BadgeRow, request.badge_id) is not None:
@@ -57,6 +62,7 @@ class Registry:
                 officer_id="",
                 registered_at=now,
                 updated_at=now,
+                device_credential_hash=token_hash,
             )
             session.add(row)
             return row
@@ -64,7 +70,51 @@ class Registry:
         row = await self.database.run(work)
         self.hub.update_badge(row)
         await self.audit.record("badge.register", row.badge_id, agency=agency)
-        return convert.badge_to_proto(row)
+        return A.RegisterBadgeResponse(badge=convert.badge_to_proto(row), device_token=token)
+
+    # -- device credentials ------------------------------------------------------------------
+
+    async def issue_credential(
+        self, caller: Caller, badge_id: str
+    ) -> badge_pb2.IssueDeviceCredentialResponse:
+        """A new device token; the old one stops working and the stream it opened ends."""
+        caller.require_role("admin")
+        convert.check_id(badge_id, "badge_id")
+        token, token_hash = credentials.new_token(badge_id)
+
+        def work(session: Session) -> BadgeRow:
+            row = self._badge(session, caller, badge_id)
+            if row.status == A.BADGE_STATUS_RETIRED:
+                raise FailedPrecondition(f"badge {badge_id} is retired")
+            row.device_credential_hash = token_hash
+            row.updated_at = utcnow()
+            return row
+
+        row = await self.database.run(work)
+        self.hub.update_badge(row)
+        # The token itself is never recorded: the audit says who issued one, not what it was.
+        await self.audit.record("badge.credential.issue", row.badge_id, agency=row.agency_id)
+        return A.IssueDeviceCredentialResponse(badge=convert.badge_to_proto(row), device_token=token)
+
+    async def revoke_credential(
+        self, caller: Caller, badge_id: str
+    ) -> badge_pb2.RevokeDeviceCredentialResponse:
+        caller.require_role("admin")
+
+        def work(session: Session) -> tuple[BadgeRow, bool]:
+            row = self._badge(session, caller, badge_id)
+            had = bool(row.device_credential_hash)
+            if had:
+                row.device_credential_hash = ""
+                row.updated_at = utcnow()
+            return row, had
+
+        row, revoked = await self.database.run(work)
+        self.hub.update_badge(row)
+        await self.audit.record(
+            "badge.credential.revoke", row.badge_id, details={"revoked": revoked}, agency=row.agency_id
+        )
+        return A.RevokeDeviceCredentialResponse(badge=convert.badge_to_proto(row), revoked=revoked)
 
     async def get(self, caller: Caller, badge_id: str) -> badge_pb2.GetBadgeResponse:
         def read(session: Session) -> badge_pb2.GetBadgeResponse:

@@ -68,7 +68,7 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
     # -- registry ----------------------------------------------------------------------------
 
     async def RegisterBadge(self, request: Any, context: Any) -> badge_pb2.RegisterBadgeResponse:
-        return A.RegisterBadgeResponse(badge=await self.registry.register(current_caller(), request))
+        return await self.registry.register(current_caller(), request)
 
     async def GetBadge(self, request: Any, context: Any) -> badge_pb2.GetBadgeResponse:
         return await self.registry.get(current_caller(), request.badge_id)
@@ -81,6 +81,16 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
 
     async def UpdateBadge(self, request: Any, context: Any) -> badge_pb2.UpdateBadgeResponse:
         return A.UpdateBadgeResponse(badge=await self.registry.update(current_caller(), request))
+
+    async def IssueDeviceCredential(
+        self, request: Any, context: Any
+    ) -> badge_pb2.IssueDeviceCredentialResponse:
+        return await self.registry.issue_credential(current_caller(), request.badge_id)
+
+    async def RevokeDeviceCredential(
+        self, request: Any, context: Any
+    ) -> badge_pb2.RevokeDeviceCredentialResponse:
+        return await self.registry.revoke_credential(current_caller(), request.badge_id)
 
     # -- live link ---------------------------------------------------------------------------
 

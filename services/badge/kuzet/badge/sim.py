@@ -22,6 +22,7 @@ from typing import cast
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from kuzet.badge import credentials
 from kuzet.badge.v1 import badge_pb2, badge_pb2_grpc
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.grpcclient import open_channel
@@ -51,6 +52,7 @@ class SimBadge:
         seed: int | None = None,
         on_ack: Callable[[float], None] | None = None,
         metadata: Sequence[tuple[str, str]] = (),
+        token: str = "",
     ) -> None:
         self.badge_id = badge_id
         self.center = (latitude, longitude)
@@ -70,8 +72,9 @@ class SimBadge:
         self.commands: list[A.BadgeCommand] = []
         self.on_ack = on_ack
         # Caller metadata for channels without caller propagation (a device has no RPC to
-        # forward from; the benchmark uses plain channels).
-        self.metadata = tuple(metadata)
+        # forward from; the benchmark uses plain channels), and the badge's own device token,
+        # which is what the device port asks for (register_badges returns the tokens).
+        self.metadata = tuple(metadata) + ((credentials.metadata(token),) if token else ())
         self.connected = asyncio.Event()
         self._waiter: asyncio.Future[bool] | None = None
 
@@ -240,17 +243,25 @@ def _wake(waiter: asyncio.Future[bool], pressed: bool) -> None:
 
 async def register_badges(
     stub: badge_pb2_grpc.BadgeServiceStub, agency: str, ids: list[str], unit: str = ""
-) -> None:
-    """Register (ignoring those already registered) and put an officer on shift with each."""
+) -> dict[str, str]:
+    """Register and put an officer on shift with each; their device tokens, by badge id.
+
+    A badge already registered gets a new token (its old one stops working).
+    """
+    tokens = {}
     for badge_id in ids:
         try:
-            await stub.RegisterBadge(
+            registered = await stub.RegisterBadge(
                 A.RegisterBadgeRequest(badge_id=badge_id, agency_id=agency, unit_id=unit)
             )
+            tokens[badge_id] = registered.device_token
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
+            issued = await stub.IssueDeviceCredential(A.IssueDeviceCredentialRequest(badge_id=badge_id))
+            tokens[badge_id] = issued.device_token
         await stub.AssignOfficer(A.AssignOfficerRequest(badge_id=badge_id, officer_id=f"officer-{badge_id}"))
+    return tokens
 
 
 async def _main(opts: argparse.Namespace) -> None:

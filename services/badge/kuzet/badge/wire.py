@@ -2,6 +2,9 @@
 
 The device port carries only Connect, the one call every badge holds open all shift; the API
 port (grpc.aio) keeps every other call and Connect as well for clients inside the cluster.
+
+The device port faces badges in the field, so caller metadata means nothing here: every stream
+presents its badge's own device token (credentials.py) and is bound to that badge and its agency.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ import grpc
 from google.protobuf.message import DecodeError
 from opentelemetry import propagate, trace
 
+from kuzet.badge import credentials
 from kuzet.badge.h2grpc import H2GrpcEndpoint, StreamRefused, WireStream
 from kuzet.badge.h2limits import Limits
 from kuzet.badge.hub import TelemetryHub
 from kuzet.badge.live import BadgeLive
 from kuzet.badge.session import ConnectSessions
 from kuzet.badge.v1 import badge_pb2
-from kuzet.common.caller import Caller, caller_from_metadata
-from kuzet.common.errors import InvalidArgument, KuzetError
+from kuzet.common.caller import Caller
+from kuzet.common.errors import InvalidArgument, KuzetError, PermissionDenied, Unauthenticated
 from kuzet.common.grpcserver import log_rpc
 from kuzet.common.telemetry import current_trace_id
 
@@ -71,15 +75,30 @@ class WireLink:
 class ConnectCall:
     """One badge's Connect stream on the device port."""
 
-    __slots__ = ("_goodbye", "_started", "caller", "hub", "link", "live", "sessions", "span", "stream")
+    __slots__ = (
+        "_goodbye",
+        "_started",
+        "badge",
+        "caller",
+        "credential_hash",
+        "hub",
+        "link",
+        "live",
+        "sessions",
+        "span",
+        "stream",
+    )
 
     def __init__(
-        self, sessions: ConnectSessions, stream: WireStream, caller: Caller, span: trace.Span
+        self, sessions: ConnectSessions, stream: WireStream, badge: BadgeLive, span: trace.Span
     ) -> None:
         self.sessions = sessions
         self.hub: TelemetryHub = sessions.hub
         self.stream = stream
-        self.caller = caller
+        # The badge its token authenticated: the stream may speak for it only.
+        self.badge = badge
+        self.credential_hash = badge.credential_hash
+        self.caller = Caller(f"badge:{badge.badge_id}", badge.agency_id, frozenset({"badge"}))
         self.span = span
         self.live: BadgeLive | None = None
         self.link: WireLink | None = None
@@ -101,6 +120,13 @@ class ConnectCall:
 
     def _open(self, hello: badge_pb2.ConnectRequest) -> None:
         with trace.use_span(self.span):
+            if hello.WhichOneof("payload") == "hello" and hello.hello.badge_id != self.badge.badge_id:
+                raise PermissionDenied(
+                    f"the device token is badge {self.badge.badge_id}'s; it may not speak for "
+                    f"badge {hello.hello.badge_id}"
+                )
+            if self.badge.credential_hash != self.credential_hash:
+                raise Unauthenticated(f"the device credential of badge {self.badge.badge_id} was revoked")
             live = self.sessions.open(self.caller, hello)
             self.span.set_attribute("kuzet.agency", live.agency_id)
             self.span.set_attribute("kuzet.badge", live.badge_id)
@@ -149,11 +175,21 @@ class DeviceEndpoint:
             attributes={"rpc.system": "grpc", "kuzet.service": "badge"},
         )
         try:
-            caller = caller_from_metadata(metadata)
+            badge = self._authenticate(stream.header(credentials.METADATA_KEY))
         except KuzetError as exc:
-            span.end()
+            with trace.use_span(span, end_on_exit=True):
+                log.info("%s refused: %s", CONNECT, exc.message, extra={"grpc_code": exc.code.name})
             raise StreamRefused(exc.code, exc.message) from None
-        return ConnectCall(self.sessions, stream, caller, span)
+        span.set_attribute("kuzet.badge", badge.badge_id)
+        return ConnectCall(self.sessions, stream, badge, span)
+
+    def _authenticate(self, authorization: str | None) -> BadgeLive:
+        badge_id, secret = credentials.parse(authorization)
+        live = self.sessions.hub.badges.get(badge_id)
+        # One answer for an unknown badge and a wrong secret: a guess learns nothing.
+        if live is None or not credentials.matches(live.credential_hash, secret):
+            raise Unauthenticated(f"invalid or revoked device token for badge {badge_id[:64]}")
+        return live
 
     async def start(self, host: str, port: int) -> int:
         self.port = await self.endpoint.start(host, port)
