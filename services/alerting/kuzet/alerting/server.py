@@ -16,7 +16,7 @@ from kuzet.alerting.service import AlertingServicer
 from kuzet.alerting.store import AlertStore
 from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from kuzet.alerting.webhooks import WebhookWorker
-from kuzet.common.audit import AuditLog
+from kuzet.common.audit import open_audit_log
 from kuzet.common.auditservice import AuditServicer
 from kuzet.common.db import Database, migrate
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
@@ -40,7 +40,7 @@ class Alerting:
         if not self.database.is_sqlite and settings.pg_synchronous_commit != "on":
             _set_synchronous_commit(self.database, settings.pg_synchronous_commit)
         migrate(self.database, "kuzet.alerting.migrations")
-        self.audit = AuditLog(self.database)
+        self.audit = open_audit_log(settings, self.database)
         self.store = AlertStore(self.database, self.audit, default_cooldown_s=settings.cooldown_s)
         self.store.load_directory()
         self.hub = Hub(settings.subscriber_queue)
@@ -66,6 +66,7 @@ class Alerting:
         self._poller: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await self.audit.start()
         self.pipeline.start()
         self.webhooks.start()
         self._escalation = asyncio.create_task(self._escalate_forever(), name="alerting-escalation")
@@ -82,6 +83,7 @@ class Alerting:
         await self.webhooks.stop()
         if self.mqtt is not None:
             self.mqtt.close()
+        await self.audit.stop()
         self.database.dispose()
 
     async def escalate_once(self) -> list[alerting_pb2.AlertUpdate]:

@@ -22,7 +22,7 @@ from kuzet.badge.rules import RuleEngine
 from kuzet.badge.session import ConnectSessions
 from kuzet.badge.v1 import badge_pb2, badge_pb2_grpc
 from kuzet.badge.wire import DeviceEndpoint
-from kuzet.common.audit import AuditLog
+from kuzet.common.audit import open_audit_log
 from kuzet.common.auditservice import AuditServicer
 from kuzet.common.caller import Caller, current_caller, service_caller
 from kuzet.common.config import Endpoints
@@ -359,7 +359,8 @@ async def build_app(
     """Wire the service. Without ``sink`` events go to alerting through kuzet.common.eventsink."""
     database = Database(settings.effective_database_url)
     await asyncio.to_thread(migrate, database, "kuzet.badge.migrations")
-    audit = AuditLog(database)
+    audit = await asyncio.to_thread(open_audit_log, settings, database)
+    await audit.start()
     store = objects or open_object_store(settings.effective_object_store_url)
     on_stop: list[Callable[[], Awaitable[None]]] = []
     if sink is None:
@@ -405,6 +406,7 @@ async def build_app(
         await hub.stop()
         stop_electing.set()
         await asyncio.gather(elector, return_exceptions=True)
+        await audit.stop()
         database.dispose()
 
     on_stop.insert(0, shutdown)

@@ -7,7 +7,7 @@ import asyncio
 import grpc
 from google.protobuf import struct_pb2
 
-from kuzet.common.audit import AuditEntry, AuditLog
+from kuzet.common.audit import AuditEntry, AuditLog, Verification
 from kuzet.common.caller import current_caller
 from kuzet.common.errors import InvalidArgument, page_offset
 from kuzet.common.grpcserver import AddServicer
@@ -31,7 +31,32 @@ def entry_to_proto(entry: AuditEntry) -> audit_pb2.AuditRecord:
         details=details,
         prev_hash=entry.prev_hash,
         hash=entry.hash,
+        key_id=entry.key_id,
     )
+
+
+def verification_to_proto(result: Verification) -> audit_pb2.VerifyAuditResponse:
+    response = audit_pb2.VerifyAuditResponse(
+        ok=result.ok,
+        records_checked=result.records_checked,
+        first_bad_seq=result.first_bad_seq,
+        reason=result.reason,
+        legacy_records=result.legacy_records,
+        anchor_store=result.anchor_store,
+    )
+    if result.anchor is not None:
+        a = result.anchor
+        response.latest_anchor.CopyFrom(
+            audit_pb2.AuditAnchor(
+                seq=a.seq,
+                hash=a.mac,
+                object_key=a.object_key,
+                anchored_at=to_timestamp(a.anchored_at),
+                key_id=a.key_id,
+                service=a.service,
+            )
+        )
+    return response
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
@@ -70,16 +95,11 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: audit_pb2.VerifyAuditRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.VerifyAuditResponse:
         current_caller().require_role("auditor")
-        result = await asyncio.to_thread(self.log.verify)
+        result = await self.log.verify_anchored()
         await self.log.record(
             "audit.verify", "chain", "ok" if result.ok else f"broken at {result.first_bad_seq}"
         )
-        return audit_pb2.VerifyAuditResponse(
-            ok=result.ok,
-            records_checked=result.records_checked,
-            first_bad_seq=result.first_bad_seq,
-            reason=result.reason,
-        )
+        return verification_to_proto(result)
 
 
 SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name

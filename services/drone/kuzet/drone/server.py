@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from kuzet.common.audit import AuditLog
+from kuzet.common.audit import open_audit_log
 from kuzet.common.auditservice import SERVICE_NAME as AUDIT_SERVICE_NAME
 from kuzet.common.auditservice import add_audit_service
 from kuzet.common.caller import service_caller
@@ -58,7 +58,7 @@ async def build(
     database = Database(settings.effective_database_url)
     await asyncio.to_thread(migrate, database, "kuzet.drone.migrations")
     store = DroneStore(database)
-    audit = AuditLog(database)
+    audit = await asyncio.to_thread(open_audit_log, settings, database)
     on_stop = []
     if publish_event is None:
         if settings.publish_events:
@@ -91,6 +91,7 @@ async def build(
         await store.put_replica(fleet.leadership.identity, settings.advertise_address or server.address)
 
     async def dispose() -> None:
+        await audit.stop()
         database.dispose()
 
     server = DroneServer(
@@ -100,7 +101,7 @@ async def build(
             add_audit_service(audit),
         ],
         [SERVICE_NAME, AUDIT_SERVICE_NAME],
-        on_start=[advertise],
+        on_start=[audit.start, advertise],
         on_stop=[fleet.stop, *on_stop, dispose],
     )
     server.fleet = fleet

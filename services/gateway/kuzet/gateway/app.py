@@ -116,6 +116,7 @@ def create_app(settings: GatewaySettings | None = None, *, gateway: Gateway | No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await gw.audit.start()
         yield
         await gw.close()
 

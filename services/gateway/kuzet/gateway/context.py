@@ -13,7 +13,7 @@ import grpc
 import httpx
 from fastapi import Request
 
-from kuzet.common.audit import AuditLog
+from kuzet.common.audit import AuditLog, open_audit_log
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.config import Endpoints
 from kuzet.common.db import Database
@@ -99,6 +99,7 @@ class Gateway:
     async def close(self) -> None:
         await self.backends.close()
         await self.http.aclose()
+        await self.audit.stop()
         self.audit.database.dispose()
 
 
@@ -152,7 +153,7 @@ def build_gateway(
         agency_claim=settings.agency_claim,
         roles_claim=settings.roles_claim,
     )
-    audit = AuditLog(database_for(settings))
+    audit = open_audit_log(settings, database_for(settings))
     if local is not None:
 
         async def signin(username: str, user: DemoUser | None) -> None:

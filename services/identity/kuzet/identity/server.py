@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health_pb2
 
-from kuzet.common.audit import AuditLog
+from kuzet.common.audit import AuditLog, open_audit_log
 from kuzet.common.auditservice import SERVICE_NAME as AUDIT_SERVICE_NAME
 from kuzet.common.auditservice import add_audit_service
 from kuzet.common.caller import service_caller
@@ -110,6 +110,7 @@ class Identity:
         if self.events is not None:
             await self.events.close(drain_timeout_s=2.0)
         await self.inference_channel.close()
+        await self.audit.stop()
         self.database.dispose()
 
 
@@ -125,7 +126,7 @@ async def build(
     configure_threads(settings.search_threads)
     database = Database(settings.effective_database_url)
     await asyncio.to_thread(migrate, database, "kuzet.identity.migrations")
-    audit = await asyncio.to_thread(AuditLog, database)
+    audit = await asyncio.to_thread(open_audit_log, settings, database)
     store = objects or open_object_store(settings.effective_object_store_url)
     # Calls to inference forward the caller of the RPC being served (and its trace).
     channel = open_channel(endpoints.inference, max_message_mb=settings.max_message_mb)
@@ -186,6 +187,7 @@ async def build(
         ),
         asyncio.create_task(app.retention.run(), name="identity-retention"),
     ]
+    await audit.start()
     return server, app
 
 

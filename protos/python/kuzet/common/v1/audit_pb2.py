@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from kuzet.common.v1 import common_pb2 as kuzet_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkuzet/common/v1/audit.proto\x12\x0fkuzet.common.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ckuzet/common/v1/common.proto\"\xe9\x01\n\x0b\x41uditRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12/\n\x0brecorded_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tagency_id\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0e\n\x06target\x18\x06 \x01(\t\x12\x0f\n\x07outcome\x18\x07 \x01(\t\x12(\n\x07\x64\x65tails\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tprev_hash\x18\t \x01(\t\x12\x0c\n\x04hash\x18\n \x01(\t\"\xdd\x01\n\x10ListAuditRequest\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\x15\n\raction_prefix\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06target\x18\x04 \x01(\t\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x04page\x18\x07 \x01(\x0b\x32\x1c.kuzet.common.v1.PageRequest\"o\n\x11ListAuditResponse\x12-\n\x07records\x18\x01 \x03(\x0b\x32\x1c.kuzet.common.v1.AuditRecord\x12+\n\x04page\x18\x02 \x01(\x0b\x32\x1d.kuzet.common.v1.PageResponse\"\x14\n\x12VerifyAuditRequest\"a\n\x13VerifyAuditResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0frecords_checked\x18\x02 \x01(\x03\x12\x15\n\rfirst_bad_seq\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t2\xbc\x01\n\x0c\x41uditService\x12R\n\tListAudit\x12!.kuzet.common.v1.ListAuditRequest\x1a\".kuzet.common.v1.ListAuditResponse\x12X\n\x0bVerifyAudit\x12#.kuzet.common.v1.VerifyAuditRequest\x1a$.kuzet.common.v1.VerifyAuditResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkuzet/common/v1/audit.proto\x12\x0fkuzet.common.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ckuzet/common/v1/common.proto\"\xf9\x01\n\x0b\x41uditRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12/\n\x0brecorded_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tagency_id\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0e\n\x06target\x18\x06 \x01(\t\x12\x0f\n\x07outcome\x18\x07 \x01(\t\x12(\n\x07\x64\x65tails\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tprev_hash\x18\t \x01(\t\x12\x0c\n\x04hash\x18\n \x01(\t\x12\x0e\n\x06key_id\x18\x0b \x01(\t\"\x8e\x01\n\x0b\x41uditAnchor\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12\x12\n\nobject_key\x18\x03 \x01(\t\x12/\n\x0b\x61nchored_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x05 \x01(\t\x12\x0f\n\x07service\x18\x06 \x01(\t\"\xdd\x01\n\x10ListAuditRequest\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\x15\n\raction_prefix\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06target\x18\x04 \x01(\t\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x04page\x18\x07 \x01(\x0b\x32\x1c.kuzet.common.v1.PageRequest\"o\n\x11ListAuditResponse\x12-\n\x07records\x18\x01 \x03(\x0b\x32\x1c.kuzet.common.v1.AuditRecord\x12+\n\x04page\x18\x02 \x01(\x0b\x32\x1d.kuzet.common.v1.PageResponse\"\x14\n\x12VerifyAuditRequest\"\xc4\x01\n\x13VerifyAuditResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0frecords_checked\x18\x02 \x01(\x03\x12\x15\n\rfirst_bad_seq\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x33\n\rlatest_anchor\x18\x05 \x01(\x0b\x32\x1c.kuzet.common.v1.AuditAnchor\x12\x16\n\x0elegacy_records\x18\x06 \x01(\x03\x12\x14\n\x0c\x61nchor_store\x18\x07 \x01(\t2\xbc\x01\n\x0c\x41uditService\x12R\n\tListAudit\x12!.kuzet.common.v1.ListAuditRequest\x1a\".kuzet.common.v1.ListAuditResponse\x12X\n\x0bVerifyAudit\x12#.kuzet.common.v1.VerifyAuditRequest\x1a$.kuzet.common.v1.VerifyAuditResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,15 +35,17 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kuzet.common.v1.audit_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_AUDITRECORD']._serialized_start=142
-  _globals['_AUDITRECORD']._serialized_end=375
-  _globals['_LISTAUDITREQUEST']._serialized_start=378
-  _globals['_LISTAUDITREQUEST']._serialized_end=599
-  _globals['_LISTAUDITRESPONSE']._serialized_start=601
-  _globals['_LISTAUDITRESPONSE']._serialized_end=712
-  _globals['_VERIFYAUDITREQUEST']._serialized_start=714
-  _globals['_VERIFYAUDITREQUEST']._serialized_end=734
-  _globals['_VERIFYAUDITRESPONSE']._serialized_start=736
-  _globals['_VERIFYAUDITRESPONSE']._serialized_end=833
-  _globals['_AUDITSERVICE']._serialized_start=836
-  _globals['_AUDITSERVICE']._serialized_end=1024
+  _globals['_AUDITRECORD']._serialized_end=391
+  _globals['_AUDITANCHOR']._serialized_start=394
+  _globals['_AUDITANCHOR']._serialized_end=536
+  _globals['_LISTAUDITREQUEST']._serialized_start=539
+  _globals['_LISTAUDITREQUEST']._serialized_end=760
+  _globals['_LISTAUDITRESPONSE']._serialized_start=762
+  _globals['_LISTAUDITRESPONSE']._serialized_end=873
+  _globals['_VERIFYAUDITREQUEST']._serialized_start=875
+  _globals['_VERIFYAUDITREQUEST']._serialized_end=895
+  _globals['_VERIFYAUDITRESPONSE']._serialized_start=898
+  _globals['_VERIFYAUDITRESPONSE']._serialized_end=1094
+  _globals['_AUDITSERVICE']._serialized_start=1097
+  _globals['_AUDITSERVICE']._serialized_end=1285
 # @@protoc_insertion_point(module_scope)

@@ -59,7 +59,8 @@ class AuditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyAudit(self, request, context):
-        """Recomputes the hash chain and reports the first record that was edited or removed.
+        """Recomputes the keyed hash chain, checks it against the latest anchor, and reports the first
+        record that was edited or removed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

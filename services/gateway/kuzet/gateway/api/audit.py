@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from kuzet.common.auditservice import entry_to_proto
+from kuzet.common.auditservice import entry_to_proto, verification_to_proto
 from kuzet.common.timeutil import from_timestamp
 from kuzet.common.v1 import audit_pb2, common_pb2
 from kuzet.gateway.api.common import timestamp
@@ -105,7 +105,7 @@ VERIFY_SCHEMA = {
 
 @router.post(
     "/audit/verify",
-    summary="Recompute every trail's hash chain",
+    summary="Recompute every trail's keyed hash chain and check it against its latest anchor",
     responses={
         200: {
             "description": "One result per service",
@@ -123,14 +123,11 @@ async def verify_audit(
 
     async def one(name: str) -> dict[str, Any]:
         if name == "gateway":
-            v = await asyncio.to_thread(gw.audit.verify)
+            v = await gw.audit.verify_anchored()
             await gw.record(
                 principal, "audit.verify", "chain", "ok" if v.ok else f"broken at {v.first_bad_seq}"
             )
-            res = audit_pb2.VerifyAuditResponse(
-                ok=v.ok, records_checked=v.records_checked, first_bad_seq=v.first_bad_seq, reason=v.reason
-            )
-            return {"service": name, "result": to_json(res)}
+            return {"service": name, "result": to_json(verification_to_proto(v))}
         try:
             res = await gw.call(
                 principal, gw.backends.audit(name).VerifyAudit, audit_pb2.VerifyAuditRequest()
