@@ -3,8 +3,10 @@
 An anchor is a small JSON object ``<prefix>/<seq, 20 digits>.json`` naming the head's seq, MAC,
 key id and times. On S3 it is written under object lock in COMPLIANCE mode with a retention
 date, so nobody (the bucket's owner included) can delete or overwrite it before that date; a
-chain that is shorter than, or differs from, an anchored head then fails verification. With a
-``file://`` store the anchors are plain files: they catch mistakes, not an administrator.
+chain that is shorter than, or differs from, an anchored head then fails verification. Anchors
+are read from each key's first version: a later version written over it, or a delete marker
+(both allowed under object lock), changes nothing. With a ``file://`` store the anchors are plain
+files: they catch mistakes, not an administrator.
 """
 
 from __future__ import annotations
@@ -84,30 +86,46 @@ class AnchorStore:
                 overwrite=False,
             )
         except AlreadyExists:
-            return await self.read(anchor.object_key)
+            listing = await self._listing(anchor.object_key)
+            return await self.read(anchor.object_key, listing.get(anchor.object_key))
         return anchor
 
-    async def read(self, key: str) -> Anchor:
-        body = json.loads(await self.store.get(key))
-        match = _NAME.search(key)
-        if body.get("format") != FORMAT or not match or int(match.group(1)) != body["seq"]:
-            raise ValueError(f"audit anchor {key} is not one this service wrote")
-        return Anchor(
-            seq=int(body["seq"]),
-            mac=str(body["mac"]),
-            key_id=str(body["key_id"]),
-            recorded_at=datetime.fromisoformat(body["recorded_at"]),
-            anchored_at=datetime.fromisoformat(body["anchored_at"]),
-            service=str(body["service"]),
-            object_key=key,
-        )
+    async def _listing(self, prefix: str) -> dict[str, str | None]:
+        """Anchor keys under ``prefix`` with the version to read (None: the store has no versions)."""
+        if isinstance(self.store, S3ObjectStore):
+            return dict(await self.store.first_versions(prefix))
+        return {key: None for key in await self.store.list(prefix)}
+
+    async def read(self, key: str, version_id: str | None = None) -> Anchor:
+        if version_id is not None and isinstance(self.store, S3ObjectStore):
+            raw = await self.store.get_version(key, version_id)
+        else:
+            raw = await self.store.get(key)
+        try:
+            body = json.loads(raw)
+            match = _NAME.search(key)
+            if body.get("format") != FORMAT or not match or int(match.group(1)) != body["seq"]:
+                raise ValueError("not one this service wrote")
+            return Anchor(
+                seq=int(body["seq"]),
+                mac=str(body["mac"]),
+                key_id=str(body["key_id"]),
+                recorded_at=datetime.fromisoformat(body["recorded_at"]),
+                anchored_at=datetime.fromisoformat(body["anchored_at"]),
+                service=str(body["service"]),
+                object_key=key,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"audit anchor {key}: {exc}") from None
 
     async def latest(self) -> Anchor | None:
         """The anchor of the highest seq, or None before the first."""
-        keys = [k for k in await self.store.list(self.prefix + "/") if _NAME.search(k)]
+        listing = await self._listing(self.prefix + "/")
+        keys = [k for k in listing if _NAME.search(k)]
         if not keys:
             return None
-        return await self.read(max(keys))
+        newest = max(keys)
+        return await self.read(newest, listing[newest])
 
 
 def anchor_store_for(settings: ServiceSettings, audit: AuditSettings) -> AnchorStore:

@@ -696,6 +696,40 @@ class S3ObjectStore(_BlockingStore):
         objects = self._call(self.client.list_objects, self.bucket, prefix=prefix, recursive=True)
         return sorted(o.object_name for o in objects if o.object_name)
 
+    def _first_versions(self, prefix: str) -> dict[str, str]:
+        # S3 lists each key's versions newest first; ties in time keep the later-listed (older) one.
+        first: dict[str, tuple[datetime, str]] = {}
+        objects = self._call(
+            self.client.list_objects, self.bucket, prefix=prefix, recursive=True, include_version=True
+        )
+        for o in objects:
+            if o.is_delete_marker or not o.object_name or not o.version_id or o.last_modified is None:
+                continue
+            seen = first.get(o.object_name)
+            if seen is None or o.last_modified <= seen[0]:
+                first[o.object_name] = (o.last_modified, o.version_id)
+        return {key: version for key, (_, version) in first.items()}
+
+    async def first_versions(self, prefix: str = "") -> dict[str, str]:
+        """Each key under ``prefix`` with its oldest version that is not a delete marker.
+
+        Under object lock that version can be neither removed nor changed before its retention
+        date, whatever was written or deleted over it since (a new version, a delete marker).
+        """
+        return await asyncio.to_thread(self._first_versions, prefix)
+
+    def _get_version(self, key: str, version_id: str) -> bytes:
+        check_key(key)
+        response = self._call(self.client.get_object, self.bucket, key, version_id=version_id)
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    async def get_version(self, key: str, version_id: str) -> bytes:
+        return await asyncio.to_thread(self._get_version, key, version_id)
+
     def _presign(self, key: str, expires: timedelta) -> str:
         check_key(key)
         return str(self._call(self.client.presigned_get_object, self.bucket, key, expires=expires))
