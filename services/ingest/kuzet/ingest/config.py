@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from kuzet.common.config import ServiceSettings
 from kuzet.common.dblease import Backend
+from kuzet.common.retention import RetainingSettings, agency_days_setting
 
 
-class IngestSettings(ServiceSettings):
+class IngestSettings(RetainingSettings):
     model_config = SettingsConfigDict(env_prefix="KUZET_INGEST_", extra="ignore")
     service_name: ClassVar[str] = "ingest"
     default_port: ClassVar[int] = 50054
@@ -68,3 +68,12 @@ class IngestSettings(ServiceSettings):
     shard_poll_s: float = Field(default=5.0, gt=0, description="how often a polled replica source is read")
     fault_hold_s: float = Field(default=3.0, ge=0)
     frozen_after_s: float = Field(default=60.0, gt=0)
+    # Retention of snapshots and clips (kuzet.ingest.retention); a hold of kind ingest.object keeps them.
+    retention_object_days: float = Field(
+        default=30.0, gt=0, description="days a camera snapshot or clip is kept in the object store"
+    )
+    retention_object_agency_days: dict[str, float] = Field(
+        default_factory=dict, description='per-agency snapshot/clip retention, JSON: {"prison": 90}'
+    )
+
+    _agency_days = field_validator("retention_object_agency_days")(agency_days_setting)

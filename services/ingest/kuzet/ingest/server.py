@@ -7,6 +7,9 @@ import base64
 import uuid
 from typing import Any
 
+from kuzet.common.audit import open_audit_log
+from kuzet.common.auditservice import SERVICE_NAME as AUDIT_SERVICE_NAME
+from kuzet.common.auditservice import add_audit_service
 from kuzet.common.caller import Caller, current_caller, service_caller
 from kuzet.common.config import Endpoints
 from kuzet.common.db import Database, migrate
@@ -15,6 +18,9 @@ from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, U
 from kuzet.common.eventsink import EventSink
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.holds import Holds
+from kuzet.common.holdservice import SERVICE_NAME as HOLD_SERVICE_NAME
+from kuzet.common.holdservice import add_hold_service
 from kuzet.common.k8s import LeaseMembership
 from kuzet.common.objectstore import ObjectStore, open_object_store
 from kuzet.common.runner import run_service
@@ -28,6 +34,7 @@ from kuzet.ingest.faces import IdentityHandoff
 from kuzet.ingest.manager import PipelineManager
 from kuzet.ingest.ownership import LeaseShardOwner
 from kuzet.ingest.pipeline import CameraPipeline, PipelineOptions, Sink, _dt, encode_jpeg
+from kuzet.ingest.retention import HOLD_KINDS, build_retention
 from kuzet.ingest.shard import ReplicaSource, ShardOwner
 from kuzet.ingest.store import CameraStore, StoredCamera
 from kuzet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
@@ -241,6 +248,11 @@ async def build(
     db = Database(settings.effective_database_url)
     await asyncio.to_thread(migrate, db, "kuzet.ingest.migrations")
     objects = store or open_object_store(settings.effective_object_store_url)
+    # The trail of legal holds and of what retention deleted (counts per agency).
+    audit = await asyncio.to_thread(open_audit_log, settings, db)
+    holds = Holds(db, audit, HOLD_KINDS, release_ttl_s=settings.hold_release_ttl_s)
+    retention = build_retention(settings, db, audit, objects, holds)
+    retention.register_metrics()
     me = service_caller("ingest", roles=("service",))
     inference = open_channel(endpoints.inference, caller=me)
     identity = open_channel(endpoints.identity, caller=me)
@@ -295,22 +307,35 @@ async def build(
     metrics.register_shard(settings.replica_id, lambda: shard.lease_held)
 
     async def on_stop() -> None:
+        retention_task.cancel()
+        await asyncio.gather(retention_task, return_exceptions=True)
         await manager.stop()
         if own_sink is not None:
             await own_sink.close()
         await inference.close()
         await identity.close()
+        await audit.stop()
         db.dispose()
 
     server = GrpcServer(
         settings,
-        [(ingest_pb2_grpc.add_IngestServiceServicer_to_server, servicer)],
-        [ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name],
+        [
+            (ingest_pb2_grpc.add_IngestServiceServicer_to_server, servicer),
+            add_audit_service(audit),
+            add_hold_service(holds, retention),
+        ],
+        [
+            ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
+            AUDIT_SERVICE_NAME,
+            HOLD_SERVICE_NAME,
+        ],
         on_stop=[on_stop],
         port=port,
     )
     server.manager = manager  # type: ignore[attr-defined,unused-ignore]  # tests look at the pipelines
     server.faces = faces  # type: ignore[attr-defined,unused-ignore]
+    await audit.start()
+    retention_task = asyncio.create_task(retention.run(), name="ingest-retention")
     await manager.start()
     return server
 
