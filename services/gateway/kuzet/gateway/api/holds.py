@@ -29,8 +29,12 @@ from kuzet.gateway.roles import Permission
 router = APIRouter(prefix="/api/v1", tags=["holds"], responses=error_responses(400, 401, 403, 429, 503))
 
 # Which service keeps the items of each kind of hold.
-KIND_SERVICE: dict[str, str] = {"identity.match": "identity"}
-Service = Literal["identity"]
+KIND_SERVICE: dict[str, str] = {
+    "alerting.alert": "alerting",
+    "identity.match": "identity",
+    "ingest.object": "ingest",
+}
+Service = Literal["alerting", "identity", "ingest"]
 SERVICES: tuple[str, ...] = tuple(dict.fromkeys(KIND_SERVICE.values()))
 
 
