@@ -2,9 +2,9 @@
 
 A service hands :class:`Retention` one :class:`RetentionJob` per kind of item it keeps. The jobs run
 periodically on exactly one replica: the one holding the service's retention Lease
-(:func:`kuzet.common.dblease.open_lease_lock`, a Kubernetes Lease in a cluster, a database row on
-one machine), and a job checks it still holds the Lease before each batch. Each batch is one
-transaction that first takes the holds lock (:func:`kuzet.common.holds.lock_holds`), so a hold
+(:func:`kuzet.common.dblease.open_lease_lock`, a row in the service's own database, on one
+machine and on Kubernetes alike), and a job checks it still holds the Lease before each batch.
+Each batch is one transaction that first takes the holds lock (:func:`kuzet.common.holds.lock_holds`), so a hold
 placed while a batch runs either lands before it (and the batch keeps its items) or after it.
 
 What a run deleted is recorded in the audit log as counts per agency (never contents); the audit
@@ -157,11 +157,14 @@ class Retention:
         self.audit = audit
         self.interval_s = interval_s
         self.batch_size = batch_size
+        # The Lease lives in the service's own database on Kubernetes too: every replica reaches
+        # it, and services that hold no other Lease need no API access for this one.
         self.lock = lock or open_lease_lock(
             f"kuzet-{service}-retention",
             database=database,
             identity=identity or pod_identity(),
             lease_duration_s=lease_duration_s,
+            backend="database",
         )
 
     @property
