@@ -27,6 +27,7 @@ import pytest
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.k8stest import KubeApiServer, kube_apiserver  # noqa: F401 - fixture
 from kuzet.common.testing import free_port_number
+from kuzet.ingest.ownership import lease_timing
 from kuzet.ingest.v1 import ingest_pb2 as pb
 from kuzet.ingest.v1 import ingest_pb2_grpc
 
@@ -163,9 +164,10 @@ class Cluster:
 async def cluster(
     request: pytest.FixtureRequest, tmp_path: Path, long_mp4: Path
 ) -> AsyncIterator[tuple[Cluster, float]]:
-    # `kuzet up` runs the default 15 s lease on SQLite; the others ("-short" too) keep tests short.
+    # The default takeover goal, 15 s (a 9 s lease), which `kuzet up` and the chart run; "-short"
+    # keeps tests that judge no takeover short with 8 s (a 4 s lease).
     backend, _, short = str(request.param).partition("-")
-    duration = 15.0 if backend == "sqlite" and not short else 6.0
+    duration = 8.0 if short else 15.0
     env = {
         **os.environ,
         "KUZET_INGEST_LEASE_DURATION_S": str(duration),
@@ -203,7 +205,7 @@ async def test_killed_replica_cameras_are_taken_over_within_the_lease(
     cluster: tuple[Cluster, float], long_mp4: Path
 ) -> None:
     group, duration = cluster
-    period = duration / 3
+    _, period = lease_timing(duration)
     first = group.replicas[REPLICAS[0]].stub
     for cam in CAMERAS:
         camera = pb.Camera(id=cam, site_id="north", url=f"file://{long_mp4}", enabled=True, analytic_fps=1.0)
@@ -228,12 +230,13 @@ async def test_killed_replica_cameras_are_taken_over_within_the_lease(
     takeover_s = max(taken.values())
     double_s = group.longest_double_decoding_s()
     print(
-        f"\ningest_takeover_s={takeover_s:.2f} (lease {duration:.0f}s, {len(theirs)} cameras of "
-        f"{victim}); longest double decoding {double_s:.2f}s (renewal period {period:.0f}s)"
+        f"\ningest_takeover_s={takeover_s:.2f} (goal {duration:.0f}s, {len(theirs)} cameras of "
+        f"{victim}); longest double decoding {double_s:.2f}s (renewal period {period:.1f}s)"
     )
-    # The last renewal preceded the kill: the survivors take over within the lease duration plus
-    # their listings, a reconcile and the first decoded frame.
-    assert takeover_s <= duration + 5
+    # Whenever in the renewal period the kill fell: at most the lease (3/5 of the goal) after the
+    # last renewal, two listings, a reconcile and the first decoded frames (1 fps, seen by this
+    # test's rounds: up to 3 s on a loaded machine), all within the goal.
+    assert takeover_s <= duration
     assert double_s <= period
     survivors = tuple(r for r in REPLICAS if r != victim)
     status = await group.replicas[survivors[0]].stub.ShardStatus(pb.ShardStatusRequest())
@@ -241,12 +244,12 @@ async def test_killed_replica_cameras_are_taken_over_within_the_lease(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cluster", ["sqlite-short", "postgres"], indirect=True)
+@pytest.mark.parametrize("cluster", ["sqlite-short", "postgres-short"], indirect=True)
 async def test_replicas_that_lose_the_database_stop_their_cameras(
     cluster: tuple[Cluster, float], long_mp4: Path
 ) -> None:
     group, duration = cluster
-    period = duration / 3
+    _, period = lease_timing(duration)
     first = group.replicas[REPLICAS[0]].stub
     for cam in CAMERAS:
         camera = pb.Camera(id=cam, site_id="north", url=f"file://{long_mp4}", enabled=True, analytic_fps=1.0)

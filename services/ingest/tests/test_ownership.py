@@ -19,10 +19,13 @@ from kuzet.common.db import Database
 from kuzet.common.dblease import DatabaseMembership, LeaseStoreUnavailable
 from kuzet.common.k8s import LeaseMembership
 from kuzet.common.k8stest import KubeApiServer, kube_apiserver  # noqa: F401 - fixture
-from kuzet.ingest.ownership import LeaseShardOwner
+from kuzet.ingest.ownership import LeaseShardOwner, lease_timing
 from kuzet.ingest.shard import owner
 
-DURATION = 3.0  # renewal period 1 s: short, and still well above a loaded machine's hiccups
+# The takeover goal of these tests (KUZET_INGEST_LEASE_DURATION_S): a 3 s lease renewed every
+# second, as the service derives them; short, and still well above a loaded machine's hiccups.
+TAKEOVER_S = 5.0
+DURATION, RENEW = lease_timing(TAKEOVER_S)
 POLL = 0.2
 CAMERAS = [f"cam-{i:02d}" for i in range(24)]
 
@@ -49,10 +52,15 @@ class Replicas:
                 identity=replica_id,
                 namespace=self.namespace,
                 lease_duration_s=DURATION,
+                renew_interval_s=RENEW,
             )
         self._dbs.append(Database(self.db_url))
         return DatabaseMembership(
-            self._dbs[-1], component="ingest", identity=replica_id, lease_duration_s=DURATION
+            self._dbs[-1],
+            component="ingest",
+            identity=replica_id,
+            lease_duration_s=DURATION,
+            renew_interval_s=RENEW,
         )
 
     async def start(self, replica_id: str) -> LeaseShardOwner:
@@ -156,18 +164,21 @@ async def test_a_crashed_replica_is_taken_over_after_its_lease(replicas: Replica
     c = await replicas.start("ingest-2")
     everyone = ("ingest-0", "ingest-1", "ingest-2")
     await replicas.settled(everyone, 3 * c.period_s + 1)
-    # kill -9: no more renewals, no goodbye, no more decisions.
+    # kill -9 right after a renewal, the worst case: no more renewals, no goodbye, no decisions.
     crashed = replicas.live.pop("ingest-2")
-    last_renewal = time.monotonic()
     await crashed.membership.renew()
+    killed = time.monotonic()
     _freeze(crashed)
-    took = await wait_until(
-        lambda: all(len(by) == 1 for by in replicas.claims().values()), DURATION + 3, "the takeover"
+    await wait_until(
+        lambda: all(len(by) == 1 for by in replicas.claims().values()), TAKEOVER_S + 3, "the takeover"
     )
-    # Not before the others could judge the lease expired, and within it plus two listings.
+    took = time.monotonic() - killed
+    print(f"camera takeover after a crash: {took:.2f}s (goal {TAKEOVER_S}s, lease {DURATION}s)")
+    # Not before the others could judge the lease expired; within it plus two listings (a second
+    # to spare for a loaded machine), which is within the goal: the rest of it is for starting the
+    # cameras (the service's reconcile and first frame; services/ingest/tests/test_failover.py).
     assert took >= DURATION - 0.1
-    assert took <= DURATION + 2 * POLL + 1
-    print(f"camera takeover after a crash: {time.monotonic() - last_renewal:.2f}s (lease {DURATION}s)")
+    assert took <= DURATION + 2 * POLL + 1 < TAKEOVER_S
     await replicas.settled(("ingest-0", "ingest-1"), 1)
     assert replicas.double_claims == []
 
@@ -204,7 +215,7 @@ async def test_a_replica_restarted_after_its_lease_waits_for_the_hand_over(repli
     b = await replicas.start("ingest-1")
     await replicas.settled(("ingest-0", "ingest-1"), 3 * b.period_s + 1)
     _freeze(replicas.live.pop("ingest-1"))
-    await replicas.settled(("ingest-0",), DURATION + 2 * POLL + 1)  # taken over
+    await replicas.settled(("ingest-0",), TAKEOVER_S)  # taken over
     again = await replicas.start("ingest-1")
     theirs = [cam for cam in CAMERAS if owner(cam, ("ingest-0", "ingest-1")) == "ingest-1"]
     assert not any(again.mine(cam) for cam in theirs)  # ingest-0 runs them now

@@ -311,6 +311,12 @@ def _lease_body(
     }
 
 
+def _term_s(asked_s: float, written: LeaseRecord) -> float:
+    """How long a holder may count its Lease its own: what the others will honour, i.e. the
+    duration the stored record says (whole seconds: 2.5 s asked is stored as 2), if shorter."""
+    return min(asked_s, written.duration_s) if written.duration_s > 0 else asked_s
+
+
 class LeaseMembership:
     """Membership of one component's replicas through one Lease per replica.
 
@@ -391,7 +397,7 @@ class LeaseMembership:
         if record is None:
             raise RuntimeError(f"could not create or renew lease {self.lease_name}")
         self._record = record
-        self._valid_until = started + self.lease_duration_s
+        self._valid_until = started + _term_s(self.lease_duration_s, record)
         self._healthy.set()
 
     async def _renew_once(self) -> LeaseRecord | None:
@@ -428,7 +434,7 @@ class LeaseMembership:
             self._healthy.clear()
             return False
         self._record = record
-        self._valid_until = started + self.lease_duration_s
+        self._valid_until = started + _term_s(self.lease_duration_s, record)
         self._healthy.set()
         return True
 
@@ -605,7 +611,7 @@ class LeaseLock:
         self._record = record
         self._tracker.observe(record)
         # Count our term from before the request went out: the others may have seen it earlier.
-        self._held_until = started + self.lease_duration_s
+        self._held_until = started + _term_s(self.lease_duration_s, record)
         return True
 
     def forfeit(self) -> None:

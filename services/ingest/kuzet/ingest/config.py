@@ -24,11 +24,12 @@ class IngestSettings(RetainingSettings):
     )
     lease_duration_s: float = Field(
         default=15.0,
-        ge=3,
+        ge=5,
         le=300,
-        description="membership lease: a replica that stops renewing (killed, lost its database or "
-        "API server) has its cameras taken over by the others this long after its last renewal; "
-        "renewed every third of it",
+        description="takeover goal: a replica that stops renewing (killed, lost its database or API "
+        "server) has its cameras analysed by the others within this long; its membership lease is "
+        "three fifths of it in whole seconds (9 s), renewed every third of that (3 s), and the rest "
+        "is for noticing the expiry and starting the cameras (kuzet.ingest.ownership)",
     )
     membership: Backend = Field(
         default="auto",

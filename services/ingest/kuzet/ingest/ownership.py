@@ -4,15 +4,16 @@ Every ingest replica holds a membership lease (kuzet.common.k8s.LeaseMembership 
 kuzet.common.dblease.DatabaseMembership on one machine: same code) and lists the live leases every
 ``poll_s``; each camera goes to the rendezvous-hash owner among the live replicas (shard.py). A
 replica runs cameras only while it can prove that the others agree, which gives two rules, with
-``D`` the lease duration and ``h`` = D / 3 the renewal period:
+``L`` the lease's duration and ``h`` = L / 3 the renewal period:
 
 1. Authority. A replica counts itself an owner only while (a) its own lease has more than ``h``
    left on its own clock, counted from before its last successful renewal went out, and (b) its
    view of the members is younger than ``h`` (the listing *started* less than ``h`` ago). When
    either fails (lost database or API server, a stalled listing) it stops every camera and says
-   so (ShardStatus ``lease_held``, the log), before anybody else could take them: the others judge
-   its lease expired no earlier than ``D`` after they saw that renewal, and they saw it after it
-   was sent, so the replica has at least ``h`` to stop its pipelines.
+   so (ShardStatus ``lease_held``, the log), before anybody else could take them: it gives up at
+   most ``L - h`` after its last renewal began, the others judge its lease expired no earlier than
+   ``L`` after they saw that renewal, and they saw it after it began, so the replica has at least
+   ``h`` to stop its pipelines.
 2. Hand-over. A camera that another live replica ran under a view we held in the last ``2h``
    is not started yet. That replica sees the same change within ``h`` (rule 1b: a listing started
    after the change was written, else it has stopped everything) and then stops the camera; ``2h``
@@ -20,20 +21,32 @@ replica runs cameras only while it can prove that the others agree, which gives 
    regaining authority when our lease may have expired for the others meanwhile. A short lapse
    within our own lease term does not, nor does a restart (same replica id) within the previous
    incarnation's lease, judged by its renew time on our clock with ``h`` to spare for skew:
-   nobody could have counted us gone, so nobody ran our cameras. A camera whose previous owner is gone from the live set starts at once: that owner
-   left gracefully (it stops its cameras before deleting its lease) or its lease expired (rule 1
-   stopped it at least ``h`` earlier).
+   nobody could have counted us gone, so nobody ran our cameras. A camera whose previous owner is
+   gone from the live set starts at once: that owner left gracefully (it stops its cameras before
+   deleting its lease) or its lease expired (rule 1 stopped it at least ``h`` earlier).
 
 So no camera runs on two replicas except while one of them is stopping it, which rule 2 bounds by
-one renewal period. Takeover after kill -9: the survivors see the last renewal at most
-``poll_s`` after it was written, judge it expired ``D`` later and start the cameras at their next
-listing, i.e. within ``D + 2 * poll_s`` of the last renewal, which preceded the kill.
+one renewal period.
+
+Takeover after kill -9. The setting is the takeover goal ``T`` (KUZET_INGEST_LEASE_DURATION_S,
+15 s): the killed replica's cameras run again on the survivors within ``T`` of the kill.
+:func:`lease_timing` makes the lease ``L`` = 3T/5 (whole seconds; 9 s at the default), renewed
+every ``h`` = L / 3 (3 s). The last renewal the survivors see was written before the kill (or was
+in flight then). They see it at their first listing after it was written, at most ``poll_s`` plus
+one listing later; they judge it expired ``L`` after that, at their first listing past that
+instant, at most ``poll_s`` plus one listing later again; the reconcile loop is woken at once and
+starts the cameras. So the takeover takes at most ``L + 2 * (poll_s + a listing)`` plus a reconcile
+and the first frame, and the ``2T/5`` left after ``L`` (6 s at the default) covers that with
+room to spare (two 0.5 s polls, listings and a reconcile of tens of ms, a first frame within a
+second on a loaded machine). A shorter lease for the same goal would leave the holder less time
+to renew (rule 1a gives each renewal ``h`` to complete) and to stop (``h`` as well).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -42,6 +55,19 @@ from kuzet.common.k8s import TRANSIENT_ERRORS, LeaseMembership, LeaseRecord
 from kuzet.ingest.shard import ShardOwner, owner
 
 log = logging.getLogger(__name__)
+
+# The part of the takeover goal given to the lease; the rest is for noticing expiry and starting.
+LEASE_SHARE = 3 / 5
+
+
+def lease_timing(takeover_s: float) -> tuple[float, float]:
+    """(lease duration, renewal period) for cameras taken over within ``takeover_s`` of a kill.
+
+    The lease is three fifths of the goal in whole seconds (a Lease records no fractions), at
+    least 3 s, and renewed every third of it; see the module docstring for why that meets the goal.
+    """
+    lease_s = float(max(3, math.floor(takeover_s * LEASE_SHARE)))
+    return lease_s, lease_s / 3
 
 
 class LeaseShardOwner(ShardOwner):

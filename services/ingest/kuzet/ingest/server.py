@@ -32,7 +32,7 @@ from kuzet.ingest.config import IngestSettings
 from kuzet.ingest.detect import PersonDetector
 from kuzet.ingest.faces import IdentityHandoff
 from kuzet.ingest.manager import PipelineManager
-from kuzet.ingest.ownership import LeaseShardOwner
+from kuzet.ingest.ownership import LeaseShardOwner, lease_timing
 from kuzet.ingest.pipeline import CameraPipeline, PipelineOptions, Sink, _dt, encode_jpeg
 from kuzet.ingest.retention import HOLD_KINDS, build_retention
 from kuzet.ingest.shard import ReplicaSource, ShardOwner
@@ -290,11 +290,13 @@ async def build(
         source = replica_source if replica_source is not None else settings.replicas
         shard = ShardOwner(settings.replica_id, source, poll_s=settings.shard_poll_s)
     else:
+        lease_s, renew_s = lease_timing(settings.lease_duration_s)
         membership = membership or open_membership(
             "ingest",
             database=db,
             identity=settings.replica_id,
-            lease_duration_s=settings.lease_duration_s,
+            lease_duration_s=lease_s,
+            renew_interval_s=renew_s,
             backend=settings.membership,
         )
         shard = LeaseShardOwner(membership, poll_s=settings.membership_poll_s)
