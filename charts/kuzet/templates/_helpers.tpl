@@ -258,6 +258,23 @@ KUZET_ENDPOINT_{{ upper $callee }}: {{ include "kuzet.endpoint" (dict "root" $ro
 {{- with $c.leaseDurationSeconds }}
 KUZET_{{ $svc }}_LEASE_DURATION_S: {{ . | toString | quote }}
 {{- end }}
+{{- with $c.retention }}
+{{- range $kind, $days := (.days | default dict) }}
+KUZET_{{ $svc }}_RETENTION_{{ upper $kind }}_DAYS: {{ $days | toString | quote }}
+{{- end }}
+{{- range $kind, $agencies := (.agencyDays | default dict) }}
+{{- if not (hasKey ($c.retention.days | default dict) $kind) }}
+{{- fail (printf "components.%s.retention.agencyDays.%s: no such kind (days has %s)" $.name $kind (keys ($c.retention.days | default dict) | sortAlpha | join ", ")) }}
+{{- end }}
+KUZET_{{ $svc }}_RETENTION_{{ upper $kind }}_AGENCY_DAYS: {{ $agencies | toJson | quote }}
+{{- end }}
+{{- with .intervalSeconds }}
+KUZET_{{ $svc }}_RETENTION_INTERVAL_S: {{ . | toString | quote }}
+{{- end }}
+{{- with .holdReleaseTtlSeconds }}
+KUZET_{{ $svc }}_HOLD_RELEASE_TTL_S: {{ . | toString | quote }}
+{{- end }}
+{{- end }}
 {{- if and (eq .name "inference") (include "kuzet.enabled" (dict "root" $root "name" "triton")) }}
 KUZET_INFERENCE_BACKEND: "triton"
 KUZET_INFERENCE_TRITON_URL: {{ include "kuzet.endpoint" (dict "root" $root "name" "triton") | quote }}
