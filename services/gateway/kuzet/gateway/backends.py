@@ -16,7 +16,7 @@ from kuzet.identity.v1 import identity_pb2_grpc
 from kuzet.ingest.v1 import ingest_pb2_grpc
 
 # Services whose audit trail an auditor can read through the gateway.
-AUDITED_SERVICES = ("alerting", "identity", "badge", "drone")  # ingest keeps no audit trail
+AUDITED_SERVICES = ("alerting", "identity", "ingest", "badge", "drone")
 
 
 class Backends:

@@ -25,8 +25,9 @@ from kuzet.gateway.roles import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=error_responses(400, 401, 403, 429, 503))
 
-# The gateway audits camera snapshot views itself; ingest keeps no trail of its own.
-Service = Literal["gateway", "alerting", "identity", "badge", "drone"]
+# The gateway audits camera snapshot views itself; ingest's own trail holds its legal holds and
+# what its retention deleted.
+Service = Literal["gateway", "alerting", "identity", "ingest", "badge", "drone"]
 
 
 async def _gateway_trail(
