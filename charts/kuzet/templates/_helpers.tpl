@@ -153,6 +153,7 @@ drone: tested
       name: {{ $ref.secret }}
       key: {{ $ref.key }}
 {{- end }}
+{{- include "kuzet.auditEnv" . }}
 {{- end -}}
 
 {{- define "kuzet.s3Env" -}}
