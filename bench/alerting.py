@@ -582,6 +582,9 @@ def print_table(r: dict[str, Any]) -> None:
 
 
 def main() -> int:
+    from kuzet.common.auditkeys import use_run_audit_key
+
+    use_run_audit_key()  # the services it starts refuse to start without an audit key
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

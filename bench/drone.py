@@ -367,6 +367,9 @@ def upload_baseline(n: int, runs: int) -> list[float]:
 
 
 def main() -> int:
+    from kuzet.common.auditkeys import use_run_audit_key
+
+    use_run_audit_key()  # the services it starts refuse to start without an audit key
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--drones", type=int, nargs="*")

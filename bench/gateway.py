@@ -181,6 +181,9 @@ async def run(quick: bool) -> dict[str, Any]:
 
 
 def main() -> None:
+    from kuzet.common.auditkeys import use_run_audit_key
+
+    use_run_audit_key()  # the services it starts refuse to start without an audit key
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

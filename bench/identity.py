@@ -195,6 +195,9 @@ def run_real(n: int) -> dict[str, object]:
 
 
 def main() -> int:
+    from kuzet.common.auditkeys import use_run_audit_key
+
+    use_run_audit_key()  # the services it starts refuse to start without an audit key
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k and 100k only (< 1 min)")
     parser.add_argument("--sizes", type=str, default="", help="comma-separated gallery sizes")

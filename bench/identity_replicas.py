@@ -387,6 +387,9 @@ def cold_and_catch_up(db_url: str, faces: int, changes: int) -> dict[str, Any]:
 
 
 def main() -> int:
+    from kuzet.common.auditkeys import use_run_audit_key
+
+    use_run_audit_key()  # the services it starts refuse to start without an audit key
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k faces, 20 races (< 1 min)")
     parser.add_argument("--faces", type=int, default=0, help="faces for the cold load")

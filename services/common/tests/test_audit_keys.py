@@ -230,3 +230,38 @@ async def test_replicas_anchor_each_head_once(pg_url: str, tmp_path: Path) -> No
     assert keys == ["audit-anchors/tests/00000000000000000003.json"]
     body = json.loads((tmp_path / "anchors" / keys[0]).read_text())
     assert body["seq"] == 3 and body["mac"] == logs[0].list()[-1].hash
+
+
+def test_kuzet_up_hands_every_service_the_key_file_of_its_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kuzet.common.launcher import Launcher
+
+    monkeypatch.delenv("KUZET_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("KUZET_AUDIT_KEY_FILE", raising=False)
+    launcher = Launcher(tmp_path / "platform", free_ports=True)
+    files = {launcher.environment(u.key)["KUZET_AUDIT_KEY_FILE"] for u in launcher.units()}
+    assert files == {str(tmp_path / "platform" / "audit.key")}
+    restarted = Launcher(tmp_path / "platform", free_ports=True)
+    key = load_keyring(AuditSettings(key_file=files.pop())).current
+    assert (
+        load_keyring(
+            AuditSettings(key_file=restarted.environment("alerting")["KUZET_AUDIT_KEY_FILE"])
+        ).current
+        == key
+    )
+    # An operator's key wins over the local file.
+    monkeypatch.setenv("KUZET_AUDIT_KEY", "ops:" + "c" * 40)
+    assert "KUZET_AUDIT_KEY_FILE" not in restarted.environment("alerting")
+
+
+def test_a_bench_run_gets_a_key_unless_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kuzet.common.auditkeys import use_run_audit_key
+
+    monkeypatch.setenv("KUZET_AUDIT_KEY", "ops:" + "c" * 40)
+    use_run_audit_key()
+    assert load_keyring().current.key_id == "ops"
+    monkeypatch.delenv("KUZET_AUDIT_KEY")
+    monkeypatch.delenv("KUZET_AUDIT_KEY_FILE", raising=False)
+    use_run_audit_key()
+    assert load_keyring().current.key_id.startswith("run-")

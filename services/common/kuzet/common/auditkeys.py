@@ -115,3 +115,10 @@ def ensure_local_key_file(data_dir: Path) -> Path:
         with os.fdopen(fd, "w") as handle:
             handle.write(line)
     return path
+
+
+def use_run_audit_key() -> None:
+    """A key for a run that starts its own services (the benches), unless one is set already;
+    the processes it starts inherit it. Their records verify for this run only."""
+    if not (os.environ.get("KUZET_AUDIT_KEY") or os.environ.get("KUZET_AUDIT_KEY_FILE")):
+        os.environ["KUZET_AUDIT_KEY"] = f"run-{secrets.token_hex(4)}:{secrets.token_hex(32)}"
