@@ -213,9 +213,9 @@ async def test_who_may_hold_and_what_a_hold_must_say(db_url: str) -> None:
         await holds.release(OLGA, hold.hold_id, "no role")
     with pytest.raises(InvalidArgument, match="reason"):
         await holds.release(BORIS, hold.hold_id, "")
-    listed, _ = await holds.list(BORIS, holds_pb2.ListHoldsRequest())
+    listed, _ = await holds.page(BORIS, holds_pb2.ListHoldsRequest())
     assert [h.hold_id for h in listed] == [hold.hold_id]
-    assert (await holds.list(PRISON, holds_pb2.ListHoldsRequest()))[0] == []
+    assert (await holds.page(PRISON, holds_pb2.ListHoldsRequest()))[0] == []
     assert [e.action for e in audit.list(action_prefix="hold.")] == ["hold.place"]
 
 

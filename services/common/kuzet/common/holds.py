@@ -429,7 +429,7 @@ class Holds:
     async def get(self, caller: Caller, hold_id: str) -> Hold:
         return await self.database.run(lambda s: self._read(s, caller, hold_id))
 
-    async def list(self, caller: Caller, request: holds_pb2.ListHoldsRequest) -> tuple[list[Hold], str]:
+    async def page(self, caller: Caller, request: holds_pb2.ListHoldsRequest) -> tuple[list[Hold], str]:
         agency = request.agency_id or caller.agency
         caller.require_agency(agency)
         if request.kind:

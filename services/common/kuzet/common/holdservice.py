@@ -44,7 +44,7 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
     async def ListHolds(
         self, request: holds_pb2.ListHoldsRequest, context: grpc.aio.ServicerContext
     ) -> holds_pb2.ListHoldsResponse:
-        holds, token = await self.holds.list(current_caller(), request)
+        holds, token = await self.holds.page(current_caller(), request)
         return holds_pb2.ListHoldsResponse(
             holds=[h.to_proto() for h in holds], page=common_pb2.PageResponse(next_page_token=token)
         )
