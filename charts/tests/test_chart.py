@@ -185,7 +185,7 @@ def test_only_lease_holders_get_api_credentials(
     manifests: list[dict[str, Any]], values: dict[str, Any]
 ) -> None:
     holders = {n for n, c in values["components"].items() if c.get("enabled") and c.get("leases")}
-    assert holders == {"ingest", "drone"}
+    assert holders == {"alerting", "badge", "drone", "identity", "ingest"}
     for where, labels, spec in pod_specs(manifests):
         assert spec.get("automountServiceAccountToken") is (labels.get(COMPONENT) in holders), where
     roles = by_kind(manifests, "Role")

@@ -259,6 +259,9 @@ KUZET_ENDPOINT_{{ upper $callee }}: {{ include "kuzet.endpoint" (dict "root" $ro
 {{- with $c.leaseDurationSeconds }}
 KUZET_{{ $svc }}_LEASE_DURATION_S: {{ . | toString | quote }}
 {{- end }}
+{{- with $c.minAnalysedIntervalSeconds }}
+KUZET_{{ $svc }}_MIN_ANALYSED_INTERVAL_S: {{ . | toString | quote }}
+{{- end }}
 {{- with $c.retention }}
 {{- range $kind, $days := (.days | default dict) }}
 KUZET_{{ $svc }}_RETENTION_{{ upper $kind }}_DAYS: {{ $days | toString | quote }}
