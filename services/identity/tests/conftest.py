@@ -135,6 +135,30 @@ class Running:
         request = pb.IdentifyRequest(probe=pb.Probe(image=image), mode=mode, **kw)
         return await self.stub.Identify(request, metadata=md(caller))
 
+    async def matched(
+        self, found: pb.IdentifyResponse | pb.MatchTrackResponse, reviewer: Caller = REVIEWER_1
+    ) -> list[str]:
+        """Who alert-mode candidates are: the searcher gets review ids only, a reviewer of the
+        owning agency sees the person in the (audited) review queue."""
+        for c in found.candidates:
+            assert_unnamed(c)
+        queue = await self.stub.ListReviews(pb.ListReviewsRequest(), metadata=md(reviewer))
+        people = {m.match_id: m.candidate.person_id for m in queue.matches}
+        return [people[c.match_id] for c in found.candidates]
+
+
+def assert_unnamed(candidate: pb.Candidate) -> None:
+    """An unconfirmed candidate carries its review id and score, nothing that says who matched."""
+    assert candidate.match_id, candidate
+    named = (
+        candidate.person_id,
+        candidate.external_id,
+        candidate.display_name,
+        candidate.image_id,
+        candidate.gallery_id,
+    )
+    assert not any(named), f"an unconfirmed candidate names who matched: {candidate}"
+
 
 async def start_identity(db_url: str, tmp_path: Path, inference_address: str, **settings: Any) -> Running:
     settings.setdefault("publish_events", False)

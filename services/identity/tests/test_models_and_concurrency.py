@@ -54,7 +54,7 @@ async def test_searches_never_mix_model_versions_and_reembedding_fixes_it(
     )
     assert (done.model, done.images_reembedded, done.images_failed) == ("sface@2021dec", 2, 0)
     found = await identity_sqlite.identify(photos.obama[2], gallery_ids=[gallery.gallery_id])
-    assert [c.person_id for c in found.candidates] == [obama.person.person_id]
+    assert await identity_sqlite.matched(found) == [obama.person.person_id]
     with app.database.session() as s:
         models = set(s.scalars(EmbeddingRow.__table__.select().with_only_columns(EmbeddingRow.model)))
     assert models == {"sface@2021dec"}

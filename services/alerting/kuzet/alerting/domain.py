@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kuzet.alerting.v1 import alerting_pb2
 from kuzet.common.caller import Caller
-from kuzet.common.errors import InvalidArgument, PermissionDenied
-from kuzet.common.events import EVENT_TYPES
+from kuzet.common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from kuzet.common.events import CONFIRMED_BY, EVENT_TYPES
 from kuzet.common.timeutil import as_utc, from_timestamp
 from kuzet.common.v1 import common_pb2
 
@@ -22,6 +22,25 @@ MAX_BATCH = 1000
 # Unconfirmed face matches must not leave the agency or trigger integrations: a person reviews
 # them first (see ARCHITECTURE "Safeguards"). Shared routes, webhooks and MQTT skip them.
 REVIEW_ONLY_TYPES = frozenset({"face_match_candidate"})
+# Outcomes that say an alert was real: for a review-gated candidate they need its confirmation.
+TRUE_POSITIVE_OUTCOMES = frozenset(
+    {alerting_pb2.ALERT_OUTCOME_ACTION_TAKEN, alerting_pb2.ALERT_OUTCOME_NO_ACTION_NEEDED}
+)
+# What an unconfirmed face match may not carry: who matched. Identity sends none of these; alerting
+# strips them anyway, so that no older or faulty producer can show a name before review.
+IDENTIFYING_ATTRIBUTES = frozenset(
+    {
+        "person_id",
+        "external_id",
+        "display_name",
+        "name",
+        "gallery_id",
+        "gallery_kind",
+        "gallery_name",
+        "image_id",
+    }
+)
+UNCONFIRMED_SUMMARY = "Possible face match, unconfirmed: reviewers must confirm it before anyone is named"
 # Whistleblower protection: these alerts reach only the roles named here (and services), never
 # shared routes or integrations, so that whoever a report is about cannot learn of it.
 RESTRICTED_TYPES: dict[str, frozenset[str]] = {"integrity_report": frozenset({"internal_affairs"})}
@@ -109,9 +128,42 @@ def validate_event(event: common_pb2.Event, caller: Caller) -> None:
         # PostgreSQL text cannot hold NUL: refuse it here rather than fail a whole group commit.
         if "\x00" in value:
             raise InvalidArgument(f"event {event.event_id}: {name} contains a NUL character")
+    if event.type in set(CONFIRMED_BY.values()) and not caller.has_role("service"):
+        raise PermissionDenied(
+            f"event {event.event_id}: {event.type} events come from the identity service, after the reviews"
+        )
     if event.agency_id != caller.agency and not caller.has_role("service"):
         raise PermissionDenied(
             f"event {event.event_id}: agency {caller.agency or '?'} may not publish for agency {event.agency_id}"
+        )
+
+
+def redact_unconfirmed(event: common_pb2.Event) -> None:
+    """Make a review-gated candidate event name nobody: an opaque ``match:<id>`` subject, no
+    identifying attributes, and a neutral summary whenever the producer sent anything else."""
+    if event.type not in CONFIRMED_BY:
+        return
+    fields = event.attributes.fields
+    leaked = IDENTIFYING_ATTRIBUTES.intersection(fields)
+    for key in leaked:
+        del fields[key]
+    match_id = fields["match_id"].string_value if "match_id" in fields else ""
+    opaque = f"match:{match_id}" if match_id else ""
+    if leaked or event.subject != opaque:
+        event.subject = opaque
+        event.summary = UNCONFIRMED_SUMMARY
+
+
+def require_confirmed_to_resolve(
+    alert_type: str, outcome: int, confirmed: Callable[[], bool], alert_id: str
+) -> None:
+    """A review-gated candidate is closed as real only once the reviewers confirmed it
+    (``confirmed`` is asked only when that matters)."""
+    if alert_type in CONFIRMED_BY and outcome in TRUE_POSITIVE_OUTCOMES and not confirmed():
+        raise FailedPrecondition(
+            f"alert {alert_id} is an unconfirmed {alert_type}: it can be resolved as "
+            f"{alerting_pb2.AlertOutcome.Name(outcome)} only after the required reviewers confirm the "
+            f"match ({CONFIRMED_BY[alert_type]}); until then resolve it as FALSE_ALARM, DUPLICATE or TEST"
         )
 
 

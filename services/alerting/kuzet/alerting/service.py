@@ -54,6 +54,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
         if not request.HasField("event"):
             raise InvalidArgument("event is required")
         domain.validate_event(request.event, caller)
+        domain.redact_unconfirmed(request.event)
         (out,) = await self.pipeline.publish([Incoming(request.event, caller.subject[:256], traceparent())])
         return pb.PublishResponse(
             alert_id=out.alert_id,
@@ -96,6 +97,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
                     )
                 )
                 continue
+            domain.redact_unconfirmed(event)
             results.append(None)
             valid.append(Incoming(event, caller.subject[:256], (parents[i] if parents else "") or tp))
         outcomes = iter(await self.pipeline.publish(valid) if valid else [])

@@ -35,6 +35,7 @@ from kuzet.common.audit import AuditLog
 from kuzet.common.caller import Caller
 from kuzet.common.db import Database
 from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from kuzet.common.events import CONFIRMED_BY
 from kuzet.common.timeutil import as_utc, from_timestamp, to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 
@@ -207,7 +208,7 @@ class AlertStore:
     # ---------------------------------------------------------------- lifecycle
 
     def acknowledge(self, alert_id: str, caller: Caller, note: str, traceparent: str) -> pb.AlertUpdate:
-        def change(row: dict[str, Any], now: datetime) -> int:
+        def change(s: Session, row: dict[str, Any], now: datetime) -> int:
             if row["state"] == pb.ALERT_STATE_RESOLVED:
                 raise FailedPrecondition(f"alert {alert_id} is already resolved")
             if row["state"] == pb.ALERT_STATE_ACKNOWLEDGED:
@@ -228,9 +229,10 @@ class AlertStore:
         if outcome == pb.ALERT_OUTCOME_UNSPECIFIED or outcome not in pb.AlertOutcome.values():
             raise InvalidArgument("outcome is required (ACTION_TAKEN, NO_ACTION_NEEDED, FALSE_ALARM, ...)")
 
-        def change(row: dict[str, Any], now: datetime) -> int:
+        def change(s: Session, row: dict[str, Any], now: datetime) -> int:
             if row["state"] == pb.ALERT_STATE_RESOLVED:
                 raise FailedPrecondition(f"alert {alert_id} was already resolved by {row['resolved_by']}")
+            domain.require_confirmed_to_resolve(row["type"], outcome, lambda: _confirmed(s, row), alert_id)
             row.update(
                 state=pb.ALERT_STATE_RESOLVED, resolved_by=caller.subject, resolved_at=now, outcome=outcome
             )
@@ -266,7 +268,7 @@ class AlertStore:
                 # Shared agencies see alerts but the owner acts on them; do not confirm existence.
                 raise NotFound(f"alert {alert_id} not found")
             now = utcnow()
-            kind = change(row, now)
+            kind = change(s, row, now)
             row["updated_at"] = now
             row["priority"] = domain.priority(row["type"], row["severity"], row["escalation_level"])
             s.execute(update(AlertRow), [row])
@@ -895,6 +897,23 @@ def _insert_updates(s: Session, entries: list[_Entry], now: datetime) -> tuple[i
     for entry, cursor in zip(entries, cursors, strict=True):
         entry.cursor = int(cursor)
     return (entries[0].cursor, entries[-1].cursor) if entries else (0, 0)
+
+
+def _confirmed(s: Session, row: dict[str, Any]) -> bool:
+    """Whether the confirmation of a review-gated candidate arrived: an alert of the confirming
+    type with the candidate's (opaque, per-match) subject in the same agency."""
+    if not row["subject"]:
+        return False
+    found = s.execute(
+        select(AlertRow.alert_id)
+        .where(
+            AlertRow.agency_id == row["agency_id"],
+            AlertRow.type == CONFIRMED_BY[row["type"]],
+            AlertRow.subject == row["subject"],
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def _is_pg(s: Session) -> bool:

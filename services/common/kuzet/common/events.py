@@ -24,6 +24,11 @@ class EventType:
     resolves: str = ""
 
 
+# Review-gated types: alerts of the key type are candidates a person must confirm before anyone
+# acts on them (resolves them as real, dispatches on them); the value is the type that records
+# the confirmation, published with the same subject as the candidate (ARCHITECTURE "Safeguards").
+CONFIRMED_BY: dict[str, str] = {"face_match_candidate": "face_match_confirmed"}
+
 _TYPES = [
     EventType("face_match_candidate", Severity.SEVERITY_HIGH, "a face matched a gallery; needs review"),
     EventType(

@@ -13,9 +13,11 @@ from kuzet.common.caller import service_caller
 from kuzet.common.config import Endpoints
 from kuzet.common.db import Database, migrate
 from kuzet.common.dblease import in_kubernetes
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
 from kuzet.common.runner import run_service
 from kuzet.common.v1 import common_pb2
+from kuzet.drone.alertgate import AlertLookup, alerting_lookup
 from kuzet.drone.config import DroneSettings
 from kuzet.drone.fleet import Fleet
 from kuzet.drone.leadership import DatabaseLeadership, InProcessLeadership, KubernetesLeadership, Leadership
@@ -53,8 +55,9 @@ async def build(
     *,
     leadership: Leadership | None = None,
     publish_event: Callable[[common_pb2.Event], None] | None = None,
+    alerts: AlertLookup | None = None,
 ) -> DroneServer:
-    """The server, ready to start(); tests pass their own leadership and event sink."""
+    """The server, ready to start(); tests pass their own leadership, event sink and alert lookup."""
     database = Database(settings.effective_database_url)
     await asyncio.to_thread(migrate, database, "kuzet.drone.migrations")
     store = DroneStore(database)
@@ -78,6 +81,12 @@ async def build(
                     extra={"agency": event.agency_id},
                 )
 
+    if alerts is None:
+        # Dispatches that answer an alert check it there (an unconfirmed face match flies nobody).
+        alerting = open_channel(Endpoints().alerting, caller=service_caller("drone"))
+        alerts = alerting_lookup(alerting)
+        on_stop.append(alerting.close)
+
     fleet = Fleet(
         store,
         leadership or _leadership(settings, database),
@@ -97,7 +106,7 @@ async def build(
     server = DroneServer(
         settings,
         [
-            (drone_pb2_grpc.add_DroneServiceServicer_to_server, DroneServicer(fleet, store, audit)),
+            (drone_pb2_grpc.add_DroneServiceServicer_to_server, DroneServicer(fleet, store, audit, alerts)),
             add_audit_service(audit),
         ],
         [SERVICE_NAME, AUDIT_SERVICE_NAME],

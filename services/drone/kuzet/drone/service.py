@@ -22,6 +22,7 @@ from kuzet.common.errors import (
 )
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.drone import geo, planning
+from kuzet.drone.alertgate import AlertLookup, require_actionable
 from kuzet.drone.controller import DroneController
 from kuzet.drone.fleet import Fleet, location_of
 from kuzet.drone.mavlink.transport import parse_link_url
@@ -51,10 +52,11 @@ def _agency(caller: Caller, requested: str) -> str:
 
 
 class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
-    def __init__(self, fleet: Fleet, store: DroneStore, audit: AuditLog) -> None:
+    def __init__(self, fleet: Fleet, store: DroneStore, audit: AuditLog, alerts: AlertLookup) -> None:
         self.fleet = fleet
         self.store = store
         self.audit = audit
+        self.alerts = alerts
 
     async def _drone(self, drone_id: str) -> drone_pb2.Drone:
         if not drone_id:
@@ -255,6 +257,8 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
             raise FailedPrecondition(
                 "the plan failed its checks: " + "; ".join(v.message for v in plan.violations)
             )
+        if plan.alert_id:
+            await require_actionable(self.alerts, plan.alert_id, plan.agency_id)
         ctl = await self._controller(plan.drone_id)
         return plan, await ctl.dispatch(plan, caller.subject)
 

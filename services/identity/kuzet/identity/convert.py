@@ -98,3 +98,20 @@ def match_pb(row: MatchRow, reviews: list[ReviewRow], enrolled: common_pb2.Objec
     if enrolled is not None:
         msg.enrolled_image.CopyFrom(enrolled)
     return msg
+
+
+def match_subject(match_id: str) -> str:
+    """The alert subject of a match, for its candidate and its confirmation alike: alerting links
+    the two by it, and it names nobody."""
+    return f"match:{match_id}"
+
+
+def unconfirmed(candidate: pb.Candidate) -> pb.Candidate:
+    """What a searcher or an alert may learn of an unreviewed candidate: the review to open
+    (match_id, a random UUID, not derived from the person) and the score; not who matched."""
+    return pb.Candidate(
+        match_id=candidate.match_id,
+        score=candidate.score,
+        threshold=candidate.threshold,
+        above_threshold=candidate.above_threshold,
+    )

@@ -43,9 +43,9 @@ from kuzet.identity.rpcbase import (
     page_args,
 )
 from kuzet.identity.v1 import identity_pb2 as pb
+from kuzet.identity.watchlists import MIN_WATCHLIST_REVIEWERS
 
 log = logging.getLogger(__name__)
-MIN_WATCHLIST_REVIEWERS = 2
 
 
 class GalleryRpcs(ServicerBase):

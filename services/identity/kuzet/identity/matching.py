@@ -23,6 +23,7 @@ from kuzet.common.errors import (
 from kuzet.common.events import new_event
 from kuzet.common.timeutil import from_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
+from kuzet.identity.convert import match_subject, unconfirmed
 from kuzet.identity.faces import Refusal
 from kuzet.identity.models import (
     EmbeddingRow,
@@ -78,6 +79,8 @@ class MatchingRpcs(ServicerBase):
             candidates = [self._candidate(g, h, r.match_id) for (g, h), r in zip(hits, rows, strict=True)]
         else:
             candidates = [self._candidate(g, h) for g, h in hits]
+        # The audit names who matched (an auditor must see it); the searcher does not, in alert
+        # mode, until the reviewers confirm.
         await self._audit_search(
             caller,
             "identity.search",
@@ -88,6 +91,8 @@ class MatchingRpcs(ServicerBase):
             mode=pb.MatchMode.Name(request.mode),
             top_k=top_k,
         )
+        if request.mode == pb.MATCH_MODE_ALERT:
+            candidates = [unconfirmed(c) for c in candidates]
         response = pb.IdentifyResponse(candidates=candidates, model=probe.model)
         if probe.face is not None:
             b = probe.face.box
@@ -283,33 +288,32 @@ class MatchingRpcs(ServicerBase):
                 for g, h in hits
             ]
             best_g, best = hits[0]
+            first = rows[0]
             event = new_event(
                 best_g.agency_id,
                 "face_match_candidate",
                 request.source,
                 occurred_at=occurred,
-                subject=f"person:{best.person.person_id}",
+                # Opaque until confirmed: the subject and attributes name the review, not the
+                # person, the gallery or the enrolled image (ARCHITECTURE "Safeguards").
+                subject=match_subject(first.match_id),
                 zone_id=request.zone_id,
                 track_ids=[request.track_id],
                 boxes=[request.box],
                 location=request.location,
                 snapshot=request.snapshot,
                 attributes={
-                    "match_id": rows[0].match_id,
-                    "gallery_id": best_g.gallery_id,
-                    "gallery_kind": pb.GalleryKind.Name(best_g.kind),
-                    "person_id": best.person.person_id,
-                    "external_id": best.person.external_id,
+                    "match_id": first.match_id,
                     "score": round(best.score, 4),
                     "threshold": best_g.threshold,
                     "review_state": "pending",
                     "required_reviewers": best_g.required_reviewers,
+                    "candidates": len(rows),
                     "confirmed": False,
                 },
                 summary=(
-                    f"Possible match (unconfirmed, needs {best_g.required_reviewers} reviewer(s)): "
-                    f"{best.person.display_name or best.person.external_id} in {best_g.name}, "
-                    f"score {best.score:.2f}"
+                    f"Possible face match, unconfirmed: {best_g.required_reviewers} reviewers must "
+                    f"confirm it before anyone is named or acts (review {first.match_id})"
                 ),
             )
             for r in rows:
@@ -341,4 +345,7 @@ class MatchingRpcs(ServicerBase):
             purpose="live matching of a tracked face",
             event_id=response.event_id,
         )
+        redacted = [unconfirmed(c) for c in response.candidates]
+        del response.candidates[:]
+        response.candidates.extend(redacted)
         return response

@@ -17,9 +17,10 @@ from kuzet.common.errors import (
     NotFound,
     PermissionDenied,
 )
-from kuzet.common.events import EVENT_TYPES, new_event
+from kuzet.common.events import new_event
 from kuzet.common.timeutil import utcnow
 from kuzet.common.v1 import common_pb2
+from kuzet.identity.convert import match_subject
 from kuzet.identity.models import (
     ImageRow,
     MatchRow,
@@ -28,7 +29,6 @@ from kuzet.identity.models import (
 from kuzet.identity.rpcbase import REVIEWERS, VIEWERS, ServicerBase, next_page, page_args
 from kuzet.identity.v1 import identity_pb2 as pb
 
-# Not yet in kuzet.common.events (asked of the lead); published as soon as it is registered.
 CONFIRMED_EVENT = "face_match_confirmed"
 
 log = logging.getLogger(__name__)
@@ -151,14 +151,11 @@ class ReviewRpcs(ServicerBase):
         return pb.SubmitReviewResponse(match=result)
 
     def _announce_confirmation(self, match: pb.Match) -> None:
-        """Only a confirmed match may lead to action beyond the owning agency's alert; alerting
-        learns of the confirmation through its own event type, once kuzet.common registers it."""
-        if self.events is None or CONFIRMED_EVENT not in EVENT_TYPES:
-            log.info(
-                "match confirmed (no %s event type to announce it)",
-                CONFIRMED_EVENT,
-                extra={"match_id": match.match_id},
-            )
+        """Only a confirmed match may lead to action: alerting learns of the confirmation through
+        its own event type, whose alert (same subject as the candidate's) is the first to name
+        who matched and the one that acting on the candidate requires."""
+        if self.events is None:
+            log.info("match confirmed (no event sink to announce it)", extra={"match_id": match.match_id})
             return
         c = match.candidate
         source = (
@@ -172,7 +169,7 @@ class ReviewRpcs(ServicerBase):
                 CONFIRMED_EVENT,
                 source,
                 occurred_at=utcnow(),
-                subject=f"person:{c.person_id}",
+                subject=match_subject(match.match_id),
                 zone_id=match.zone_id,
                 track_ids=[match.track_id] if match.track_id else [],
                 snapshot=match.snapshot if match.snapshot.key else None,

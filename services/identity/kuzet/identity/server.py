@@ -38,6 +38,7 @@ from kuzet.identity.retention import HOLD_KINDS, build_retention
 from kuzet.identity.service import IdentityServicer
 from kuzet.identity.v1 import identity_pb2, identity_pb2_grpc
 from kuzet.identity.vectorindex import IndexParams, configure_threads
+from kuzet.identity.watchlists import enforce_watchlist_rules
 from kuzet.inference.client import InferenceClient
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,13 @@ async def build(
     database = Database(settings.effective_database_url)
     await asyncio.to_thread(migrate, database, "kuzet.identity.migrations")
     audit = await asyncio.to_thread(open_audit_log, settings, database)
+    fixed = await asyncio.to_thread(
+        enforce_watchlist_rules, database, audit, settings.watchlist_max_days, utcnow()
+    )
+    if fixed:
+        log.warning(
+            "watchlists brought under the expiry and reviewer rules (audited)", extra={"galleries": fixed}
+        )
     store = objects or open_object_store(settings.effective_object_store_url)
     # Calls to inference forward the caller of the RPC being served (and its trace).
     channel = open_channel(endpoints.inference, max_message_mb=settings.max_message_mb)

@@ -272,7 +272,8 @@ class IdentifyBody(BaseModel):
 
 @router.post(
     "/identify",
-    summary="1:N identification (investigators); audited by identity",
+    summary="1:N identification; audited by identity. Alert mode names nobody: each candidate is a "
+    "review id (match_id) and a score until the reviewers confirm it",
     responses=json_response(pb.IdentifyResponse.DESCRIPTOR),
 )
 async def identify(
