@@ -30,6 +30,9 @@ from kuzet.common.v1 import common_pb2
 
 A = badge_pb2
 EARTH_M_PER_DEG = 111_320.0
+# How long a badge keeps asking a replica that does not know it (a registration on another
+# replica is seen there at its next registry poll, KUZET_BADGE_REPLICA_POLL_S, 1 s).
+UNKNOWN_FOR_S = 10.0
 
 
 def now_timestamp() -> Timestamp:
@@ -133,23 +136,46 @@ class SimBadge:
     # -- the link -----------------------------------------------------------------------------
 
     async def run(
-        self, stub: badge_pb2_grpc.BadgeServiceStub, stop: asyncio.Event, reconnect_s: float = 1.0
+        self,
+        stub: badge_pb2_grpc.BadgeServiceStub,
+        stop: asyncio.Event,
+        reconnect_s: float = 1.0,
+        unknown_for_s: float = UNKNOWN_FOR_S,
     ) -> None:
-        """Stay connected until ``stop`` is set, reconnecting after errors."""
+        """Stay connected until ``stop`` is set, reconnecting after errors.
+
+        A replica that does not know the badge yet (NOT_FOUND) is asked again, with backoff, for
+        up to ``unknown_for_s``: a registration made on another replica reaches this one through
+        the database at its next registry poll. Refusals, and NOT_FOUND for longer, raise.
+        """
+        unknown_since: float | None = None
+        unknown_tries = 0
         while not stop.is_set():
+            wait_s = reconnect_s
             try:
                 await self.session(stub, stop)
             except grpc.aio.AioRpcError as exc:
-                if exc.code() in (
-                    grpc.StatusCode.NOT_FOUND,
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    now = time.monotonic()
+                    unknown_since = now if unknown_since is None else unknown_since
+                    if now - unknown_since >= unknown_for_s:
+                        raise
+                    # 0.1 s, doubling, at most reconnect_s: quick while the poll is likely due.
+                    wait_s = min(reconnect_s, 0.1 * 2 ** min(10, unknown_tries))
+                    unknown_tries += 1
+                elif exc.code() in (
                     grpc.StatusCode.PERMISSION_DENIED,
                     grpc.StatusCode.INVALID_ARGUMENT,
                     grpc.StatusCode.FAILED_PRECONDITION,
                 ):
                     raise
+                else:
+                    unknown_since, unknown_tries = None, 0
+            else:
+                unknown_since, unknown_tries = None, 0
             self.connected.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), reconnect_s)
+                await asyncio.wait_for(stop.wait(), wait_s)
 
     async def session(self, stub: badge_pb2_grpc.BadgeServiceStub, stop: asyncio.Event) -> None:
         """One Connect stream: hello, re-send what is unacknowledged, then report every interval."""
