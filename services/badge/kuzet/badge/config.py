@@ -122,6 +122,9 @@ class BadgeSettings(ServiceSettings):
     max_evidence_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1024)
     download_url_ttl_s: int = Field(default=300, ge=10, le=7 * 24 * 3600)
     retention_interval_s: float = Field(default=3600.0, gt=0)
+    retention_lease_s: float = Field(
+        default=30.0, ge=3, description="lease that lets one replica at a time run retention and verification"
+    )
     hold_release_ttl_s: float = Field(
         default=86400.0,
         gt=0,

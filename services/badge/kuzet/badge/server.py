@@ -30,7 +30,7 @@ from kuzet.common.db import Database, migrate
 from kuzet.common.dblease import open_lease_lock
 from kuzet.common.errors import InvalidArgument
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
-from kuzet.common.k8s import LeaderElector, pod_identity
+from kuzet.common.k8s import LeaderElector, LeaseLock, pod_identity
 from kuzet.common.objectstore import ObjectStore, open_object_store
 from kuzet.common.runner import run_service
 from kuzet.common.timeutil import from_timestamp
@@ -303,6 +303,8 @@ class BadgeApp:
     server: GrpcServer
     device: DeviceEndpoint
     jobs: list[asyncio.Task[None]]
+    # Held by the one replica that runs evidence retention and verification.
+    jobs_lock: LeaseLock | None = None
 
 
 async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[Any]]) -> None:
@@ -392,11 +394,27 @@ async def build_app(
         evidence,
         Records(settings, database, audit, sink.publish),
     )
+    # Evidence retention and verification run on one replica at a time (a lease row in the badge
+    # database); each item is also deleted under its own row lock, so a takeover mid-run is safe.
+    jobs_lock = open_lease_lock(
+        "kuzet-badge-retention",
+        database=database,
+        identity=replica_id,
+        lease_duration_s=settings.retention_lease_s,
+        backend="database",
+    )
+
+    async def run_jobs() -> None:
+        await asyncio.gather(
+            _every(settings.retention_interval_s, "retention", evidence.run_retention),
+            _every(settings.verification_interval_s, "verification", lambda: evidence.verify(None)),
+        )
+
     jobs = [
-        asyncio.create_task(_every(settings.retention_interval_s, "retention", evidence.run_retention)),
         asyncio.create_task(
-            _every(settings.verification_interval_s, "verification", lambda: evidence.verify(None))
-        ),
+            LeaderElector(jobs_lock, on_started_leading=run_jobs).run(stop_electing),
+            name="badge-retention-leader",
+        )
     ]
 
     async def shutdown() -> None:
@@ -436,7 +454,7 @@ async def build_app(
         on_start=[start_device, report_replicas],
         on_stop=on_stop,
     )
-    return BadgeApp(settings, database, store, hub, evidence, server, device, jobs)
+    return BadgeApp(settings, database, store, hub, evidence, server, device, jobs, jobs_lock)
 
 
 async def build(settings: BadgeSettings) -> GrpcServer:
