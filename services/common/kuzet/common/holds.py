@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text, delete, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kuzet.common.audit import AuditLog
@@ -83,7 +84,13 @@ def lock_holds(session: Session) -> None:
 
 
 def ensure_tables(database: Database) -> None:
-    metadata.create_all(database.engine, checkfirst=True)
+    """Create the two tables if missing; a replica starting at the same moment may win the race."""
+    try:
+        metadata.create_all(database.engine, checkfirst=True)
+    except SQLAlchemyError:
+        # PostgreSQL reports the other creator's table as a unique violation on its catalog;
+        # anything else fails again on the second try and is raised.
+        metadata.create_all(database.engine, checkfirst=True)
 
 
 def actor_of(caller: Caller) -> str:
