@@ -57,7 +57,10 @@ async def test_evidence_link_serves_bytes_and_every_view_is_audited(stack: Any) 
             "/api/v1/audit/verify", params={"service": "gateway"}, headers=gw.auth("prison-auditor")
         )
     ).json()
-    assert verify["results"][0]["result"]["ok"] is True
+    result = verify["results"][0]["result"]
+    # The trail says where its head is anchored (files beside the gateway here: no object lock).
+    assert result["ok"] is True and result["anchor_store"] == "local files, no object lock"
+    assert result["legacy_records"] == "0" and result["first_bad_seq"] == "0"
 
 
 async def test_security_headers(gw: Any) -> None:
