@@ -25,7 +25,10 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from tempfile import mkdtemp
 from typing import Any
+
+from kuzet.common.tls import secure_channel, use_local_pki
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("KUZET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -73,9 +76,8 @@ def start_service(db_url: str, port: int, data_dir: Path) -> subprocess.Popen[by
 
 
 async def wait_ready(address: str, timeout_s: float = 60.0) -> None:
-    import grpc
 
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with secure_channel(address) as channel:
         await asyncio.wait_for(channel.channel_ready(), timeout_s)
 
 
@@ -152,7 +154,7 @@ async def _throughput(address: str, seconds: float, concurrency: int, batch: int
     from kuzet.alerting.v1 import alerting_pb2_grpc
 
     md = _md()
-    channel = grpc.aio.insecure_channel(address)
+    channel = secure_channel(address)
     stub = alerting_pb2_grpc.AlertingServiceStub(channel)
     # 200 cameras x 5 tracks per process: after the first events everything folds (dedup on).
     events = [make_event("bench", seed * 1000 + i % 200, f"t{i % 5}") for i in range(2000)]
@@ -260,7 +262,6 @@ def _subscriber_worker(address: str, agency: str, streams: int, seconds: float, 
 
 async def _subscribe(address: str, agency: str, streams: int, seconds: float, q: Any, ready: Any) -> None:
     """``streams`` Subscribe calls; latency = receive wall time - the publisher's wall-clock stamp."""
-    import grpc
 
     from kuzet.alerting.v1 import alerting_pb2 as pb
     from kuzet.alerting.v1 import alerting_pb2_grpc
@@ -274,7 +275,7 @@ async def _subscribe(address: str, agency: str, streams: int, seconds: float, q:
 
     async def one() -> None:
         nonlocal caught_up
-        channel = grpc.aio.insecure_channel(address)
+        channel = secure_channel(address)
         call = alerting_pb2_grpc.AlertingServiceStub(channel).Subscribe(
             pb.SubscribeRequest(filter=pb.AlertFilter(agency_id=agency), max_batch=100), metadata=md
         )
@@ -314,13 +315,12 @@ def _paced_publisher(address: str, agency: str, rate: int, seconds: float, q: An
 
 
 async def _paced(address: str, agency: str, rate: int, seconds: float, q: Any) -> None:
-    import grpc
 
     from kuzet.alerting.v1 import alerting_pb2 as pb
     from kuzet.alerting.v1 import alerting_pb2_grpc
 
     md = _md()
-    channel = grpc.aio.insecure_channel(address)
+    channel = secure_channel(address)
     await channel.channel_ready()
     stub = alerting_pb2_grpc.AlertingServiceStub(channel)
     total = int(rate * seconds)
@@ -407,7 +407,7 @@ async def kill_restart(
     from kuzet.alerting.v1 import alerting_pb2_grpc
 
     md = _md()
-    channel = grpc.aio.insecure_channel(address)
+    channel = secure_channel(address)
     stub = alerting_pb2_grpc.AlertingServiceStub(channel)
     acked: set[str] = set()
     stop = asyncio.Event()
@@ -582,6 +582,7 @@ def print_table(r: dict[str, Any]) -> None:
 
 
 def main() -> int:
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key

@@ -40,7 +40,10 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from tempfile import mkdtemp
 from typing import Any
+
+from kuzet.common.tls import secure_channel, use_local_pki
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("KUZET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -121,6 +124,7 @@ BARE_SERVER = """
 import asyncio, sys
 import grpc
 from kuzet.badge.v1 import badge_pb2 as A, badge_pb2_grpc
+from kuzet.common.tls import bind, server_credentials
 
 
 class Bare(badge_pb2_grpc.BadgeServiceServicer):
@@ -145,7 +149,7 @@ class Bare(badge_pb2_grpc.BadgeServiceServicer):
 async def main():
     server = grpc.aio.server()
     badge_pb2_grpc.add_BadgeServiceServicer_to_server(Bare(), server)
-    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+    bind(server, "127.0.0.1:" + sys.argv[1], server_credentials())
     await server.start()
     await server.wait_for_termination()
 
@@ -192,7 +196,7 @@ async def wait_ready(address: str, limit_s: float = 60.0) -> None:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     deadline = time.monotonic() + limit_s
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with secure_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:
@@ -289,7 +293,6 @@ def run_streams(
 async def measure_upload(
     address: str, store_url: str, size: int, repeats: int, service_pid: int
 ) -> dict[str, Any]:
-    import grpc
 
     from kuzet.badge.v1 import badge_pb2 as A
     from kuzet.badge.v1 import badge_pb2_grpc
@@ -299,7 +302,7 @@ async def measure_upload(
     chunk = 1024 * 1024
     store = open_object_store(store_url)
     uploads, puts, upload_cpu, put_cpu = [], [], [], []
-    async with grpc.aio.insecure_channel(
+    async with secure_channel(
         address,
         options=[("grpc.max_send_message_length", 32 << 20), ("grpc.max_receive_message_length", 32 << 20)],
     ) as channel:
@@ -366,6 +369,7 @@ async def measure_upload(
 
 
 def main() -> int:
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key

@@ -30,12 +30,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from tempfile import mkdtemp
 from typing import Any
 
 import grpc
 
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.testing import free_port_number
+from kuzet.common.tls import secure_channel, use_local_pki
 from kuzet.common.v1 import common_pb2
 from kuzet.drone.v1 import drone_pb2, drone_pb2_grpc
 
@@ -72,7 +74,7 @@ def free_udp_range(n: int) -> int:
 
 
 async def wait_port(address: str, within_s: float = 30.0) -> grpc.aio.Channel:
-    channel = grpc.aio.insecure_channel(address)
+    channel = secure_channel(address)
     await asyncio.wait_for(channel.channel_ready(), within_s)
     return channel
 
@@ -367,6 +369,7 @@ def upload_baseline(n: int, runs: int) -> list[float]:
 
 
 def main() -> int:
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key

@@ -26,9 +26,9 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from tempfile import mkdtemp
 from typing import Any
 
-import grpc
 import httpx
 import uvicorn
 import websockets
@@ -40,6 +40,7 @@ from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.config import Endpoints
 from kuzet.common.events import new_event
 from kuzet.common.testing import free_port_number
+from kuzet.common.tls import secure_channel, use_local_pki
 from kuzet.common.v1 import common_pb2
 from kuzet.gateway.app import create_app
 from kuzet.gateway.config import GatewaySettings
@@ -93,7 +94,7 @@ async def run(quick: bool) -> dict[str, Any]:
     serving = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110
         await asyncio.sleep(0.02)
-    channel = grpc.aio.insecure_channel(alerting.address)
+    channel = secure_channel(alerting.address)
     stub = alerting_pb2_grpc.AlertingServiceStub(channel)
     batch = 500
     for start in range(0, n_alerts, batch):
@@ -181,6 +182,7 @@ async def run(quick: bool) -> dict[str, Any]:
 
 
 def main() -> None:
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key

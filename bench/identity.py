@@ -22,10 +22,12 @@ import platform
 import sys
 import time
 from pathlib import Path
+from tempfile import mkdtemp
 
 import numpy as np
 import numpy.typing as npt
 
+from kuzet.common.tls import secure_channel, use_local_pki
 from kuzet.identity.vectorindex import VectorIndex, configure_threads
 
 DIM = 512
@@ -142,9 +144,7 @@ async def _real_embeddings() -> dict[str, list[npt.NDArray[np.float32]]]:
     people = {**{k: list(v) for k, v in face_photos().items()}, "zidane": [street_photos()[1]]}
     out: dict[str, list[npt.NDArray[np.float32]]] = {}
     try:
-        import grpc
-
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with secure_channel(address) as channel:
             client = InferenceClient(channel)
             for person, paths in people.items():
                 for path in paths:
@@ -195,6 +195,7 @@ def run_real(n: int) -> dict[str, object]:
 
 
 def main() -> int:
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key

@@ -34,10 +34,13 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from tempfile import mkdtemp
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from kuzet.common.tls import secure_channel, use_local_pki
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "identity_replicas.json"
@@ -90,7 +93,6 @@ class Replica:
 
 
 async def start_replica(db_url: str, data_dir: Path, inference: str, **settings: Any) -> Replica:
-    import grpc
 
     from kuzet.common.config import Endpoints
     from kuzet.identity.config import IdentitySettings
@@ -103,7 +105,7 @@ async def start_replica(db_url: str, data_dir: Path, inference: str, **settings:
         config, port=0, endpoints=Endpoints(inference=inference, alerting="127.0.0.1:1")
     )
     address = await server.start()
-    return Replica(server, app, grpc.aio.insecure_channel(address))
+    return Replica(server, app, secure_channel(address))
 
 
 async def races(db_url: str, work: Path, rounds: int) -> dict[str, Any]:
@@ -387,6 +389,7 @@ def cold_and_catch_up(db_url: str, faces: int, changes: int) -> dict[str, Any]:
 
 
 def main() -> int:
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key

@@ -39,6 +39,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from tempfile import mkdtemp
 from typing import Any
 
 import cv2
@@ -47,6 +48,7 @@ import numpy as np
 import onnxruntime as ort
 
 from kuzet.common import testdata
+from kuzet.common.tls import secure_channel, use_local_pki
 from kuzet.inference.backends.embedded import EmbeddedBackend, default_threads, session_options
 from kuzet.inference.catalog import Catalog, ModelSpec, load_catalog
 from kuzet.inference.client import FaceInput, ImageInput, InferenceClient
@@ -235,7 +237,7 @@ async def start_service(
     server = await build(settings, backend=backend)
     address = await server.start()
     limit = settings.max_message_mb * 1024 * 1024
-    channel = grpc.aio.insecure_channel(
+    channel = secure_channel(
         address, options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)]
     )
     return server, InferenceClient(channel, timeout_s=600), channel
@@ -345,6 +347,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def main() -> int:
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

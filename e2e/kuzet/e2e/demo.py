@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     launcher = Launcher(
         data_dir, env={"KUZET_INGEST_LOOP_FILES": "true", "KUZET_GATEWAY_DEMO_PASSWORD": "kuzet-demo"}
     )
+    launcher.use_client_certificate()
     try:
         for name in launcher.start_all():
             print(f"  {name:<10} {launcher.url(name)}", flush=True)

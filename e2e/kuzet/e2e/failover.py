@@ -43,6 +43,7 @@ from kuzet.common.grpcclient import leader_address, open_channel
 from kuzet.common.launcher import Backoff
 from kuzet.common.testing import free_port_number
 from kuzet.common.timeutil import to_timestamp
+from kuzet.common.tls import secure_channel
 from kuzet.common.v1 import common_pb2
 from kuzet.e2e.console import ConsoleFeed
 from kuzet.e2e.platform import Platform
@@ -217,7 +218,7 @@ class Run:
         # Devices have no RPC to forward a caller from: a plain channel, caller metadata per call
         # (grpc.aio cannot close an intercepted channel while an intercepted stream is open).
         md = caller_metadata(BADGE_CALLER)
-        async with grpc.aio.insecure_channel(self.platform.address("badge"), options=ROUND_ROBIN) as channel:
+        async with secure_channel(self.platform.address("badge"), options=ROUND_ROBIN) as channel:
             stub = badge_pb2_grpc.BadgeServiceStub(channel)
             tasks = [asyncio.create_task(b.run(stub, self.stop)) for b in badges]
             i = 0

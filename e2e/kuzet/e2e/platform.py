@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ class Platform:
         replicas: dict[str, int] | None = None,
         backoff: Backoff | None = None,
     ) -> None:
+        self._saved_tls: dict[str, str | None] = {}
         self.otlp = OtlpReceiver().start()
         self.launcher = Launcher(
             data_dir,
@@ -47,6 +49,9 @@ class Platform:
         return list(self.launcher.specs)
 
     def start(self, only: list[str] | None = None) -> list[str]:
+        # Until stop, this process's clients present the launcher's client certificate.
+        self._saved_tls = {k: os.environ.get(k) for k in self.launcher.client_tls_env}
+        self.launcher.use_client_certificate()
         return self.launcher.start_all(only)
 
     def address(self, service: str) -> str:
@@ -55,6 +60,11 @@ class Platform:
     def stop(self) -> None:
         self.launcher.stop_all()
         self.otlp.stop()
+        for key, value in self._saved_tls.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
     def log_lines(self, service: str) -> list[dict[str, Any]]:
         """The JSON log lines of every replica of ``service``."""

@@ -25,6 +25,7 @@ from kuzet.badge.v1 import badge_pb2_grpc
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.timeutil import to_timestamp, utcnow
+from kuzet.common.tls import secure_channel
 
 AGENCY = "police"
 REPORTER = Caller("officer-77", AGENCY, frozenset({"operator"}))
@@ -74,8 +75,8 @@ async def test_integrity_alert_names_nobody_and_reaches_internal_affairs_only(
     async with open_channel(badge_address, caller=ADMIN) as admin:
         await register_badges(badge_pb2_grpc.BadgeServiceStub(admin), AGENCY, ["B-0042"])
     async with (
-        grpc.aio.insecure_channel(badge_address) as bc,
-        grpc.aio.insecure_channel(alerting_address) as ac,
+        secure_channel(badge_address) as bc,
+        secure_channel(alerting_address) as ac,
     ):
         alerting = alerting_pb2_grpc.AlertingServiceStub(ac)
         feed = alerting.Subscribe(apb.SubscribeRequest(), metadata=caller_metadata(INTERNAL_AFFAIRS))

@@ -16,6 +16,7 @@ from kuzet.alerting.server import Alerting, build
 from kuzet.alerting.v1 import alerting_pb2_grpc
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.events import new_event
+from kuzet.common.tls import secure_channel
 from kuzet.common.v1 import common_pb2
 
 SERVICE = Caller("service:ingest", "prison", frozenset({"service"}))
@@ -62,7 +63,7 @@ def settings_for(db_url: str, tmp_path: Path, **extra: Any) -> AlertingSettings:
 async def alerting(db_url: str, tmp_path: Path) -> AsyncIterator[Running]:
     server, app = await build(settings_for(db_url, tmp_path), port=0)
     await server.start()
-    channel = grpc.aio.insecure_channel(server.address)
+    channel = secure_channel(server.address)
     try:
         yield Running(server.address, app, channel)
     finally:

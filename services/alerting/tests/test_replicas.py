@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-import grpc
 import pytest
 
 from kuzet.alerting.server import build
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.alerting.v1 import alerting_pb2_grpc
+from kuzet.common.tls import secure_channel
 
 from .conftest import ADMIN_A, OPERATOR_A, SERVICE, camera_event, md, settings_for
 from .test_delivery import SECRET, Receiver
@@ -29,7 +29,7 @@ async def replicas(pg_url: str, tmp_path: Path) -> AsyncIterator[list[alerting_p
         )
         server, _ = await build(settings, port=0)
         await server.start()
-        channel = grpc.aio.insecure_channel(server.address)
+        channel = secure_channel(server.address)
         servers.append(server)
         channels.append(channel)
         stubs.append(alerting_pb2_grpc.AlertingServiceStub(channel))

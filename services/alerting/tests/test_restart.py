@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.alerting.v1 import alerting_pb2_grpc
 from kuzet.common.db import normalise_url
+from kuzet.common.tls import secure_channel
 
 from .conftest import SERVICE, camera_event, md
 
@@ -37,7 +38,7 @@ def start_service(db_url: str, port: int, data_dir: Path) -> subprocess.Popen[by
 
 
 async def wait_ready(address: str, timeout_s: float = 30.0) -> None:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with secure_channel(address) as channel:
         await asyncio.wait_for(channel.channel_ready(), timeout_s)
 
 
@@ -50,7 +51,7 @@ async def test_kill_9_during_burst_loses_no_acknowledged_publish(
     acked: dict[str, str] = {}
     try:
         await wait_ready(address)
-        channel = grpc.aio.insecure_channel(address)
+        channel = secure_channel(address)
         stub = alerting_pb2_grpc.AlertingServiceStub(channel)
         stop = asyncio.Event()
 
@@ -94,7 +95,7 @@ async def test_kill_9_during_burst_loses_no_acknowledged_publish(
         folded = [e for e, a in stored.items() if a]
         assert total == len(folded)
         # A producer retrying after the crash gets the same alert, not a new one.
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with secure_channel(address) as channel:
             stub = alerting_pb2_grpc.AlertingServiceStub(channel)
             some = next(iter(acked))
             event = camera_event()

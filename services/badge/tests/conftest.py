@@ -14,11 +14,14 @@ from kuzet.badge.config import BadgeSettings
 from kuzet.badge.server import BadgeApp, build_app
 from kuzet.badge.v1 import badge_pb2_grpc
 from kuzet.common.caller import Caller
+from kuzet.common.config import TlsSettings
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.objectstore import LocalObjectStore, ObjectStore
 from kuzet.common.v1 import common_pb2
 
 AGENCY = "police"
+# The device port speaks plaintext h2c (TLS ends at the badges' load balancer), not mTLS.
+DEVICE_PORT_TLS = TlsSettings(mode="plaintext-dev")
 ADMIN = Caller("admin-1", AGENCY, frozenset({"admin", "operator", "investigator", "auditor"}))
 
 
@@ -90,12 +93,12 @@ StubFactory = Callable[[Caller], badge_pb2_grpc.BadgeServiceStub]
 
 
 @contextlib.asynccontextmanager
-async def _stubs_at(address: str) -> AsyncIterator[StubFactory]:
+async def _stubs_at(address: str, tls: TlsSettings | None = None) -> AsyncIterator[StubFactory]:
     """Stubs on ``address`` for any caller; their channels close with the context."""
     channels: list[grpc.aio.Channel] = []
 
     def make(caller: Caller) -> badge_pb2_grpc.BadgeServiceStub:
-        channel = open_channel(address, caller=caller)
+        channel = open_channel(address, caller=caller, tls=tls)
         channels.append(channel)
         return badge_pb2_grpc.BadgeServiceStub(channel)
 
@@ -121,7 +124,8 @@ def admin(stub_for: StubFactory) -> badge_pb2_grpc.BadgeServiceStub:
 async def connect_for(request: pytest.FixtureRequest, app: BadgeApp) -> AsyncIterator[StubFactory]:
     """Stubs for Connect on the device port (what badges use) and on the API port (grpc.aio)."""
     port = app.device.port if request.param == "device" else app.server.bound_port
-    async with _stubs_at(f"{app.server.settings.host}:{port}") as make:
+    tls = DEVICE_PORT_TLS if request.param == "device" else None
+    async with _stubs_at(f"{app.server.settings.host}:{port}", tls) as make:
         yield make
 
 

@@ -19,7 +19,6 @@ from kuzet.badge.sim import register_badges
 from kuzet.badge.v1 import badge_pb2 as A
 from kuzet.badge.v1 import badge_pb2_grpc
 from kuzet.common.caller import caller_metadata
-from kuzet.common.grpcclient import open_channel
 
 from .conftest import ADMIN, AGENCY
 from .test_telemetry import MD, report, wait_for
@@ -116,7 +115,7 @@ async def test_not_http2_gets_goaway(device: int) -> None:
 
 
 async def test_other_methods_and_content_types_are_refused(device: int, app: BadgeApp) -> None:
-    channel = open_channel(f"127.0.0.1:{device}", caller=ADMIN)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{device}")  # the device port: plaintext h2c
     stub = badge_pb2_grpc.BadgeServiceStub(channel)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.GetBadge(A.GetBadgeRequest(badge_id="D-1"))
@@ -181,7 +180,7 @@ async def test_a_dropped_connection_detaches_the_badge(
 async def test_shutdown_ends_open_streams_as_unavailable(
     device: int, app: BadgeApp, tokens: dict[str, str]
 ) -> None:
-    channel = open_channel(f"127.0.0.1:{device}", caller=ADMIN)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{device}")  # the device port: plaintext h2c
     call = badge_pb2_grpc.BadgeServiceStub(channel).Connect(
         metadata=(*MD, credentials.metadata(tokens["D-1"]))
     )

@@ -22,7 +22,7 @@ from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.v1 import common_pb2
 
-from .conftest import ADMIN, AGENCY
+from .conftest import ADMIN, AGENCY, DEVICE_PORT_TLS
 
 Stub = badge_pb2_grpc.BadgeServiceStub
 # Streaming calls carry the caller explicitly (see SimBadge.metadata).
@@ -134,7 +134,9 @@ async def test_reconnect_after_restart_resumes_without_loss_or_duplicates(
     stub = badge_pb2_grpc.BadgeServiceStub(channel)
     tokens = await register_badges(stub, AGENCY, ["B-9"])
     link_address = f"127.0.0.1:{first.device.port}" if port_kind == "device" else first.server.address
-    link_channel = open_channel(link_address, caller=ADMIN)
+    link_channel = open_channel(
+        link_address, caller=ADMIN, tls=DEVICE_PORT_TLS if port_kind == "device" else None
+    )
     badge = SimBadge("B-9", 41.3, 69.2, interval_s=0.05, metadata=MD, token=tokens["B-9"])
     stop = asyncio.Event()
     task = asyncio.create_task(

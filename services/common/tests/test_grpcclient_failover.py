@@ -21,13 +21,14 @@ REPLICA = """
 import sys
 from concurrent import futures
 import grpc
+from kuzet.common.tls import bind, server_credentials
 port = sys.argv[1]
 handler = grpc.method_handlers_generic_handler(
     "kuzet.test.Replica", {"Who": grpc.unary_unary_rpc_method_handler(lambda req, ctx: port.encode())}
 )
 server = grpc.server(futures.ThreadPoolExecutor(2))
 server.add_generic_rpc_handlers((handler,))
-server.add_insecure_port(f"127.0.0.1:{port}")
+bind(server, f"127.0.0.1:{port}", server_credentials())
 server.start()
 server.wait_for_termination()
 """

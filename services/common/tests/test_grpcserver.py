@@ -10,6 +10,7 @@ from kuzet.common.config import ServiceSettings
 from kuzet.common.db import Database
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer
+from kuzet.common.tls import secure_channel
 from kuzet.common.v1 import audit_pb2, audit_pb2_grpc, common_pb2
 
 AUDITOR = Caller("ann", "prison-a", frozenset({"auditor"}))
@@ -62,7 +63,7 @@ async def test_signed_caller_metadata(server: GrpcServer, monkeypatch: pytest.Mo
         ok = await audit_pb2_grpc.AuditServiceStub(channel).VerifyAudit(audit_pb2.VerifyAuditRequest())
         assert ok.ok
     forged = [("x-kuzet-subject", "ann"), ("x-kuzet-agency", "police-b"), ("x-kuzet-roles", "auditor")]
-    async with grpc.aio.insecure_channel(server.address) as raw:
+    async with secure_channel(server.address) as raw:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await audit_pb2_grpc.AuditServiceStub(raw).VerifyAudit(
                 audit_pb2.VerifyAuditRequest(), metadata=forged
@@ -100,7 +101,7 @@ async def test_reflection_is_served_only_when_enabled(enabled: bool) -> None:
     srv = GrpcServer(settings, [], [], port=0)
     await srv.start()
     try:
-        async with grpc.aio.insecure_channel(srv.address) as channel:
+        async with secure_channel(srv.address) as channel:
             stub = reflection_pb2_grpc.ServerReflectionStub(channel)
             call = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
             if enabled:

@@ -15,6 +15,7 @@ import pytest
 
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.testing import free_port_number
+from kuzet.common.tls import secure_channel
 from kuzet.common.v1 import common_pb2
 from kuzet.drone.config import DroneSettings
 from kuzet.drone.leadership import InProcessLeadership, LeaseTable
@@ -182,7 +183,7 @@ async def harness(sim: SimHost, tmp_path: Path, db_path: str) -> AsyncIterator[H
         publish_event=events.append,
     )
     await server.start()
-    channel = grpc.aio.insecure_channel(server.address)
+    channel = secure_channel(server.address)
     h = Harness(server, channel, drone_pb2_grpc.DroneServiceStub(channel), events, sim)
     yield h
     await channel.close()

@@ -25,6 +25,7 @@ from kuzet.common.config import Endpoints
 from kuzet.common.events import new_event
 from kuzet.common.grpcserver import GrpcServer
 from kuzet.common.testing import free_port_number
+from kuzet.common.tls import bind, secure_channel, server_credentials
 from kuzet.common.v1 import common_pb2
 from kuzet.gateway.app import create_app
 from kuzet.gateway.config import GatewaySettings
@@ -211,7 +212,7 @@ async def backing(tmp_path: Path) -> AsyncIterator[Backing]:
     server, _app = await build_alerting(settings, port=0)
     await server.start()
     empty = grpc.aio.server()
-    empty_port = empty.add_insecure_port("127.0.0.1:0")
+    empty_port = bind(empty, "127.0.0.1:0", server_credentials())
     await empty.start()
     blank = f"127.0.0.1:{empty_port}"
     identity = await start_identity(tmp_path, server.address, blank)
@@ -225,7 +226,7 @@ async def backing(tmp_path: Path) -> AsyncIterator[Backing]:
         badge=blank,
         drone=blank,
     )
-    channel = grpc.aio.insecure_channel(server.address)
+    channel = secure_channel(server.address)
     try:
         yield Backing(endpoints, server.address, channel, identity.address)
     finally:

@@ -16,6 +16,7 @@ from kuzet.alerting.server import build as build_alerting
 from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from kuzet.common.caller import Caller
 from kuzet.common.timeutil import to_timestamp, utcnow
+from kuzet.common.tls import secure_channel
 from kuzet.common.v1 import audit_pb2, common_pb2
 from kuzet.identity.v1 import identity_pb2 as pb
 
@@ -77,7 +78,7 @@ async def test_tracks_match_once_and_alert_as_unconfirmed_candidates(
         publish_events=True,
         alerting=alerting_address,
     )
-    alerts = grpc.aio.insecure_channel(alerting_address)
+    alerts = secure_channel(alerting_address)
     try:
         gallery = await running.gallery(name="escapees")
         obama = await running.enrol(gallery.gallery_id, [photos.obama[0]], "Obama")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from kuzet.common.objectstore import LocalObjectStore
+from kuzet.common.tls import bind, secure_channel, server_credentials
 from kuzet.common.v1 import common_pb2
 from kuzet.inference.v1 import inference_pb2, inference_pb2_grpc
 from kuzet.ingest.cameras import to_config
@@ -55,9 +56,9 @@ async def slow_inference() -> AsyncIterator[tuple[SlowInference, grpc.aio.Channe
     servicer = SlowInference()
     server = grpc.aio.server()
     inference_pb2_grpc.add_InferenceServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = bind(server, "127.0.0.1:0", server_credentials())
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = secure_channel(f"127.0.0.1:{port}")
     yield servicer, channel
     await channel.close()
     await server.stop(0)

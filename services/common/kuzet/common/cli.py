@@ -12,7 +12,15 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from kuzet.common.errors import ConfigError
-from kuzet.common.launcher import GROUP, Launcher, installed_services, parse_replicas, port_open, read_status
+from kuzet.common.launcher import (
+    GROUP,
+    Launcher,
+    installed_services,
+    local_client_tls,
+    parse_replicas,
+    port_open,
+    read_status,
+)
 
 COMMANDS = "kuzet.commands"
 
@@ -61,6 +69,10 @@ def up(only: list[str] | None, replicas: dict[str, int]) -> int:
                 f"  {name:<10} {launcher.url(name)}" + (f"  ({count} replicas)" if count > 1 else ""),
                 flush=True,
             )
+        if client := launcher.client_tls_env:
+            # Clients need a certificate of the local CA: `kuzet <tool>` finds it in the data
+            # directory; other programs take these settings.
+            print("  clients:   " + " ".join(f"{k}={v}" for k, v in client.items()), flush=True)
         print(
             f"Kuzet is up; logs in {launcher.logs}; a process that exits is restarted "
             "(`kuzet status` shows them); Ctrl-C stops it.",
@@ -125,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(name, help=f"{name} (from {extra[name].value})", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command in extra:
+        if not os.environ.get("KUZET_TLS_CERT"):
+            # The tools reach the services of `kuzet up` in the data directory with its client certificate.
+            os.environ.update(local_client_tls(data_dir()))
         command = extra[args.command].load()
         return int(command(rest) or 0)
     if rest:

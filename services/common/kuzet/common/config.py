@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -23,6 +23,7 @@ from pydantic_settings import (
 from kuzet.common.errors import ConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+PLAINTEXT_DEV = "plaintext-dev"
 
 
 class ServiceSettings(BaseSettings):
@@ -107,6 +108,24 @@ class Endpoints(BaseSettings):
     badge: str = "127.0.0.1:50055"
     drone: str = "127.0.0.1:50056"
     traffic: str = "127.0.0.1:50057"
+
+
+class TlsSettings(BaseSettings):
+    """``KUZET_TLS_*``: how every gRPC server and client of this process secures its connections
+    (kuzet.common.tls): PEM files of this process's certificate and key, and of the trusted CA."""
+
+    model_config = SettingsConfigDict(env_prefix="KUZET_TLS_", extra="ignore")
+
+    mode: Literal["mtls", "plaintext-dev"] = Field(
+        default="mtls", description="mtls, or plaintext-dev to serve and dial without TLS (development only)"
+    )
+    cert: Path | None = Field(default=None, description="this process's certificate chain (PEM)")
+    key: Path | None = Field(default=None, description="its private key (PEM)")
+    ca: Path | None = Field(default=None, description="the CA that signs every Kuzet certificate (PEM)")
+
+    @property
+    def plaintext(self) -> bool:
+        return self.mode == PLAINTEXT_DEV
 
 
 S = TypeVar("S", bound=BaseSettings)

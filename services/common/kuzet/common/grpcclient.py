@@ -1,4 +1,4 @@
-"""Channels to other Kuzet services: tracing, caller propagation and retries with backoff."""
+"""Channels to other Kuzet services: mTLS, tracing, caller propagation and retries with backoff."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from kuzet.common.caller import Caller, caller_metadata, current_caller
+from kuzet.common.config import TlsSettings
 from kuzet.common.errors import LEADER_KEY
+from kuzet.common.tls import secure_channel
 
 # UNAVAILABLE means the call did not reach a healthy server: safe to retry, and Kuzet's mutating
 # RPCs are idempotent by client-chosen ids (event_id, upload id) where a retry could repeat work.
@@ -89,11 +91,22 @@ def _caller_interceptors(caller: Caller | None) -> list[grpc.aio.ClientIntercept
     ]
 
 
-def open_channel(address: str, *, caller: Caller | None = None, max_message_mb: int = 32) -> grpc.aio.Channel:
-    """An aio channel to ``address``. Without ``caller`` the current RPC's caller is forwarded."""
+def open_channel(
+    address: str,
+    *,
+    caller: Caller | None = None,
+    max_message_mb: int = 32,
+    server_name: str | None = None,
+    tls: TlsSettings | None = None,
+) -> grpc.aio.Channel:
+    """An mTLS channel to ``address`` (kuzet.common.tls). Without ``caller`` the current RPC's
+    caller is forwarded; ``server_name``: the name to verify where ``address`` is a replica's IP;
+    ``tls``: other settings than the process's (the badge device port is plaintext h2c)."""
     max_bytes = max_message_mb * 1024 * 1024
-    return grpc.aio.insecure_channel(
+    return secure_channel(
         address,
+        settings=tls,
+        server_name=server_name,
         interceptors=[*_caller_interceptors(caller), *aio_client_interceptors()],
         options=[
             ("grpc.enable_retries", 1),

@@ -1,4 +1,4 @@
-"""gRPC server bootstrap shared by every service: health, reflection (opt-in), interceptors, graceful stop."""
+"""gRPC server bootstrap shared by every service: mTLS, health, reflection (opt-in), interceptors, graceful stop."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from kuzet.common.caller import caller_from_metadata, reset_current_caller, set_
 from kuzet.common.config import ServiceSettings
 from kuzet.common.errors import KuzetError
 from kuzet.common.telemetry import current_trace_id, set_current_service
+from kuzet.common.tls import bind, server_credentials
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("kuzet.access")
@@ -172,6 +173,8 @@ class GrpcServer:
         self._port = settings.listen_port if port is None else port
         self._on_start = list(on_start)
         self._on_stop = list(on_stop)
+        # Read now so that a missing or unreadable certificate stops the service before it starts.
+        self._credentials = server_credentials()
         max_bytes = settings.max_message_mb * 1024 * 1024
         self.server = grpc.aio.server(
             # Tracing outermost, so that the caller, errors and access log are inside the span.
@@ -197,7 +200,7 @@ class GrpcServer:
         return f"{self.settings.host}:{self.bound_port}"
 
     async def start(self) -> str:
-        self.bound_port = self.server.add_insecure_port(f"{self.settings.host}:{self._port}")
+        self.bound_port = bind(self.server, f"{self.settings.host}:{self._port}", self._credentials)
         if not self.bound_port:
             raise RuntimeError(f"cannot listen on {self.settings.host}:{self._port}")
         await self.server.start()

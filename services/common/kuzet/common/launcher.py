@@ -4,7 +4,9 @@ On one machine the launcher does for the platform what Kubernetes does for the c
 of a service run as N processes (each its own port, log file and pod name, sharing the service's
 database and object store under the data directory), other services reach them through one
 multi-address gRPC target, and a supervisor restarts a replica that exits, with capped
-exponential backoff, while every other process keeps running.
+exponential backoff, while every other process keeps running. Services speak mTLS with
+certificates from a CA the launcher makes once in the data directory (``tls/``), one certificate
+per service and one for clients (``client``: CLI tools, sims, tests).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from kuzet.common.auditkeys import ensure_local_key_file
+from kuzet.common.config import PLAINTEXT_DEV
 from kuzet.common.grpcserver import ServiceSpec
+from kuzet.common.tls import ensure_local_pki
 
 GROUP = "kuzet.services"
 # What the supervisor last saw of every process, for `kuzet status` and anyone watching the platform.
@@ -35,6 +39,9 @@ PORT_STRIDE = 100
 # Listeners besides the main port (setting suffix -> the service's own default), which every
 # replica needs a port of its own for: kuzet.badge.config.BadgeSettings.device_port.
 SIDE_PORTS: dict[str, dict[str, int]] = {"badge": {"DEVICE_PORT": 50065}}
+# The local CA and certificates, under the data directory; "client" is the holder for clients.
+TLS_DIR = "tls"
+CLIENT = "client"
 
 Report = Callable[[str], None]
 
@@ -176,6 +183,7 @@ class Launcher:
                 raise ValueError(f"{name} serves {self.specs[name].protocol}: run one, behind one port")
         self._lock = threading.RLock()
         self._processes = {p.unit.key: p for p in self._plan()}
+        self._tls_env = self._make_certificates()
         self._supervisor: threading.Thread | None = None
         self._closing = threading.Event()
 
@@ -197,6 +205,21 @@ class Launcher:
                 port = base if i == 0 else (free_port() if self.free_ports else base + i * PORT_STRIDE)
                 planned.append(_Process(unit, port, sides))
         return planned
+
+    def _make_certificates(self) -> dict[str, dict[str, str]]:
+        """``KUZET_TLS_*`` per service and for clients; none when plaintext-dev is asked for."""
+        if self._setting("KUZET_TLS_MODE") == PLAINTEXT_DEV:
+            return {}
+        return ensure_local_pki(self.data_dir / TLS_DIR, [*self.specs, CLIENT])
+
+    @property
+    def client_tls_env(self) -> dict[str, str]:
+        """The ``KUZET_TLS_*`` settings with which a client reaches these services (empty in plaintext-dev)."""
+        return dict(self._tls_env.get(CLIENT, {}))
+
+    def use_client_certificate(self) -> None:
+        """Make this process's clients (open_channel) present the launcher's client certificate."""
+        os.environ.update(self.client_tls_env)
 
     def _setting(self, name: str) -> str | None:
         return self.env.get(name) or os.environ.get(name)
@@ -249,6 +272,7 @@ class Launcher:
         process = self._processes[key]
         unit = process.unit
         env = {**os.environ, "KUZET_DATA_DIR": str(self.data_dir), **self.env}
+        env.update(self._tls_env.get(unit.service, {}))
         for name in self.specs:
             env[f"KUZET_ENDPOINT_{name.upper()}"] = self.endpoint(name)
         prefix = f"KUZET_{unit.service.upper()}_"
@@ -427,6 +451,16 @@ class Launcher:
         tmp = self.status_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.status(), indent=1))
         tmp.replace(self.status_path)
+
+
+def local_client_tls(data_dir: Path) -> dict[str, str]:
+    """The client certificate's ``KUZET_TLS_*`` of the platform `kuzet up` ran in ``data_dir``
+    ({} if it made none), for CLI tools that reach its services."""
+    directory = Path(data_dir).resolve() / TLS_DIR
+    cert, key, ca = directory / f"{CLIENT}.pem", directory / f"{CLIENT}.key", directory / "ca.pem"
+    if not (cert.exists() and key.exists() and ca.exists()):
+        return {}
+    return {"KUZET_TLS_CERT": str(cert), "KUZET_TLS_KEY": str(key), "KUZET_TLS_CA": str(ca)}
 
 
 def read_status(data_dir: Path) -> dict[str, Any] | None:

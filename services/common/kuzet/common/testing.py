@@ -1,7 +1,8 @@
 """pytest plugin with the real components Kuzet's tests run against (loaded by the root config).
 
 PostgreSQL is the machine's server on 127.0.0.1:5432 (a fresh database per test); S3 is a real
-SeaweedFS server started once per session on free loopback ports.
+SeaweedFS server started once per session on free loopback ports. Every gRPC server and client
+the tests start speaks mTLS, with certificates of a CA made for the session (``KUZET_TLS_*``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,10 +24,25 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from kuzet.common import launcher
+from kuzet.common import launcher, tls
 from kuzet.common.db import Database
 
 PG_ADMIN_URL = os.environ.get("KUZET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+_TEST_PKI: tempfile.TemporaryDirectory[str] | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make the session's CA and one loopback certificate, used by every server and client of
+    the tests (and inherited by the processes they start), unless the environment names its own."""
+    global _TEST_PKI
+    _TEST_PKI = tempfile.TemporaryDirectory(prefix="kuzet-test-pki-")
+    tls.use_local_pki(Path(_TEST_PKI.name), "tests")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _TEST_PKI is not None:
+        _TEST_PKI.cleanup()
 
 
 def free_port_number() -> int:

@@ -10,6 +10,7 @@ from kuzet.alerting.v1 import alerting_pb2_grpc
 from kuzet.badge.v1 import badge_pb2_grpc
 from kuzet.common.config import Endpoints
 from kuzet.common.grpcclient import open_channel
+from kuzet.common.tls import host_of
 from kuzet.common.v1 import audit_pb2_grpc
 from kuzet.drone.v1 import drone_pb2_grpc
 from kuzet.identity.v1 import identity_pb2_grpc
@@ -31,7 +32,14 @@ class Backends:
         ch = self._channels.get(key)
         if ch is None:
             # The caller is passed explicitly as metadata on each call (the gateway serves no RPC).
-            ch = open_channel(address or getattr(self.endpoints, service), max_message_mb=self._max_mb)
+            # A replica's address is its pod IP, which no certificate names: it must prove to
+            # be the service's, by the name of the service's endpoint.
+            endpoint = getattr(self.endpoints, service)
+            ch = open_channel(
+                address or endpoint,
+                max_message_mb=self._max_mb,
+                server_name=host_of(endpoint) if address else None,
+            )
             self._channels[key] = ch
         return ch
 
