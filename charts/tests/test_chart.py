@@ -167,9 +167,10 @@ def test_long_running_containers_have_probes(manifests: list[dict[str, Any]]) ->
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                 assert probe in c, f"{comp}:{c['name']} lacks {probe}"
             if comp in PORTS and comp != "gateway":
-                # Native gRPC health checking (grpc.health.v1, served by every Kuzet gRPC server).
-                assert c["readinessProbe"]["grpc"] == {"port": PORTS[comp], "service": ""}
-                assert c["livenessProbe"]["grpc"]["port"] == PORTS[comp]
+                # TCP: the port serves mTLS only and the kubelet's gRPC probe cannot show a
+                # certificate (test_tls.py: native gRPC health checking under plaintext-dev).
+                assert c["readinessProbe"]["tcpSocket"] == {"port": "grpc"}
+                assert c["livenessProbe"]["tcpSocket"] == {"port": "grpc"}
             elif comp == "gateway":
                 assert c["readinessProbe"]["httpGet"]["path"] == "/healthz"
 
@@ -372,6 +373,8 @@ def test_dev_secrets_exist_only_for_inline_values(
         values["database"]["url"] and not values["database"]["existingSecret"]
     )
     for s in by_kind(manifests, "Secret"):
+        if s["metadata"]["name"].endswith(("-tls", "-tls-ca")):
+            continue  # certificates (templates/tls.yaml): no migration reads them
         # The audit key is no hook: made once and kept across upgrades (templates/audit-secret.yaml).
         if s["metadata"]["name"] not in ("kz-kuzet-caller", "kz-kuzet-audit-key"):
             # Migration hooks read them, so they are hooks that run first.
@@ -694,9 +697,9 @@ def test_badge_device_port_is_declared_exposed_and_admitted(
     cm = config_maps(manifests)["kz-kuzet-badge-env"]
     assert cm["KUZET_BADGE_DEVICE_PORT"] == str(device["port"])
     assert cm["KUZET_BADGE_DEVICE_MAX_STREAMS"] == str(device["maxStreams"])
-    # Probes stay on the API port's gRPC health.
+    # Probes stay on the API port (TCP: it serves mTLS only).
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert c[probe]["grpc"] == {"port": PORTS["badge"], "service": ""}, probe
+        assert c[probe]["tcpSocket"] == {"port": "grpc"}, probe
     # Only the badge has a device port.
     for other in by_kind(manifests, "ConfigMap"):
         if other["metadata"]["name"] != "kz-kuzet-badge-env":

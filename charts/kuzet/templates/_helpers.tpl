@@ -203,7 +203,8 @@ topologySpreadConstraints:
 {{- define "kuzet.grpcProbes" -}}
 {{- $port := .port -}}
 {{- $check := dict "tcpSocket" (dict "port" "grpc") -}}
-{{- if semverCompare ">=1.24-0" .root.Capabilities.KubeVersion.Version -}}
+{{- /* The kubelet's gRPC probe speaks plaintext only: an mTLS port is probed over TCP. */ -}}
+{{- if and (semverCompare ">=1.24-0" .root.Capabilities.KubeVersion.Version) (not (include "kuzet.mtls" .root)) -}}
 {{- $check = dict "grpc" (dict "port" ($port | int) "service" "") -}}
 {{- end -}}
 {{- if eq (.protocol | default "grpc") "http" -}}
