@@ -21,6 +21,7 @@ import sysconfig
 import time
 from pathlib import Path
 
+from kuzet.common.tls import client_credentials, load_tls_settings
 from kuzet.inference.tritonrepo import generate
 
 
@@ -75,11 +76,27 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _tls_args() -> list[str]:
+    """Triton's own flags for a mutual-TLS gRPC port, from this process's settings."""
+    tls = load_tls_settings()
+    if tls.plaintext:
+        return []
+    client_credentials(tls)  # a missing or unreadable file: the same clear error as a service's
+    return [
+        "--grpc-use-ssl=true",
+        "--grpc-use-ssl-mutual=true",
+        f"--grpc-server-cert={tls.cert}",
+        f"--grpc-server-key={tls.key}",
+        f"--grpc-root-cert={tls.ca}",
+    ]
+
+
 class LocalTriton:
     """A tritonserver process on loopback serving the CI model repository.
 
     Models are loaded explicitly (``--model-control-mode=explicit``) so tests can have a model
-    that exists in the repository but is not loaded.
+    that exists in the repository but is not loaded. Its gRPC port serves mTLS with this
+    process's certificate (``KUZET_TLS_*``), as the chart's Triton does, unless plaintext-dev.
     """
 
     def __init__(self, workdir: Path, models: list[str] | None = None, grpc_port: int = 0) -> None:
@@ -116,6 +133,7 @@ class LocalTriton:
             "--log-verbose=0",
         ]
         cmd += [f"--load-model={m}" for m in (self.models if self.models is not None else ["*"])]
+        cmd += _tls_args()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, env=server_env(), preexec_fn=_die_with_parent
@@ -127,7 +145,7 @@ class LocalTriton:
         import tritonclient.grpc as grpcclient
 
         deadline = time.monotonic() + timeout_s
-        client = grpcclient.InferenceServerClient(self.url)
+        client = grpcclient.InferenceServerClient(self.url, creds=client_credentials())
         last = ""
         try:
             while time.monotonic() < deadline:

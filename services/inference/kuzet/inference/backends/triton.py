@@ -13,6 +13,7 @@ from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
 from kuzet.common.errors import Unavailable
+from kuzet.common.tls import client_credentials
 from kuzet.inference.backends.base import ModelCounters, ModelState
 from kuzet.inference.catalog import ModelSpec
 
@@ -48,7 +49,8 @@ class TritonBackend:
 
     def _connect(self) -> InferenceServerClient:
         if self._client is None:
-            self._client = InferenceServerClient(url=self.url)
+            # mTLS with this process's certificate, as to every Kuzet service (plaintext-dev: none).
+            self._client = InferenceServerClient(url=self.url, creds=client_credentials())
         return self._client
 
     async def _reset(self) -> None:
