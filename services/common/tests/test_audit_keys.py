@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from kuzet.common.audit import AuditLog, audit_table, record_hash
@@ -265,3 +266,34 @@ def test_a_bench_run_gets_a_key_unless_one_is_set(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("KUZET_AUDIT_KEY_FILE", raising=False)
     use_run_audit_key()
     assert load_keyring().current.key_id.startswith("run-")
+
+
+def test_a_service_role_with_insert_and_select_appends_but_cannot_rewrite(pg_url: str) -> None:
+    """The deployment the docs ask for: the service's own role, the table owned by another."""
+    import uuid
+
+    owner = AuditLog(Database(pg_url), AuditKeyring(K1))  # migrations run as the owner
+    _append(owner, 1)
+    role = f"kuzet_svc_{uuid.uuid4().hex[:8]}"
+    with owner.database.session() as s:
+        s.execute(text(f"CREATE ROLE {role} LOGIN"))
+        s.execute(text(f"GRANT SELECT, INSERT ON kuzet_audit_log TO {role}"))
+        s.execute(text(f"GRANT SELECT ON alembic_version_audit TO {role}"))
+    service_url = make_url(pg_url).set(username=role, password=None).render_as_string(hide_password=False)
+    service = AuditLog(Database(service_url), AuditKeyring(K1))
+    try:
+        _append(service, 2)
+        assert service.verify().ok and service.verify().records_checked == 3
+        for statement in (
+            "UPDATE kuzet_audit_log SET actor = 'nobody' WHERE seq = 1",
+            "DELETE FROM kuzet_audit_log",
+            "ALTER TABLE kuzet_audit_log DISABLE TRIGGER USER",
+        ):
+            with pytest.raises(DBAPIError), service.database.session() as s:
+                s.execute(text(statement))
+    finally:
+        service.database.dispose()
+        with owner.database.session() as s:
+            s.execute(text(f"DROP OWNED BY {role}"))
+            s.execute(text(f"DROP ROLE {role}"))
+        owner.database.dispose()
