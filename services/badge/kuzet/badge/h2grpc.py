@@ -596,6 +596,7 @@ class H2GrpcConnection(asyncio.Protocol):
             stream.remote_closed = True
         content_type = stream.header("content-type") or ""
         if pseudo.get(":method") != "POST" or not content_type.startswith("application/grpc"):
+            self._control_frame()  # a call that never runs is churn (so are the two below)
             self.write(
                 frame(HEADERS, END_HEADERS | END_STREAM, stream_id, encode_headers([(":status", "415")]))
             )
@@ -606,6 +607,7 @@ class H2GrpcConnection(asyncio.Protocol):
             return
         factory = self.endpoint.methods.get(stream.method)
         if factory is None:
+            self._control_frame()
             stream.finish(grpc.StatusCode.UNIMPLEMENTED, f"method {stream.method} is not served here")
             return
         timeout = stream.header("grpc-timeout")
@@ -616,7 +618,6 @@ class H2GrpcConnection(asyncio.Protocol):
                 )
             stream.handler = factory(stream)
         except StreamRefused as exc:
-            # A refused call is churn like a refused stream: a flood of bad tokens is a flood.
             self._control_frame()
             if stream.remote_closed:
                 stream.finish(exc.code, exc.message)

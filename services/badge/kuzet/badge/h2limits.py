@@ -19,8 +19,9 @@ class Limits:
     # block as it grows, before any HPACK decoding.
     max_header_list: int = 16_384
     # Frames that make the server reply or work but carry no call: PING, SETTINGS, RST_STREAM,
-    # PRIORITY, CONTINUATION, DATA that is empty without ending its stream, refused HEADERS and
-    # unknown types. A token bucket; empty -> GOAWAY ENHANCE_YOUR_CALM.
+    # PRIORITY, CONTINUATION, DATA that is empty without ending its stream, unknown types, and
+    # HEADERS that open no running call (over the stream cap, a bad token, another method or
+    # content type). A token bucket; empty -> GOAWAY ENHANCE_YOUR_CALM.
     control_frames_per_s: float = 100.0
     control_frame_burst: int = 1000
     # WINDOW_UPDATE is how a legitimate reader keeps us sending, so grpcio sends many of them with
