@@ -16,6 +16,7 @@ from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from kuzet.common.caller import Caller
 from kuzet.common.events import new_event
 from kuzet.common.testing import free_port_number
+from kuzet.common.tls import secure_channel
 from kuzet.common.v1 import common_pb2
 from kuzet.drone.alertgate import alerting_lookup
 from kuzet.drone.config import DroneSettings
@@ -73,7 +74,7 @@ async def gated(sim: SimHost, tmp_path: Path, db_path: str) -> AsyncIterator[Gat
         port=0,
     )
     address = await alerting.start()
-    alert_channel = grpc.aio.insecure_channel(address)
+    alert_channel = secure_channel(address)
     events: list[common_pb2.Event] = []
     server = await build(
         DroneSettings(port=free_port_number(), data_dir=tmp_path, database_url=db_path),
@@ -82,7 +83,7 @@ async def gated(sim: SimHost, tmp_path: Path, db_path: str) -> AsyncIterator[Gat
         alerts=alerting_lookup(alert_channel),
     )
     await server.start()
-    channel = grpc.aio.insecure_channel(server.address)
+    channel = secure_channel(server.address)
     harness = Harness(server, channel, drone_pb2_grpc.DroneServiceStub(channel), events, sim)
     try:
         yield Gated(harness, alerting_pb2_grpc.AlertingServiceStub(alert_channel), alerting)
