@@ -174,6 +174,7 @@ async def test_auditor_sees_trails_and_verifies(browser: Any, console: Any) -> N
     await page.locator("#audit-verify-results li.ok").first.wait_for()
     text = await page.locator("#audit-verify-results").inner_text()
     assert "gateway: intact" in text and "alerting: intact" in text
+    assert "local files, no object lock" in text  # where each head is anchored, said plainly
     await page.screenshot(path=str(ARTIFACTS / "04-audit.png"))
     # Auditors get no alert list tab.
     assert await page.locator('#tabs button[data-view="alerts"]').count() == 0

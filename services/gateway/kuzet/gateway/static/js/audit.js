@@ -1,4 +1,4 @@
-// Audit trails for auditors: list one service's records, verify every hash chain.
+// Audit trails for auditors: list one service's records, verify every keyed hash chain and its anchor.
 import { api } from "./api.js";
 import { $, clear, h, showError } from "./dom.js";
 
@@ -19,6 +19,15 @@ export async function loadAudit(more = false) {
   } catch (e) { showError(`audit: ${e.message}`); }
 }
 
+// Where each trail's head is anchored outside the database, and whether object lock keeps it.
+function anchorNote(res) {
+  const a = res.latest_anchor;
+  const where = a ? `; head anchored at record ${a.seq} (${a.anchored_at})` : "; not anchored yet";
+  const store = res.anchor_store ? ` in ${res.anchor_store}` : "";
+  const legacy = Number(res.legacy_records) ? `; ${res.legacy_records} legacy unkeyed records` : "";
+  return `${where}${store}${legacy}`;
+}
+
 async function verify() {
   const out = clear($("#audit-verify-results"));
   out.append(h("li", {}, "Verifying…"));
@@ -27,7 +36,7 @@ async function verify() {
     clear(out);
     for (const r of data.results) {
       if (r.error) out.append(h("li", { class: "warn" }, `${r.service}: unavailable (${r.error.message})`));
-      else if (r.result.ok) out.append(h("li", { class: "ok" }, `${r.service}: intact, ${r.result.records_checked} records`));
+      else if (r.result.ok) out.append(h("li", { class: "ok" }, `${r.service}: intact, ${r.result.records_checked} records${anchorNote(r.result)}`));
       else out.append(h("li", { class: "bad" }, `${r.service}: BROKEN at record ${r.result.first_bad_seq} — ${r.result.reason}`));
     }
   } catch (e) { clear(out); showError(`verify: ${e.message}`); }
