@@ -16,13 +16,18 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI
 
-from kuzet.gateway.auth import AuthError, TokenValidator, http_jwks_source
+from kuzet.gateway.auth import AuthError, IssuerPolicy, TokenValidator, http_jwks_source, issuer_name
 from kuzet.gateway.localissuer import DemoUser, LocalIssuer, SigningKey, hash_password
 
 AUD = "kuzet"
 ALICE = DemoUser(
     username="alice", password=hash_password("s3cret"), agency="prison", roles=["operator", "bogus"]
 )
+
+
+def bound(issuer: str, *agencies: str) -> dict[str, IssuerPolicy]:
+    """The issuer may assert ``agencies`` (prison when none are named)."""
+    return {issuer: IssuerPolicy(frozenset(agencies or ("prison",)), issuer_name(issuer))}
 
 
 def idp_app(issuer: LocalIssuer) -> FastAPI:
@@ -48,9 +53,14 @@ async def idp(serve_app: Callable[..., Any], free_port: int) -> Any:
 
 async def test_valid_token_gives_subject_agency_and_known_roles(idp: Any) -> None:
     issuer, source, _ = idp
-    validator = TokenValidator({issuer.issuer: source}, AUD)
+    validator = TokenValidator({issuer.issuer: source}, AUD, policies=bound(issuer.issuer))
     p = await validator.validate(issuer.issue(ALICE))
-    assert (p.subject, p.agency, p.roles) == ("prison/alice", "prison", frozenset({"operator"}))
+    # The subject is qualified by the issuer's name: another IdP's "prison/alice" is someone else.
+    assert (p.subject, p.agency, p.roles) == (
+        f"prison/alice@127.0.0.1:{issuer.issuer.rsplit(':', 1)[1]}",
+        "prison",
+        frozenset({"operator"}),
+    )
 
 
 async def test_password_grant_endpoint(idp: Any) -> None:
@@ -68,7 +78,9 @@ async def test_password_grant_endpoint(idp: Any) -> None:
         )
     assert ok.status_code == 200 and ok.headers["cache-control"] == "no-store"
     assert (
-        await TokenValidator({issuer.issuer: source}, AUD).validate(ok.json()["access_token"])
+        await TokenValidator({issuer.issuer: source}, AUD, policies=bound(issuer.issuer)).validate(
+            ok.json()["access_token"]
+        )
     ).agency == "prison"
     assert bad.status_code == nobody.status_code == 401
     assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
@@ -76,7 +88,9 @@ async def test_password_grant_endpoint(idp: Any) -> None:
 
 async def test_jwks_is_cached_and_refreshed_on_unknown_kid(idp: Any) -> None:
     issuer, source, fetches = idp
-    validator = TokenValidator({issuer.issuer: source}, AUD, min_refresh_seconds=0)
+    validator = TokenValidator(
+        {issuer.issuer: source}, AUD, policies=bound(issuer.issuer), min_refresh_seconds=0
+    )
     for _ in range(3):
         await validator.validate(issuer.issue(ALICE))
     assert fetches["n"] == 1
@@ -87,7 +101,9 @@ async def test_jwks_is_cached_and_refreshed_on_unknown_kid(idp: Any) -> None:
 
 async def test_unknown_kid_refresh_is_rate_limited(idp: Any) -> None:
     issuer, source, fetches = idp
-    validator = TokenValidator({issuer.issuer: source}, AUD, min_refresh_seconds=60)
+    validator = TokenValidator(
+        {issuer.issuer: source}, AUD, policies=bound(issuer.issuer), min_refresh_seconds=60
+    )
     await validator.validate(issuer.issue(ALICE))
     stranger = SigningKey.create()
     for _ in range(5):
@@ -135,14 +151,14 @@ def _claims(issuer: LocalIssuer, **over: Any) -> dict[str, Any]:
 )
 async def test_bad_claims_rejected(idp: Any, over: dict[str, Any], message: str) -> None:
     issuer, source, _ = idp
-    validator = TokenValidator({issuer.issuer: source}, AUD)
+    validator = TokenValidator({issuer.issuer: source}, AUD, policies=bound(issuer.issuer))
     with pytest.raises(AuthError, match=message):
         await validator.validate(issuer.sign(_claims(issuer, **over)))
 
 
 async def test_forged_and_confused_tokens_rejected(idp: Any) -> None:
     issuer, source, _ = idp
-    validator = TokenValidator({issuer.issuer: source}, AUD)
+    validator = TokenValidator({issuer.issuer: source}, AUD, policies=bound(issuer.issuer))
     good = issuer.issue(ALICE)
     # Same kid, different private key: the signature does not verify.
     forger = SigningKey(kid=issuer.key.kid, private=SigningKey.create().private)
@@ -172,7 +188,7 @@ async def test_forged_and_confused_tokens_rejected(idp: Any) -> None:
 async def test_unreachable_issuer_is_an_auth_error() -> None:
     async with httpx.AsyncClient() as client:
         iss = "http://127.0.0.1:9"
-        validator = TokenValidator({iss: http_jwks_source(iss, client)}, AUD)
+        validator = TokenValidator({iss: http_jwks_source(iss, client)}, AUD, policies=bound(iss))
         token = LocalIssuer(iss, AUD, [ALICE]).issue(ALICE)
         with pytest.raises(AuthError, match="cannot fetch"):
             await validator.validate(token)
@@ -181,7 +197,9 @@ async def test_unreachable_issuer_is_an_auth_error() -> None:
 async def test_cached_token_still_expires(idp: Any) -> None:
     issuer, source, _ = idp
     now = [time.time()]
-    validator = TokenValidator({issuer.issuer: source}, AUD, leeway_seconds=0, clock=lambda: now[0])
+    validator = TokenValidator(
+        {issuer.issuer: source}, AUD, policies=bound(issuer.issuer), leeway_seconds=0, clock=lambda: now[0]
+    )
     token = issuer.issue(ALICE, ttl_seconds=60)
     assert (await validator.validate(token)).agency == "prison"
     assert (await validator.validate(token)).agency == "prison"  # from the cache
@@ -194,7 +212,51 @@ async def test_discovery_must_name_the_configured_issuer(idp: Any) -> None:
     issuer, _, _ = idp
     alias = issuer.issuer.replace("127.0.0.1", "localhost")  # same server, another issuer name
     async with httpx.AsyncClient() as client:
-        validator = TokenValidator({alias: http_jwks_source(alias, client)}, AUD)
+        validator = TokenValidator({alias: http_jwks_source(alias, client)}, AUD, policies=bound(alias))
         token = issuer.sign(_claims(issuer, iss=alias))
         with pytest.raises(AuthError, match="another issuer"):
             await validator.validate(token)
+
+
+async def test_an_issuer_asserts_only_the_agencies_it_is_bound_to(idp: Any) -> None:
+    issuer, source, _ = idp
+    validator = TokenValidator({issuer.issuer: source}, AUD, policies=bound(issuer.issuer, "prison"))
+    police = DemoUser(username="bob", password=hash_password("x"), agency="police", roles=["admin"])
+    with pytest.raises(AuthError, match=f"issuer {issuer.issuer} may not assert agency 'police'"):
+        await validator.validate(issuer.issue(police))
+    assert (await validator.validate(issuer.issue(ALICE))).agency == "prison"
+    with pytest.raises(ValueError, match="without the agencies"):
+        TokenValidator({issuer.issuer: source}, AUD, policies={})
+    with pytest.raises(ValueError, match="without the agencies"):
+        TokenValidator(
+            {issuer.issuer: source},
+            AUD,
+            policies=bound(issuer.issuer) | {issuer.issuer: IssuerPolicy(frozenset(), "x")},
+        )
+
+
+async def test_two_issuers_same_subject_are_two_people() -> None:
+    """The same username at two IdPs gives two subjects (and two reviewers, two actors)."""
+    first = LocalIssuer("https://sso.example/realms/prison", AUD, [ALICE], key=SigningKey.create())
+    second = LocalIssuer("https://sso.example/realms/other", AUD, [ALICE], key=SigningKey.create())
+    validator = TokenValidator(
+        {first.issuer: first.jwks_source, second.issuer: second.jwks_source},
+        AUD,
+        policies=bound(first.issuer) | bound(second.issuer),
+    )
+    a = await validator.validate(first.issue(ALICE))
+    b = await validator.validate(second.issue(ALICE))
+    assert a.subject != b.subject
+    assert (a.subject, b.subject) == (
+        "prison/alice@sso.example/realms/prison",
+        "prison/alice@sso.example/realms/other",
+    )
+    with pytest.raises(ValueError, match="share a name"):
+        TokenValidator(
+            {first.issuer: first.jwks_source, second.issuer: second.jwks_source},
+            AUD,
+            policies={
+                first.issuer: IssuerPolicy(frozenset({"prison"}), "same"),
+                second.issuer: IssuerPolicy(frozenset({"prison"}), "same"),
+            },
+        )

@@ -166,7 +166,7 @@ async def test_operator_flow_and_identity_reaching_alerting(stack: Any) -> None:
     acked = await gw.client.post(f"/api/v1/alerts/{alert}/acknowledge", json={"note": "going"}, headers=op)
     assert acked.status_code == 200
     # The subject from the token reached alerting as the caller.
-    assert acked.json()["alert"]["acknowledged_by"] == "prison/prison-operator"
+    assert acked.json()["alert"]["acknowledged_by"] == "prison/prison-operator@local"
     assert acked.json()["alert"]["state"] == "ALERT_STATE_ACKNOWLEDGED"
     again = await gw.client.post(f"/api/v1/alerts/{alert}/resolve", json={"outcome": "wrong"}, headers=op)
     assert again.status_code == 400 and "outcome" in again.json()["error"]["message"]

@@ -137,7 +137,7 @@ async def test_operator_sees_alert_live_and_acknowledges_it(browser: Any, consol
     await row.locator(".state-acknowledged").first.wait_for(timeout=5000)
     await page.locator(f'li[data-alert-id="{alert_id}"] .state.state-acknowledged').wait_for()
     assert (
-        "Acknowledged by prison/prison-operator"
+        "Acknowledged by prison/prison-operator@local"
         in await page.locator(f'li[data-alert-id="{alert_id}"]').inner_text()
     )
     await page.screenshot(path=str(ARTIFACTS / "03-alert-acknowledged.png"))
@@ -279,7 +279,7 @@ async def test_two_reviewers_confirm_a_match(browser: Any, review_console: Any) 
     await page.click('#tabs button[data-view="reviews"]')
     await _faces_loaded(card)
     # The second reviewer sees that a first one confirmed, and why.
-    assert "confirmed by prison/prison-reviewer" in (await card.inner_text()).lower()
+    assert "confirmed by prison/prison-reviewer@local" in (await card.inner_text()).lower()
     await page.screenshot(path=str(ARTIFACTS / "06-second-reviewer.png"))
     await _review(page, match_id, "confirm", "agree: same person")
     await card.wait_for(state="detached")  # confirmed: it leaves the pending queue
@@ -291,7 +291,10 @@ async def test_two_reviewers_confirm_a_match(browser: Any, review_console: Any) 
     ).json()["matches"]
     match = next(m for m in done if m["match_id"] == match_id)
     assert match["state"] == "MATCH_STATE_CONFIRMED"
-    assert [r["reviewer"] for r in match["reviews"]] == ["prison/prison-reviewer", "prison/prison-reviewer2"]
+    assert [r["reviewer"] for r in match["reviews"]] == [
+        "prison/prison-reviewer@local",
+        "prison/prison-reviewer2@local",
+    ]
 
 
 async def test_cameras_and_site_map(

@@ -38,7 +38,7 @@ async def test_evidence_link_serves_bytes_and_every_view_is_audited(stack: Any) 
         )
     ).json()["records"]
     views = [r for r in trail if r["action"] == "evidence.view" and r["outcome"] == "ok"]
-    assert len(views) == 2 and {v["actor"] for v in views} == {"prison/prison-operator"}
+    assert len(views) == 2 and {v["actor"] for v in views} == {"prison/prison-operator@local"}
     assert views[0]["details"]["purpose"] == f"alert {alert_id}"
     # Tampered or expired links are refused.
     body, mac = url.removeprefix("/evidence/").split(".")
@@ -166,7 +166,11 @@ async def test_local_issuer_mounted_and_marked(gw: Any) -> None:
 
 
 async def test_local_issuer_can_be_disabled(gateway_factory: Any) -> None:
-    gw = await gateway_factory(local_issuer=False, issuers=["https://idp.example/realms/prison"])
+    gw = await gateway_factory(
+        local_issuer=False,
+        issuers=["https://idp.example/realms/prison"],
+        issuer_agencies={"https://idp.example/realms/prison": ["prison"]},
+    )
     assert (await gw.client.post("/oidc/token", data={})).status_code == 404
     assert gw.gateway.validator.issuers == ["https://idp.example/realms/prison"]
     assert isinstance(gw.client, httpx.AsyncClient)
@@ -178,6 +182,27 @@ def test_no_issuer_at_all_is_a_configuration_error(make_settings: Any) -> None:
 
     with pytest.raises(ConfigError, match="KUZET_GATEWAY_ISSUERS"):
         build_gateway(make_settings(local_issuer=False))
+
+
+def test_every_issuer_is_bound_to_the_agencies_it_may_assert(make_settings: Any) -> None:
+    from kuzet.common.errors import ConfigError
+    from kuzet.gateway.context import build_gateway
+
+    idp = "https://idp.example/realms/prison"
+    with pytest.raises(
+        ConfigError, match=re.escape(f"issuer {idp} has no entry in KUZET_GATEWAY_ISSUER_AGENCIES")
+    ):
+        build_gateway(make_settings(local_issuer=False, issuers=[idp]))
+    with pytest.raises(
+        ConfigError, match=re.escape("names issuers not in KUZET_GATEWAY_ISSUERS: https://typo.example")
+    ):
+        build_gateway(
+            make_settings(
+                local_issuer=False,
+                issuers=[idp],
+                issuer_agencies={idp: ["prison"], "https://typo.example": ["police"]},
+            )
+        )
 
 
 async def test_access_log_masks_credentials(stack: Any, caplog: Any) -> None:

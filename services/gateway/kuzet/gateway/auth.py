@@ -3,6 +3,10 @@
 Checks issuer (one of the configured ones), audience, signature with the issuer's JWKS, expiry
 and not-before. Only asymmetric algorithms are accepted, so a token "signed" with a public key
 as an HMAC secret, or with alg=none, never verifies.
+
+Each issuer may assert only the agencies it is bound to (an agency's IdP cannot mint another
+agency's users), and subjects are qualified by their issuer (``sub@issuer-name``) so that two
+IdPs' "alice" are two people everywhere a subject is recorded: audit, reviews, acknowledgements.
 """
 
 from __future__ import annotations
@@ -46,6 +50,19 @@ class Principal:
 JwksSource = Callable[[], Awaitable[Mapping[str, Any]]]
 
 
+@dataclass(frozen=True)
+class IssuerPolicy:
+    """What a trusted issuer may assert, and the name that qualifies its subjects."""
+
+    agencies: frozenset[str]
+    name: str
+
+
+def issuer_name(issuer: str) -> str:
+    """The issuer URL without its scheme: unique per issuer (hosts and Keycloak realms alike)."""
+    return issuer.split("://", 1)[-1].rstrip("/")
+
+
 @dataclass
 class _IssuerKeys:
     source: JwksSource
@@ -78,6 +95,7 @@ class TokenValidator:
         issuers: Mapping[str, JwksSource],
         audience: str,
         *,
+        policies: Mapping[str, IssuerPolicy],
         cache_seconds: float = 300.0,
         min_refresh_seconds: float = 10.0,
         leeway_seconds: float = 30.0,
@@ -87,7 +105,16 @@ class TokenValidator:
     ) -> None:
         if not issuers:
             raise ValueError("at least one token issuer must be configured")
+        unbound = sorted(iss for iss in issuers if not (iss in policies and policies[iss].agencies))
+        if unbound:
+            raise ValueError(f"issuers without the agencies they may assert: {', '.join(unbound)}")
+        names = [policies[iss].name for iss in issuers]
+        if len(set(names)) != len(names):
+            raise ValueError(
+                f"two issuers share a name, their subjects would mix: {', '.join(sorted(names))}"
+            )
         self._issuers = {iss: _IssuerKeys(src) for iss, src in issuers.items()}
+        self._policies = {iss: policies[iss] for iss in issuers}
         self._audience = audience
         self._cache_seconds = cache_seconds
         # An unknown kid refreshes the JWKS (key rotation), but at most this often, so a flood
@@ -193,6 +220,9 @@ class TokenValidator:
         agency = claims.get(self._agency_claim)
         if not isinstance(agency, str) or not agency:
             raise AuthError(f"token has no '{self._agency_claim}' claim")
+        policy = self._policies[str(claims["iss"])]
+        if agency not in policy.agencies:
+            raise AuthError(f"issuer {claims['iss']} may not assert agency {agency[:64]!r}")
         raw_roles = claims.get(self._roles_claim, [])
         if isinstance(raw_roles, str):
             raw_roles = raw_roles.split()
@@ -201,7 +231,7 @@ class TokenValidator:
         # Roles Kuzet does not know are dropped rather than trusted.
         roles = frozenset(r for r in raw_roles if isinstance(r, str) and r in ROLES)
         return Principal(
-            subject=str(claims["sub"]),
+            subject=f"{claims['sub']}@{policy.name}",
             agency=agency,
             roles=roles,
             name=str(claims.get("name") or claims.get("preferred_username") or claims["sub"]),

@@ -26,6 +26,10 @@ class GatewaySettings(ServiceSettings):
     jwks_cache_seconds: float = Field(default=300.0, gt=0)
     jwks_min_refresh_seconds: float = Field(default=10.0, ge=0)
     clock_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    # The agencies each issuer may assert, JSON: {"https://sso.prison.example/realms/staff":
+    # ["prison"]}. Every issuer needs an entry; a token asserting another agency gets 401. The
+    # local issuer asserts the agencies of its own users.
+    issuer_agencies: dict[str, list[str]] = Field(default_factory=dict)
     agency_claim: str = "agency"
     roles_claim: str = "roles"
 
@@ -58,6 +62,11 @@ class GatewaySettings(ServiceSettings):
     def _networks(cls, v: list[str]) -> list[str]:
         parse_networks(v)
         return v
+
+    @field_validator("issuer_agencies")
+    @classmethod
+    def _bindings(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {iss.rstrip("/"): [a for a in agencies if a.strip()] for iss, agencies in v.items()}
 
     @field_validator("issuers", "cors_origins")
     @classmethod

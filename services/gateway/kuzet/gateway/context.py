@@ -20,7 +20,14 @@ from kuzet.common.db import Database
 from kuzet.common.errors import ConfigError
 from kuzet.common.grpcclient import leader_address
 from kuzet.common.objectstore import ObjectStore, open_object_store
-from kuzet.gateway.auth import JwksSource, Principal, TokenValidator, http_jwks_source
+from kuzet.gateway.auth import (
+    IssuerPolicy,
+    JwksSource,
+    Principal,
+    TokenValidator,
+    http_jwks_source,
+    issuer_name,
+)
 from kuzet.gateway.backends import Backends
 from kuzet.gateway.clientaddr import Network, parse_networks
 from kuzet.gateway.config import GatewaySettings
@@ -111,16 +118,42 @@ def principal_metadata(principal: Principal) -> list[tuple[str, str]]:
     return caller_metadata(principal_caller(principal))
 
 
+# Subjects of the local issuer read "prison/prison-operator@local".
+LOCAL_ISSUER_NAME = "local"
+
+
+def issuer_policies(settings: GatewaySettings) -> dict[str, IssuerPolicy]:
+    """The agencies each configured issuer may assert; every issuer must have some."""
+    unknown = sorted(set(settings.issuer_agencies) - set(settings.issuers))
+    if unknown:
+        raise ConfigError(
+            f"KUZET_GATEWAY_ISSUER_AGENCIES names issuers not in KUZET_GATEWAY_ISSUERS: {', '.join(unknown)}"
+        )
+    policies = {}
+    for iss in settings.issuers:
+        agencies = frozenset(settings.issuer_agencies.get(iss, ()))
+        if not agencies:
+            raise ConfigError(
+                f"issuer {iss} has no entry in KUZET_GATEWAY_ISSUER_AGENCIES: name the agencies it may "
+                'assert, e.g. {"' + iss + '": ["prison"]}'
+            )
+        policies[iss] = IssuerPolicy(agencies, issuer_name(iss))
+    return policies
+
+
 def build_gateway(
     settings: GatewaySettings,
     *,
     endpoints: Endpoints | None = None,
     http: httpx.AsyncClient | None = None,
-    extra_issuers: dict[str, JwksSource] | None = None,
+    extra_issuers: dict[str, tuple[JwksSource, frozenset[str]]] | None = None,
 ) -> Gateway:
     http = http or httpx.AsyncClient(follow_redirects=False)
     issuers: dict[str, JwksSource] = {iss: http_jwks_source(iss, http) for iss in settings.issuers}
-    issuers.update(extra_issuers or {})
+    policies = issuer_policies(settings)
+    for iss, (source, agencies) in (extra_issuers or {}).items():
+        issuers[iss] = source
+        policies[iss] = IssuerPolicy(agencies, issuer_name(iss))
     local: LocalIssuer | None = None
     if settings.local_issuer:
         users = list(settings.local_users)
@@ -139,6 +172,7 @@ def build_gateway(
         )
         # Its keys are in this process: no HTTP round trip to ourselves.
         issuers[local.issuer] = local.jwks_source
+        policies[local.issuer] = IssuerPolicy(frozenset(u.agency for u in users), LOCAL_ISSUER_NAME)
     if not issuers:
         raise ConfigError(
             "no token issuer: set KUZET_GATEWAY_ISSUERS to the agencies' OIDC providers "
@@ -147,6 +181,7 @@ def build_gateway(
     validator = TokenValidator(
         issuers,
         settings.audience,
+        policies=policies,
         cache_seconds=settings.jwks_cache_seconds,
         min_refresh_seconds=settings.jwks_min_refresh_seconds,
         leeway_seconds=settings.clock_leeway_seconds,
