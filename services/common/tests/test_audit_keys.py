@@ -297,3 +297,24 @@ def test_a_service_role_with_insert_and_select_appends_but_cannot_rewrite(pg_url
             s.execute(text(f"DROP OWNED BY {role}"))
             s.execute(text(f"DROP ROLE {role}"))
         owner.database.dispose()
+
+
+async def test_a_running_trail_anchors_its_head_as_it_moves_and_at_stop(tmp_path: Path) -> None:
+    anchors = _anchors(tmp_path)
+    log = AuditLog(
+        Database(f"sqlite:///{tmp_path / 'a.db'}"), AuditKeyring(K1), anchors=anchors, anchor_interval_s=1.0
+    )
+    await log.start()
+    try:
+        await asyncio.to_thread(_append, log, 2)
+        for _ in range(300):  # the loop runs every second; a loaded machine gets 30 s
+            latest = await anchors.latest()
+            if latest is not None and latest.seq == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert latest is not None and latest.seq == 2
+        await asyncio.to_thread(_append, log, 1)
+    finally:
+        await log.stop()
+    final = await anchors.latest()
+    assert final is not None and final.seq == 3  # anchored on the way out
