@@ -30,6 +30,7 @@ import signal
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,10 +59,13 @@ BADGE_CALLER = Caller("service:badge-sim", AGENCY_POLICE, frozenset({"admin", "s
 PUBLISHER = service_caller("failover-bench", AGENCY_PRISON)
 # What kuzet.common.grpcclient gives its channels: calls spread over the replicas, a dead one left out.
 ROUND_ROBIN = [("grpc.service_config", json.dumps({"loadBalancingConfig": [{"round_robin": {}}]}))]
-# A command not carried out this long after it was first sent counts as lost.
-COMMAND_DEADLINE_S = 30.0
-# Ingest's membership lease (KUZET_INGEST_LEASE_DURATION_S default): the takeover goal.
+# Ingest's takeover goal (KUZET_INGEST_LEASE_DURATION_S default) and the drone controllers' lease
+# (KUZET_DRONE_LEASE_S default).
 INGEST_LEASE_S = 15.0
+DRONE_LEASE_S = 10.0
+# Longest wait for what is still on its way when the load stops (alerts to the console, commands
+# to a badge that has just reconnected); the wait ends as soon as everything arrived.
+TAIL_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,20 @@ class Plan:
     warmup_s: float = 20.0
     after_kill_s: float = 30.0
     identity_rounds: int = 10
+    ingest_lease_s: float = INGEST_LEASE_S
+    drone_lease_s: float = DRONE_LEASE_S
+
+    @property
+    def command_deadline_s(self) -> float:
+        """A drone command not carried out this long after it was first sent counts as lost: three
+        drone leases, time for the controller's lease to run out and another to take over."""
+        return 3 * self.drone_lease_s
+
+    def env(self) -> dict[str, str]:
+        return {
+            "KUZET_INGEST_LEASE_DURATION_S": str(self.ingest_lease_s),
+            "KUZET_DRONE_LEASE_S": str(self.drone_lease_s),
+        }
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -143,6 +161,7 @@ class Run:
         self.badge_commands: list[str] = []
         self.badge_command_errors = 0
         self.drone_delays: list[float | None] = []
+        self.drone_unjudged = 0
         self.kill_at: float | None = None
         self.killed: dict[str, str] = {}
         self.console_reconnects = 0
@@ -213,8 +232,9 @@ class Run:
         self._badges = badges
         async with open_channel(self.platform.address("badge"), caller=BADGE_CALLER) as channel:
             await register_badges(badge_pb2_grpc.BadgeServiceStub(channel), AGENCY_POLICE, ids, "unit-1")
-        # The other badge replicas read registry changes every KUZET_BADGE_REPLICA_POLL_S (1 s).
-        await asyncio.sleep(2.5)
+        # The other badge replicas see the registrations at their next registry poll
+        # (KUZET_BADGE_REPLICA_POLL_S, 1 s); until then a badge reaching one is told NOT_FOUND
+        # and asks again (SimBadge.run).
         # Devices have no RPC to forward a caller from: a plain channel, caller metadata per call
         # (grpc.aio cannot close an intercepted channel while an intercepted stream is open).
         md = caller_metadata(BADGE_CALLER)
@@ -236,9 +256,12 @@ class Run:
                 i += 1
                 await asyncio.sleep(0.5)
             # Commands still in flight to a badge that has just reconnected.
-            await asyncio.sleep(3)
+            await until(lambda: self.badge_commands_missing(badges) == set(), TAIL_S)
             await asyncio.gather(*tasks, return_exceptions=True)
         return badges
+
+    def past_deadline(self, sent: float) -> bool:
+        return time.monotonic() - sent >= self.plan.command_deadline_s
 
     async def drone_commands(self) -> None:
         from kuzet.drone.v1 import drone_pb2 as pb
@@ -259,7 +282,8 @@ class Run:
                 sent = time.monotonic()
                 done: float | None = None
                 target = endpoint
-                while done is None and time.monotonic() - sent < COMMAND_DEADLINE_S:
+                # Retried until carried out, until its deadline, or until the run ends.
+                while done is None and not self.stop.is_set() and not self.past_deadline(sent):
                     try:
                         await stub(target).Control(request, metadata=md, timeout=5)
                         done = time.monotonic() - sent
@@ -268,7 +292,10 @@ class Run:
                         target = leader_address(exc) or endpoint
                         if not leader_address(exc):
                             await asyncio.sleep(0.5)
-                self.drone_delays.append(done)
+                if done is None and not self.past_deadline(sent):
+                    self.drone_unjudged += 1  # the run ended before its deadline: neither
+                else:
+                    self.drone_delays.append(done)
                 await asyncio.sleep(1.0)
         finally:
             for channel in channels.values():
@@ -451,7 +478,8 @@ class Run:
                 ended = time.monotonic()
                 await asyncio.gather(*tasks)
                 badges = await badges_task
-                await asyncio.sleep(3)  # the last acknowledged alerts on their way to the console
+                # The last acknowledged alerts on their way to the console.
+                await until(lambda: self.missing_at_console(feed.alerts()) == set(), TAIL_S)
                 console = list(feed.alerts())
                 self.console_reconnects = feed.reconnects
             stored = await self._stored_alerts()
@@ -465,11 +493,23 @@ class Run:
         found = set()
         async with open_channel(self.platform.address("alerting"), caller=admin(AGENCY_PRISON)) as channel:
             stub = alerting_pb2_grpc.AlertingServiceStub(channel)
-            for alert_id in set(self.published.values()):
+
+            async def get(alert_id: str) -> None:
                 with contextlib.suppress(grpc.aio.AioRpcError):
                     await stub.GetAlert(alerting_pb2.GetAlertRequest(alert_id=alert_id), timeout=5)
                     found.add(alert_id)
+
+            # All at once: with no alerting replica left every call waits out its timeout.
+            await asyncio.gather(*(get(a) for a in set(self.published.values())))
         return found
+
+    def missing_at_console(self, console: list[dict[str, Any]]) -> set[str]:
+        """Sources of acknowledged alerts that the console has not shown."""
+        return set(self.published) - {m["alert"]["source"]["id"] for m in console}
+
+    def badge_commands_missing(self, badges: list[Any]) -> set[str]:
+        """Acknowledged badge commands that no badge received."""
+        return set(self.badge_commands) - {c.command_id for b in badges for c in b.commands}
 
     def _results(
         self, console: list[dict[str, Any]], stored: set[str], badges: list[Any], ended: float
@@ -479,7 +519,7 @@ class Run:
         for m in console:
             by_source.setdefault(m["alert"]["source"]["id"], set()).add(m["alert"]["alert_id"])
         missing_in_store = {s for s, a in self.published.items() if a not in stored}
-        missing_at_console = {s for s in self.published if s not in by_source}
+        missing_at_console = self.missing_at_console(console)
         camera_alerts = {s: a for s, a in by_source.items() if s.startswith("failover-") and "probe" not in s}
         # A probe source publishes once: a second alert for it is a duplicate.
         duplicates = sum(len(a) - 1 for s, a in by_source.items() if "probe" in s)
@@ -490,7 +530,6 @@ class Run:
         owned = [c for c, r in self.coverage.owners_before(self.kill_at).items() if r == dead_ingest]
         firsts = [self.coverage.first_after(c, self.kill_at) for c in owned]
         takeovers = [t - self.kill_at for t in firsts if t is not None]
-        received = {c.command_id for b in badges for c in b.commands}
         delays = [d for d in self.drone_delays if d is not None]
         return {
             "replicas": self.plan.replicas,
@@ -512,21 +551,34 @@ class Run:
             "longest_unanalysed_s": self.coverage.longest_gap_s(ended),
             "cameras_analysed_by_two_replicas": sorted(self.coverage.double_analysed),
             "badge_commands_acknowledged": len(self.badge_commands),
-            "badge_commands_lost": len(set(self.badge_commands) - received),
+            "badge_commands_lost": len(self.badge_commands_missing(badges)),
             "badge_command_errors": self.badge_command_errors,
             "drone_commands": len(self.drone_delays),
             "drone_commands_lost": sum(1 for d in self.drone_delays if d is None),
+            "drone_command_deadline_s": self.plan.command_deadline_s,
+            # Still retried when the run ended, short of their deadline: not counted either way.
+            "drone_commands_unjudged": self.drone_unjudged,
+            "ingest_lease_duration_s": self.plan.ingest_lease_s,
             "drone_command_longest_s": round(max(delays), 1) if delays else None,
             "drone_command_median_s": round(statistics.median(delays), 2) if delays else None,
         }
 
 
-def start_platform(data_dir: Path, replicas: int) -> Platform:
-    """The platform with ``replicas`` of each killed service; a killed process stays down."""
+async def until(check: Callable[[], bool], within_s: float) -> None:
+    """Wait until ``check()`` holds, at most ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.1)
+
+
+def start_platform(data_dir: Path, plan: Plan) -> Platform:
+    """The platform with ``plan.replicas`` of each killed service; a killed process stays down."""
     platform = Platform(
         data_dir,
-        env={"KUZET_INGEST_LOOP_FILES": "true", "KUZET_LOG_LEVEL": "INFO"},
-        replicas={s: replicas for s in KILLED},
+        env={"KUZET_INGEST_LOOP_FILES": "true", "KUZET_LOG_LEVEL": "INFO", **plan.env()},
+        replicas={s: plan.replicas for s in KILLED},
         backoff=Backoff(initial_s=3600.0, cap_s=3600.0),
     )
     platform.start()
@@ -534,7 +586,7 @@ def start_platform(data_dir: Path, replicas: int) -> Platform:
 
 
 def run_failover(data_dir: Path, plan: Plan, clip: Path) -> dict[str, Any]:
-    platform = start_platform(data_dir, plan.replicas)
+    platform = start_platform(data_dir, plan)
     try:
         return asyncio.run(Run(platform, plan, clip).run())
     finally:
