@@ -13,7 +13,7 @@ from chartlib import CHART, Scenario, helm_binary, render
 from kuzet.common.auditkeys import load_keyring
 from kuzet.common.config import AuditSettings
 
-AUDITING = {"alerting", "badge", "drone", "gateway", "identity"}
+AUDITING = {"alerting", "badge", "drone", "gateway", "identity", "ingest"}
 WITH_S3 = (
     "objectStore.endpoint=minio:9000",
     "objectStore.bucket=kuzet",
@@ -115,7 +115,7 @@ def test_an_existing_secret_and_a_separate_anchor_bucket() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["audit.anchors.retentionDays=0", "audit.anchors.intervalSeconds=0", "audit.components={ingest}"],
+    ["audit.anchors.retentionDays=0", "audit.anchors.intervalSeconds=0", "audit.components={inference}"],
 )
 def test_schema_rejects_bad_audit_values(bad: str) -> None:
     out = subprocess.run(
