@@ -6,6 +6,7 @@ import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text, update
@@ -318,3 +319,18 @@ async def test_a_running_trail_anchors_its_head_as_it_moves_and_at_stop(tmp_path
         await log.stop()
     final = await anchors.latest()
     assert final is not None and final.seq == 3  # anchored on the way out
+
+
+async def test_the_latest_anchor_is_found_from_any_head_the_database_claims(object_store: Any) -> None:
+    from kuzet.common.timeutil import utcnow
+
+    anchors = AnchorStore(object_store, "audit-anchors/tests", "tests", timedelta(days=1))
+    assert await anchors.latest(0) is None and await anchors.latest(500) is None
+    for seq in (3, 7, 40):
+        await anchors.write(seq, f"{seq:064x}", "k1", utcnow())
+    again = await anchors.write(40, "f" * 64, "k1", utcnow())  # another replica, the same seq
+    assert again.mac == f"{40:064x}"  # the first anchor stands
+    # Above, at, and far below or above the anchors: the newest is always the one found.
+    for head in (0, 1, 10, 39, 40, 41, 1000, 10**9):
+        latest = await anchors.latest(head)
+        assert latest is not None and latest.seq == 40 and latest.mac == f"{40:064x}", head

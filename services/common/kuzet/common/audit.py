@@ -283,8 +283,9 @@ class AuditLog:
         """``verify`` against the latest anchor (read first: every anchor then precedes the walk)."""
         anchor = None
         if self.anchors is not None:
+            head = await asyncio.to_thread(self.head)
             try:
-                anchor = await self.anchors.latest()
+                anchor = await self.anchors.latest(head.seq if head else 0)
             except ValueError as exc:  # a store that is down raises Unavailable to the caller
                 return Verification(False, 0, 0, f"the latest anchor is unreadable: {exc}")
         return await asyncio.to_thread(self.verify, anchor)
@@ -381,7 +382,8 @@ class AuditLog:
         if self.anchors is None or self._anchoring is not None:
             return
         try:
-            latest = await self.anchors.latest()
+            head = await asyncio.to_thread(self.head)
+            latest = await self.anchors.latest(head.seq if head else 0)
         except Exception as exc:  # the loop retries; a store that is down must not stop the service
             log.warning("audit anchors unreadable at start: %s", exc)
             latest = None

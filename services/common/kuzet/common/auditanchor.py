@@ -86,15 +86,24 @@ class AnchorStore:
                 overwrite=False,
             )
         except AlreadyExists:
-            listing = await self._listing(anchor.object_key)
+            listing = await self._keys_after(seq - 1)
             return await self.read(anchor.object_key, listing.get(anchor.object_key))
         return anchor
 
-    async def _listing(self, prefix: str) -> dict[str, str | None]:
-        """Anchor keys under ``prefix`` with the version to read (None: the store has no versions)."""
+    async def _keys_after(self, seq: int) -> dict[str, str | None]:
+        """Anchor keys of seqs above ``seq``, with the version to read (None: the store keeps none).
+
+        S3 lists them from the first key after ``seq`` on, so the cost is the anchors above it,
+        not every anchor of the seven years kept.
+        """
+        start = self.key_for(seq) if seq > 0 else ""
         if isinstance(self.store, S3ObjectStore):
-            return dict(await self.store.first_versions(prefix))
-        return {key: None for key in await self.store.list(prefix)}
+            listing: dict[str, str | None] = dict(
+                await self.store.first_versions(self.prefix + "/", start_after=start)
+            )
+        else:
+            listing = {key: None for key in await self.store.list(self.prefix + "/") if key > start}
+        return {key: version for key, version in listing.items() if _NAME.search(key)}
 
     async def read(self, key: str, version_id: str | None = None) -> Anchor:
         if version_id is not None and isinstance(self.store, S3ObjectStore):
@@ -118,14 +127,25 @@ class AnchorStore:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"audit anchor {key}: {exc}") from None
 
-    async def latest(self) -> Anchor | None:
-        """The anchor of the highest seq, or None before the first."""
-        listing = await self._listing(self.prefix + "/")
-        keys = [k for k in listing if _NAME.search(k)]
-        if not keys:
+    async def latest(self, head_seq: int = 0) -> Anchor | None:
+        """The anchor of the highest seq, or None before the first.
+
+        ``head_seq``, the head the database claims, only narrows the search: any anchor above it
+        is found first (the chain was cut), then windows below it, doubling, until one holds an
+        anchor (anchors follow the head within a minute, so the first windows usually do).
+        """
+        found = await self._keys_after(head_seq)
+        span = 1
+        while not found and head_seq > 0:
+            low = max(0, head_seq - span)
+            found = await self._keys_after(low)
+            if low == 0:
+                break
+            span *= 2
+        if not found:
             return None
-        newest = max(keys)
-        return await self.read(newest, listing[newest])
+        newest = max(found)
+        return await self.read(newest, found[newest])
 
 
 def anchor_store_for(settings: ServiceSettings, audit: AuditSettings) -> AnchorStore:

@@ -696,11 +696,16 @@ class S3ObjectStore(_BlockingStore):
         objects = self._call(self.client.list_objects, self.bucket, prefix=prefix, recursive=True)
         return sorted(o.object_name for o in objects if o.object_name)
 
-    def _first_versions(self, prefix: str) -> dict[str, str]:
+    def _first_versions(self, prefix: str, start_after: str) -> dict[str, str]:
         # S3 lists each key's versions newest first; ties in time keep the later-listed (older) one.
         first: dict[str, tuple[datetime, str]] = {}
         objects = self._call(
-            self.client.list_objects, self.bucket, prefix=prefix, recursive=True, include_version=True
+            self.client.list_objects,
+            self.bucket,
+            prefix=prefix,
+            recursive=True,
+            include_version=True,
+            start_after=start_after or None,
         )
         for o in objects:
             if o.is_delete_marker or not o.object_name or not o.version_id or o.last_modified is None:
@@ -710,13 +715,14 @@ class S3ObjectStore(_BlockingStore):
                 first[o.object_name] = (o.last_modified, o.version_id)
         return {key: version for key, (_, version) in first.items()}
 
-    async def first_versions(self, prefix: str = "") -> dict[str, str]:
-        """Each key under ``prefix`` with its oldest version that is not a delete marker.
+    async def first_versions(self, prefix: str = "", *, start_after: str = "") -> dict[str, str]:
+        """Each key under ``prefix`` (after ``start_after``) with its oldest version that is not a
+        delete marker.
 
         Under object lock that version can be neither removed nor changed before its retention
         date, whatever was written or deleted over it since (a new version, a delete marker).
         """
-        return await asyncio.to_thread(self._first_versions, prefix)
+        return await asyncio.to_thread(self._first_versions, prefix, start_after)
 
     def _get_version(self, key: str, version_id: str) -> bytes:
         check_key(key)
