@@ -675,8 +675,11 @@ def test_ingresses_are_tls_and_reach_a_named_service_port(
             for path in rule["http"]["paths"]:
                 backend = path["backend"]["service"]
                 assert backend["port"]["name"] in services[backend["name"]]
-        # The controller is admitted by a NetworkPolicy peer from values, not by an open port.
-        assert values["components"][component_of(ing)]["extraIngress"], component_of(ing)
+        # The controller is admitted by a NetworkPolicy peer from values, not by an open port
+        # (the badge Ingress reaches the device port, whose peers are device.from).
+        component = values["components"][component_of(ing)]
+        peers = component["device"]["from"] if component_of(ing) == "badge" else component["extraIngress"]
+        assert peers, component_of(ing)
 
 
 # ------------------------------------------------------------------- badge device port ---

@@ -244,6 +244,16 @@ KUZET_{{ $svc }}_PORT: {{ $c.port | quote }}
 {{- with $c.device }}
 KUZET_{{ $svc }}_DEVICE_PORT: {{ .port | int64 | toString | quote }}
 KUZET_{{ $svc }}_DEVICE_MAX_STREAMS: {{ .maxStreams | int64 | toString | quote }}
+{{- range $key, $env := dict "maxConnections" "MAX_CONNECTIONS" "controlFrameBurst" "CONTROL_FRAME_BURST" "writeHighWaterBytes" "WRITE_HIGH_WATER_BYTES" }}
+{{- if hasKey $c.device $key }}
+KUZET_{{ $svc }}_DEVICE_{{ $env }}: {{ index $c.device $key | int64 | toString | quote }}
+{{- end }}
+{{- end }}
+{{- range $key, $env := dict "controlFramesPerSecond" "CONTROL_FRAMES_PER_S" "prefaceTimeoutSeconds" "PREFACE_TIMEOUT_S" "idleTimeoutSeconds" "IDLE_TIMEOUT_S" }}
+{{- if hasKey $c.device $key }}
+KUZET_{{ $svc }}_DEVICE_{{ $env }}: {{ index $c.device $key | toString | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 KUZET_LOG_LEVEL: {{ $root.Values.global.logLevel | quote }}
 KUZET_DATA_DIR: "/var/lib/kuzet"
