@@ -8,11 +8,13 @@ from datetime import timedelta
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import func, select, update
 
 from kuzet.alerting.models import AlertRow, AlertUpdateRow
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.common.caller import Caller
+from kuzet.common.retention import HEALTH_NAME
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import holds_pb2, holds_pb2_grpc
 
@@ -91,5 +93,8 @@ async def test_old_alerts_go_held_ones_stay(alerting: Running) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await holds.GetRetentionStatus(holds_pb2.GetRetentionStatusRequest(), metadata=md(INVESTIGATOR))
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    check = health_pb2.HealthCheckRequest(service=HEALTH_NAME)
+    reply = await health_pb2_grpc.HealthStub(alerting.channel).Check(check)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
     records = app.audit.list(action_prefix="retention.delete")
     assert {(r.agency, r.details["deleted"]) for r in records} == {("prison", 1), ("police", 1)}

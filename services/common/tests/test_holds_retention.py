@@ -274,3 +274,38 @@ def test_policy_refuses_non_positive_days() -> None:
     assert policy.cutoff("prison", now) == now - timedelta(days=7)
     assert policy.cutoff("police", now) == now - timedelta(days=30)
     assert policy.earliest_cutoff(now) == now - timedelta(days=7)
+
+
+async def test_a_failed_run_shows_in_status_and_health(db_url: str) -> None:
+    from grpc_health.v1 import health, health_pb2
+
+    from kuzet.common.retention import HEALTH_NAME
+
+    db, audit, _ = _setup(db_url)
+    failing = {"now": True}
+
+    async def sweep(now: datetime, cursor: Any, limit: int) -> Batch:
+        if failing["now"]:
+            raise ConnectionError("object store unreachable")
+        return Batch()
+
+    runner = Retention(
+        "test", [RetentionJob(KIND, sweep)], database=db, audit=audit, interval_s=3600, batch_size=5
+    )
+    servicer = health.aio.HealthServicer()
+    await runner.report_to(servicer)
+    assert await runner.lock.try_acquire_or_renew()
+
+    async def status() -> int:
+        reply = await servicer.Check(health_pb2.HealthCheckRequest(service=HEALTH_NAME), None)
+        return int(reply.status)
+
+    assert await status() == health_pb2.HealthCheckResponse.SERVING
+    await runner.run_once()
+    (run,) = runner.to_proto()
+    assert "object store unreachable" in run.error and not runner.healthy
+    assert await status() == health_pb2.HealthCheckResponse.NOT_SERVING
+    failing["now"] = False
+    await runner.run_once()
+    assert runner.healthy and await status() == health_pb2.HealthCheckResponse.SERVING
+    db.dispose()

@@ -159,6 +159,7 @@ async def build(settings: AlertingSettings, *, port: int | None = None) -> tuple
         port=port,
         on_stop=[app.stop],
     )
+    await app.retention.report_to(server.health)
     return server, app
 
 

@@ -4,12 +4,14 @@ A service hands :class:`Retention` one :class:`RetentionJob` per kind of item it
 periodically on exactly one replica: the one holding the service's retention Lease
 (:func:`kuzet.common.dblease.open_lease_lock`, a row in the service's own database, on one
 machine and on Kubernetes alike), and a job checks it still holds the Lease before each batch.
-Each batch is one transaction that first takes the holds lock (:func:`kuzet.common.holds.lock_holds`), so a hold
-placed while a batch runs either lands before it (and the batch keeps its items) or after it.
+Each batch is one transaction that first takes the holds lock
+(:func:`kuzet.common.holds.lock_holds`), so a hold placed while a batch runs either lands before
+it (and the batch keeps its items) or after it.
 
 What a run deleted is recorded in the audit log as counts per agency (never contents); the audit
 log itself is never pruned. The last run of each job is readable through HoldService's
-GetRetentionStatus and as OpenTelemetry gauges (``kuzet.retention.*``).
+GetRetentionStatus, as OpenTelemetry gauges (``kuzet.retention.*``) and as the gRPC health of
+``kuzet.common.v1.HoldService/retention`` (NOT_SERVING while a job's last run failed here).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from grpc_health.v1 import health_pb2
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 from pydantic import Field
@@ -38,6 +41,8 @@ from kuzet.common.v1 import holds_pb2
 
 log = logging.getLogger(__name__)
 ACTOR = "system:retention"
+# gRPC health name: NOT_SERVING while the last run of a job on this replica failed.
+HEALTH_NAME = f"{holds_pb2.DESCRIPTOR.services_by_name['HoldService'].full_name}/retention"
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,7 @@ class Retention:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        self._health: Any = None
         self.service = service
         self.jobs = list(jobs)
         self.audit = audit
@@ -171,11 +177,28 @@ class Retention:
     def running_here(self) -> bool:
         return self.lock.is_leader
 
+    @property
+    def healthy(self) -> bool:
+        """False while the last run of any job on this replica failed."""
+        return not any(job.status.error for job in self.jobs)
+
+    async def report_to(self, health: Any) -> None:
+        """Keep HEALTH_NAME of a grpc_health HealthServicer true to the last runs (from now on)."""
+        self._health = health
+        await self._report()
+
+    async def _report(self) -> None:
+        if self._health is not None:
+            status = health_pb2.HealthCheckResponse
+            await self._health.set(HEALTH_NAME, status.SERVING if self.healthy else status.NOT_SERVING)
+
     async def run_once(self, now: datetime | None = None) -> dict[str, int] | None:
         """Run every job once if this replica holds the Lease: {kind: deleted}; None otherwise."""
         if not self.lock.is_leader:
             return None
-        return {job.kind: await self._run_job(job, now or utcnow()) for job in self.jobs}
+        done = {job.kind: await self._run_job(job, now or utcnow()) for job in self.jobs}
+        await self._report()
+        return done
 
     async def _run_job(self, job: RetentionJob, now: datetime) -> int:
         status = RunStatus(started_at=utcnow())

@@ -187,6 +187,7 @@ async def build(
         port=port,
         on_stop=[app.stop],
     )
+    await app.retention.report_to(server.health)
     app.tasks = [
         asyncio.create_task(app.sweep_expired(settings.expiry_sweep_s), name="identity-expiry"),
         asyncio.create_task(changes.run(), name="identity-changes"),

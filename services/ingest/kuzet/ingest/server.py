@@ -334,6 +334,7 @@ async def build(
         on_stop=[on_stop],
         port=port,
     )
+    await retention.report_to(server.health)
     server.manager = manager  # type: ignore[attr-defined,unused-ignore]  # tests look at the pipelines
     server.faces = faces  # type: ignore[attr-defined,unused-ignore]
     await audit.start()
