@@ -87,8 +87,12 @@ def drop_pg_db(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def seed_badges(db_url: str, count: int) -> list[str]:
-    """Registered badges with an officer on shift, written directly (10,000 RPCs would be setup time)."""
+def seed_badges(db_url: str, count: int) -> dict[str, str]:
+    """Registered badges with an officer on shift, written directly (10,000 RPCs would be setup time).
+
+    Their device tokens, by badge id: the device port authenticates every stream by its token.
+    """
+    from kuzet.badge import credentials
     from kuzet.badge.models import BadgeRow, ShiftRow
     from kuzet.badge.v1 import badge_pb2
     from kuzet.common.db import Database, migrate
@@ -97,6 +101,7 @@ def seed_badges(db_url: str, count: int) -> list[str]:
     migrate(database, "kuzet.badge.migrations")
     now = datetime.now(UTC)
     ids = [f"BB-{i:05d}" for i in range(count)]
+    issued = {b: credentials.new_token(b) for b in ids}
     with database.session() as session:
         session.add_all(
             BadgeRow(
@@ -109,6 +114,7 @@ def seed_badges(db_url: str, count: int) -> list[str]:
                 officer_id=f"off-{b}",
                 registered_at=now,
                 updated_at=now,
+                device_credential_hash=issued[b][1],
             )
             for i, b in enumerate(ids)
         )
@@ -117,7 +123,7 @@ def seed_badges(db_url: str, count: int) -> list[str]:
             ShiftRow(badge_id=b, officer_id=f"off-{b}", started_at=now, assigned_by="bench") for b in ids
         )
     database.dispose()
-    return ids
+    return {b: token for b, (token, _) in issued.items()}
 
 
 BARE_SERVER = """
@@ -213,14 +219,16 @@ async def wait_ready(address: str, limit_s: float = 60.0) -> None:
 # -- load generator (separate processes) -------------------------------------------------------
 
 
-def generator(address: str, ids: list[str], warmup: float, measure: float, out: Any) -> None:
+def generator(
+    address: str, ids: list[str], warmup: float, measure: float, out: Any, tokens: dict[str, str] | None
+) -> None:
     # Real badges are separate devices: the simulated ones yield the CPU to the service first.
     os.nice(10)
     from kuzet.badge.loadgen import run_load
 
     host, _, port = address.rpartition(":")
     result = asyncio.run(
-        run_load(host, int(port), ids, metadata=CALLER_MD, warmup_s=warmup, measure_s=measure)
+        run_load(host, int(port), ids, tokens=tokens, metadata=CALLER_MD, warmup_s=warmup, measure_s=measure)
     )
     out.put(
         {
@@ -242,12 +250,25 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run_streams(
-    address: str, ids: list[str], processes: int, warmup: float, measure: float, service_pid: int
+    address: str,
+    ids: list[str],
+    processes: int,
+    warmup: float,
+    measure: float,
+    service_pid: int,
+    tokens: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """``tokens``: the badges' device tokens, for the device port (the API port reads the caller)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     slices = [ids[i::processes] for i in range(processes)]
-    workers = [ctx.Process(target=generator, args=(address, s, warmup, measure, queue)) for s in slices]
+    workers = [
+        ctx.Process(
+            target=generator,
+            args=(address, s, warmup, measure, queue, {b: tokens[b] for b in s} if tokens else None),
+        )
+        for s in slices
+    ]
     for w in workers:
         w.start()
     # Spawned workers take a moment to import; this window is approximately theirs.
@@ -425,7 +446,8 @@ def main() -> int:
     floor: dict[str, Any] | None = None
     try:
         # The upload part needs one registered badge (BB-00000), the streams part all of them.
-        ids = seed_badges(db_url, badges if run_streams_part else 1)
+        tokens = seed_badges(db_url, badges if run_streams_part else 1)
+        ids = list(tokens)
         service = start_service(env, port, device_port, work)
         asyncio.run(wait_ready(address))
         if run_upload:
@@ -433,7 +455,7 @@ def main() -> int:
             upload = asyncio.run(measure_upload(address, store_url, upload_size, repeats, service.pid))
         if run_streams_part:
             print(f"{badges} badges x 1 Hz on the device port ...", flush=True)
-            streams = run_streams(device_address, ids, opts.generators, warmup, measure, service.pid)
+            streams = run_streams(device_address, ids, opts.generators, warmup, measure, service.pid, tokens)
             # The baseline: the same service, the same badges and load, Connect over grpc.aio.
             print(f"{badges} badges x 1 Hz on the API port (grpc.aio) ...", flush=True)
             api = run_streams(address, ids, opts.generators, warmup, measure, service.pid)
