@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import random
 import struct
 import time
@@ -21,6 +22,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 from hpack import Decoder, Encoder
 
@@ -347,14 +349,28 @@ def main() -> None:
     parser.add_argument("--prefix", default="BB-", help="badge ids are <prefix>00000, <prefix>00001, ...")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--agency", default="police")
+    parser.add_argument(
+        "--tokens",
+        help="JSON file {badge_id: device_token} (kuzet-badge-sim --tokens-out writes one); the device "
+        "port refuses a stream without its badge's token",
+    )
     opts = parser.parse_args()
+    tokens = json.loads(Path(opts.tokens).read_text()) if opts.tokens else None
     from kuzet.common.caller import Caller, caller_metadata
 
     caller = Caller(subject="service:badge-load", agency=opts.agency, roles=frozenset({"service"}))
     host, _, port = opts.address.rpartition(":")
     ids = [f"{opts.prefix}{i:05d}" for i in range(opts.badges)]
     result = asyncio.run(
-        run_load(host, int(port), ids, metadata=caller_metadata(caller), warmup_s=3.0, measure_s=opts.seconds)
+        run_load(
+            host,
+            int(port),
+            ids,
+            tokens=tokens,
+            metadata=caller_metadata(caller),
+            warmup_s=3.0,
+            measure_s=opts.seconds,
+        )
     )
     ordered = sorted(result.latencies) or [float("nan")]
     print(

@@ -5,6 +5,7 @@ interval with a position wandering around a point, re-sending unacknowledged rep
 reconnect, obeying start-recording commands; press_panic() / tamper() add button events.
 
     kuzet-badge-sim --badges 20 --agency police --lat 41.31 --lon 69.28   # registers and runs them
+    kuzet-badge-sim --badges 20 --device-address 127.0.0.1:50065 --tokens-out tokens.json
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import cast
 
 import grpc
@@ -295,13 +298,22 @@ async def _main(opts: argparse.Namespace) -> None:
     channel = open_channel(opts.address, caller=caller)
     stub = badge_pb2_grpc.BadgeServiceStub(channel)
     ids = [f"{opts.prefix}{i:05d}" for i in range(opts.badges)]
-    await register_badges(stub, opts.agency, ids, opts.unit)
+    tokens = await register_badges(stub, opts.agency, ids, opts.unit)
+    if opts.tokens_out:
+        await asyncio.to_thread(Path(opts.tokens_out).write_text, json.dumps(tokens))
     badges = [
         SimBadge(b, opts.lat, opts.lon, interval_s=opts.interval, metadata=caller_metadata(caller))
         for b in ids
     ]
+    link, device_channel = stub, None
+    if opts.device_address:
+        # The badges' own way in: the device port, each with its device token.
+        device_channel = grpc.aio.insecure_channel(opts.device_address)
+        link = badge_pb2_grpc.BadgeServiceStub(device_channel)
+        for badge in badges:
+            badge.metadata = (credentials.metadata(tokens[badge.badge_id]),)
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(b.run(stub, stop)) for b in badges]
+    tasks = [asyncio.create_task(b.run(link, stop)) for b in badges]
     if opts.panic_after is not None:
         await asyncio.sleep(opts.panic_after)
         badges[0].press_panic()
@@ -311,11 +323,17 @@ async def _main(opts: argparse.Namespace) -> None:
     finally:
         stop.set()
         await channel.close()
+        if device_channel is not None:
+            await device_channel.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run simulated badges against a badge service")
-    parser.add_argument("--address", default="127.0.0.1:50055")
+    parser.add_argument("--address", default="127.0.0.1:50055", help="the badge service's API port")
+    parser.add_argument(
+        "--device-address", default="", help="stream over the device port (host:50065) with device tokens"
+    )
+    parser.add_argument("--tokens-out", default="", help="write the badges' device tokens here (JSON)")
     parser.add_argument("--agency", default="police")
     parser.add_argument("--unit", default="unit-1")
     parser.add_argument("--badges", type=int, default=10)
