@@ -44,14 +44,18 @@ class Scenario:
         return out
 
 
+STORES_EGRESS = Path(__file__).parent / "values" / "collector-and-stores-egress.yaml"
+
 SCENARIOS = [
     Scenario("default"),
     *(Scenario(f"example:{p.stem}", (p,)) for p in EXAMPLES),
     # The badge device port open to a load balancer and exposed by its own Service.
     Scenario("badge-devices", (Path(__file__).parent / "values" / "badge-devices.yaml",)),
-    # Production-like without an example file: external Secrets, Triton on, no collector peers.
+    # Production-like without an example file: external Secrets, Triton on, a collector; every
+    # egress rule names its peers (the render fails on one without).
     Scenario(
         "existing-secrets-triton",
+        (STORES_EGRESS,),
         sets=(
             "database.existingSecret=pg",
             "objectStore.existingSecret=s3",

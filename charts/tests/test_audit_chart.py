@@ -8,7 +8,7 @@ import subprocess
 from typing import Any
 
 import pytest
-from chartlib import CHART, Scenario, helm_binary, render
+from chartlib import CHART, STORES_EGRESS, Scenario, helm_binary, render
 
 from kuzet.common.auditkeys import load_keyring
 from kuzet.common.config import AuditSettings
@@ -68,7 +68,7 @@ def test_the_key_is_generated_once_kept_and_given_to_auditing_components_only() 
 
 
 def test_anchors_go_to_the_object_store_under_object_lock() -> None:
-    docs = render(Scenario("audit-s3", sets=WITH_S3))
+    docs = render(Scenario("audit-s3", (STORES_EGRESS,), sets=WITH_S3))
     containers = _containers(docs)
     for comp in AUDITING:
         env = _env(containers[comp])
@@ -102,6 +102,7 @@ def test_an_existing_secret_and_a_separate_anchor_bucket() -> None:
     docs = render(
         Scenario(
             "audit-existing",
+            (STORES_EGRESS,),
             sets=(*WITH_S3, "audit.existingSecret=my-audit", "audit.anchors.bucket=kuzet-anchors"),
         )
     )

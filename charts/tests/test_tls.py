@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
-from chartlib import CHART, Scenario, render
+from chartlib import CHART, STORES_EGRESS, Scenario, render
 from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from kubernetes import client
@@ -23,6 +23,7 @@ from kuzet.common.tls import bind, secure_channel, server_credentials
 GRPC_COMPONENTS = {"alerting", "badge", "drone", "identity", "inference", "ingest"}
 CERT_MANAGER = Scenario(
     "cert-manager",
+    (STORES_EGRESS,),
     sets=("tls.certManager.enabled=true", "tls.certManager.issuerRef.name=kuzet-ca", "triton.enabled=true",
           "objectStore.existingSecret=s3"),
 )  # fmt: skip
@@ -180,7 +181,7 @@ def test_plaintext_only_by_explicit_value() -> None:
 def test_triton_serves_grpc_with_mutual_tls() -> None:
     sets = ("triton.enabled=true", "objectStore.existingSecret=s3")
     for mode, mutual in (("mtls", True), ("plaintext-dev", False)):
-        docs = render(Scenario(f"triton-{mode}", sets=(*sets, f"tls.mode={mode}")))
+        docs = render(Scenario(f"triton-{mode}", (STORES_EGRESS,), sets=(*sets, f"tls.mode={mode}")))
         pod = _workloads(docs)["triton"]["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         args = set(container["args"])

@@ -294,6 +294,21 @@ KUZET_{{ $svc }}_HOLD_RELEASE_TTL_S: {{ . | toString | quote }}
 KUZET_INFERENCE_BACKEND: "triton"
 KUZET_INFERENCE_TRITON_URL: {{ include "kuzet.endpoint" (dict "root" $root "name" "triton") | quote }}
 {{- end }}
+{{- if eq .name "gateway" }}
+{{- with $c.issuers }}
+{{- if hasKey ($c.env | default dict) "KUZET_GATEWAY_ISSUERS" }}
+{{- fail "components.gateway: set the issuers in components.gateway.issuers (with their agencies), not in env.KUZET_GATEWAY_ISSUERS" }}
+{{- end }}
+{{- $urls := list }}
+{{- $agencies := dict }}
+{{- range . }}{{ $urls = append $urls .issuer }}{{ $_ := set $agencies .issuer .agencies }}{{ end }}
+KUZET_GATEWAY_ISSUERS: {{ toJson $urls | quote }}
+KUZET_GATEWAY_ISSUER_AGENCIES: {{ toJson $agencies | quote }}
+{{- end }}
+{{- with $c.trustedProxies }}
+KUZET_GATEWAY_TRUSTED_PROXIES: {{ toJson . | quote }}
+{{- end }}
+{{- end }}
 {{- range $k, $v := ($c.env | default dict) }}
 {{ $k }}: {{ $v | toString | quote }}
 {{- end }}
@@ -303,13 +318,14 @@ KUZET_INFERENCE_TRITON_URL: {{ include "kuzet.endpoint" (dict "root" $root "name
 {{- dict "region" .Values.global.region "agencies" .Values.agencies | toPrettyJson -}}
 {{- end -}}
 
-{{/* An egress rule {to: peers, ports: [...]}; without peers the ports are open to any address
-     (for targets outside the cluster whose addresses the operator has not given). */}}
+{{/* An egress rule (dict "to" peers "ports" [...] "where" "the values path"). A rule without
+     peers would open its ports to every address, so the render fails and names the value to fill. */}}
 {{- define "kuzet.egressRule" -}}
+{{- if not .to }}
+{{- fail (printf "%s: a NetworkPolicy egress rule needs `to` (NetworkPolicyPeers: ipBlock, namespaceSelector, podSelector); without it ports %v would be open to every address" .where .ports) }}
+{{- end }}
 - ports:
     {{- include "kuzet.npPorts" .ports | trim | nindent 4 }}
-  {{- with .to }}
   to:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
+    {{- toYaml .to | nindent 4 }}
 {{- end -}}
