@@ -1,0 +1,66 @@
+"""schemathesis over the OpenAPI document of the platform's gateway, signed in as several roles of
+both agencies: no generated request gets a 5xx.
+
+The gateway and every service behind it run as `kuzet up` runs them (the session's platform).
+Requests the rate limit turns away (429) are sent again once it allows, so that each example
+reaches the route it was made for.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+
+from kuzet.e2e.platform import Platform
+
+schemathesis = pytest.importorskip("schemathesis", reason="make dev installs it (requirements-dev.txt)")
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+# One user per role that reaches different routes, in both agencies.
+USERS = ["prison-admin", "police-operator", "prison-reviewer", "police-investigator", "prison-auditor"]
+EXAMPLES = 3
+
+
+def _call(case: Any, headers: dict[str, str]) -> Any:
+    for _ in range(20):
+        response = case.call(headers=headers, timeout=30)
+        if response.status_code != 429:
+            return response
+        time.sleep(float(response.headers.get("retry-after", "1")))
+    raise AssertionError(f"{case.method} {case.path}: still rate limited after 20 tries")
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_no_generated_request_gets_a_server_error(platform: Platform, user: str) -> None:
+    from schemathesis.checks import not_a_server_error
+
+    schema = schemathesis.openapi.from_url(platform.address("gateway") + "/openapi.json")
+    headers = {"Authorization": f"Bearer {platform.token(user)}"}
+    failures: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy())
+        def run(case: Any) -> None:
+            case.validate_response(_call(case, headers), checks=[not_a_server_error])
+
+        try:
+            run()
+        except (Exception, BaseExceptionGroup) as exc:  # collect them all, then report
+            failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:600]}")
+    assert operations >= 40
+    assert not failures, f"as {user}:\n\n" + "\n\n".join(failures)
