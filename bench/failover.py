@@ -13,7 +13,9 @@ otherwise hide the difference).
                                         # one run after the other
     python bench/failover.py --quick    # 2 cameras, 4 badges, 6 s before and 10 s after the kills,
                                         # ingest takeover goal 8 s, drone lease 3 s, both runs at
-                                        # once (under a minute; each run bears the other's load)
+                                        # once (each run bears the other's load); about 75 CPU-s
+                                        # in all, so its wall time depends on the machine's load
+                                        # (docs/performance.md)
 
 The quick run's shorter leases keep what is measured the same (each figure is judged against the
 lease the run used, recorded in the results); running both platforms side by side only adds load.
@@ -70,7 +72,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="2 cameras, 4 badges, under a minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 cameras, 4 badges, short leases, both runs at once"
+    )
     opts = parser.parse_args()
     if opts.quick:
         plans = [
