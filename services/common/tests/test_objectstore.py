@@ -45,10 +45,52 @@ async def test_retention_blocks_deletion(object_store) -> None:  # type: ignore[
     assert await object_store.get("evidence/held") == b"x"
 
 
-@pytest.mark.parametrize("key", ["../etc/passwd", "/abs", "a//b", ""])
-async def test_bad_keys_are_refused(object_store, key: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(InvalidArgument):
-        await object_store.put(key, b"x")
+BAD_KEYS = [
+    "../etc/passwd",
+    "evidence/../../etc/passwd",
+    "evidence/..",
+    "..",
+    "/abs",
+    "/etc/passwd",
+    "a//b",
+    "evidence/./kept",  # the local store's "evidence/kept"
+    "evidence/kept/",
+    "",
+    "evidence/a\x00b",
+    "evidence\\..\\..\\x",
+    "evidence/kept\n",
+    "C:/x",
+]
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+async def test_bad_keys_are_refused(object_store, tmp_path: Path, key: str) -> None:  # type: ignore[no-untyped-def]
+    """Every operation refuses the key, and nothing is written, changed or removed anywhere."""
+    await object_store.put("evidence/kept", b"kept")
+    files_before = _files(tmp_path)
+    upload = staged(object_store, tmp_path, b"x")
+    attempts = {
+        "put": lambda: object_store.put(key, b"x", overwrite=True),
+        "put_file": lambda: object_store.put_file(
+            key, upload, sha256=sha256_hex(b"x"), size=1, overwrite=True
+        ),
+        "get": lambda: object_store.get(key),
+        "stat": lambda: object_store.stat(key),
+        "exists": lambda: object_store.exists(key),
+        "delete": lambda: object_store.delete(key),
+        "presigned_get_url": lambda: object_store.presigned_get_url(key),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(InvalidArgument, match="invalid object key"):
+            await attempt()
+        assert await object_store.list() == ["evidence/kept"], name
+    assert await object_store.get("evidence/kept") == b"kept"
+    upload.unlink(missing_ok=True)
+    assert _files(tmp_path) == files_before
 
 
 def test_open_object_store_urls(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -308,7 +308,7 @@ class Holds:
             raise InvalidArgument("a hold names exactly one of item_id, case_id or source_id")
         for name in ("item_id", "case_id", "source_id"):
             value = getattr(request, name)
-            if value and not _ID.match(value):
+            if value and not _ID.fullmatch(value):  # `$` would let a trailing newline through
                 raise InvalidArgument(
                     f"{name} must be letters, digits or ._:- in /-separated parts, not starting with a dot "
                     f"(got {value!r})"

@@ -55,8 +55,13 @@ class ObjectInfo:
 
 
 def check_key(key: str) -> str:
-    if not _KEY.match(key) or ".." in key.split("/") or "//" in key:
-        raise InvalidArgument(f"invalid object key {key!r}")
+    # fullmatch: `$` would let a trailing newline through. A "." or empty segment names another
+    # key's object on a filesystem ("a/./b" and "a//b" are "a/b"), so they go with "..".
+    if not _KEY.fullmatch(key) or {"", ".", ".."} & set(key.split("/")):
+        raise InvalidArgument(
+            f"invalid object key {key!r}: letters, digits and ._-= in /-separated parts, "
+            "none of them empty, '.' or '..'"
+        )
     return key
 
 
