@@ -8,8 +8,11 @@ import subprocess
 from typing import Any
 
 import pytest
+import yaml
 from chartlib import CHART, STORES_EGRESS, Scenario, helm_binary, render
+from kubernetes import client
 
+from kuzet.common.k8stest import KubeApiServer, kube_apiserver  # noqa: F401 - fixture
 from kuzet.gateway.config import GatewaySettings
 
 
@@ -132,3 +135,48 @@ def test_issuers_in_both_places_fail() -> None:
         "components.gateway.env.KUZET_GATEWAY_ISSUERS=[]",
     )
     assert out.returncode != 0 and "not in env.KUZET_GATEWAY_ISSUERS" in out.stderr, out.stderr
+
+
+def test_kubernetes_api_egress_uses_the_api_servers_own_addresses(kube_apiserver: KubeApiServer) -> None:  # noqa: F811
+    """No cidrs given: rendered against a cluster, the Lease holders reach only the addresses the
+    API server publishes for itself (Endpoints default/kubernetes)."""
+    core: Any = client.CoreV1Api(kube_apiserver.api_client())
+    try:
+        published = core.read_namespaced_endpoints("kubernetes", "default")
+    except client.ApiException:
+        # This bare API server runs no endpoint reconciler: publish what a cluster's would.
+        published = core.create_namespaced_endpoints(
+            "default",
+            client.V1Endpoints(
+                metadata=client.V1ObjectMeta(name="kubernetes"),
+                subsets=[
+                    client.V1EndpointSubset(
+                        addresses=[client.V1EndpointAddress(ip="10.0.0.1")],
+                        ports=[client.CoreV1EndpointPort(name="https", port=6443)],
+                    )
+                ],
+            ),
+        )
+    expected = [{"ipBlock": {"cidr": f"{a.ip}/32"}} for s in published.subsets for a in s.addresses]
+    out = subprocess.run(
+        [
+            helm_binary(),
+            "--kubeconfig",
+            str(kube_apiserver.kubeconfig),
+            "template",
+            "kz",
+            str(CHART),
+            "--dry-run=server",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    docs = [d for d in yaml.safe_load_all(out.stdout) if d]
+    ingest = next(
+        d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "kz-kuzet-ingest-egress"
+    )
+    (api,) = [r for r in ingest["spec"]["egress"] if {p["port"] for p in r["ports"]} == {443, 6443}]
+    assert api.get("to") == expected, api
