@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
@@ -20,7 +21,7 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from kuzet.common.caller import caller_from_metadata, reset_current_caller, set_current_caller
 from kuzet.common.config import ServiceSettings
-from kuzet.common.errors import KuzetError
+from kuzet.common.errors import InvalidArgument, KuzetError
 from kuzet.common.telemetry import current_trace_id, set_current_service
 from kuzet.common.tls import bind, server_credentials
 
@@ -58,27 +59,30 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
             return None
         method = handler_call_details.method
         metadata = handler_call_details.invocation_metadata
+        # Requests reach the handlers as bytes and are parsed in _parsed, where a bad one can be
+        # answered INVALID_ARGUMENT; gRPC's own parsing answers it UNKNOWN.
+        parse = handler.request_deserializer
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, method, metadata),
-                handler.request_deserializer,
+                self._unary(_parsed(handler.unary_unary, parse, streamed=False), method, metadata),
+                None,
                 handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._unary(handler.stream_unary, method, metadata),
-                handler.request_deserializer,
+                self._unary(_parsed(handler.stream_unary, parse, streamed=True), method, metadata),
+                None,
                 handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._streaming(handler.unary_stream, method, metadata),
-                handler.request_deserializer,
+                self._streaming(_parsed(handler.unary_stream, parse, streamed=False), method, metadata),
+                None,
                 handler.response_serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._streaming(handler.stream_stream, method, metadata),
-            handler.request_deserializer,
+            self._streaming(_parsed(handler.stream_stream, parse, streamed=True), method, metadata),
+            None,
             handler.response_serializer,
         )
 
@@ -141,6 +145,29 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
                     reset_current_caller(tokens[0])
 
         return wrapped
+
+
+def _parse(parse: Callable[[bytes], Any], raw: bytes) -> Any:
+    try:
+        return parse(raw)
+    except DecodeError as exc:
+        raise InvalidArgument(f"the request is not a valid message: {exc}") from None
+
+
+def _parsed(
+    behaviour: Callable[..., Any], parse: Callable[[bytes], Any] | None, *, streamed: bool
+) -> Callable[..., Any]:
+    """``behaviour`` fed the requests parsed from the bytes that came (each of them if ``streamed``)."""
+    if parse is None:
+        return behaviour
+    if not streamed:
+        return lambda raw, context: behaviour(_parse(parse, raw), context)
+
+    async def each(raw_requests: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+        async for raw in raw_requests:
+            yield _parse(parse, raw)
+
+    return lambda raw_requests, context: behaviour(each(raw_requests), context)
 
 
 def log_rpc(method: str, started: float, agency: str | None = None) -> None:
