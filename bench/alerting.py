@@ -97,7 +97,7 @@ def make_event(agency: str, source: int, subject: str, **extra: Any) -> Any:
 def _md() -> list[tuple[str, str]]:
     from kuzet.common.caller import Caller, caller_metadata
 
-    return caller_metadata(Caller("service:bench", "bench", frozenset({"service"})))
+    return caller_metadata(Caller("service:bench", "bench", frozenset({"service"})), audience="alerting")
 
 
 # ----------------------------------------------------------------------------- baseline
@@ -153,7 +153,6 @@ async def _throughput(address: str, seconds: float, concurrency: int, batch: int
     from kuzet.alerting.v1 import alerting_pb2 as pb
     from kuzet.alerting.v1 import alerting_pb2_grpc
 
-    md = _md()
     channel = secure_channel(address)
     stub = alerting_pb2_grpc.AlertingServiceStub(channel)
     # 200 cameras x 5 tracks per process: after the first events everything folds (dedup on).
@@ -175,7 +174,7 @@ async def _throughput(address: str, seconds: float, concurrency: int, batch: int
                     e = events[counter % len(events)]
                     counter += 1
                     e.event_id = uuid.uuid4().hex
-                    await stub.Publish(pb.PublishRequest(event=e), metadata=md, timeout=30)
+                    await stub.Publish(pb.PublishRequest(event=e), metadata=_md(), timeout=30)
                     done += 1
                 else:
                     chunk = []
@@ -185,7 +184,7 @@ async def _throughput(address: str, seconds: float, concurrency: int, batch: int
                         counter += 1
                         e.event_id = uuid.uuid4().hex
                         chunk.append(e)
-                    await stub.PublishBatch(pb.PublishBatchRequest(events=chunk), metadata=md, timeout=30)
+                    await stub.PublishBatch(pb.PublishBatchRequest(events=chunk), metadata=_md(), timeout=30)
                     done += batch
             except grpc.aio.AioRpcError:
                 errors += 1
@@ -266,7 +265,6 @@ async def _subscribe(address: str, agency: str, streams: int, seconds: float, q:
     from kuzet.alerting.v1 import alerting_pb2 as pb
     from kuzet.alerting.v1 import alerting_pb2_grpc
 
-    md = _md()
     lat: list[float] = []
     # The server stamps recorded_at in the transaction: splits the path at the commit.
     to_commit: list[float] = []
@@ -277,7 +275,7 @@ async def _subscribe(address: str, agency: str, streams: int, seconds: float, q:
         nonlocal caught_up
         channel = secure_channel(address)
         call = alerting_pb2_grpc.AlertingServiceStub(channel).Subscribe(
-            pb.SubscribeRequest(filter=pb.AlertFilter(agency_id=agency), max_batch=100), metadata=md
+            pb.SubscribeRequest(filter=pb.AlertFilter(agency_id=agency), max_batch=100), metadata=_md()
         )
         first = True
         try:
@@ -319,7 +317,6 @@ async def _paced(address: str, agency: str, rate: int, seconds: float, q: Any) -
     from kuzet.alerting.v1 import alerting_pb2 as pb
     from kuzet.alerting.v1 import alerting_pb2_grpc
 
-    md = _md()
     channel = secure_channel(address)
     await channel.channel_ready()
     stub = alerting_pb2_grpc.AlertingServiceStub(channel)
@@ -329,7 +326,7 @@ async def _paced(address: str, agency: str, rate: int, seconds: float, q: Any) -
     from kuzet.common.caller import Caller
     from kuzet.common.eventsink import EventSink
 
-    del stub, md, pb
+    del stub, pb
     # Published the way producers do: through kuzet.common.eventsink.
     sink = EventSink(channel=channel, caller=Caller("service:bench", "bench", frozenset({"service"})))
     await sink.start()
@@ -406,7 +403,6 @@ async def kill_restart(
     from kuzet.alerting.v1 import alerting_pb2 as pb
     from kuzet.alerting.v1 import alerting_pb2_grpc
 
-    md = _md()
     channel = secure_channel(address)
     stub = alerting_pb2_grpc.AlertingServiceStub(channel)
     acked: set[str] = set()
@@ -419,7 +415,7 @@ async def kill_restart(
             e = make_event(agency, n, f"t{i % 3}")
             i += 1
             try:
-                await stub.Publish(pb.PublishRequest(event=e), metadata=md, timeout=10)
+                await stub.Publish(pb.PublishRequest(event=e), metadata=_md(), timeout=10)
             except grpc.aio.AioRpcError:
                 return
             acked.add(e.event_id)
@@ -582,15 +578,19 @@ def print_table(r: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="reduced run, under a minute")
     opts = parser.parse_args()
+    from kuzet.common.callerkeys import use_ephemeral_keys
+
+    # The services it starts verify caller tokens: keys for this run (kept until main returns).
+    _keys = use_ephemeral_keys("bench")
     result = asyncio.run(run(opts.quick))
     print_table(result)
     out = ROOT / "bench" / "results" / "alerting.json"

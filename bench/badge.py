@@ -48,11 +48,13 @@ from kuzet.common.tls import secure_channel, use_local_pki
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("KUZET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 AGENCY = "bench-police"
-CALLER_MD = (
-    ("x-kuzet-subject", "service:bench"),
-    ("x-kuzet-agency", AGENCY),
-    ("x-kuzet-roles", "admin,service"),
-)
+
+
+def caller_md() -> list[tuple[str, str]]:
+    """The bench's caller, in a token for the badge service (minted per call: tokens expire)."""
+    from kuzet.common.caller import Caller, caller_metadata
+
+    return caller_metadata(Caller("service:bench", AGENCY, frozenset({"admin", "service"})), audience="badge")
 
 
 def free_port() -> int:
@@ -228,7 +230,9 @@ def generator(
 
     host, _, port = address.rpartition(":")
     result = asyncio.run(
-        run_load(host, int(port), ids, tokens=tokens, metadata=CALLER_MD, warmup_s=warmup, measure_s=measure)
+        run_load(
+            host, int(port), ids, tokens=tokens, metadata=caller_md(), warmup_s=warmup, measure_s=measure
+        )
     )
     out.put(
         {
@@ -353,7 +357,7 @@ async def measure_upload(
                 ),
             ]
             started, cpu = time.perf_counter(), cpu_seconds(service_pid)
-            response = await stub.UploadEvidence(iter(requests), metadata=CALLER_MD)
+            response = await stub.UploadEvidence(iter(requests), metadata=caller_md())
             upload_s, upload_cpu_s = time.perf_counter() - started, cpu_seconds(service_pid) - cpu
             assert response.complete and response.evidence.object.sha256 == hashlib.sha256(data).hexdigest()
             # The baseline: the same bytes put straight into the same store from this process.
@@ -390,10 +394,10 @@ async def measure_upload(
 
 
 def main() -> int:
-    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -411,6 +415,10 @@ def main() -> int:
     )
     parser.add_argument("--repeats", type=int, default=None, help="measured uploads and puts")
     opts = parser.parse_args()
+    from kuzet.common.callerkeys import use_ephemeral_keys
+
+    # The services it starts verify caller tokens: keys for this run (kept until main returns).
+    _keys = use_ephemeral_keys("bench")
     badges = opts.badges or (1000 if opts.quick else 10_000)
     measure = opts.measure or (6.0 if opts.quick else 30.0)
     warmup = 5.0 if opts.quick else 25.0

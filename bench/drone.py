@@ -133,7 +133,7 @@ async def fanout(n_drones: int, n_subs: int, window_s: float, hz: float, batch: 
     try:
         channel = await wait_port(f"127.0.0.1:{port}")
         stub = drone_pb2_grpc.DroneServiceStub(channel)
-        md = caller_metadata(PILOT)
+        md = caller_metadata(PILOT, audience="drone")
         sem = asyncio.Semaphore(16)
 
         async def register(i: int) -> None:
@@ -369,16 +369,20 @@ def upload_baseline(n: int, runs: int) -> list[float]:
 
 
 def main() -> int:
-    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--drones", type=int, nargs="*")
     p.add_argument("--subscribers", type=int)
     p.add_argument("--window", type=float)
     opts = p.parse_args()
+    from kuzet.common.callerkeys import use_ephemeral_keys
+
+    # The services it starts verify caller tokens: keys for this run (kept until main returns).
+    _keys = use_ephemeral_keys("bench")
     sizes = opts.drones or ([200] if opts.quick else [200, 300])
     subs = opts.subscribers or (2 if opts.quick else 4)
     window = opts.window or (8.0 if opts.quick else 20.0)

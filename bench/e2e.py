@@ -94,7 +94,9 @@ def _cpu_s(pids: dict[str, int]) -> dict[str, float]:
 async def _frame_counts(platform: Platform) -> dict[str, int]:
     from kuzet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
-    async with open_channel(platform.address("ingest"), caller=service_caller("bench", "prison")) as ch:
+    async with open_channel(
+        platform.address("ingest"), audience="ingest", caller=service_caller("bench", "prison")
+    ) as ch:
         reply = await ingest_pb2_grpc.IngestServiceStub(ch).ListCameraHealth(
             ingest_pb2.ListCameraHealthRequest()
         )
@@ -113,7 +115,7 @@ async def _baseline(platform: Platform, feed: ConsoleFeed, count: int) -> list[f
     """Publish -> console without video: the floor the pipeline stands on."""
     latencies = []
     async with open_channel(
-        platform.address("alerting"), caller=service_caller("bench", "prison")
+        platform.address("alerting"), audience="alerting", caller=service_caller("bench", "prison")
     ) as channel:
         from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 

@@ -100,7 +100,8 @@ async def run(quick: bool) -> dict[str, Any]:
     for start in range(0, n_alerts, batch):
         events = [event(i) for i in range(start, min(n_alerts, start + batch))]
         await stub.PublishBatch(
-            alerting_pb2.PublishBatchRequest(events=events), metadata=caller_metadata(PRODUCER)
+            alerting_pb2.PublishBatchRequest(events=events),
+            metadata=caller_metadata(PRODUCER, audience="alerting"),
         )
 
     # list: interleaved so both sides see the same machine load.
@@ -109,11 +110,11 @@ async def run(quick: bool) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
         for _ in range(10):  # warm both paths
-            await stub.ListAlerts(req, metadata=caller_metadata(OPERATOR))
+            await stub.ListAlerts(req, metadata=caller_metadata(OPERATOR, audience="alerting"))
             (await http.get("/api/v1/alerts", params={"page_size": 50})).raise_for_status()
         for _ in range(n_list):
             t = time.perf_counter()
-            await stub.ListAlerts(req, metadata=caller_metadata(OPERATOR))
+            await stub.ListAlerts(req, metadata=caller_metadata(OPERATOR, audience="alerting"))
             direct.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
             resp = await http.get("/api/v1/alerts", params={"page_size": 50})
@@ -122,7 +123,9 @@ async def run(quick: bool) -> dict[str, Any]:
 
     # feed: one publisher, one direct subscriber and one WebSocket client, same events.
     direct_lat, ws_lat = [], []
-    sub = stub.Subscribe(alerting_pb2.SubscribeRequest(), metadata=caller_metadata(OPERATOR))
+    sub = stub.Subscribe(
+        alerting_pb2.SubscribeRequest(), metadata=caller_metadata(OPERATOR, audience="alerting")
+    )
     async with websockets.connect(f"ws://127.0.0.1:{port}/ws/alerts?token={token}") as ws:
         assert json.loads(await ws.recv())["type"] == "ready"
 
@@ -144,7 +147,8 @@ async def run(quick: bool) -> dict[str, Any]:
             await asyncio.sleep(0.01)
             t = time.perf_counter()
             await stub.Publish(
-                alerting_pb2.PublishRequest(event=event(10_000_000 + i)), metadata=caller_metadata(PRODUCER)
+                alerting_pb2.PublishRequest(event=event(10_000_000 + i)),
+                metadata=caller_metadata(PRODUCER, audience="alerting"),
             )
             direct_lat.append((await grpc_wait - t) * 1000)
             ws_lat.append((await ws_wait - t) * 1000)
@@ -182,15 +186,19 @@ async def run(quick: bool) -> dict[str, Any]:
 
 
 def main() -> None:
-    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true")
     opts = parser.parse_args()
+    from kuzet.common.callerkeys import use_ephemeral_keys
+
+    # The services it starts verify caller tokens: keys for this run (kept until main returns).
+    _keys = use_ephemeral_keys("bench")
     r = asyncio.run(run(opts.quick))
     rows = [
         ("ListAlerts 50, direct gRPC", r["list_direct_ms"]),

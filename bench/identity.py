@@ -27,7 +27,8 @@ from tempfile import mkdtemp
 import numpy as np
 import numpy.typing as npt
 
-from kuzet.common.tls import secure_channel, use_local_pki
+from kuzet.common.grpcclient import open_channel
+from kuzet.common.tls import use_local_pki
 from kuzet.identity.vectorindex import VectorIndex, configure_threads
 
 DIM = 512
@@ -144,7 +145,7 @@ async def _real_embeddings() -> dict[str, list[npt.NDArray[np.float32]]]:
     people = {**{k: list(v) for k, v in face_photos().items()}, "zidane": [street_photos()[1]]}
     out: dict[str, list[npt.NDArray[np.float32]]] = {}
     try:
-        async with secure_channel(address) as channel:
+        async with open_channel(address, audience="inference") as channel:
             client = InferenceClient(channel)
             for person, paths in people.items():
                 for path in paths:
@@ -195,15 +196,19 @@ def run_real(n: int) -> dict[str, object]:
 
 
 def main() -> int:
-    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k and 100k only (< 1 min)")
     parser.add_argument("--sizes", type=str, default="", help="comma-separated gallery sizes")
     parser.add_argument("--out", type=Path, default=RESULTS)
     opts = parser.parse_args()
+    from kuzet.common.callerkeys import use_ephemeral_keys
+
+    # The services it starts verify caller tokens: keys for this run (kept until main returns).
+    _keys = use_ephemeral_keys("bench")
     if opts.sizes:
         sizes = [int(s) for s in opts.sizes.split(",")]
     else:

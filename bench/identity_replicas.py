@@ -119,8 +119,10 @@ async def races(db_url: str, work: Path, rounds: int) -> dict[str, Any]:
     from kuzet.inference.config import InferenceSettings
     from kuzet.inference.server import build as build_inference
 
-    admin = caller_metadata(Caller("admin-bench", "prison", frozenset({"admin"})))
-    investigator = caller_metadata(Caller("inv-bench", "prison", frozenset({"investigator"})))
+    admin = caller_metadata(Caller("admin-bench", "prison", frozenset({"admin"})), audience="identity")
+    investigator = caller_metadata(
+        Caller("inv-bench", "prison", frozenset({"investigator"})), audience="identity"
+    )
     inference = await build_inference(
         InferenceSettings(port=free_port(), data_dir=work / "inference", log_level="WARNING")
     )
@@ -389,15 +391,19 @@ def cold_and_catch_up(db_url: str, faces: int, changes: int) -> dict[str, Any]:
 
 
 def main() -> int:
-    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     from kuzet.common.auditkeys import use_run_audit_key
 
     use_run_audit_key()  # the services it starts refuse to start without an audit key
+    use_local_pki(Path(mkdtemp(prefix="kuzet-bench-pki-")), "bench")  # mTLS, as deployed
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k faces, 20 races (< 1 min)")
     parser.add_argument("--faces", type=int, default=0, help="faces for the cold load")
     parser.add_argument("--out", type=Path, default=RESULTS)
     opts = parser.parse_args()
+    from kuzet.common.callerkeys import use_ephemeral_keys
+
+    # The services it starts verify caller tokens: keys for this run (kept until main returns).
+    _keys = use_ephemeral_keys("bench")
     faces = opts.faces or (100_000 if opts.quick else 1_000_000)
     rounds = 20 if opts.quick else 60
     changes = 200 if opts.quick else 1_000

@@ -48,7 +48,8 @@ import numpy as np
 import onnxruntime as ort
 
 from kuzet.common import testdata
-from kuzet.common.tls import secure_channel, use_local_pki
+from kuzet.common.grpcclient import open_channel
+from kuzet.common.tls import use_local_pki
 from kuzet.inference.backends.embedded import EmbeddedBackend, default_threads, session_options
 from kuzet.inference.catalog import Catalog, ModelSpec, load_catalog
 from kuzet.inference.client import FaceInput, ImageInput, InferenceClient
@@ -236,10 +237,7 @@ async def start_service(
 ) -> tuple[Any, InferenceClient, grpc.aio.Channel]:
     server = await build(settings, backend=backend)
     address = await server.start()
-    limit = settings.max_message_mb * 1024 * 1024
-    channel = secure_channel(
-        address, options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)]
-    )
+    channel = open_channel(address, audience="inference", max_message_mb=settings.max_message_mb)
     return server, InferenceClient(channel, timeout_s=600), channel
 
 
@@ -364,6 +362,10 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", choices=["centernet", "yunet", "sface", "movenet"])
     parser.add_argument("--out", type=Path, default=RESULTS)
     opts = parser.parse_args()
+    from kuzet.common.callerkeys import use_ephemeral_keys
+
+    # The services it starts verify caller tokens: keys for this run (kept until main returns).
+    _keys = use_ephemeral_keys("bench")
     print(
         f"{'model':<10} {'batch':>5} {'path':<9} {'images/s':>9} {'p50 ms':>9} {'p99 ms':>9} "
         f"{'ratio':>7} {'r(min)':>7} {'r(cpu)':>7}"

@@ -27,7 +27,9 @@ async def test_published_alert_reaches_console_in_one_trace(platform: Platform) 
             location=common_pb2.GeoPoint(latitude=43.238, longitude=76.945),
             summary="panic button",
         )
-        async with open_channel(platform.address("alerting"), caller=service_caller("badge", "police")) as ch:
+        async with open_channel(
+            platform.address("alerting"), audience="alerting", caller=service_caller("badge", "police")
+        ) as ch:
             await alerting_pb2_grpc.AlertingServiceStub(ch).Publish(alerting_pb2.PublishRequest(event=event))
         message = await feed.wait_for(lambda m: m["alert"].get("type") == "badge_panic", within=10)
     assert message["alert"]["agency_id"] == "police"
@@ -44,7 +46,9 @@ async def test_other_agency_does_not_see_it(platform: Platform) -> None:
             "badge_tamper",
             common_pb2.Source(kind=common_pb2.SOURCE_KIND_BADGE, id="badge-e2e-2", site_id="unit-1"),
         )
-        async with open_channel(platform.address("alerting"), caller=service_caller("badge", "police")) as ch:
+        async with open_channel(
+            platform.address("alerting"), audience="alerting", caller=service_caller("badge", "police")
+        ) as ch:
             await alerting_pb2_grpc.AlertingServiceStub(ch).Publish(alerting_pb2.PublishRequest(event=event))
         with pytest.raises(TimeoutError):
             await feed.wait_for(lambda m: m["alert"].get("source", {}).get("id") == "badge-e2e-2", within=3)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kuzet.common.caller import Caller, caller_metadata
+from kuzet.common.caller import Caller
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.v1 import common_pb2
 from kuzet.e2e.console import ConsoleFeed
@@ -56,20 +56,18 @@ async def test_panic_to_drone_on_scene(platform: Platform, drone_link: int) -> N
         system_id=7,
         link_url=f"udpin:127.0.0.1:{drone_link}",
     )
-    async with open_channel(platform.address("drone"), caller=admin("police")) as channel:
+    async with open_channel(platform.address("drone"), audience="drone", caller=admin("police")) as channel:
         await drone_pb2_grpc.DroneServiceStub(channel).RegisterDrone(dpb.RegisterDroneRequest(drone=drone))
 
     badge_caller = Caller("service:badge-sim", "police", frozenset({"admin", "service"}))
     stop = asyncio.Event()
     async with (
         ConsoleFeed(platform.address("gateway"), platform.token("police-operator")) as feed,
-        open_channel(platform.address("badge"), caller=badge_caller) as channel,
+        open_channel(platform.address("badge"), audience="badge", caller=badge_caller) as channel,
     ):
         stub = badge_pb2_grpc.BadgeServiceStub(channel)
         await register_badges(stub, "police", ["E2E-PANIC"], "unit-1")
-        badge = SimBadge(
-            "E2E-PANIC", PANIC_AT[0], PANIC_AT[1], radius_m=1.0, metadata=caller_metadata(badge_caller)
-        )
+        badge = SimBadge("E2E-PANIC", PANIC_AT[0], PANIC_AT[1], radius_m=1.0)
         running = asyncio.create_task(badge.run(stub, stop))
         await asyncio.wait_for(badge.connected.wait(), 30)
         badge.press_panic()

@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from kuzet.common.caller import Caller, caller_metadata
+from kuzet.common.caller import Caller
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.launcher import Launcher
 from kuzet.common.v1 import common_pb2
@@ -87,7 +87,7 @@ async def _drone(launcher: Launcher) -> None:
         system_id=1,
         link_url=f"udpin:127.0.0.1:{DRONE_PORT}",
     )
-    async with open_channel(launcher.url("drone"), caller=admin(AGENCY_POLICE)) as channel:
+    async with open_channel(launcher.url("drone"), audience="drone", caller=admin(AGENCY_POLICE)) as channel:
         await drone_pb2_grpc.DroneServiceStub(channel).RegisterDrone(
             pb.RegisterDroneRequest(drone=drone, update=True)
         )
@@ -98,11 +98,11 @@ async def _badges(launcher: Launcher, stop: asyncio.Event) -> None:
     from kuzet.badge.v1 import badge_pb2_grpc
 
     caller = Caller("service:badge-sim", AGENCY_POLICE, frozenset({"admin", "service"}))
-    async with open_channel(launcher.url("badge"), caller=caller) as channel:
+    async with open_channel(launcher.url("badge"), audience="badge", caller=caller) as channel:
         stub = badge_pb2_grpc.BadgeServiceStub(channel)
         ids = [f"DEMO-{i:03d}" for i in range(5)]
         await register_badges(stub, AGENCY_POLICE, ids, "unit-1")
-        badges = [SimBadge(b, SITE[0], SITE[1], metadata=caller_metadata(caller)) for b in ids]
+        badges = [SimBadge(b, SITE[0], SITE[1]) for b in ids]
         tasks = [asyncio.create_task(b.run(stub, stop)) for b in badges]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 30)
@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir, env={"KUZET_INGEST_LOOP_FILES": "true", "KUZET_GATEWAY_DEMO_PASSWORD": "kuzet-demo"}
     )
     launcher.use_client_certificate()
+    launcher.use_tools_key()
     try:
         for name in launcher.start_all():
             print(f"  {name:<10} {launcher.url(name)}", flush=True)

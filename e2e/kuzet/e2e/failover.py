@@ -177,7 +177,9 @@ class Run:
     async def publish_events(self) -> None:
         from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 
-        async with open_channel(self.platform.address("alerting"), caller=PUBLISHER) as channel:
+        async with open_channel(
+            self.platform.address("alerting"), audience="alerting", caller=PUBLISHER
+        ) as channel:
             stub = alerting_pb2_grpc.AlertingServiceStub(channel)
             i = 0
             while not self.stop.is_set():
@@ -199,7 +201,7 @@ class Run:
         from kuzet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
         addresses = self.replica_addresses("ingest")
-        channels = {k: open_channel(a, caller=PUBLISHER) for k, a in addresses.items()}
+        channels = {k: open_channel(a, audience="ingest", caller=PUBLISHER) for k, a in addresses.items()}
         try:
             while not self.stop.is_set():
                 now = time.monotonic()
@@ -227,17 +229,21 @@ class Run:
 
         ids = [f"FO-{i:03d}" for i in range(self.plan.badges)]
         badges = [
-            SimBadge(b, HOME[0], HOME[1], radius_m=50, metadata=caller_metadata(BADGE_CALLER)) for b in ids
+            SimBadge(
+                b, HOME[0], HOME[1], radius_m=50, metadata=caller_metadata(BADGE_CALLER, audience="badge")
+            )
+            for b in ids
         ]
         self._badges = badges
-        async with open_channel(self.platform.address("badge"), caller=BADGE_CALLER) as channel:
+        async with open_channel(
+            self.platform.address("badge"), audience="badge", caller=BADGE_CALLER
+        ) as channel:
             await register_badges(badge_pb2_grpc.BadgeServiceStub(channel), AGENCY_POLICE, ids, "unit-1")
         # The other badge replicas see the registrations at their next registry poll
         # (KUZET_BADGE_REPLICA_POLL_S, 1 s); until then a badge reaching one is told NOT_FOUND
         # and asks again (SimBadge.run).
         # Devices have no RPC to forward a caller from: a plain channel, caller metadata per call
         # (grpc.aio cannot close an intercepted channel while an intercepted stream is open).
-        md = caller_metadata(BADGE_CALLER)
         async with secure_channel(self.platform.address("badge"), options=ROUND_ROBIN) as channel:
             stub = badge_pb2_grpc.BadgeServiceStub(channel)
             tasks = [asyncio.create_task(b.run(stub, self.stop)) for b in badges]
@@ -247,7 +253,7 @@ class Run:
                 try:
                     reply = await stub.SendCommand(
                         badge_pb2.SendCommandRequest(badge_id=ids[i % len(ids)], command=command),
-                        metadata=md,
+                        metadata=caller_metadata(BADGE_CALLER, audience="badge"),
                         timeout=5,
                     )
                     self.badge_commands.append(reply.command_id)
@@ -267,12 +273,11 @@ class Run:
         from kuzet.drone.v1 import drone_pb2 as pb
         from kuzet.drone.v1 import drone_pb2_grpc
 
-        md = caller_metadata(PILOT)
         channels: dict[str, grpc.aio.Channel] = {}
 
         def stub(address: str) -> Any:
             if address not in channels:
-                channels[address] = open_channel(address, caller=PILOT)
+                channels[address] = open_channel(address, audience="drone", caller=PILOT)
             return drone_pb2_grpc.DroneServiceStub(channels[address])
 
         request = pb.ControlRequest(drone_id=DRONE_ID, action=pb.CONTROL_ACTION_HOLD, reason="failover")
@@ -285,7 +290,7 @@ class Run:
                 # Retried until carried out, until its deadline, or until the run ends.
                 while done is None and not self.stop.is_set() and not self.past_deadline(sent):
                     try:
-                        await stub(target).Control(request, metadata=md, timeout=5)
+                        await stub(target).Control(request, timeout=5)
                         done = time.monotonic() - sent
                     except grpc.aio.AioRpcError as exc:
                         # A follower names the leader: the gateway retries there once; so do we.
@@ -315,7 +320,9 @@ class Run:
             system_id=9,
             link_url=f"udpin:127.0.0.1:{link_port}",
         )
-        async with open_channel(self.platform.address("drone"), caller=admin(AGENCY_POLICE)) as channel:
+        async with open_channel(
+            self.platform.address("drone"), audience="drone", caller=admin(AGENCY_POLICE)
+        ) as channel:
             await drone_pb2_grpc.DroneServiceStub(channel).RegisterDrone(pb.RegisterDroneRequest(drone=drone))
 
     async def add_cameras(self) -> None:
@@ -345,9 +352,11 @@ class Run:
         photo = face_photos()["obama"][0].read_bytes()
         investigator = Caller("failover-investigator", AGENCY_PRISON, frozenset({"investigator"}))
         async with (
-            open_channel(self.platform.address("inference"), caller=PUBLISHER) as inference,
-            open_channel(addresses[0], caller=admin(AGENCY_PRISON)) as ca,
-            open_channel(addresses[1], caller=investigator) as cb,
+            open_channel(
+                self.platform.address("inference"), audience="inference", caller=PUBLISHER
+            ) as inference,
+            open_channel(addresses[0], audience="identity", caller=admin(AGENCY_PRISON)) as ca,
+            open_channel(addresses[1], audience="identity", caller=investigator) as cb,
         ):
             face = await InferenceFaces(InferenceClient(inference), QualityBar()).face(
                 photo, crop=False, strict=False
@@ -430,7 +439,7 @@ class Run:
 
         first = self.platform.launcher.units("drone")[0].key
         request = pb.ControlRequest(drone_id=DRONE_ID, action=pb.CONTROL_ACTION_HOLD, reason="who leads")
-        async with open_channel(self.platform.launcher.url(first), caller=PILOT) as channel:
+        async with open_channel(self.platform.launcher.url(first), audience="drone", caller=PILOT) as channel:
             try:
                 await drone_pb2_grpc.DroneServiceStub(channel).Control(request, timeout=5)
                 return first
@@ -491,7 +500,9 @@ class Run:
         from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 
         found = set()
-        async with open_channel(self.platform.address("alerting"), caller=admin(AGENCY_PRISON)) as channel:
+        async with open_channel(
+            self.platform.address("alerting"), audience="alerting", caller=admin(AGENCY_PRISON)
+        ) as channel:
             stub = alerting_pb2_grpc.AlertingServiceStub(channel)
 
             async def get(alert_id: str) -> None:

@@ -52,6 +52,7 @@ class Platform:
         # Until stop, this process's clients present the launcher's client certificate.
         self._saved_tls = {k: os.environ.get(k) for k in self.launcher.client_tls_env}
         self.launcher.use_client_certificate()
+        self.launcher.use_tools_key()
         return self.launcher.start_all(only)
 
     def address(self, service: str) -> str:

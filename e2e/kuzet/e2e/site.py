@@ -92,7 +92,7 @@ async def add_camera(ingest: str, agency: str, site: str, plan: CameraPlan) -> s
         height=plan.height,
         location=common_pb2.GeoPoint(latitude=plan.location[0], longitude=plan.location[1]),
     )
-    async with open_channel(ingest, caller=admin(agency)) as channel:
+    async with open_channel(ingest, audience="ingest", caller=admin(agency)) as channel:
         reply = await ingest_pb2_grpc.IngestServiceStub(channel).CreateCamera(
             pb.CreateCameraRequest(camera=camera)
         )
@@ -106,7 +106,7 @@ async def create_watchlist(
     from kuzet.identity.v1 import identity_pb2 as pb
     from kuzet.identity.v1 import identity_pb2_grpc
 
-    async with open_channel(identity, caller=admin(agency)) as channel:
+    async with open_channel(identity, audience="identity", caller=admin(agency)) as channel:
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
         gallery = (
             await stub.CreateGallery(

@@ -14,8 +14,8 @@ import grpc
 import numpy as np
 import pytest
 
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.testing import free_port_number
-from kuzet.common.tls import secure_channel
 from kuzet.inference.backends.embedded import EmbeddedBackend
 from kuzet.inference.catalog import load_catalog
 from kuzet.inference.config import InferenceSettings
@@ -63,7 +63,7 @@ async def inference() -> AsyncIterator[inference_pb2_grpc.InferenceServiceStub]:
     server = await build(InferenceSettings(port=free_port_number()), backend=backend)
     address = await server.start()
     try:
-        async with secure_channel(address) as channel:
+        async with open_channel(address, audience="inference") as channel:
             yield inference_pb2_grpc.InferenceServiceStub(channel)
     finally:
         await server.stop(0)

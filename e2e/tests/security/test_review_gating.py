@@ -178,7 +178,7 @@ async def test_nothing_names_the_match_and_nothing_acts_on_it_before_review(stac
                 source=common_pb2.Source(kind=common_pb2.SOURCE_KIND_CAMERA, id="cam-gate", site_id="f-12"),
                 track_id=7,
             ),
-            metadata=caller_metadata(INGEST),
+            metadata=caller_metadata(INGEST, audience="identity"),
         )
     assert hit.outcome == identity_pb2.TRACK_OUTCOME_CANDIDATE
     alerts: list[dict[str, Any]] = []

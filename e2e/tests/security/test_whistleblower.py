@@ -63,7 +63,7 @@ async def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
 async def _integrity_alerts(stub: alerting_pb2_grpc.AlertingServiceStub, who: Caller) -> list[apb.Alert]:
     reply = await stub.ListAlerts(
         apb.ListAlertsRequest(filter=apb.AlertFilter(types=["integrity_report"])),
-        metadata=caller_metadata(who),
+        metadata=caller_metadata(who, audience="alerting"),
     )
     return list(reply.alerts)
 
@@ -72,14 +72,16 @@ async def test_integrity_alert_names_nobody_and_reaches_internal_affairs_only(
     services: tuple[str, str],
 ) -> None:
     badge_address, alerting_address = services
-    async with open_channel(badge_address, caller=ADMIN) as admin:
+    async with open_channel(badge_address, audience="badge", caller=ADMIN) as admin:
         await register_badges(badge_pb2_grpc.BadgeServiceStub(admin), AGENCY, ["B-0042"])
     async with (
         secure_channel(badge_address) as bc,
         secure_channel(alerting_address) as ac,
     ):
         alerting = alerting_pb2_grpc.AlertingServiceStub(ac)
-        feed = alerting.Subscribe(apb.SubscribeRequest(), metadata=caller_metadata(INTERNAL_AFFAIRS))
+        feed = alerting.Subscribe(
+            apb.SubscribeRequest(), metadata=caller_metadata(INTERNAL_AFFAIRS, audience="alerting")
+        )
         async with asyncio.timeout(15):
             async for item in feed:
                 if item.HasField("heartbeat"):
@@ -93,7 +95,7 @@ async def test_integrity_alert_names_nobody_and_reaches_internal_affairs_only(
                     description="a driver offered money to drop the citation",
                 )
             ),
-            metadata=caller_metadata(REPORTER),
+            metadata=caller_metadata(REPORTER, audience="badge"),
         )
         async with asyncio.timeout(15):
             async for item in feed:
@@ -111,7 +113,7 @@ async def test_integrity_alert_names_nobody_and_reaches_internal_affairs_only(
         assert filed.report_id in alert.source.id
 
         for who in OTHERS:
-            md = caller_metadata(who)
+            md = caller_metadata(who, audience="alerting")
             assert not await _integrity_alerts(alerting, who)
             listed = await alerting.ListAlerts(apb.ListAlertsRequest(), metadata=md)
             assert alert.alert_id not in {a.alert_id for a in listed.alerts}
@@ -137,6 +139,6 @@ async def test_integrity_alert_names_nobody_and_reaches_internal_affairs_only(
             stream.cancel()
         # The report itself, with its reporter, is for internal affairs.
         reports = await badge_pb2_grpc.BadgeServiceStub(bc).ListIntegrityReports(
-            bpb.ListIntegrityReportsRequest(), metadata=caller_metadata(INTERNAL_AFFAIRS)
+            bpb.ListIntegrityReportsRequest(), metadata=caller_metadata(INTERNAL_AFFAIRS, audience="badge")
         )
         assert [r.reported_by for r in reports.reports] == ["officer-77"]

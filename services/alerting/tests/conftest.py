@@ -36,7 +36,7 @@ class Running:
 
 
 def md(caller: Caller) -> list[tuple[str, str]]:
-    return caller_metadata(caller)
+    return caller_metadata(caller, audience="alerting")
 
 
 def camera_event(

@@ -18,7 +18,7 @@ from kuzet.alerting.server import build
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.alerting.webhooks import verify
 from kuzet.common.caller import Caller
-from kuzet.common.tls import secure_channel
+from kuzet.common.grpcclient import open_channel
 
 from .conftest import Running, camera_event, md, settings_for
 
@@ -49,7 +49,7 @@ async def integrated(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Running]:
     settings = settings_for(sqlite_url, tmp_path, webhook_poll_s=0.2, mqtt_url="mqtt://127.0.0.1:1883")
     server, app = await build(settings, port=0)
     await server.start()
-    channel = secure_channel(server.address)
+    channel = open_channel(server.address, audience="alerting")
     yield Running(server.address, app, channel)
     await channel.close()
     await server.stop(0)

@@ -8,7 +8,7 @@ from pathlib import Path
 from kuzet.alerting.server import build
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.common.eventsink import EventSink
-from kuzet.common.tls import secure_channel
+from kuzet.common.grpcclient import open_channel
 
 from .conftest import OPERATOR_A, SERVICE, camera_event, md, settings_for
 
@@ -28,7 +28,7 @@ async def test_events_published_while_alerting_is_down_arrive_when_it_starts(
     try:
         assert await sink.flush(20)
         assert sink.stats.sent == 20 and sink.stats.dropped == 0 and sink.stats.rejected == 0
-        async with secure_channel(server.address) as channel:
+        async with open_channel(server.address, audience="alerting") as channel:
             from kuzet.alerting.v1 import alerting_pb2_grpc
 
             listed = await alerting_pb2_grpc.AlertingServiceStub(channel).ListAlerts(

@@ -8,6 +8,7 @@ import grpc
 import pytest
 
 from kuzet.alerting.v1 import alerting_pb2 as pb
+from kuzet.common.caller import ANONYMOUS
 from kuzet.common.v1 import common_pb2
 
 from .conftest import OPERATOR_A, OPERATOR_B, SERVICE, Running, camera_event, md
@@ -110,6 +111,10 @@ async def test_invalid_events_are_refused_clearly(alerting: Running, mutate, cod
 async def test_anonymous_publish_is_refused(alerting: Running) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await alerting.stub().Publish(pb.PublishRequest(event=camera_event()))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # A service's token that names nobody: authenticated, but no identity to publish as.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await alerting.stub().Publish(pb.PublishRequest(event=camera_event()), metadata=md(ANONYMOUS))
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 

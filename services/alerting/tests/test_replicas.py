@@ -13,7 +13,7 @@ import pytest
 from kuzet.alerting.server import build
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.alerting.v1 import alerting_pb2_grpc
-from kuzet.common.tls import secure_channel
+from kuzet.common.grpcclient import open_channel
 
 from .conftest import ADMIN_A, OPERATOR_A, SERVICE, camera_event, md, settings_for
 from .test_delivery import SECRET, Receiver
@@ -29,7 +29,7 @@ async def replicas(pg_url: str, tmp_path: Path) -> AsyncIterator[list[alerting_p
         )
         server, _ = await build(settings, port=0)
         await server.start()
-        channel = secure_channel(server.address)
+        channel = open_channel(server.address, audience="alerting")
         servers.append(server)
         channels.append(channel)
         stubs.append(alerting_pb2_grpc.AlertingServiceStub(channel))

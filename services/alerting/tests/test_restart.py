@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.alerting.v1 import alerting_pb2_grpc
 from kuzet.common.db import normalise_url
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.tls import secure_channel
 
 from .conftest import SERVICE, camera_event, md
@@ -51,7 +52,7 @@ async def test_kill_9_during_burst_loses_no_acknowledged_publish(
     acked: dict[str, str] = {}
     try:
         await wait_ready(address)
-        channel = secure_channel(address)
+        channel = open_channel(address, audience="alerting")
         stub = alerting_pb2_grpc.AlertingServiceStub(channel)
         stop = asyncio.Event()
 
@@ -95,7 +96,7 @@ async def test_kill_9_during_burst_loses_no_acknowledged_publish(
         folded = [e for e, a in stored.items() if a]
         assert total == len(folded)
         # A producer retrying after the crash gets the same alert, not a new one.
-        async with secure_channel(address) as channel:
+        async with open_channel(address, audience="alerting") as channel:
             stub = alerting_pb2_grpc.AlertingServiceStub(channel)
             some = next(iter(acked))
             event = camera_event()

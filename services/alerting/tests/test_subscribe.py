@@ -142,7 +142,7 @@ async def test_delivery_continues_the_publishers_trace(alerting: Running, span_e
     stub = alerting.stub()
     call = stub.Subscribe(pb.SubscribeRequest(), metadata=md(OPERATOR_A))
     await wait_caught_up(call)
-    channel = open_channel(alerting.address, caller=SERVICE)
+    channel = open_channel(alerting.address, audience="alerting", caller=SERVICE)
     traced = alerting_pb2_grpc.AlertingServiceStub(channel)
     with trace.get_tracer("test").start_as_current_span("camera.frame") as root:
         await traced.Publish(pb.PublishRequest(event=camera_event()))

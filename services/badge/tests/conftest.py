@@ -98,7 +98,7 @@ async def _stubs_at(address: str, tls: TlsSettings | None = None) -> AsyncIterat
     channels: list[grpc.aio.Channel] = []
 
     def make(caller: Caller) -> badge_pb2_grpc.BadgeServiceStub:
-        channel = open_channel(address, caller=caller, tls=tls)
+        channel = open_channel(address, audience="badge", caller=caller, tls=tls)
         channels.append(channel)
         return badge_pb2_grpc.BadgeServiceStub(channel)
 

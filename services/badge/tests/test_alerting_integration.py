@@ -10,7 +10,7 @@ import pytest
 from kuzet.badge.server import build_app
 from kuzet.badge.sim import SimBadge, register_badges
 from kuzet.badge.v1 import badge_pb2_grpc
-from kuzet.common.caller import Caller, caller_metadata
+from kuzet.common.caller import Caller
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.objectstore import LocalObjectStore
 
@@ -39,12 +39,12 @@ async def test_panic_becomes_one_alert_with_the_badge_position(
     )
     await badge_app.server.start()
     operator = Caller("op-1", AGENCY, frozenset({"operator"}))
-    badge_channel = open_channel(badge_app.server.address, caller=ADMIN)
-    alert_channel = open_channel(alerting.address, caller=operator)
+    badge_channel = open_channel(badge_app.server.address, audience="badge", caller=ADMIN)
+    alert_channel = open_channel(alerting.address, audience="alerting", caller=operator)
     try:
         stub = badge_pb2_grpc.BadgeServiceStub(badge_channel)
         await register_badges(stub, AGENCY, ["P-1"], unit="unit-3")
-        badge = SimBadge("P-1", 41.3, 69.2, interval_s=0.05, metadata=tuple(caller_metadata(ADMIN)))
+        badge = SimBadge("P-1", 41.3, 69.2, interval_s=0.05)
         stop = asyncio.Event()
         task = asyncio.create_task(badge.run(stub, stop))
         await wait_for(lambda: badge.acked_seq > 0)

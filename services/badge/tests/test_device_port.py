@@ -21,7 +21,7 @@ from kuzet.badge.v1 import badge_pb2_grpc
 from kuzet.common.caller import caller_metadata
 
 from .conftest import ADMIN, AGENCY
-from .test_telemetry import MD, report, wait_for
+from .test_telemetry import md, report, wait_for
 
 CONNECT = "/kuzet.badge.v1.BadgeService/Connect"
 
@@ -57,7 +57,7 @@ class RawClient:
             (":authority", "badge"),
             ("content-type", content_type),
             ("te", "trailers"),
-            *(caller_metadata(ADMIN) if metadata is None else metadata),
+            *(caller_metadata(ADMIN, audience="badge") if metadata is None else metadata),
             *((credentials.metadata(token),) if token else ()),
         ]
         self.send(h2.HEADERS, h2.END_HEADERS, stream_id, self.encoder.encode(headers))
@@ -182,7 +182,7 @@ async def test_shutdown_ends_open_streams_as_unavailable(
 ) -> None:
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{device}")  # the device port: plaintext h2c
     call = badge_pb2_grpc.BadgeServiceStub(channel).Connect(
-        metadata=(*MD, credentials.metadata(tokens["D-1"]))
+        metadata=(*md(), credentials.metadata(tokens["D-1"]))
     )
     await call.write(A.ConnectRequest(hello=A.Hello(badge_id="D-1")))
     assert (await call.read()).WhichOneof("payload") == "welcome"

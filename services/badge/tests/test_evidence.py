@@ -30,7 +30,13 @@ from kuzet.common.timeutil import to_timestamp, utcnow
 from .conftest import ADMIN, AGENCY
 
 Stub = badge_pb2_grpc.BadgeServiceStub
-MD = tuple(caller_metadata(ADMIN))
+
+
+def md() -> tuple[tuple[str, str], ...]:
+    """The admin's caller metadata, minted now (tokens expire: never keep one for a session)."""
+    return tuple(caller_metadata(ADMIN, audience="badge"))
+
+
 CHUNK = 64 * 1024
 
 
@@ -73,7 +79,7 @@ async def upload(
         for part in parts:
             yield A.UploadEvidenceRequest(chunk=part)
 
-    response: A.UploadEvidenceResponse = await stub.UploadEvidence(requests(), metadata=MD)
+    response: A.UploadEvidenceResponse = await stub.UploadEvidence(requests(), metadata=md())
     return response
 
 
@@ -106,7 +112,7 @@ async def test_interrupted_upload_resumes_from_confirmed_chunks(
 
     # (Iterator mode: the OpenTelemetry client interceptor waits for the end of a client stream
     # before handing out the call, so write() mode would block.)
-    call = admin.UploadEvidence(first_part(), metadata=MD)
+    call = admin.UploadEvidence(first_part(), metadata=md())
     waiter = asyncio.ensure_future(call)
     await asyncio.wait_for(sent.wait(), 10)
     await asyncio.sleep(0.3)
@@ -288,7 +294,7 @@ async def test_custody_chain_records_every_step_and_export_manifest(
     prosecutor = Caller("p-1", "prosecutor", frozenset({"investigator"}))
     stranger = Caller("s-1", "traffic", frozenset({"investigator"}))
     for caller, ok in ((prosecutor, True), (stranger, False)):
-        channel = open_channel(app.server.address, caller=caller)
+        channel = open_channel(app.server.address, audience="badge", caller=caller)
         try:
             stub = badge_pb2_grpc.BadgeServiceStub(channel)
             if ok:
@@ -352,7 +358,7 @@ async def test_verification_detects_a_flipped_byte_in_s3(
 ) -> None:
     store = s3_server.store()
     app: BadgeApp = await make_app(objects=store)
-    channel = open_channel(app.server.address, caller=ADMIN)
+    channel = open_channel(app.server.address, audience="badge", caller=ADMIN)
     admin = badge_pb2_grpc.BadgeServiceStub(channel)
     await register_badges(admin, AGENCY, ["E-1"])
 

@@ -24,7 +24,7 @@ SIZE = 6 * 1024 * 1024 + 777  # over S3's 5 MiB smallest part: stored as a multi
 @pytest.fixture
 async def s3_app(make_app: Callable[..., Any], s3_server: Any) -> Any:
     app: BadgeApp = await make_app(objects=s3_server.store())
-    channel = open_channel(app.server.address, caller=ADMIN)
+    channel = open_channel(app.server.address, audience="badge", caller=ADMIN)
     stub = badge_pb2_grpc.BadgeServiceStub(channel)
     await register_badges(stub, AGENCY, ["E-1"])
     yield app, stub

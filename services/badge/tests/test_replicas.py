@@ -24,7 +24,7 @@ from kuzet.common.grpcclient import open_channel
 from kuzet.common.objectstore import LocalObjectStore
 
 from .conftest import ADMIN, AGENCY, RecordingSink, fast_settings
-from .test_telemetry import MD, wait_for
+from .test_telemetry import md, wait_for
 
 LEASE_S = 1.0
 SIGNAL_LOST_S = 1.2
@@ -68,7 +68,7 @@ async def start_replica(db_url: str, tmp_path: Path) -> AsyncIterator[Start]:
         )
         await app.server.start()
         apps.append(app)
-        channel = open_channel(app.server.address, caller=ADMIN)
+        channel = open_channel(app.server.address, audience="badge", caller=ADMIN)
         channels.append(channel)
         return Replica(app, sink, Stub(channel))
 
@@ -130,7 +130,7 @@ async def test_commands_reach_the_badge_wherever_it_streams_and_none_is_lost(
     a = await start_replica("badge-a")
     await register_badges(a.stub, AGENCY, ["C-1"])
     b = await start_replica("badge-b")
-    badge = SimBadge("C-1", 41.3, 69.2, interval_s=0.1, metadata=MD)
+    badge = SimBadge("C-1", 41.3, 69.2, interval_s=0.1)
     sent: list[str] = []
     async with streaming(badge, b):
         first = await send(a, "C-1", 5)
@@ -162,7 +162,7 @@ async def test_an_unacknowledged_command_is_sent_again_where_the_badge_reconnect
 
     async def receive_command(replica: Replica) -> A.BadgeCommand:
         """A badge that reads a command and drops the connection before answering it."""
-        call = replica.stub.Connect(metadata=MD)
+        call = replica.stub.Connect(metadata=md())
         await call.write(A.ConnectRequest(hello=A.Hello(badge_id="C-2")))
         try:
             while True:
@@ -186,7 +186,7 @@ async def test_a_replica_shows_the_live_state_of_a_badge_streaming_to_another(st
     a = await start_replica("badge-a", replica_poll_s=0.2)
     await register_badges(a.stub, AGENCY, ["V-1"])
     b = await start_replica("badge-b", replica_poll_s=0.2)
-    badge = SimBadge("V-1", 41.3, 69.2, interval_s=0.1, metadata=MD)
+    badge = SimBadge("V-1", 41.3, 69.2, interval_s=0.1)
 
     async def state_on_a() -> A.BadgeState:
         response = await a.stub.GetBadgeState(A.GetBadgeStateRequest(badge_id="V-1"))
@@ -212,7 +212,7 @@ async def test_no_signal_lost_for_a_badge_streaming_to_another_replica(start_rep
     await register_badges(a.stub, AGENCY, ["S-1"])
     await wait_for(lambda: a.app.hub.leading())
     b = await start_replica("badge-b")
-    badge = SimBadge("S-1", 41.3, 69.2, interval_s=0.1, metadata=MD)
+    badge = SimBadge("S-1", 41.3, 69.2, interval_s=0.1)
     async with streaming(badge, b):
         await asyncio.sleep(3 * SIGNAL_LOST_S)
         assert a.sink.of("badge_signal_lost") == [] and b.sink.of("badge_signal_lost") == []
@@ -235,7 +235,7 @@ async def test_a_dead_replicas_badges_are_judged_only_after_its_claims_expire(
     await register_badges(a.stub, AGENCY, ["S-2"])
     await wait_for(lambda: a.app.hub.leading())
     b = await start_replica("badge-b", signal_lost_after_s=quick)
-    badge = SimBadge("S-2", 41.3, 69.2, interval_s=0.1, metadata=MD)
+    badge = SimBadge("S-2", 41.3, 69.2, interval_s=0.1)
     async with streaming(badge, b):
         await asyncio.sleep(0.5)
         crashed_at = time.monotonic()
@@ -249,7 +249,7 @@ async def test_a_dead_replicas_badges_are_judged_only_after_its_claims_expire(
 
 async def test_health_says_when_the_replicas_database_work_fails(start_replica: Start) -> None:
     a = await start_replica("badge-a")
-    channel = open_channel(a.app.server.address, caller=ADMIN)
+    channel = open_channel(a.app.server.address, audience="badge", caller=ADMIN)
     health = health_pb2_grpc.HealthStub(channel)
 
     async def status() -> int:

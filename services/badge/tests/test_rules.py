@@ -16,7 +16,12 @@ from kuzet.common.caller import caller_metadata
 from .conftest import ADMIN, AGENCY, RecordingSink
 from .test_telemetry import wait_for
 
-MD = tuple(caller_metadata(ADMIN))
+
+def md() -> tuple[tuple[str, str], ...]:
+    """The admin's caller metadata, minted now (tokens expire: never keep one for a session)."""
+    return tuple(caller_metadata(ADMIN, audience="badge"))
+
+
 LAT, LON = 41.3111, 69.2797
 
 
@@ -25,7 +30,7 @@ async def running(app: BadgeApp, admin: badge_pb2_grpc.BadgeServiceStub) -> Asyn
     """Four badges on shift, reporting every 50 ms."""
     ids = ["R-1", "R-2", "R-3", "R-4"]
     await register_badges(admin, AGENCY, ids, unit="unit-7")
-    badges = [SimBadge(b, LAT, LON, interval_s=0.05, metadata=MD) for b in ids]
+    badges = [SimBadge(b, LAT, LON, interval_s=0.05) for b in ids]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(b.run(admin, stop, reconnect_s=0.05)) for b in badges]
     await wait_for(lambda: all(b.acked_seq > 0 for b in badges))
@@ -119,7 +124,7 @@ async def test_signal_lost_beyond_limit_fires_once_and_resolves_on_return(
     app: BadgeApp, admin: badge_pb2_grpc.BadgeServiceStub, sink: RecordingSink
 ) -> None:
     await register_badges(admin, AGENCY, ["S-1"])
-    badge = SimBadge("S-1", LAT, LON, interval_s=0.05, metadata=MD)
+    badge = SimBadge("S-1", LAT, LON, interval_s=0.05)
     stop = asyncio.Event()
     task = asyncio.create_task(badge.run(admin, stop))
     await wait_for(lambda: badge.acked_seq > 2)

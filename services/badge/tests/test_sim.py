@@ -12,7 +12,7 @@ from kuzet.badge.sim import SimBadge, register_badges
 
 from .conftest import AGENCY
 from .test_replicas import Start, start_replica  # noqa: F401 - fixture
-from .test_telemetry import MD, wait_for
+from .test_telemetry import wait_for
 
 
 async def test_a_badge_connects_once_its_registration_on_another_replica_is_visible(
@@ -20,7 +20,7 @@ async def test_a_badge_connects_once_its_registration_on_another_replica_is_visi
 ) -> None:
     a = await start_replica("badge-a", replica_poll_s=0.5)
     b = await start_replica("badge-b", replica_poll_s=0.5)
-    badge = SimBadge("N-1", 41.3, 69.2, interval_s=0.1, metadata=MD)
+    badge = SimBadge("N-1", 41.3, 69.2, interval_s=0.1)
     stop = asyncio.Event()
     # Streaming to B before the badge exists anywhere: B answers NOT_FOUND until its registry poll
     # sees the registration made on A, and the badge keeps asking meanwhile.
@@ -41,7 +41,7 @@ async def test_a_badge_nobody_registered_gives_up_with_not_found(
     start_replica: Start,  # noqa: F811 - the fixture imported above
 ) -> None:
     b = await start_replica("badge-b", replica_poll_s=0.5)
-    badge = SimBadge("N-2", 41.3, 69.2, interval_s=0.1, metadata=MD)
+    badge = SimBadge("N-2", 41.3, 69.2, interval_s=0.1)
     started = time.monotonic()
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await asyncio.wait_for(badge.run(b.stub, asyncio.Event(), reconnect_s=0.2, unknown_for_s=1.0), 10)

@@ -26,7 +26,11 @@ from .conftest import ADMIN, AGENCY, DEVICE_PORT_TLS
 
 Stub = badge_pb2_grpc.BadgeServiceStub
 # Streaming calls carry the caller explicitly (see SimBadge.metadata).
-MD = tuple(caller_metadata(ADMIN))
+
+
+def md() -> tuple[tuple[str, str], ...]:
+    """The admin's caller metadata, minted now (tokens expire: never keep one for a session)."""
+    return tuple(caller_metadata(ADMIN, audience="badge"))
 
 
 def at(seconds: float) -> Timestamp:
@@ -61,8 +65,7 @@ async def test_two_hundred_badges_stream_concurrently(app: BadgeApp, admin: Stub
     tokens = await register_badges(admin, AGENCY, ids, unit="u1")
     latencies: list[float] = []
     badges = [
-        SimBadge(b, 41.31, 69.28, interval_s=0.25, on_ack=latencies.append, metadata=MD, token=tokens[b])
-        for b in ids
+        SimBadge(b, 41.31, 69.28, interval_s=0.25, on_ack=latencies.append, token=tokens[b]) for b in ids
     ]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(b.run(connect, stop)) for b in badges]
@@ -89,7 +92,7 @@ async def test_duplicates_dropped_and_history_ordered_by_device_time(
     app: BadgeApp, admin: Stub, connect: Stub
 ) -> None:
     tokens = await register_badges(admin, AGENCY, ["B-1"])
-    call = connect.Connect(metadata=(*MD, credentials.metadata(tokens["B-1"])))
+    call = connect.Connect(metadata=(*md(), credentials.metadata(tokens["B-1"])))
     await call.write(A.ConnectRequest(hello=A.Hello(badge_id="B-1")))
     welcome = await call.read()
     assert welcome.welcome.acked_seq == 0
@@ -130,14 +133,14 @@ async def test_reconnect_after_restart_resumes_without_loss_or_duplicates(
     make_app: Callable[..., Any], port_kind: str
 ) -> None:
     first: BadgeApp = await make_app()
-    channel = open_channel(first.server.address, caller=ADMIN)
+    channel = open_channel(first.server.address, audience="badge", caller=ADMIN)
     stub = badge_pb2_grpc.BadgeServiceStub(channel)
     tokens = await register_badges(stub, AGENCY, ["B-9"])
     link_address = f"127.0.0.1:{first.device.port}" if port_kind == "device" else first.server.address
     link_channel = open_channel(
-        link_address, caller=ADMIN, tls=DEVICE_PORT_TLS if port_kind == "device" else None
+        link_address, audience="badge", caller=ADMIN, tls=DEVICE_PORT_TLS if port_kind == "device" else None
     )
-    badge = SimBadge("B-9", 41.3, 69.2, interval_s=0.05, metadata=MD, token=tokens["B-9"])
+    badge = SimBadge("B-9", 41.3, 69.2, interval_s=0.05, token=tokens["B-9"])
     stop = asyncio.Event()
     task = asyncio.create_task(
         badge.run(badge_pb2_grpc.BadgeServiceStub(link_channel), stop, reconnect_s=0.1)
@@ -171,11 +174,11 @@ async def _restart(make_app: Callable[..., Any], ports: dict[str, int]) -> Badge
 
 async def test_watch_states_sends_snapshot_then_changes(app: BadgeApp, admin: Stub, connect: Stub) -> None:
     tokens = await register_badges(admin, AGENCY, ["W-1", "W-2"])
-    watch = admin.WatchBadgeStates(A.WatchBadgeStatesRequest(), metadata=MD)
+    watch = admin.WatchBadgeStates(A.WatchBadgeStatesRequest(), metadata=md())
     seen = [await watch.read(), await watch.read()]
     assert {m.state.badge_id for m in seen} == {"W-1", "W-2"}
     assert seen[-1].snapshot_complete
-    badge = SimBadge("W-2", 41.3, 69.2, interval_s=0.1, metadata=MD, token=tokens["W-2"])
+    badge = SimBadge("W-2", 41.3, 69.2, interval_s=0.1, token=tokens["W-2"])
     stop = asyncio.Event()
     task = asyncio.create_task(badge.run(connect, stop))
     update = await asyncio.wait_for(watch.read(), 5)
@@ -198,7 +201,7 @@ async def test_bad_streams_are_refused_with_clear_status(
     async def first_reply(
         stub: Stub, *messages: A.ConnectRequest, caller: Caller = ADMIN
     ) -> grpc.aio.AioRpcError:
-        call = stub.Connect(metadata=(*caller_metadata(caller), *extra))
+        call = stub.Connect(metadata=(*caller_metadata(caller, audience="badge"), *extra))
         for m in messages:
             await call.write(m)
         with pytest.raises(grpc.aio.AioRpcError) as err:

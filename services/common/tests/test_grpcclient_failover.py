@@ -55,7 +55,9 @@ def replicas() -> Iterator[dict[int, subprocess.Popen[bytes]]]:
 
 async def test_calls_fail_over_when_a_replica_is_killed(replicas: dict[int, subprocess.Popen[bytes]]) -> None:
     first, second = replicas
-    async with open_channel(f"ipv4:127.0.0.1:{first},127.0.0.1:{second}", caller=CALLER) as channel:
+    async with open_channel(
+        f"ipv4:127.0.0.1:{first},127.0.0.1:{second}", audience="replica", caller=CALLER
+    ) as channel:
         who = channel.unary_unary("/kuzet.test.Replica/Who")
         await channel.channel_ready()
         served = {int(await who(b"", timeout=10)) for _ in range(20)}

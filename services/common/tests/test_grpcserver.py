@@ -5,9 +5,10 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from kuzet.common.audit import AuditLog
 from kuzet.common.auditservice import SERVICE_NAME, add_audit_service
-from kuzet.common.caller import Caller
+from kuzet.common.caller import Caller, caller_tokens, use_caller_tokens
 from kuzet.common.config import ServiceSettings
 from kuzet.common.db import Database
+from kuzet.common.errors import ConfigError
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer
 from kuzet.common.tls import secure_channel
@@ -28,7 +29,7 @@ async def server(tmp_path):  # type: ignore[no-untyped-def]
 
 
 async def test_health_and_caller_scoped_listing(server: GrpcServer) -> None:
-    async with open_channel(server.address, caller=AUDITOR) as channel:
+    async with open_channel(server.address, audience="service", caller=AUDITOR) as channel:
         health = await health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=SERVICE_NAME)
         )
@@ -39,7 +40,7 @@ async def test_health_and_caller_scoped_listing(server: GrpcServer) -> None:
 
 
 async def test_domain_errors_become_status_codes(server: GrpcServer) -> None:
-    async with open_channel(server.address, caller=AUDITOR) as channel:
+    async with open_channel(server.address, audience="service", caller=AUDITOR) as channel:
         stub = audit_pb2_grpc.AuditServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as bad:
             await stub.ListAudit(audit_pb2.ListAuditRequest(page=common_pb2.PageRequest(page_size=10_000)))
@@ -49,7 +50,7 @@ async def test_domain_errors_become_status_codes(server: GrpcServer) -> None:
             await stub.ListAudit(audit_pb2.ListAuditRequest(agency_id="police-b"))
         assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
     async with open_channel(
-        server.address, caller=Caller("op", "prison-a", frozenset({"operator"}))
+        server.address, audience="service", caller=Caller("op", "prison-a", frozenset({"operator"}))
     ) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as denied:
             await audit_pb2_grpc.AuditServiceStub(channel).VerifyAudit(audit_pb2.VerifyAuditRequest())
@@ -57,18 +58,33 @@ async def test_domain_errors_become_status_codes(server: GrpcServer) -> None:
         assert "auditor" in (denied.value.details() or "")
 
 
-async def test_signed_caller_metadata(server: GrpcServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUZET_CALLER_SECRET", "s3cret")
-    async with open_channel(server.address, caller=AUDITOR) as channel:
+async def test_calls_need_a_caller_token_but_health_does_not(server: GrpcServer) -> None:
+    async with open_channel(server.address, audience="service", caller=AUDITOR) as channel:
         ok = await audit_pb2_grpc.AuditServiceStub(channel).VerifyAudit(audit_pb2.VerifyAuditRequest())
         assert ok.ok
-    forged = [("x-kuzet-subject", "ann"), ("x-kuzet-agency", "police-b"), ("x-kuzet-roles", "auditor")]
+    plain = [("x-kuzet-subject", "ann"), ("x-kuzet-agency", "police-b"), ("x-kuzet-roles", "auditor")]
     async with secure_channel(server.address) as raw:
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            await audit_pb2_grpc.AuditServiceStub(raw).VerifyAudit(
-                audit_pb2.VerifyAuditRequest(), metadata=forged
-            )
-    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        health = await health_pb2_grpc.HealthStub(raw).Check(health_pb2.HealthCheckRequest())
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        for metadata in (plain, None):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await audit_pb2_grpc.AuditServiceStub(raw).VerifyAudit(
+                    audit_pb2.VerifyAuditRequest(), metadata=metadata
+                )
+            assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert "no caller token" in (err.value.details() or "")
+
+
+async def test_a_service_without_caller_keys_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUZET_CALLER_SIGNING_KEY")
+    with pytest.raises(ConfigError, match="KUZET_CALLER_SIGNING_KEY"):
+        GrpcServer(ServiceSettings(), [], [], port=0)
+    # Only when development is said explicitly (a server makes its tokens the process's: restored).
+    previous = caller_tokens()
+    try:
+        GrpcServer(ServiceSettings(insecure_plain_callers=True), [], [], port=0)
+    finally:
+        use_caller_tokens(previous)
 
 
 async def test_caller_travels_on_streaming_calls_too(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -87,7 +103,7 @@ async def test_caller_travels_on_streaming_calls_too(tmp_path) -> None:  # type:
     srv = GrpcServer(ServiceSettings(), [(add, None)], ["test.Who"], port=0)
     await srv.start()
     try:
-        async with open_channel(srv.address, caller=AUDITOR) as channel:
+        async with open_channel(srv.address, audience="service", caller=AUDITOR) as channel:
             call = channel.unary_stream("/test.Who/Stream")(b"")
             replies = [reply async for reply in call]
     finally:

@@ -31,7 +31,7 @@ async def test_server_span_and_access_log_share_the_trace(tmp_path, span_exporte
     await server.start()
     try:
         caller = Caller("ann", "prison-a", frozenset({"auditor"}))
-        async with open_channel(server.address, caller=caller) as channel:
+        async with open_channel(server.address, audience="service", caller=caller) as channel:
             await audit_pb2_grpc.AuditServiceStub(channel).VerifyAudit(audit_pb2.VerifyAuditRequest())
     finally:
         await server.stop(0)

@@ -14,8 +14,8 @@ import grpc
 import pytest
 
 from kuzet.common.caller import Caller, caller_metadata
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.testing import free_port_number
-from kuzet.common.tls import secure_channel
 from kuzet.common.v1 import common_pb2
 from kuzet.drone.config import DroneSettings
 from kuzet.drone.leadership import InProcessLeadership, LeaseTable
@@ -34,7 +34,7 @@ OTHER_AGENCY_PILOT = Caller("pilot-zed", "police", frozenset({"pilot"}))
 
 
 def md(caller: Caller) -> list[tuple[str, str]]:
-    return caller_metadata(caller)
+    return caller_metadata(caller, audience="drone")
 
 
 @dataclass
@@ -183,7 +183,7 @@ async def harness(sim: SimHost, tmp_path: Path, db_path: str) -> AsyncIterator[H
         publish_event=events.append,
     )
     await server.start()
-    channel = secure_channel(server.address)
+    channel = open_channel(server.address, audience="drone")
     h = Harness(server, channel, drone_pb2_grpc.DroneServiceStub(channel), events, sim)
     yield h
     await channel.close()

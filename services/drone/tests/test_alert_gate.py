@@ -13,10 +13,10 @@ import pytest
 from kuzet.alerting.config import AlertingSettings
 from kuzet.alerting.server import build as build_alerting
 from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
-from kuzet.common.caller import Caller
+from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.events import new_event
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.testing import free_port_number
-from kuzet.common.tls import secure_channel
 from kuzet.common.v1 import common_pb2
 from kuzet.drone.alertgate import alerting_lookup
 from kuzet.drone.config import DroneSettings
@@ -25,7 +25,7 @@ from kuzet.drone.server import build
 from kuzet.drone.sim import SimHost
 from kuzet.drone.v1 import drone_pb2, drone_pb2_grpc
 
-from .conftest import AGENCY, Harness, md, square
+from .conftest import AGENCY, Harness, square
 
 IDENTITY = Caller("service:identity", AGENCY, frozenset({"service"}))
 CAMERA = common_pb2.Source(kind=common_pb2.SOURCE_KIND_CAMERA, id="cam-9", site_id="site-1", name="Gate")
@@ -44,7 +44,10 @@ class Gated:
 
     async def publish(self, event: common_pb2.Event) -> str:
         return (
-            await self.alerts.Publish(alerting_pb2.PublishRequest(event=event), metadata=md(IDENTITY))
+            await self.alerts.Publish(
+                alerting_pb2.PublishRequest(event=event),
+                metadata=caller_metadata(IDENTITY, audience="alerting"),
+            )
         ).alert_id
 
     async def dispatch_on(self, alert_id: str) -> tuple[grpc.StatusCode, str]:
@@ -74,7 +77,7 @@ async def gated(sim: SimHost, tmp_path: Path, db_path: str) -> AsyncIterator[Gat
         port=0,
     )
     address = await alerting.start()
-    alert_channel = secure_channel(address)
+    alert_channel = open_channel(address, audience="alerting")
     events: list[common_pb2.Event] = []
     server = await build(
         DroneSettings(port=free_port_number(), data_dir=tmp_path, database_url=db_path),
@@ -83,7 +86,7 @@ async def gated(sim: SimHost, tmp_path: Path, db_path: str) -> AsyncIterator[Gat
         alerts=alerting_lookup(alert_channel),
     )
     await server.start()
-    channel = secure_channel(server.address)
+    channel = open_channel(server.address, audience="drone")
     harness = Harness(server, channel, drone_pb2_grpc.DroneServiceStub(channel), events, sim)
     try:
         yield Gated(harness, alerting_pb2_grpc.AlertingServiceStub(alert_channel), alerting)

@@ -8,8 +8,8 @@ from pathlib import Path
 import grpc
 import pytest
 
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.testing import free_port_number
-from kuzet.common.tls import secure_channel
 from kuzet.drone.config import DroneSettings
 from kuzet.drone.leadership import InProcessLeadership, LeaseTable
 from kuzet.drone.server import build
@@ -343,7 +343,7 @@ async def test_a_restarted_service_follows_the_flight_to_completion(
         publish_event=lambda e: None,
     )
     await server.start()
-    channel = secure_channel(server.address)
+    channel = open_channel(server.address, audience="drone")
     try:
         harness.stub = drone_pb2_grpc.DroneServiceStub(channel)
         st = await harness.wait_state(

@@ -76,7 +76,7 @@ async def start_replica(db_url: str, tmp_path: Path) -> AsyncIterator[Start]:
         server = await build(settings, publish_event=lambda event: None)
         await server.start()
         servers.append(server)
-        channel = open_channel(server.address)
+        channel = open_channel(server.address, audience="drone")
         channels.append(channel)
         return Replica(server, drone_pb2_grpc.DroneServiceStub(channel))
 

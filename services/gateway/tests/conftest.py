@@ -23,9 +23,10 @@ from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.config import Endpoints
 from kuzet.common.events import new_event
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer
 from kuzet.common.testing import free_port_number
-from kuzet.common.tls import bind, secure_channel, server_credentials
+from kuzet.common.tls import bind, server_credentials
 from kuzet.common.v1 import common_pb2
 from kuzet.gateway.app import create_app
 from kuzet.gateway.config import GatewaySettings
@@ -151,7 +152,7 @@ class Backing:
         )
         caller = Caller(f"service:ingest-{agency}", agency, frozenset({"service"}))
         resp = await self.alerting.Publish(
-            alerting_pb2.PublishRequest(event=event), metadata=caller_metadata(caller)
+            alerting_pb2.PublishRequest(event=event), metadata=caller_metadata(caller, audience="alerting")
         )
         return str(resp.alert_id)
 
@@ -226,7 +227,7 @@ async def backing(tmp_path: Path) -> AsyncIterator[Backing]:
         badge=blank,
         drone=blank,
     )
-    channel = secure_channel(server.address)
+    channel = open_channel(server.address, audience="alerting")
     try:
         yield Backing(endpoints, server.address, channel, identity.address)
     finally:

@@ -78,10 +78,10 @@ async def test_plan_and_dispatch_through_a_follower_reach_the_controlling_replic
         link_url=f"udpin:127.0.0.1:{port}",
         limits=drone_pb2.DroneLimits(link_loss_timeout_s=3.0),
     )
-    channel = open_channel(leader.address, caller=PILOT)
+    channel = open_channel(leader.address, audience="drone", caller=PILOT)
     try:
         await drone_pb2_grpc.DroneServiceStub(channel).RegisterDrone(
-            drone_pb2.RegisterDroneRequest(drone=drone), metadata=caller_metadata(PILOT)
+            drone_pb2.RegisterDroneRequest(drone=drone), metadata=caller_metadata(PILOT, audience="drone")
         )
     finally:
         await channel.close()

@@ -124,7 +124,7 @@ async def test_forwarded_update_continues_the_producers_trace(live: Any, span_ex
     gw, backing, url = live
     tracer = trace.get_tracer("test-camera")
     producer = Caller("service:ingest", "prison", frozenset({"service"}))
-    channel = open_channel(backing.alerting_address, caller=producer)
+    channel = open_channel(backing.alerting_address, audience="alerting", caller=producer)
     async with websockets.connect(f"{url}?token={gw.token('prison-operator')}") as ws:
         await _next(ws, "ready")
         with tracer.start_as_current_span("camera.frame") as camera_span:

@@ -21,11 +21,11 @@ from PIL import Image, ImageFilter
 
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.config import Endpoints
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer
 from kuzet.common.testdata import face_photos
 from kuzet.common.testing import free_port_number
 from kuzet.common.timeutil import to_timestamp, utcnow
-from kuzet.common.tls import secure_channel
 from kuzet.common.v1 import audit_pb2_grpc
 from kuzet.identity.config import IdentitySettings
 from kuzet.identity.server import Identity, build
@@ -45,7 +45,7 @@ POLICE = Caller("inv-police", "police", frozenset({"investigator", "admin", "rev
 
 
 def md(caller: Caller) -> list[tuple[str, str]]:
-    return caller_metadata(caller)
+    return caller_metadata(caller, audience="identity")
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ async def start_identity(db_url: str, tmp_path: Path, inference_address: str, **
     config = IdentitySettings(port=0, database_url=db_url, data_dir=tmp_path, **settings)
     server, app = await build(config, port=0, endpoints=endpoints)
     address = await server.start()
-    return Running(server, app, secure_channel(address))
+    return Running(server, app, open_channel(address, audience="identity"))
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -7,7 +7,7 @@ import hashlib
 import grpc
 import pytest
 
-from kuzet.common.tls import secure_channel
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.v1 import audit_pb2
 from kuzet.identity.v1 import identity_pb2 as pb
 from kuzet.inference.client import FaceInput, InferenceClient
@@ -52,7 +52,7 @@ async def test_enrol_identify_review(identity: Running, photos: Photos, inferenc
     assert top.above_threshold and top.score >= top.threshold == pytest.approx(0.45)
 
     # The same search from an embedding made elsewhere (here: by the inference service itself).
-    async with secure_channel(inference_address) as channel:
+    async with open_channel(inference_address, audience="inference") as channel:
         client = InferenceClient(channel)
         face = (await client.detect_faces([photos.obama[2]]))[0].faces[0]
         vector = (await client.embed_faces([photos.obama[2]], [FaceInput.from_detection(0, face)]))[0].vector

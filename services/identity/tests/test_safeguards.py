@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, text
 
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.testing import S3Server, audit_table_admin
 from kuzet.common.timeutil import to_timestamp, utcnow
-from kuzet.common.tls import secure_channel
 from kuzet.common.v1 import audit_pb2
 from kuzet.identity.models import EmbeddingRow, ImageRow, PersonRow
 from kuzet.identity.server import build
@@ -53,7 +53,7 @@ async def test_erasure_really_removes(
         settings, port=0, endpoints=Endpoints(inference=inference_address), objects=store
     )
     address = await server.start()
-    running = Running(server, app, secure_channel(address))
+    running = Running(server, app, open_channel(address, audience="identity"))
     try:
         gallery = await running.gallery(kind=pb.GALLERY_KIND_INMATES)
         obama = await running.enrol(gallery.gallery_id, photos.obama[:2], "Obama")
@@ -110,7 +110,7 @@ async def test_erasure_really_removes(
             settings, port=0, endpoints=Endpoints(inference=inference_address), objects=store
         )
         address = await server.start()
-        running = Running(server, app, secure_channel(address))
+        running = Running(server, app, open_channel(address, audience="identity"))
         assert app.registry.size(gallery.gallery_id) == 1
         again = await running.identify(photos.obama[2], mode=pb.MATCH_MODE_INVESTIGATION)
         assert [c.person_id for c in again.candidates] == [biden.person.person_id]

@@ -34,7 +34,7 @@ async def test_one_trace_through_identity_and_inference(
     inference = await build_inference(InferenceSettings(port=free_port_number(), data_dir=tmp_path / "inf"))
     inference_address = await inference.start()
     identity = await start_identity(f"sqlite:///{tmp_path / 'id.db'}", tmp_path, inference_address)
-    channel = open_channel(identity.server.address, caller=INVESTIGATOR)
+    channel = open_channel(identity.server.address, audience="identity", caller=INVESTIGATOR)
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     try:
         span_exporter.clear()

@@ -14,9 +14,9 @@ from PIL import Image
 from kuzet.alerting.config import AlertingSettings
 from kuzet.alerting.server import build as build_alerting
 from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
-from kuzet.common.caller import Caller
+from kuzet.common.caller import Caller, caller_metadata
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.timeutil import to_timestamp, utcnow
-from kuzet.common.tls import secure_channel
 from kuzet.common.v1 import audit_pb2, common_pb2
 from kuzet.identity.v1 import identity_pb2 as pb
 
@@ -78,7 +78,7 @@ async def test_tracks_match_once_and_alert_as_unconfirmed_candidates(
         publish_events=True,
         alerting=alerting_address,
     )
-    alerts = secure_channel(alerting_address)
+    alerts = open_channel(alerting_address, audience="alerting")
     try:
         gallery = await running.gallery(name="escapees")
         obama = await running.enrol(gallery.gallery_id, [photos.obama[0]], "Obama")
@@ -127,7 +127,9 @@ async def test_tracks_match_once_and_alert_as_unconfirmed_candidates(
         # names the review to open and nobody.
         stub = alerting_pb2_grpc.AlertingServiceStub(alerts)
         for _ in range(50):
-            listed = await stub.ListAlerts(alerting_pb2.ListAlertsRequest(), metadata=md(OPERATOR))
+            listed = await stub.ListAlerts(
+                alerting_pb2.ListAlertsRequest(), metadata=caller_metadata(OPERATOR, audience="alerting")
+            )
             if listed.alerts:
                 break
             await asyncio.sleep(0.1)
@@ -150,7 +152,9 @@ async def test_tracks_match_once_and_alert_as_unconfirmed_candidates(
             )
         assert reviewed.match.state == pb.MATCH_STATE_CONFIRMED
         for _ in range(50):
-            listed = await stub.ListAlerts(alerting_pb2.ListAlertsRequest(), metadata=md(OPERATOR))
+            listed = await stub.ListAlerts(
+                alerting_pb2.ListAlertsRequest(), metadata=caller_metadata(OPERATOR, audience="alerting")
+            )
             confirmed = [a for a in listed.alerts if a.type == "face_match_confirmed"]
             if confirmed:
                 break

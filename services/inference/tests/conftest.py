@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from kuzet.common import testdata
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.testing import missing_component
-from kuzet.common.tls import secure_channel
 from kuzet.inference.backends.embedded import EmbeddedBackend
 from kuzet.inference.catalog import Catalog, load_catalog
 from kuzet.inference.client import InferenceClient
@@ -52,7 +52,7 @@ async def service(embedded: EmbeddedBackend, free_port: int) -> AsyncIterator[In
     settings = InferenceSettings(port=free_port, max_batch_images=8, max_image_pixels=4_000_000)
     server = await build(settings, backend=embedded)
     address = await server.start()
-    channel = secure_channel(address)
+    channel = open_channel(address, audience="inference")
     try:
         yield InferenceClient(channel)
     finally:

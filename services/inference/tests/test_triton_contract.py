@@ -15,8 +15,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kuzet.common.errors import Unavailable
+from kuzet.common.grpcclient import open_channel
 from kuzet.common.testing import missing_component
-from kuzet.common.tls import secure_channel
 from kuzet.inference.backends.embedded import EmbeddedBackend
 from kuzet.inference.backends.triton import TritonBackend
 from kuzet.inference.catalog import Catalog
@@ -120,7 +120,7 @@ async def test_the_service_on_triton_reports_a_model_that_is_not_loaded(
     server = await build(settings)
     address = await server.start()
     try:
-        async with secure_channel(address) as channel:
+        async with open_channel(address, audience="inference") as channel:
             client = InferenceClient(channel)
             jpeg = street_photos[0].read_bytes()
             found = await client.detect_faces([jpeg])
@@ -170,7 +170,7 @@ async def test_server_goes_away_and_comes_back(tmp_path: Path, catalog: Catalog,
     )
     service = await build(settings)
     address = await service.start()
-    channel = secure_channel(address)
+    channel = open_channel(address, audience="inference")
     client, health = InferenceClient(channel), health_pb2_grpc.HealthStub(channel)
     image = np.zeros((64, 64, 3), np.uint8)
     try:

@@ -111,13 +111,13 @@ async def _ingest(tmp_path: Path, inference: str, **extra: Any) -> AsyncIterator
         endpoints=Endpoints(inference=inference, identity="127.0.0.1:1"),
     )
     await server.start()
-    channel = open_channel(server.address, caller=ADMIN)
+    channel = open_channel(server.address, audience="ingest", caller=ADMIN)
     yield {
         "stub": ingest_pb2_grpc.IngestServiceStub(channel),
         "sink": sink,
         "store": store,
         "server": server,
-        "md": caller_metadata(ADMIN),
+        "md": caller_metadata(ADMIN, audience="ingest"),
     }
     await channel.close()
     await server.stop(0)

@@ -27,7 +27,7 @@ async def test_offline_camera_alert_is_delivered_after_alerting_comes_up(
     endpoints = Endpoints(alerting=f"127.0.0.1:{free_port}", inference="127.0.0.1:1", identity="127.0.0.1:1")
     ingest = await build(settings, port=0, store=LocalObjectStore(tmp_path / "objects"), endpoints=endpoints)
     await ingest.start()
-    async with open_channel(ingest.address, caller=ADMIN) as channel:
+    async with open_channel(ingest.address, audience="ingest", caller=ADMIN) as channel:
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
         await stub.CreateCamera(
             pb.CreateCameraRequest(
@@ -47,7 +47,7 @@ async def test_offline_camera_alert_is_delivered_after_alerting_comes_up(
     alerting, _app = await build_alerting(alert_settings)
     await alerting.start()
     try:
-        async with open_channel(alerting.address, caller=ADMIN) as channel:
+        async with open_channel(alerting.address, audience="alerting", caller=ADMIN) as channel:
             alerts = alerting_pb2_grpc.AlertingServiceStub(channel)
             found = []
             for _ in range(60):  # the outbox retries with backoff

@@ -47,7 +47,7 @@ async def test_face_goes_to_identity_once_per_track(tmp_path: Path, inference: s
     identity_address = await identity.start()
     ingest = None
     try:
-        async with open_channel(identity_address, caller=WARDEN) as channel:
+        async with open_channel(identity_address, audience="identity", caller=WARDEN) as channel:
             ids: Any = identity_pb2_grpc.IdentityServiceStub(channel)
             gallery = (
                 await ids.CreateGallery(
@@ -73,7 +73,7 @@ async def test_face_goes_to_identity_once_per_track(tmp_path: Path, inference: s
         )  # fmt: skip
         await ingest.start()
         with RtspServer({"face": clip}) as rtsp:
-            async with open_channel(ingest.address, caller=ADMIN) as channel:
+            async with open_channel(ingest.address, audience="ingest", caller=ADMIN) as channel:
                 stub = ingest_pb2_grpc.IngestServiceStub(channel)
                 await stub.CreateCamera(
                     pb.CreateCameraRequest(
@@ -96,7 +96,7 @@ async def test_face_goes_to_identity_once_per_track(tmp_path: Path, inference: s
         assert track > 0
         assert camera == "yard" and outcome == ipb.TRACK_OUTCOME_CANDIDATE
         async with open_channel(
-            identity_address, caller=Caller("rev", "prison", frozenset({"reviewer"}))
+            identity_address, audience="identity", caller=Caller("rev", "prison", frozenset({"reviewer"}))
         ) as ch:
             reviews = await identity_pb2_grpc.IdentityServiceStub(ch).ListReviews(ipb.ListReviewsRequest())
             assert len(reviews.matches) == 1

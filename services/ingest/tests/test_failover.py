@@ -74,7 +74,7 @@ class Cluster:
                 )
             self.replicas[name] = Replica(name, port, proc)
         for replica in self.replicas.values():
-            replica.channel = open_channel(f"127.0.0.1:{replica.port}", caller=ADMIN)
+            replica.channel = open_channel(f"127.0.0.1:{replica.port}", audience="ingest", caller=ADMIN)
             replica.stub = ingest_pb2_grpc.IngestServiceStub(replica.channel)
             await self._until_serving(replica)
 

@@ -74,7 +74,7 @@ async def test_sparse_frames_still_alert_and_a_restart_never_reuses_a_subject(
     tmp_path: Path, inference: str, rtsp: RtspServer
 ) -> None:
     camera = walk_camera("sparse", rtsp.url("walk"), agency_id="prison")
-    async with open_channel(inference, caller=service_caller("ingest")) as channel:
+    async with open_channel(inference, audience="inference", caller=service_caller("ingest")) as channel:
         detector = PersonDetector(channel)
         intrusions = []
         # The same camera twice, as after an ingest restart: first analysed at its analytic rate,
@@ -164,7 +164,7 @@ async def test_a_degraded_camera_is_an_operator_alert_closed_on_recovery(
     )
     operator = Caller("op", "prison", frozenset({"operator"}))
     try:
-        async with open_channel(address, caller=operator) as channel:
+        async with open_channel(address, audience="alerting", caller=operator) as channel:
             stub: Any = alerting_pb2_grpc.AlertingServiceStub(channel)
 
             async def degraded_alerts() -> list[Any]:

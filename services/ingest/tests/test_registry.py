@@ -113,14 +113,14 @@ async def test_pagination_and_agency_isolation(registry: dict[str, Any]) -> None
     assert [c.id for c in north.cameras] == ["c1", "c3"]
 
     police = Caller("bob", "police", frozenset({"admin"}))
-    async with open_channel(registry["server"].address, caller=police) as channel:
+    async with open_channel(registry["server"].address, audience="ingest", caller=police) as channel:
         other = ingest_pb2_grpc.IngestServiceStub(channel)
         assert not (await other.ListCameras(pb.ListCamerasRequest())).cameras
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await other.GetCamera(pb.GetCameraRequest(camera_id="c1"))
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
     viewer = Caller("eve", "prison", frozenset({"operator"}))
-    async with open_channel(registry["server"].address, caller=viewer) as channel:
+    async with open_channel(registry["server"].address, audience="ingest", caller=viewer) as channel:
         ro = ingest_pb2_grpc.IngestServiceStub(channel)
         assert len((await ro.ListCameras(pb.ListCamerasRequest())).cameras) == 5
         with pytest.raises(grpc.aio.AioRpcError) as err:

@@ -32,7 +32,7 @@ async def test_each_camera_runs_once_and_moves_when_a_replica_leaves(tmp_path: P
         await server.start()
         servers.append(server)
     try:
-        channels = [open_channel(s.address, caller=ADMIN) for s in servers]
+        channels = [open_channel(s.address, audience="ingest", caller=ADMIN) for s in servers]
         stubs = [ingest_pb2_grpc.IngestServiceStub(c) for c in channels]
         cams = [f"cam-{i:02d}" for i in range(12)]
         for cam_id in cams:

@@ -367,7 +367,7 @@ def main() -> None:
             int(port),
             ids,
             tokens=tokens,
-            metadata=caller_metadata(caller),
+            metadata=caller_metadata(caller, audience="badge"),
             warmup_s=3.0,
             measure_s=opts.seconds,
         )

@@ -27,7 +27,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from kuzet.badge import credentials
 from kuzet.badge.v1 import badge_pb2, badge_pb2_grpc
-from kuzet.common.caller import Caller, caller_metadata
+from kuzet.common.caller import Caller
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.v1 import common_pb2
 
@@ -295,16 +295,13 @@ async def register_badges(
 
 async def _main(opts: argparse.Namespace) -> None:
     caller = Caller(subject="service:badge-sim", agency=opts.agency, roles=frozenset({"admin", "service"}))
-    channel = open_channel(opts.address, caller=caller)
+    channel = open_channel(opts.address, audience="badge", caller=caller)
     stub = badge_pb2_grpc.BadgeServiceStub(channel)
     ids = [f"{opts.prefix}{i:05d}" for i in range(opts.badges)]
     tokens = await register_badges(stub, opts.agency, ids, opts.unit)
     if opts.tokens_out:
         await asyncio.to_thread(Path(opts.tokens_out).write_text, json.dumps(tokens))
-    badges = [
-        SimBadge(b, opts.lat, opts.lon, interval_s=opts.interval, metadata=caller_metadata(caller))
-        for b in ids
-    ]
+    badges = [SimBadge(b, opts.lat, opts.lon, interval_s=opts.interval) for b in ids]
     link, device_channel = stub, None
     if opts.device_address:
         # The badges' own way in: the device port, each with its device token.

@@ -1,29 +1,50 @@
-"""Who is calling: identity and agency carried in gRPC metadata from the gateway to every service.
+"""Who is calling: identity and agency carried from the gateway to every service.
 
-Inside the cluster NetworkPolicies restrict who can reach a service; when
-``KUZET_CALLER_SECRET`` is set the metadata is also HMAC-signed so that a compromised pod cannot
-claim another agency.
+Every gRPC call carries a caller token (``x-kuzet-caller-token``): a JWT signed by the calling
+service's own key (EdDSA or ES256) with the caller's subject, agency and roles, the target
+service as its audience, a lifetime of at most 60 s and a random ``jti``. Each service verifies
+it against the JWKS of every service's public key, so a pod cannot claim another agency, and a
+captured token neither works at another service nor for long. Keys come from the settings
+``KUZET_CALLER_SIGNING_KEY`` and ``KUZET_CALLER_JWKS`` (`kuzet keys generate` writes them).
+
+Only for development on one machine, ``KUZET_INSECURE_PLAIN_CALLERS=true`` lets a process run
+without keys; it then sends and trusts the caller as plain metadata (``x-kuzet-subject``...).
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-import hashlib
-import hmac
-import os
-from collections.abc import Iterable, Sequence
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from kuzet.common.errors import PermissionDenied, Unauthenticated
+import jwt
 
+from kuzet.common.callerkeys import ALGORITHMS, Keyring, load_keyring
+from kuzet.common.errors import ConfigError, PermissionDenied, Unauthenticated
+
+if TYPE_CHECKING:
+    from kuzet.common.config import ServiceSettings
+
+TOKEN_KEY = "x-kuzet-caller-token"  # noqa: S105 - a metadata key, not a secret
+# Plain metadata: development without keys only (KUZET_INSECURE_PLAIN_CALLERS).
 SUBJECT_KEY = "x-kuzet-subject"
 AGENCY_KEY = "x-kuzet-agency"
 ROLES_KEY = "x-kuzet-roles"
-SIGNATURE_KEY = "x-kuzet-caller-sig"
 
 ROLES = frozenset(
     {"operator", "reviewer", "investigator", "pilot", "auditor", "admin", "internal_affairs", "service"}
 )
+
+MAX_TOKEN_LIFETIME_S = 60
+# Clock skew between machines that a token's iat and exp may be off by.
+LEEWAY_S = 5
+_CACHE_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -71,44 +92,223 @@ def reset_current_caller(token: contextvars.Token[Caller]) -> None:
     _current.reset(token)
 
 
-def _secret() -> bytes | None:
-    value = os.environ.get("KUZET_CALLER_SECRET")
-    return value.encode() if value else None
+@contextlib.contextmanager
+def calling_as(caller: Caller) -> Iterator[None]:
+    """Calls started inside carry ``caller`` (channels forward the current caller)."""
+    token = _current.set(caller)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
-def _signature(secret: bytes, subject: str, agency: str, roles: str) -> str:
-    return hmac.new(secret, f"{subject}\n{agency}\n{roles}".encode(), hashlib.sha256).hexdigest()
+class CallerTokens:
+    """Mints caller tokens for this process and verifies the ones it receives.
+
+    A minted token is reused for half its lifetime per (caller, audience), and a verified one
+    is remembered until it expires, so a hot path (a frame per call, a badge per second) signs
+    and verifies about once per ``ttl_s / 2`` rather than per call.
+    """
+
+    def __init__(self, keyring: Keyring | None, *, ttl_s: float = 30.0, plain: bool = False) -> None:
+        if not 0 < ttl_s <= MAX_TOKEN_LIFETIME_S:
+            raise ConfigError(f"caller token lifetime must be in (0, {MAX_TOKEN_LIFETIME_S}] s, got {ttl_s}")
+        self.keyring = keyring
+        self.ttl_s = ttl_s
+        self.plain = plain and keyring is None
+        self._minted: dict[tuple[Caller, str], tuple[str, float]] = {}
+        self._verified: dict[tuple[str, str], tuple[Caller, float]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> CallerTokens:
+        """The keys a service's settings name; ConfigError without them (unless insecure plain)."""
+        jwks, signing = settings.caller_jwks, settings.caller_signing_key
+        if not jwks or not signing:
+            if settings.insecure_plain_callers:
+                return cls(None, ttl_s=settings.caller_token_ttl_s, plain=True)
+            missing = [n for n, v in (("CALLER_JWKS", jwks), ("CALLER_SIGNING_KEY", signing)) if not v]
+            raise ConfigError(
+                f"{settings.service_name} has no caller-token keys: set "
+                + " and ".join(f"KUZET_{settings.service_name.upper()}_{n} (or KUZET_{n})" for n in missing)
+                + " (`kuzet keys generate DIR` writes them); only for development on one machine, "
+                "KUZET_INSECURE_PLAIN_CALLERS=true runs without them"
+            )
+        keyring = load_keyring(Path(jwks), Path(signing))
+        return cls(keyring, ttl_s=settings.caller_token_ttl_s)
+
+    # ------------------------------------------------------------------------- minting ---
+
+    def metadata(self, caller: Caller, audience: str) -> list[tuple[str, str]]:
+        """Metadata that carries ``caller`` on a call to the service ``audience``."""
+        if self.plain:
+            if caller.is_anonymous:
+                return []
+            roles = ",".join(sorted(caller.roles))
+            return [(SUBJECT_KEY, caller.subject), (AGENCY_KEY, caller.agency), (ROLES_KEY, roles)]
+        return [(TOKEN_KEY, self.token(caller, audience))]
+
+    def token(self, caller: Caller, audience: str) -> str:
+        """A token for ``caller`` at ``audience``: the cached one while it has half its life left."""
+        now = time.time()
+        key = (caller, audience)
+        cached = self._minted.get(key)
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        token = self.mint(caller, audience, now=now)
+        with self._lock:
+            if len(self._minted) >= _CACHE_LIMIT:
+                self._minted = {k: v for k, v in self._minted.items() if now < v[1]}
+            self._minted[key] = (token, now + self.ttl_s / 2)
+        return token
+
+    def mint(self, caller: Caller, audience: str, *, now: float | None = None) -> str:
+        """A fresh token (no cache)."""
+        if not audience:
+            raise ValueError("a caller token needs the target service as its audience")
+        keyring = self.keyring
+        if keyring is None or keyring.signing_key is None:
+            raise ConfigError(
+                "this process has no caller signing key: set KUZET_CALLER_SIGNING_KEY and "
+                "KUZET_CALLER_JWKS (`kuzet keys generate DIR` writes them)"
+            )
+        issued = int(now if now is not None else time.time())
+        claims = {
+            "iss": keyring.issuer,
+            "sub": caller.subject,
+            "agency": caller.agency,
+            "roles": sorted(caller.roles),
+            "aud": audience,
+            "iat": issued,
+            "exp": issued + int(self.ttl_s),
+            "jti": secrets.token_urlsafe(16),
+        }
+        return jwt.encode(
+            claims, keyring.signing_key, algorithm=keyring.algorithm, headers={"kid": keyring.issuer}
+        )
+
+    # --------------------------------------------------------------------- verification ---
+
+    def caller_from(self, metadata: Iterable[tuple[str, str | bytes]] | None, audience: str) -> Caller:
+        """The caller of an incoming call to ``audience``; UNAUTHENTICATED unless its token is valid."""
+        values: dict[str, str] = {}
+        for key, value in metadata or ():
+            values[key] = value.decode() if isinstance(value, bytes) else value
+        if self.plain:
+            return _plain_caller(values)
+        token = values.get(TOKEN_KEY, "")
+        if not token:
+            raise Unauthenticated(
+                f"no caller token ({TOKEN_KEY} metadata): every call to {audience} needs one "
+                "minted by a Kuzet service for this audience"
+            )
+        return self.verify(token, audience)
+
+    def verify(self, token: str, audience: str) -> Caller:
+        now = time.time()
+        cached = self._verified.get((token, audience))
+        if cached is not None:
+            if now <= cached[1] + LEEWAY_S:
+                return cached[0]
+            raise Unauthenticated("caller token expired")
+        caller, expires = self._verify(token, audience)
+        with self._lock:
+            if len(self._verified) >= _CACHE_LIMIT:
+                self._verified = {k: v for k, v in self._verified.items() if now <= v[1] + LEEWAY_S}
+            self._verified[(token, audience)] = (caller, expires)
+        return caller
+
+    def _verify(self, token: str, audience: str) -> tuple[Caller, float]:
+        if self.keyring is None:
+            raise Unauthenticated("this service has no caller keys to verify tokens with")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError as exc:
+            raise Unauthenticated(f"caller token is malformed: {exc}") from None
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in ALGORITHMS:
+            raise Unauthenticated(
+                f"caller token algorithm {alg!r} is not accepted (only {', '.join(ALGORITHMS)})"
+            )
+        key = self.keyring.public_keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise Unauthenticated(f"caller token is signed by an unknown key {kid!r}")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=list(ALGORITHMS),
+                audience=audience,
+                issuer=kid,
+                leeway=LEEWAY_S,
+                options={"require": ["iss", "sub", "aud", "iat", "exp", "jti"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("caller token expired") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated(
+                f"caller token is for another service (audience {_audience_of(token)!r}, not {audience!r})"
+            ) from None
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated(f"caller token signature does not verify with {kid}'s key") from None
+        except jwt.InvalidIssuerError:
+            raise Unauthenticated(f"caller token's issuer is not its key's owner {kid!r}") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"caller token is invalid: {exc}") from None
+        lifetime = claims["exp"] - claims["iat"]
+        if lifetime > MAX_TOKEN_LIFETIME_S:
+            raise Unauthenticated(f"caller token lives {lifetime} s, more than {MAX_TOKEN_LIFETIME_S} s")
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise Unauthenticated("caller token roles must be a list of names")
+        agency = claims.get("agency", "")
+        if not isinstance(agency, str):
+            raise Unauthenticated("caller token agency must be a string")
+        subject = claims["sub"]
+        if not subject:
+            return ANONYMOUS, float(claims["exp"])
+        return Caller(subject=subject, agency=agency, roles=frozenset(roles)), float(claims["exp"])
 
 
-def caller_metadata(caller: Caller) -> list[tuple[str, str]]:
-    """Metadata that carries ``caller`` on an outgoing call."""
-    if caller.is_anonymous:
-        return []
-    roles = ",".join(sorted(caller.roles))
-    md = [(SUBJECT_KEY, caller.subject), (AGENCY_KEY, caller.agency), (ROLES_KEY, roles)]
-    secret = _secret()
-    if secret is not None:
-        md.append((SIGNATURE_KEY, _signature(secret, caller.subject, caller.agency, roles)))
-    return md
+def _audience_of(token: str) -> Any:
+    return jwt.decode(token, options={"verify_signature": False}).get("aud")
 
 
-def caller_from_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> Caller:
-    """Read the caller from incoming metadata; verify its signature when a secret is configured."""
-    values: dict[str, str] = {}
-    for key, value in metadata or ():
-        values[key] = value.decode() if isinstance(value, bytes) else value
+def _plain_caller(values: dict[str, str]) -> Caller:
     subject = values.get(SUBJECT_KEY, "")
     if not subject:
         return ANONYMOUS
-    agency = values.get(AGENCY_KEY, "")
-    roles_text = values.get(ROLES_KEY, "")
-    secret = _secret()
-    if secret is not None:
-        expected = _signature(secret, subject, agency, roles_text)
-        if not hmac.compare_digest(expected, values.get(SIGNATURE_KEY, "")):
-            raise Unauthenticated("caller metadata signature is missing or wrong")
-    roles = frozenset(r for r in roles_text.split(",") if r)
-    return Caller(subject=subject, agency=agency, roles=roles)
+    roles = frozenset(r for r in values.get(ROLES_KEY, "").split(",") if r)
+    return Caller(subject=subject, agency=values.get(AGENCY_KEY, ""), roles=roles)
+
+
+_process_tokens: CallerTokens | None = None
+
+
+def use_caller_tokens(tokens: CallerTokens) -> None:
+    """Make ``tokens`` this process's (a service does at start, with its own settings' keys)."""
+    global _process_tokens
+    _process_tokens = tokens
+
+
+def caller_tokens() -> CallerTokens:
+    """This process's tokens: those a service set, else from KUZET_CALLER_* (tools and tests)."""
+    global _process_tokens
+    if _process_tokens is None:
+        from kuzet.common.config import ServiceSettings, load_settings
+
+        _process_tokens = CallerTokens.from_settings(load_settings(ServiceSettings))
+    return _process_tokens
+
+
+def caller_metadata(caller: Caller, *, audience: str) -> list[tuple[str, str]]:
+    """Metadata that carries ``caller`` on a call to the service ``audience`` (a signed token)."""
+    return caller_tokens().metadata(caller, audience)
+
+
+def caller_from_metadata(metadata: Iterable[tuple[str, str | bytes]] | None, *, audience: str) -> Caller:
+    """The caller of an incoming call to ``audience``, from its verified token."""
+    return caller_tokens().caller_from(metadata, audience)
 
 
 def service_caller(service: str, agency: str = "", roles: Sequence[str] = ("service",)) -> Caller:

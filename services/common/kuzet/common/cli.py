@@ -11,11 +11,14 @@ import time
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from kuzet.common.callerkeys import keys_command
 from kuzet.common.errors import ConfigError
 from kuzet.common.launcher import (
+    CALLER_KEYS_DIR,
     GROUP,
     Launcher,
     installed_services,
+    local_client_caller_keys,
     local_client_tls,
     parse_replicas,
     port_open,
@@ -133,10 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("status", help="the processes of `kuzet up` in KUZET_DATA_DIR: running, restarting")
     sub.add_parser("services", help="list the installed services")
+    sub.add_parser("keys", help="caller-token keys: `kuzet keys generate DIR`", add_help=False)
     for name in extra:
         sub.add_parser(name, help=f"{name} (from {extra[name].value})", add_help=False)
     args, rest = parser.parse_known_args(argv)
+    if args.command == "keys":
+        return keys_command(rest)
     if args.command in extra:
+        if not os.environ.get("KUZET_CALLER_SIGNING_KEY"):
+            # The tools mint caller tokens with the tools key of `kuzet up` in the data directory.
+            os.environ.update(local_client_caller_keys(data_dir().resolve() / CALLER_KEYS_DIR))
         if not os.environ.get("KUZET_TLS_CERT"):
             # The tools reach the services of `kuzet up` in the data directory with its client certificate.
             os.environ.update(local_client_tls(data_dir()))

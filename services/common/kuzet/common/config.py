@@ -46,6 +46,16 @@ class ServiceSettings(BaseSettings):
     max_message_mb: int = Field(default=32, ge=1, le=512)
     # Reflection lists every method to whoever reaches the port: a debugging aid, off unless asked.
     grpc_reflection: bool = Field(default=False, description="serve gRPC server reflection")
+    # Caller tokens (kuzet.common.caller): this service's private key and every service's public key.
+    caller_signing_key: str = Field(default="", description="PEM file: this service's caller-token key")
+    caller_jwks: str = Field(default="", description="JWKS file: every service's caller-token public key")
+    caller_token_ttl_s: float = Field(
+        default=30.0, gt=0, le=60, description="lifetime of the caller tokens this service mints"
+    )
+    insecure_plain_callers: bool = Field(
+        default=False,
+        description="development only: run without caller keys, trusting plain caller metadata",
+    )
 
     @field_validator("log_level")
     @classmethod

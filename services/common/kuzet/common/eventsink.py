@@ -37,6 +37,8 @@ from kuzet.common.grpcclient import open_channel
 from kuzet.common.v1 import common_pb2
 
 log = logging.getLogger(__name__)
+# The service events go to: the audience of their caller tokens.
+ALERTING = "alerting"
 
 # Codes after which the same request can succeed later. Anything else (INVALID_ARGUMENT,
 # PERMISSION_DENIED...) is the producer's bug: retrying would only block the outbox.
@@ -96,8 +98,6 @@ class EventSink:
         self._channel = channel
         self._own_channel = channel is None
         self._caller = caller
-        # Explicit metadata too, so that a caller-supplied plain channel still identifies us.
-        self._metadata = caller_metadata(caller) if caller is not None else None
         self.capacity = capacity
         self._concurrency = concurrency
         self._batch_size = max(1, min(batch_size, 1000))
@@ -114,6 +114,11 @@ class EventSink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = EventSinkStats()
 
+    def _call_metadata(self) -> list[tuple[str, str]] | None:
+        # Explicit metadata too, so that a caller-supplied plain channel still identifies us; a
+        # token per call (cached by kuzet.common.caller), as tokens expire.
+        return caller_metadata(self._caller, audience=ALERTING) if self._caller is not None else None
+
     async def start(self) -> None:
         # Imported here so kuzet.common does not need the alerting contract at import time.
         from kuzet.alerting.v1 import alerting_pb2_grpc
@@ -122,7 +127,7 @@ class EventSink:
             return
         self._loop = asyncio.get_running_loop()
         if self._channel is None:
-            self._channel = open_channel(self._address, caller=self._caller)
+            self._channel = open_channel(self._address, audience=ALERTING, caller=self._caller)
         self._stub = alerting_pb2_grpc.AlertingServiceStub(self._channel)
         self._workers = [
             asyncio.create_task(self._worker(), name=f"eventsink-{i}") for i in range(self._concurrency)
@@ -224,7 +229,7 @@ class EventSink:
                     response = await self._stub.Publish(
                         alerting_pb2.PublishRequest(event=items[0].event),
                         timeout=self._timeout_s,
-                        metadata=self._metadata,
+                        metadata=self._call_metadata(),
                     )
                     self._count(items[0], response.disposition, "")
                 else:
@@ -233,7 +238,7 @@ class EventSink:
                             events=[i.event for i in items], traceparents=[_traceparent(i.ctx) for i in items]
                         ),
                         timeout=self._timeout_s,
-                        metadata=self._metadata,
+                        metadata=self._call_metadata(),
                     )
                     for item, result in zip(items, batch.results, strict=True):
                         self._count(item, result.disposition, result.error)

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-from kuzet.common.caller import Caller, caller_metadata, current_caller
+from kuzet.common.caller import SUBJECT_KEY, TOKEN_KEY, Caller, caller_metadata, current_caller
 from kuzet.common.config import TlsSettings
 from kuzet.common.errors import LEADER_KEY
 from kuzet.common.tls import secure_channel
@@ -37,56 +37,58 @@ _SERVICE_CONFIG = json.dumps(
 )
 
 
-def _with_caller(details: Any, caller: Caller | None) -> Any:
-    who = caller or current_caller()
-    extra = caller_metadata(who)
-    if not extra:
-        return details
+def _with_caller(details: Any, caller: Caller | None, audience: str) -> Any:
     existing = list(details.metadata or ())
-    if any(key == "x-kuzet-subject" for key, _ in existing):
+    # A call that carries its own caller (a tool speaking for several) keeps it.
+    if any(key in (TOKEN_KEY, SUBJECT_KEY) for key, _ in existing):
+        return details
+    extra = caller_metadata(caller or current_caller(), audience=audience)
+    if not extra:
         return details
     return details._replace(metadata=grpc.aio.Metadata(*existing, *extra))
 
 
 class _CallerInterceptor:
-    """Forwards the caller of the RPC being served (or a fixed caller) on every outgoing call."""
+    """Forwards the caller of the RPC being served (or a fixed caller) on every outgoing call,
+    in a token for the target service."""
 
-    def __init__(self, caller: Caller | None) -> None:
+    def __init__(self, caller: Caller | None, audience: str) -> None:
         self.caller = caller
+        self.audience = audience
 
 
 class _UnaryUnaryCaller(_CallerInterceptor, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: Any, request: Any
     ) -> Any:
-        return await continuation(_with_caller(details, self.caller), request)
+        return await continuation(_with_caller(details, self.caller, self.audience), request)
 
 
 class _UnaryStreamCaller(_CallerInterceptor, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], details: Any, request: Any
     ) -> Any:
-        return await continuation(_with_caller(details, self.caller), request)
+        return await continuation(_with_caller(details, self.caller, self.audience), request)
 
 
 class _StreamUnaryCaller(_CallerInterceptor, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(
         self, continuation: Callable[..., Any], details: Any, requests: Any
     ) -> Any:
-        return await continuation(_with_caller(details, self.caller), requests)
+        return await continuation(_with_caller(details, self.caller, self.audience), requests)
 
 
 class _StreamStreamCaller(_CallerInterceptor, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(
         self, continuation: Callable[..., Any], details: Any, requests: Any
     ) -> Any:
-        return await continuation(_with_caller(details, self.caller), requests)
+        return await continuation(_with_caller(details, self.caller, self.audience), requests)
 
 
-def _caller_interceptors(caller: Caller | None) -> list[grpc.aio.ClientInterceptor]:
+def _caller_interceptors(caller: Caller | None, audience: str) -> list[grpc.aio.ClientInterceptor]:
     # grpc.aio files each interceptor under the first call type it implements, so one per type.
     return [
-        cls(caller)
+        cls(caller, audience)
         for cls in (_UnaryUnaryCaller, _UnaryStreamCaller, _StreamUnaryCaller, _StreamStreamCaller)
     ]
 
@@ -94,12 +96,14 @@ def _caller_interceptors(caller: Caller | None) -> list[grpc.aio.ClientIntercept
 def open_channel(
     address: str,
     *,
+    audience: str,
     caller: Caller | None = None,
     max_message_mb: int = 32,
     server_name: str | None = None,
     tls: TlsSettings | None = None,
 ) -> grpc.aio.Channel:
-    """An mTLS channel to ``address`` (kuzet.common.tls). Without ``caller`` the current RPC's
+    """An mTLS channel to ``address`` (kuzet.common.tls), the service ``audience`` (its name:
+    the audience of the caller tokens its calls carry). Without ``caller`` the current RPC's
     caller is forwarded; ``server_name``: the name to verify where ``address`` is a replica's IP;
     ``tls``: other settings than the process's (the badge device port is plaintext h2c)."""
     max_bytes = max_message_mb * 1024 * 1024
@@ -107,7 +111,7 @@ def open_channel(
         address,
         settings=tls,
         server_name=server_name,
-        interceptors=[*_caller_interceptors(caller), *aio_client_interceptors()],
+        interceptors=[*_caller_interceptors(caller, audience), *aio_client_interceptors()],
         options=[
             ("grpc.enable_retries", 1),
             ("grpc.service_config", _SERVICE_CONFIG),

@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-from kuzet.common.caller import caller_from_metadata, reset_current_caller, set_current_caller
+from kuzet.common.caller import CallerTokens, reset_current_caller, set_current_caller, use_caller_tokens
 from kuzet.common.config import ServiceSettings
 from kuzet.common.errors import InvalidArgument, KuzetError
 from kuzet.common.telemetry import current_trace_id, set_current_service
@@ -43,11 +43,17 @@ class ServiceSpec:
     protocol: str = "grpc"
 
 
-class _ContextInterceptor(grpc.aio.ServerInterceptor):
-    """Sets caller and service for the RPC and turns domain errors into status codes."""
+# Callable without a caller token: probes and (opt-in) reflection carry no caller.
+_OPEN_SERVICES = (f"/{health.SERVICE_NAME}/", f"/{reflection.SERVICE_NAME}/")
 
-    def __init__(self, service: str) -> None:
+
+class _ContextInterceptor(grpc.aio.ServerInterceptor):
+    """Verifies the caller's token, sets caller and service for the RPC and turns domain errors
+    into status codes."""
+
+    def __init__(self, service: str, tokens: CallerTokens) -> None:
         self.service = service
+        self.tokens = tokens
 
     async def intercept_service(
         self,
@@ -55,8 +61,8 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
+        if handler is None or handler_call_details.method.startswith(_OPEN_SERVICES):
+            return handler
         method = handler_call_details.method
         metadata = handler_call_details.invocation_metadata
         # Requests reach the handlers as bytes and are parsed in _parsed, where a bad one can be
@@ -86,8 +92,12 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
             handler.response_serializer,
         )
 
-    def _enter(self, metadata: Any) -> tuple[Any, Any]:
-        caller = caller_from_metadata(metadata)
+    def _enter(self, method: str, metadata: Any) -> tuple[Any, Any]:
+        try:
+            caller = self.tokens.caller_from(metadata, self.service)
+        except KuzetError as exc:
+            log.warning("%s refused: %s", method, exc.message, extra={"grpc_code": exc.code.name})
+            raise
         span = trace.get_current_span()
         span.set_attribute("kuzet.service", self.service)
         if caller.agency:
@@ -104,7 +114,7 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
     def _unary(self, behaviour: Callable[..., Any], method: str, metadata: Any) -> Callable[..., Any]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                tokens = self._enter(metadata)
+                tokens = self._enter(method, metadata)
             except KuzetError as exc:
                 await context.abort(exc.code, exc.message)
             started = time.perf_counter()
@@ -123,7 +133,7 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
     def _streaming(self, behaviour: Callable[..., Any], method: str, metadata: Any) -> Callable[..., Any]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
-                tokens = self._enter(metadata)
+                tokens = self._enter(method, metadata)
             except KuzetError as exc:
                 await context.abort(exc.code, exc.message)
             started = time.perf_counter()
@@ -200,12 +210,16 @@ class GrpcServer:
         self._port = settings.listen_port if port is None else port
         self._on_start = list(on_start)
         self._on_stop = list(on_stop)
+        # Read now so that missing caller keys stop the service before it starts; the process
+        # mints its outgoing tokens with the same keys.
+        self.tokens = CallerTokens.from_settings(settings)
+        use_caller_tokens(self.tokens)
         # Read now so that a missing or unreadable certificate stops the service before it starts.
         self._credentials = server_credentials()
         max_bytes = settings.max_message_mb * 1024 * 1024
         self.server = grpc.aio.server(
             # Tracing outermost, so that the caller, errors and access log are inside the span.
-            interceptors=[aio_server_interceptor(), _ContextInterceptor(settings.service_name)],
+            interceptors=[aio_server_interceptor(), _ContextInterceptor(settings.service_name, self.tokens)],
             options=[
                 ("grpc.max_receive_message_length", max_bytes),
                 ("grpc.max_send_message_length", max_bytes),

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from kuzet.common.auditkeys import ensure_local_key_file
+from kuzet.common.caller import CallerTokens, use_caller_tokens
+from kuzet.common.callerkeys import JWKS_FILE, SERVICES, generate_keys, load_keyring
 from kuzet.common.config import PLAINTEXT_DEV
 from kuzet.common.grpcserver import ServiceSpec
 from kuzet.common.tls import ensure_local_pki
@@ -39,6 +41,10 @@ PORT_STRIDE = 100
 # Listeners besides the main port (setting suffix -> the service's own default), which every
 # replica needs a port of its own for: kuzet.badge.config.BadgeSettings.device_port.
 SIDE_PORTS: dict[str, dict[str, int]] = {"badge": {"DEVICE_PORT": 50065}}
+# Caller-token keys, made once under the data directory (KUZET_CALLER_KEYS_DIR names others);
+# "tools" is the issuer of the clients this machine runs (sims, benches, `kuzet <tool>`).
+CALLER_KEYS_DIR = "caller-keys"
+TOOLS_ISSUER = "tools"
 # The local CA and certificates, under the data directory; "client" is the holder for clients.
 TLS_DIR = "tls"
 CLIENT = "client"
@@ -183,6 +189,7 @@ class Launcher:
                 raise ValueError(f"{name} serves {self.specs[name].protocol}: run one, behind one port")
         self._lock = threading.RLock()
         self._processes = {p.unit.key: p for p in self._plan()}
+        self.caller_keys = self._ensure_caller_keys()
         self._tls_env = self._make_certificates()
         self._supervisor: threading.Thread | None = None
         self._closing = threading.Event()
@@ -220,6 +227,21 @@ class Launcher:
     def use_client_certificate(self) -> None:
         """Make this process's clients (open_channel) present the launcher's client certificate."""
         os.environ.update(self.client_tls_env)
+
+    def _ensure_caller_keys(self) -> Path:
+        given = self._setting("KUZET_CALLER_KEYS_DIR")
+        directory = Path(given).resolve() if given else self.data_dir / CALLER_KEYS_DIR
+        if not (directory / JWKS_FILE).exists():
+            generate_keys(directory, list(dict.fromkeys([*SERVICES, *self.specs, TOOLS_ISSUER])))
+        return directory
+
+    def use_tools_key(self) -> None:
+        """This process's clients (sims, benches, the demo) mint caller tokens with the tools key,
+        unless the process has a key of its own (KUZET_CALLER_SIGNING_KEY: the tests')."""
+        env = local_client_caller_keys(self.caller_keys)
+        if env and not os.environ.get("KUZET_CALLER_SIGNING_KEY"):
+            keyring = load_keyring(Path(env["KUZET_CALLER_JWKS"]), Path(env["KUZET_CALLER_SIGNING_KEY"]))
+            use_caller_tokens(CallerTokens(keyring))
 
     def _setting(self, name: str) -> str | None:
         return self.env.get(name) or os.environ.get(name)
@@ -281,6 +303,8 @@ class Launcher:
             env[prefix + setting] = str(port)
         # The contract every replica-aware service reads, as the chart's downward API gives it.
         env["KUZET_POD_NAME"] = unit.pod_name
+        env[prefix + "CALLER_SIGNING_KEY"] = str(self.caller_keys / f"{unit.service}.pem")
+        env["KUZET_CALLER_JWKS"] = str(self.caller_keys / JWKS_FILE)
         env[prefix + "REPLICA_ID"] = unit.pod_name
         env["KUZET_ADVERTISE_ADDRESS"] = f"127.0.0.1:{process.port}"
         if not (env.get("KUZET_AUDIT_KEY") or env.get("KUZET_AUDIT_KEY_FILE")):
@@ -461,6 +485,14 @@ def local_client_tls(data_dir: Path) -> dict[str, str]:
     if not (cert.exists() and key.exists() and ca.exists()):
         return {}
     return {"KUZET_TLS_CERT": str(cert), "KUZET_TLS_KEY": str(key), "KUZET_TLS_CA": str(ca)}
+
+
+def local_client_caller_keys(directory: Path) -> dict[str, str]:
+    """The ``KUZET_CALLER_*`` settings of the tools key in a launcher's key directory ({} if none)."""
+    key, jwks = directory / f"{TOOLS_ISSUER}.pem", directory / JWKS_FILE
+    if not (key.exists() and jwks.exists()):
+        return {}
+    return {"KUZET_CALLER_SIGNING_KEY": str(key), "KUZET_CALLER_JWKS": str(jwks)}
 
 
 def read_status(data_dir: Path) -> dict[str, Any] | None:

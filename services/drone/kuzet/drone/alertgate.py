@@ -25,7 +25,7 @@ def alerting_lookup(channel: grpc.aio.Channel, timeout_s: float = 5.0) -> AlertL
 
     async def get(alert_id: str, agency: str) -> alerting_pb2.Alert:
         # On behalf of the plan's agency: alerting shows a service the alerts of that agency only.
-        who = caller_metadata(service_caller("drone", agency=agency))
+        who = caller_metadata(service_caller("drone", agency=agency), audience="alerting")
         response = await stub.GetAlert(
             alerting_pb2.GetAlertRequest(alert_id=alert_id), metadata=who, timeout=timeout_s
         )

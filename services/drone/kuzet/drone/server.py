@@ -83,7 +83,7 @@ async def build(
 
     if alerts is None:
         # Dispatches that answer an alert check it there (an unconfirmed face match flies nobody).
-        alerting = open_channel(Endpoints().alerting, caller=service_caller("drone"))
+        alerting = open_channel(Endpoints().alerting, audience="alerting", caller=service_caller("drone"))
         alerts = alerting_lookup(alerting)
         on_stop.append(alerting.close)
 

@@ -31,12 +31,13 @@ class Backends:
         key = f"{service}@{address}" if address else service
         ch = self._channels.get(key)
         if ch is None:
-            # The caller is passed explicitly as metadata on each call (the gateway serves no RPC).
+            # Calls carry the caller that Gateway.call sets around them, in a token for ``service``.
             # A replica's address is its pod IP, which no certificate names: it must prove to
             # be the service's, by the name of the service's endpoint.
             endpoint = getattr(self.endpoints, service)
             ch = open_channel(
                 address or endpoint,
+                audience=service,
                 max_message_mb=self._max_mb,
                 server_name=host_of(endpoint) if address else None,
             )

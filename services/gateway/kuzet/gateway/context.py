@@ -14,7 +14,7 @@ import httpx
 from fastapi import Request
 
 from kuzet.common.audit import AuditLog, open_audit_log
-from kuzet.common.caller import Caller, caller_metadata
+from kuzet.common.caller import Caller, CallerTokens, calling_as, use_caller_tokens
 from kuzet.common.config import Endpoints
 from kuzet.common.db import Database
 from kuzet.common.errors import ConfigError
@@ -67,11 +67,11 @@ class Gateway:
         With ``at_leader`` (the same method on the replica at an address) a replica's UNAVAILABLE
         naming the leader (x-kuzet-leader) is retried there, once.
         """
-        metadata = principal_metadata(principal)
         timeout = self.settings.rpc_timeout_seconds
         try:
             try:
-                return await method(request, metadata=metadata, timeout=timeout)
+                with calling_as(principal_caller(principal)):
+                    return await method(request, timeout=timeout)
             except grpc.aio.AioRpcError as exc:
                 leader = leader_address(exc) if at_leader is not None else ""
                 if not leader or at_leader is None:
@@ -79,7 +79,8 @@ class Gateway:
                 log.info(
                     "%s; retrying at the leader %s", exc.details(), leader, extra={"agency": principal.agency}
                 )
-                return await at_leader(leader)(request, metadata=metadata, timeout=timeout)
+                with calling_as(principal_caller(principal)):
+                    return await at_leader(leader)(request, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             err = from_grpc(exc)
             if err.status >= 500:
@@ -114,10 +115,6 @@ def principal_caller(principal: Principal) -> Caller:
     return Caller(subject=principal.subject, agency=principal.agency, roles=principal.roles)
 
 
-def principal_metadata(principal: Principal) -> list[tuple[str, str]]:
-    return caller_metadata(principal_caller(principal))
-
-
 # Subjects of the local issuer read "prison/prison-operator@local".
 LOCAL_ISSUER_NAME = "local"
 
@@ -148,6 +145,8 @@ def build_gateway(
     http: httpx.AsyncClient | None = None,
     extra_issuers: dict[str, tuple[JwksSource, frozenset[str]]] | None = None,
 ) -> Gateway:
+    # The gateway mints a caller token per backing service; without keys it does not start.
+    use_caller_tokens(CallerTokens.from_settings(settings))
     http = http or httpx.AsyncClient(follow_redirects=False)
     issuers: dict[str, JwksSource] = {iss: http_jwks_source(iss, http) for iss in settings.issuers}
     policies = issuer_policies(settings)

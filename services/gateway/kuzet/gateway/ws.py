@@ -28,12 +28,13 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from kuzet.alerting.v1 import alerting_pb2 as pb
+from kuzet.common.caller import calling_as
 from kuzet.common.telemetry import context_from_traceparent, traceparent
 from kuzet.gateway.api.alerts import alert_json
 from kuzet.gateway.api.common import severity
 from kuzet.gateway.auth import AuthError, Principal
 from kuzet.gateway.clientaddr import connection_address
-from kuzet.gateway.context import Gateway, principal_metadata
+from kuzet.gateway.context import Gateway, principal_caller
 from kuzet.gateway.errors import ApiError
 from kuzet.gateway.protojson import short_enum_names
 from kuzet.gateway.roles import Permission, allowed
@@ -136,7 +137,8 @@ async def _authenticate(gw: Gateway, ws: WebSocket) -> tuple[Principal, dict[str
 
 
 async def _forward(gw: Gateway, ws: WebSocket, principal: Principal, req: pb.SubscribeRequest) -> None:
-    stream = gw.backends.alerting.Subscribe(req, metadata=principal_metadata(principal))
+    with calling_as(principal_caller(principal)):
+        stream = gw.backends.alerting.Subscribe(req)
     try:
         async for item in stream:
             if item.HasField("heartbeat"):

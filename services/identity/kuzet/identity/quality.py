@@ -136,7 +136,7 @@ async def embed_all(
 
         server = await build(InferenceSettings(port=_free_port(), log_level="WARNING"))
         inference = await server.start()
-    channel = open_channel(inference, caller=service_caller("identity-quality"))
+    channel = open_channel(inference, audience="inference", caller=service_caller("identity-quality"))
     try:
         faces = InferenceFaces(InferenceClient(channel), bar)
         labels, vectors, refused, model = [], [], [], ""

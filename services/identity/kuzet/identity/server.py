@@ -137,7 +137,7 @@ async def build(
         )
     store = objects or open_object_store(settings.effective_object_store_url)
     # Calls to inference forward the caller of the RPC being served (and its trace).
-    channel = open_channel(endpoints.inference, max_message_mb=settings.max_message_mb)
+    channel = open_channel(endpoints.inference, audience="inference", max_message_mb=settings.max_message_mb)
     faces = InferenceFaces(
         InferenceClient(channel),
         QualityBar(

@@ -1,6 +1,6 @@
 """Typed client of the inference service for the other Kuzet services.
 
-    async with open_channel(endpoints.inference) as channel:
+    async with open_channel(endpoints.inference, audience="inference") as channel:
         client = InferenceClient(channel)
         found = await client.detect_faces([jpeg_bytes, bgr_frame])
         vectors = await client.embed_faces([jpeg_bytes], [FaceInput.from_detection(0, found[0].faces[0])])

@@ -91,7 +91,7 @@ class IdentityHandoff:
                 common_pb2.GeoPoint(latitude=camera.location[0], longitude=camera.location[1])
             )
         # On behalf of the camera's agency: identity searches that agency's galleries only.
-        who = caller_metadata(service_caller("ingest", agency=camera.agency))
+        who = caller_metadata(service_caller("ingest", agency=camera.agency), audience="identity")
         try:
             response = await self._id.MatchTrack(req, timeout=10, metadata=who)
         except grpc.aio.AioRpcError as exc:

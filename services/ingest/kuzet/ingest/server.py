@@ -254,8 +254,8 @@ async def build(
     retention = build_retention(settings, db, audit, objects, holds)
     retention.register_metrics()
     me = service_caller("ingest", roles=("service",))
-    inference = open_channel(endpoints.inference, caller=me)
-    identity = open_channel(endpoints.identity, caller=me)
+    inference = open_channel(endpoints.inference, audience="inference", caller=me)
+    identity = open_channel(endpoints.identity, audience="identity", caller=me)
     detector = PersonDetector(
         inference,
         concurrency=settings.inference_concurrency,
