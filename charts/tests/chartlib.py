@@ -27,6 +27,11 @@ def helm_binary() -> str:
     return found
 
 
+# An operator's Secret with the keys `kuzet keys generate` writes: every scenario names one.
+KEYS = "callerKeys.existingSecret=caller-keys"
+KEYS_FILE = Path(__file__).parent / "values" / "caller-keys.yaml"
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A values combination the chart must render correctly."""
@@ -37,7 +42,7 @@ class Scenario:
 
     def args(self) -> list[str]:
         out: list[str] = []
-        for f in self.values_files:
+        for f in (KEYS_FILE, *self.values_files):
             out += ["-f", str(f)]
         for s in self.sets:
             out += ["--set", s]
@@ -59,7 +64,6 @@ SCENARIOS = [
         sets=(
             "database.existingSecret=pg",
             "objectStore.existingSecret=s3",
-            "callerSecret.existingSecret=caller",
             "triton.enabled=true",
             "telemetry.otlpEndpoint=collector:4317",
         ),
@@ -98,7 +102,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> None:
 def effective_values(scenario: Scenario) -> dict[str, Any]:
     """The effective values of the scenario (chart defaults merged with its files, as Helm does)."""
     merged: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
-    for f in scenario.values_files:
+    for f in (KEYS_FILE, *scenario.values_files):
         _merge(merged, yaml.safe_load(f.read_text()) or {})
     for s in scenario.sets:
         key, _, raw = s.partition("=")

@@ -12,7 +12,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chartlib import CHART, ROOT, SCENARIOS, TARGET_KUBE, Scenario, effective_values, helm_binary, render
+from chartlib import (
+    CHART,
+    KEYS,
+    ROOT,
+    SCENARIOS,
+    TARGET_KUBE,
+    Scenario,
+    effective_values,
+    helm_binary,
+    render,
+)
 
 from kuzet.common.config import Endpoints, ServiceSettings, load_settings
 
@@ -78,7 +88,9 @@ def test_schema_rejects_unknown_calls_and_weak_security() -> None:
         "containerSecurityContext.readOnlyRootFilesystem=false",
     ):
         out = subprocess.run(
-            [helm_binary(), "template", "kz", str(CHART), "--set", bad], capture_output=True, text=True
+            [helm_binary(), "template", "kz", str(CHART), "--set", KEYS, "--set", bad],
+            capture_output=True,
+            text=True,
         )
         assert out.returncode != 0 and "values don't meet the specifications" in out.stderr, bad
 
@@ -96,7 +108,9 @@ def test_schema_and_template_reject_bad_device_port_values() -> None:
         "components.badge.device.bogus=1",
     ):
         out = subprocess.run(
-            [helm_binary(), "template", "kz", str(CHART), "--set", bad], capture_output=True, text=True
+            [helm_binary(), "template", "kz", str(CHART), "--set", KEYS, "--set", bad],
+            capture_output=True,
+            text=True,
         )
         assert out.returncode != 0 and "values don't meet the specifications" in out.stderr, bad
     for bad, message in (
@@ -107,7 +121,9 @@ def test_schema_and_template_reject_bad_device_port_values() -> None:
         ),
     ):
         out = subprocess.run(
-            [helm_binary(), "template", "kz", str(CHART), "--set", bad], capture_output=True, text=True
+            [helm_binary(), "template", "kz", str(CHART), "--set", KEYS, "--set", bad],
+            capture_output=True,
+            text=True,
         )
         assert out.returncode != 0 and message in out.stderr, bad
 
@@ -375,8 +391,9 @@ def test_dev_secrets_exist_only_for_inline_values(
     for s in by_kind(manifests, "Secret"):
         if s["metadata"]["name"].endswith(("-tls", "-tls-ca")):
             continue  # certificates (templates/tls.yaml): no migration reads them
-        # The audit key is no hook: made once and kept across upgrades (templates/audit-secret.yaml).
-        if s["metadata"]["name"] not in ("kz-kuzet-caller", "kz-kuzet-audit-key"):
+        # The audit key is no hook: made once and kept across upgrades (templates/audit-secret.yaml);
+        # the caller keys are the operator's (or, dev, made with the release).
+        if s["metadata"]["name"] not in ("kz-kuzet-caller-keys", "kz-kuzet-audit-key"):
             # Migration hooks read them, so they are hooks that run first.
             assert s["metadata"]["annotations"]["helm.sh/hook-weight"] == "-20"
 
@@ -594,7 +611,6 @@ SECRET_STANDINS = {
     "KUZET_S3_BUCKET": "kuzet",
     "KUZET_S3_ACCESS_KEY": "ak",
     "KUZET_S3_SECRET_KEY": "sk",
-    "KUZET_CALLER_SECRET": "cs",
 }
 
 

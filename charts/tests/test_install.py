@@ -7,11 +7,13 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from chartlib import CHART, EXAMPLES, helm_binary
 from kubernetes import client
 
+from kuzet.common.callerkeys import SERVICES, generate_keys
 from kuzet.common.k8stest import KubeApiServer, kube_apiserver  # noqa: F401 - fixture
 
 
@@ -76,7 +78,14 @@ def create_secret(server: KubeApiServer, namespace: str, name: str, data: dict[s
         api.close()
 
 
-def test_helm_install_and_upgrade_example_region(kube_apiserver: KubeApiServer) -> None:  # noqa: F811
+def create_caller_keys(server: KubeApiServer, namespace: str, directory: Path) -> None:
+    """The Secret an operator makes from `kuzet keys generate`'s directory (``--from-file``)."""
+    generate_keys(directory, SERVICES)
+    files = {p.name: p.read_text() for p in directory.iterdir()}
+    create_secret(server, namespace, "kuzet-caller-keys", files)
+
+
+def test_helm_install_and_upgrade_example_region(kube_apiserver: KubeApiServer, tmp_path: Path) -> None:  # noqa: F811
     ns = kube_apiserver.create_namespace("kuzet-north")
     region = next(p for p in EXAMPLES if p.stem == "region-prison-police")
     # The Secrets the example names exist before the install, as in a real region.
@@ -89,7 +98,7 @@ def test_helm_install_and_upgrade_example_region(kube_apiserver: KubeApiServer) 
         "kuzet-s3",
         {"endpoint": "minio:9000", "bucket": "b", "access-key": "a", "secret-key": "s"},
     )
-    create_secret(kube_apiserver, ns, "kuzet-caller", {"caller-secret": "c"})
+    create_caller_keys(kube_apiserver, ns, tmp_path)
     create_secret(kube_apiserver, ns, "kuzet-gateway", {"evidence-secret": "e"})
     args = ["-n", ns, "-f", str(region), "--timeout", "60s"]
     with hook_jobs_reported_complete(kube_apiserver, ns) as jobs:
@@ -133,8 +142,12 @@ def test_helm_install_and_upgrade_example_region(kube_apiserver: KubeApiServer) 
     assert history[-1]["status"] == "deployed"
 
 
-def test_helm_install_dev_values_creates_secrets_before_hooks(kube_apiserver: KubeApiServer) -> None:  # noqa: F811
+def test_helm_install_dev_values_creates_secrets_before_hooks(
+    kube_apiserver: KubeApiServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     ns = kube_apiserver.create_namespace("kuzet-dev")
+    create_caller_keys(kube_apiserver, ns, tmp_path)
     dev = next(p for p in EXAMPLES if p.stem == "dev-single-node")
     with hook_jobs_reported_complete(kube_apiserver, ns):
         out = helm(
@@ -145,7 +158,7 @@ def test_helm_install_dev_values_creates_secrets_before_hooks(kube_apiserver: Ku
     try:
         core: Any = client.CoreV1Api(api)
         secrets = {s.metadata.name: s for s in core.list_namespaced_secret(ns).items}
-        assert {"kuzet-database", "kuzet-objectstore", "kuzet-caller"} <= set(secrets)
+        assert {"kuzet-database", "kuzet-objectstore", "kuzet-caller-keys"} <= set(secrets)
         config_maps: list[Any] = core.list_namespaced_config_map(ns).items
         for cm in config_maps:
             assert "dev-only-password" not in json.dumps(cm.data or {})
@@ -153,9 +166,18 @@ def test_helm_install_dev_values_creates_secrets_before_hooks(kube_apiserver: Ku
         api.close()
 
 
-def test_helm_install_default_values(kube_apiserver: KubeApiServer) -> None:  # noqa: F811
+def test_helm_install_default_values(kube_apiserver: KubeApiServer, tmp_path: Path) -> None:  # noqa: F811
     ns = kube_apiserver.create_namespace("kuzet-default")
-    out = helm(kube_apiserver, "install", "kuzet", str(CHART), "-n", ns, "--timeout", "60s")
+    # Nothing is installed without caller keys; with the dev files, the chart makes their Secret.
+    refused = helm(kube_apiserver, "install", "kuzet", str(CHART), "-n", ns, "--timeout", "60s")
+    assert refused.returncode != 0 and "kuzet keys generate" in refused.stderr
+    generate_keys(tmp_path, SERVICES)
+    files = [
+        a
+        for p in sorted(tmp_path.iterdir())
+        for a in ("--set-file", f"callerKeys.files.{p.name.replace('.', chr(92) + '.')}={p}")
+    ]
+    out = helm(kube_apiserver, "install", "kuzet", str(CHART), "-n", ns, "--timeout", "60s", *files)
     assert out.returncode == 0, out.stderr
     assert "no database is configured" in out.stdout  # NOTES warn about the embedded fallback
     uninstall = helm(kube_apiserver, "uninstall", "kuzet", "-n", ns)

@@ -109,14 +109,6 @@ drone: tested
 {{- .Values.objectStore.existingSecret | default (printf "%s-objectstore" (include "kuzet.fullname" .)) -}}
 {{- end -}}
 
-{{- define "kuzet.callerSecretConfigured" -}}
-{{- if or .Values.callerSecret.existingSecret .Values.callerSecret.value }}true{{ end -}}
-{{- end -}}
-
-{{- define "kuzet.callerSecret" -}}
-{{- .Values.callerSecret.existingSecret | default (printf "%s-caller" (include "kuzet.fullname" .)) -}}
-{{- end -}}
-
 {{/* Environment ------------------------------------------------------------------------------ */}}
 
 {{/* Secret-backed env of a component: (dict "root" $ "name" "x" "component" $c) */}}
@@ -138,13 +130,6 @@ drone: tested
 # the endpoint nor the bucket is written into the manifest.
 - name: KUZET_{{ $svc }}_OBJECT_STORE_URL
   value: {{ printf "s3://$(KUZET_S3_BUCKET)?endpoint=$(KUZET_S3_ENDPOINT)&secure=%t&object_lock=%t" $root.Values.objectStore.secure $root.Values.objectStore.objectLock | quote }}
-{{- end }}
-{{- if include "kuzet.callerSecretConfigured" $root }}
-- name: KUZET_CALLER_SECRET
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "kuzet.callerSecret" $root }}
-      key: {{ $root.Values.callerSecret.key }}
 {{- end }}
 {{- range $name, $ref := ($c.secretEnv | default dict) }}
 - name: {{ $name }}
