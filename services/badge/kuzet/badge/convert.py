@@ -17,7 +17,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
 
 
 def check_id(value: str, what: str) -> str:
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):  # `$` would let a trailing newline through
         raise InvalidArgument(
             f"{what} must be 1-64 characters of letters, digits, '.', '_', ':' or '-' (got {value!r})"
         )

@@ -255,7 +255,7 @@ class EvidenceStore:
     def _check_metadata(self, meta: badge_pb2.EvidenceMetadata) -> None:
         convert.check_id(meta.upload_id, "upload_id")
         convert.check_id(meta.badge_id, "badge_id")
-        if not _CATEGORY.match(meta.category):
+        if not _CATEGORY.fullmatch(meta.category):
             raise InvalidArgument(f"category must be lower_snake_case (got {meta.category!r})")
         if not meta.HasField("captured_at"):
             raise InvalidArgument("captured_at is required")
@@ -263,7 +263,7 @@ class EvidenceStore:
             raise InvalidArgument(f"total_size must be 1..{self.settings.max_evidence_bytes} bytes")
         if not 0 < meta.chunk_size <= self.settings.max_chunk_bytes:
             raise InvalidArgument(f"chunk_size must be 1..{self.settings.max_chunk_bytes} bytes")
-        if not _HEX64.match(meta.sha256):
+        if not _HEX64.fullmatch(meta.sha256):
             raise InvalidArgument("sha256 must be 64 lower-case hex characters")
         if meta.HasField("location"):
             convert.check_position(meta.location, "location")
@@ -1016,7 +1016,7 @@ class EvidenceStore:
         agency = policy.agency_id or caller.agency
         caller.require_agency(agency)
         caller.require_role("admin")
-        if not _CATEGORY.match(policy.category):
+        if not _CATEGORY.fullmatch(policy.category):
             raise InvalidArgument(f"category must be lower_snake_case (got {policy.category!r})")
         if policy.retention_days < 0 or policy.days_after_case_closed < 0:
             raise InvalidArgument("retention days cannot be negative")

@@ -70,7 +70,7 @@ def sha256_hex(data: bytes) -> str:
 
 
 def _check_staged(path: Path, sha256: str, size: int) -> None:
-    if not _HEX64.match(sha256):
+    if not _HEX64.fullmatch(sha256):
         raise InvalidArgument("sha256 must be 64 lower-case hex characters")
     try:
         actual = path.stat().st_size

@@ -150,7 +150,7 @@ def validate_url(url: str, allow_file: bool) -> None:
 
 def to_config(cam: ingest_pb2.Camera, username: str, password: str, *, allow_file: bool = True) -> CameraCfg:
     """Validate a Camera message; InvalidArgument names the first bad field."""
-    if not CAMERA_ID.match(cam.id):
+    if not CAMERA_ID.fullmatch(cam.id):
         raise InvalidArgument(f"camera.id {cam.id!r} must match {CAMERA_ID.pattern}")
     if not cam.site_id or len(cam.site_id) > 128:
         raise InvalidArgument("camera.site_id is required (at most 128 characters)")
@@ -182,7 +182,7 @@ def to_config(cam: ingest_pb2.Camera, username: str, password: str, *, allow_fil
     zones: dict[str, ZoneCfg] = {}
     for i, z in enumerate(cam.zones):
         where = f"camera.zones[{i}]"
-        if not ITEM_ID.match(z.id):
+        if not ITEM_ID.fullmatch(z.id):
             raise InvalidArgument(f"{where}.id {z.id!r} must match {ITEM_ID.pattern}")
         if z.id in zones:
             raise InvalidArgument(f"{where}: duplicate zone id {z.id!r}")
@@ -197,7 +197,7 @@ def to_config(cam: ingest_pb2.Camera, username: str, password: str, *, allow_fil
     lines: dict[str, LineCfg] = {}
     for i, ln in enumerate(cam.lines):
         where = f"camera.lines[{i}]"
-        if not ITEM_ID.match(ln.id):
+        if not ITEM_ID.fullmatch(ln.id):
             raise InvalidArgument(f"{where}.id {ln.id!r} must match {ITEM_ID.pattern}")
         if ln.id in lines:
             raise InvalidArgument(f"{where}: duplicate line id {ln.id!r}")
@@ -212,7 +212,7 @@ def to_config(cam: ingest_pb2.Camera, username: str, password: str, *, allow_fil
     seen: set[str] = set()
     for i, r in enumerate(cam.rules):
         where = f"camera.rules[{i}]"
-        if not ITEM_ID.match(r.id):
+        if not ITEM_ID.fullmatch(r.id):
             raise InvalidArgument(f"{where}.id {r.id!r} must match {ITEM_ID.pattern}")
         if r.id in seen:
             raise InvalidArgument(f"{where}: duplicate rule id {r.id!r}")
