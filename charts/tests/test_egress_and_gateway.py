@@ -18,7 +18,10 @@ from kuzet.gateway.config import GatewaySettings
 
 def _template(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [helm_binary(), "template", "kz", str(CHART), *args], capture_output=True, text=True, check=False
+        [helm_binary(), "template", "kz", str(CHART), *Scenario("x").args(), *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -166,6 +169,7 @@ def test_kubernetes_api_egress_uses_the_api_servers_own_addresses(kube_apiserver
             "template",
             "kz",
             str(CHART),
+            *Scenario("api").args(),
             "--dry-run=server",
         ],
         capture_output=True,
