@@ -299,3 +299,17 @@ def test_another_agency_gets_404_and_changes_nothing(platform: Platform) -> None
     after = _owner_view(platform, objects)
     changed = {name for name in before if before[name] != after[name]}
     assert not changed, {name: (before[name], after[name]) for name in changed}
+    _remove(platform, objects)
+
+
+def _remove(platform: Platform, objects: Objects) -> None:
+    """What later scenarios of the session could trip over: the enrolled face, camera, zone, route."""
+    reason = {"reason": "cross-agency test done"}
+    with platform.api(f"{OWNER}-admin") as admin:
+        for url, params in (
+            (objects.url("/api/v1/people/{person_id}"), reason),
+            (objects.url("/api/v1/cameras/{camera_id}"), None),
+            (objects.url("/api/v1/drone-zones/{zone_id}"), None),
+            (objects.url("/api/v1/shared-routes/{route_id}"), reason),
+        ):
+            _ok(admin.delete(url, params=params))
