@@ -16,8 +16,11 @@ hypervisor has to supply again are slow); a put's CPU time shows which state a r
 
 The service runs as its own process (`SPEC.run()`, the same code `kuzet serve badge` runs); the
 badges are simulated by separate load-generator processes speaking the real Connect protocol
-(kuzet.badge.sim). Latency is measured at the badge: from writing a report to reading the ack
-that covers it, which the service only sends after the report is committed to the database.
+(kuzet.badge.sim). The device port is dialled in plaintext HTTP/2, as badges reach it behind the
+TLS-terminating load balancer; the API port (the baseline) and the bare floor, grpcio servers
+that serve only mutual TLS, with TLS, ALPN h2 and the run's certificate. Latency is measured at
+the badge: from writing a report to reading the ack that covers it, which the service only sends
+after the report is committed to the database.
 Writes bench/results/badge.json (a part run alone: badge-<part>.json); the stored objects are
 deleted at the end, the logs kept in the work directory it prints.
 """
@@ -222,16 +225,31 @@ async def wait_ready(address: str, limit_s: float = 60.0) -> None:
 
 
 def generator(
-    address: str, ids: list[str], warmup: float, measure: float, out: Any, tokens: dict[str, str] | None
+    address: str,
+    ids: list[str],
+    warmup: float,
+    measure: float,
+    out: Any,
+    tokens: dict[str, str] | None,
+    tls: bool,
 ) -> None:
     # Real badges are separate devices: the simulated ones yield the CPU to the service first.
     os.nice(10)
     from kuzet.badge.loadgen import run_load
+    from kuzet.common.tls import client_ssl_context
 
     host, _, port = address.rpartition(":")
     result = asyncio.run(
         run_load(
-            host, int(port), ids, tokens=tokens, metadata=caller_md(), warmup_s=warmup, measure_s=measure
+            host,
+            int(port),
+            ids,
+            tokens=tokens,
+            metadata=caller_md(),
+            warmup_s=warmup,
+            measure_s=measure,
+            # The run's certificate and CA: spawned workers inherit the KUZET_TLS_* of main().
+            tls=client_ssl_context() if tls else None,
         )
     )
     out.put(
@@ -261,15 +279,18 @@ def run_streams(
     measure: float,
     service_pid: int,
     tokens: dict[str, str] | None = None,
+    tls: bool = True,
 ) -> dict[str, Any]:
-    """``tokens``: the badges' device tokens, for the device port (the API port reads the caller)."""
+    """``tokens``: the badges' device tokens, for the device port (the API port reads the caller).
+    ``tls``: dial mutual TLS, as every grpcio server demands; the device port is plaintext HTTP/2,
+    as badges reach it behind the TLS-terminating load balancer."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     slices = [ids[i::processes] for i in range(processes)]
     workers = [
         ctx.Process(
             target=generator,
-            args=(address, s, warmup, measure, queue, {b: tokens[b] for b in s} if tokens else None),
+            args=(address, s, warmup, measure, queue, {b: tokens[b] for b in s} if tokens else None, tls),
         )
         for s in slices
     ]
@@ -463,8 +484,10 @@ def main() -> int:
             upload = asyncio.run(measure_upload(address, store_url, upload_size, repeats, service.pid))
         if run_streams_part:
             print(f"{badges} badges x 1 Hz on the device port ...", flush=True)
-            streams = run_streams(device_address, ids, opts.generators, warmup, measure, service.pid, tokens)
-            # The baseline: the same service, the same badges and load, Connect over grpc.aio.
+            streams = run_streams(
+                device_address, ids, opts.generators, warmup, measure, service.pid, tokens, tls=False
+            )
+            # The baseline: the same service, the same badges and load, Connect over grpc.aio (mTLS).
             print(f"{badges} badges x 1 Hz on the API port (grpc.aio) ...", flush=True)
             api = run_streams(address, ids, opts.generators, warmup, measure, service.pid)
         service.terminate()
@@ -526,7 +549,7 @@ def main() -> int:
     if streams and api:
         rows += [
             ("badges requested", f"{streams['badges_requested']}"),
-            ("badges connected", f"{streams['badges_connected']}"),
+            ("badges connected", f"{streams['badges_connected']}  (device port, plaintext HTTP/2)"),
             ("badges held at 1 Hz", f"{streams['badges_at_1hz']}"),
             ("reports stored+acked/s", f"{streams['reports_per_s']:.0f}"),
             ("ingest latency p50", f"{streams['p50_ms']:.1f} ms"),
@@ -535,6 +558,7 @@ def main() -> int:
             ("service CPU used", f"{streams['service_cpu_share'] * 100:.0f}% of a core"),
             ("load generator CPU used", f"{streams['generators_cpu_share'] * 100:.0f}% of a core"),
             ("projected badges/core", f"{streams['projected_badges_per_core']}  (1 Hz, at that CPU cost)"),
+            ("API port (grpc.aio): connected", f"{api['badges_connected']}  (mTLS, ALPN h2)"),
             ("API port (grpc.aio): held", f"{api['badges_at_1hz']} badges at 1 Hz  (baseline)"),
             ("API port (grpc.aio): stored", f"{api['reports_per_s']:.0f} reports/s"),
             ("API port (grpc.aio): p99", f"{api['p99_ms']:.1f} ms"),

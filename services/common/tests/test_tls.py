@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 import grpc
@@ -13,7 +14,14 @@ from kuzet.common.config import ServiceSettings, TlsSettings
 from kuzet.common.errors import ConfigError
 from kuzet.common.grpcserver import GrpcServer
 from kuzet.common.launcher import Launcher, local_client_tls
-from kuzet.common.tls import KeyPair, ensure_local_pki, host_of, issue_cert, secure_channel
+from kuzet.common.tls import (
+    KeyPair,
+    client_ssl_context,
+    ensure_local_pki,
+    host_of,
+    issue_cert,
+    secure_channel,
+)
 
 
 def _settings(env: dict[str, str]) -> TlsSettings:
@@ -74,6 +82,16 @@ async def test_the_client_verifies_the_server_name(tmp_path: Path, monkeypatch: 
             assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
     finally:
         await server.stop(0)
+
+
+def test_client_ssl_context_for_hand_built_clients(tmp_path: Path) -> None:
+    client = _settings(ensure_local_pki(tmp_path, ["client"])["client"])
+    context = client_ssl_context(client)
+    assert context is not None
+    assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
+    assert client_ssl_context(TlsSettings(mode="plaintext-dev")) is None
+    with pytest.raises(ConfigError, match="KUZET_TLS_CERT"):
+        client_ssl_context(TlsSettings(cert=None, key=client.key, ca=client.ca))
 
 
 def test_host_of_targets() -> None:

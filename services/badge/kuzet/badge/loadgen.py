@@ -7,6 +7,11 @@ costs a few microseconds per report. It speaks the same protocol (hello, reports
 that mean "stored") and measures what a badge sees: report written -> covering ack read.
 
     kuzet-badge-load --address 127.0.0.1:50065 --badges 2000 --prefix BB- --seconds 10
+    kuzet-badge-load --address 127.0.0.1:50055 --tls ...   # the API port: mTLS, like every gRPC server
+
+The device port speaks plaintext HTTP/2 (h2c), as badges reach it behind the TLS-terminating load
+balancer; the API port serves only mutual TLS, so there the generator dials TLS with ALPN h2 and
+this process's certificate (kuzet.common.tls, ``KUZET_TLS_*``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import random
+import ssl
 import struct
 import time
 from collections import deque
@@ -68,10 +74,15 @@ class LoadConnection(asyncio.Protocol):
     """One HTTP/2 connection carrying the Connect streams of many badges."""
 
     def __init__(
-        self, badges: list[LoadBadge], metadata: Sequence[tuple[str, str]], stats: LoadStats
+        self,
+        badges: list[LoadBadge],
+        metadata: Sequence[tuple[str, str]],
+        stats: LoadStats,
+        scheme: str = "http",
     ) -> None:
         self.badges = {2 * i + 1: badge for i, badge in enumerate(badges)}
         self.metadata = list(metadata)
+        self.scheme = scheme
         self.stats = stats
         self.transport: asyncio.Transport | None = None
         self.send_window = h2.DEFAULT_WINDOW
@@ -85,6 +96,13 @@ class LoadConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None and tls.selected_alpn_protocol() != "h2":
+            # A gRPC server that did not agree to HTTP/2 would read the preface as garbage.
+            for badge in self.badges.values():
+                badge.ended = f"TLS without ALPN h2 (got {tls.selected_alpn_protocol()!r})"
+            transport.close()
+            return
         # This side reads everything at once: its windows are opened all the way.
         settings = struct.pack(">HLHL", 0x2, 0, h2.SETTINGS_INITIAL_WINDOW_SIZE, h2.MAX_WINDOW)
         out = [
@@ -100,7 +118,7 @@ class LoadConnection(asyncio.Protocol):
             self.stream_windows[stream_id] = self.peer_initial_window
             headers = [
                 (":method", "POST"),
-                (":scheme", "http"),
+                (":scheme", self.scheme),
                 (":path", CONNECT),
                 (":authority", "badge"),
                 ("content-type", "application/grpc"),
@@ -250,11 +268,15 @@ async def run_load(
     measure_s: float = 10.0,
     per_connection: int = 100,
     seed: int = 7,
+    tls: ssl.SSLContext | None = None,
+    server_name: str | None = None,
 ) -> LoadResult:
     """Hold ``badge_ids`` on Connect streams, report every ``interval_s``, measure after a warm-up.
 
     ``tokens``: each badge's device token, for the device port; ``metadata``: sent on every
-    stream (caller metadata, for the API port).
+    stream (caller metadata, for the API port). ``tls``: dial TLS with this context (the API
+    port's mTLS: kuzet.common.tls.client_ssl_context()), verifying that the server's certificate
+    names ``server_name`` (default: ``host``); None: plaintext h2c (the device port).
     """
     loop = asyncio.get_running_loop()
     stats = LoadStats()
@@ -282,7 +304,11 @@ async def run_load(
     for start in range(0, len(badges), per_connection):
         group = badges[start : start + per_connection]
         _, protocol = await loop.create_connection(
-            partial(LoadConnection, group, metadata, stats), host, port
+            partial(LoadConnection, group, metadata, stats, "https" if tls else "http"),
+            host,
+            port,
+            ssl=tls,
+            server_hostname=(server_name or host) if tls else None,
         )
         connections.append(protocol)
     # Each badge gets a random phase in the interval, so reports arrive evenly, not in bursts.
@@ -345,6 +371,12 @@ async def run_load(
 def main() -> None:
     parser = argparse.ArgumentParser(description="Hold many badge Connect streams against a badge service")
     parser.add_argument("--address", default="127.0.0.1:50065", help="the service's device port")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="dial mutual TLS with this process's KUZET_TLS_* certificate and CA, for the API port "
+        "(the device port is plaintext HTTP/2 behind the TLS-terminating load balancer)",
+    )
     parser.add_argument("--badges", type=int, default=1000)
     parser.add_argument("--prefix", default="BB-", help="badge ids are <prefix>00000, <prefix>00001, ...")
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -357,6 +389,7 @@ def main() -> None:
     opts = parser.parse_args()
     tokens = json.loads(Path(opts.tokens).read_text()) if opts.tokens else None
     from kuzet.common.caller import Caller, caller_metadata
+    from kuzet.common.tls import client_ssl_context
 
     caller = Caller(subject="service:badge-load", agency=opts.agency, roles=frozenset({"service"}))
     host, _, port = opts.address.rpartition(":")
@@ -370,6 +403,7 @@ def main() -> None:
             metadata=caller_metadata(caller, audience="badge"),
             warmup_s=3.0,
             measure_s=opts.seconds,
+            tls=client_ssl_context() if opts.tls else None,
         )
     )
     ordered = sorted(result.latencies) or [float("nan")]

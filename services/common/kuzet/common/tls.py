@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,23 @@ def client_credentials(settings: TlsSettings | None = None) -> grpc.ChannelCrede
     For gRPC clients that build their own channel (tritonclient)."""
     tls = settings or load_tls_settings()
     return None if tls.plaintext else channel_credentials(tls)
+
+
+def client_ssl_context(
+    settings: TlsSettings | None = None, *, alpn: Sequence[str] = ("h2",)
+) -> ssl.SSLContext | None:
+    """This process's client side of mTLS for a client that is not a gRPC channel (a hand-built
+    HTTP/2 client): its certificate, only the configured CA trusted, the server's name verified
+    (pass ``server_hostname`` when connecting), ``alpn`` offered; None in plaintext-dev."""
+    tls = settings or load_tls_settings()
+    if tls.plaintext:
+        return None
+    pem = _read(tls)  # names a missing or unreadable file, as for gRPC credentials
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=pem.ca.decode())
+    assert tls.cert is not None and tls.key is not None  # _read checked them
+    context.load_cert_chain(tls.cert, tls.key)
+    context.set_alpn_protocols(list(alpn))
+    return context
 
 
 def host_of(target: str) -> str:
