@@ -30,7 +30,8 @@ def _call(case: Any, headers: dict[str, str]) -> Any:
         response = case.call(headers=headers, timeout=30)
         if response.status_code != 429:
             return response
-        time.sleep(float(response.headers.get("retry-after", "1")))
+        # schemathesis gives headers by lower-case name, each as the list of its values.
+        time.sleep(float(response.headers.get("retry-after", ["1"])[0]))
     raise AssertionError(f"{case.method} {case.path}: still rate limited after 20 tries")
 
 
