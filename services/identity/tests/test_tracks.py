@@ -139,6 +139,19 @@ async def test_tracks_match_once_and_alert_as_unconfirmed_candidates(
         attrs = alert.latest.attributes
         assert attrs["review_state"] == "pending" and attrs["confirmed"] is False
         assert attrs["match_id"] == match.match_id and "unconfirmed" in alert.latest.summary
+        shown = alert.SerializeToString()
+        for secret in (obama.person.person_id, b"Obama", b"obama", gallery.gallery_id, b"escapees"):
+            assert (secret if isinstance(secret, bytes) else secret.encode()) not in shown
+        # Nobody closes it as real before the review.
+        with pytest.raises(grpc.aio.AioRpcError) as early:
+            await stub.Resolve(
+                alerting_pb2.ResolveRequest(
+                    alert_id=alert.alert_id, outcome=alerting_pb2.ALERT_OUTCOME_ACTION_TAKEN
+                ),
+                metadata=caller_metadata(OPERATOR, audience="alerting"),
+            )
+        assert early.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "unconfirmed" in (early.value.details() or "")
 
         # Confirmed by two reviewers: alerting hears of it through face_match_confirmed.
         for reviewer in (REVIEWER_1, REVIEWER_2):
@@ -161,6 +174,16 @@ async def test_tracks_match_once_and_alert_as_unconfirmed_candidates(
             await asyncio.sleep(0.1)
         assert confirmed and confirmed[0].latest.attributes["match_id"] == match.match_id
         assert confirmed[0].latest.attributes["confirmed"] is True
+        # Now, and only now, the alert names the person; and the candidate may be closed as real.
+        assert confirmed[0].latest.attributes["person_id"] == obama.person.person_id
+        assert "Obama" in confirmed[0].latest.summary
+        resolved = await stub.Resolve(
+            alerting_pb2.ResolveRequest(
+                alert_id=alert.alert_id, outcome=alerting_pb2.ALERT_OUTCOME_ACTION_TAKEN, note="detained"
+            ),
+            metadata=caller_metadata(OPERATOR, audience="alerting"),
+        )
+        assert resolved.alert.state == alerting_pb2.ALERT_STATE_RESOLVED
 
         # Ingest serves all agencies with one agency-less service identity: the request names it.
         shared_ingest = Caller("service:ingest", "", frozenset({"service"}))

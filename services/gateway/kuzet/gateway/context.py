@@ -145,6 +145,7 @@ def build_gateway(
     http: httpx.AsyncClient | None = None,
     extra_issuers: dict[str, tuple[JwksSource, frozenset[str]]] | None = None,
 ) -> Gateway:
+    """The gateway; ``extra_issuers`` (tests): issuer -> (key source, agencies it may assert)."""
     # The gateway mints a caller token per backing service; without keys it does not start.
     use_caller_tokens(CallerTokens.from_settings(settings))
     http = http or httpx.AsyncClient(follow_redirects=False)
