@@ -230,7 +230,11 @@ class Run:
         ids = [f"FO-{i:03d}" for i in range(self.plan.badges)]
         badges = [
             SimBadge(
-                b, HOME[0], HOME[1], radius_m=50, metadata=caller_metadata(BADGE_CALLER, audience="badge")
+                b,
+                HOME[0],
+                HOME[1],
+                radius_m=50,
+                metadata=lambda: caller_metadata(BADGE_CALLER, audience="badge"),
             )
             for b in ids
         ]

@@ -47,3 +47,29 @@ async def test_a_badge_nobody_registered_gives_up_with_not_found(
         await asyncio.wait_for(badge.run(b.stub, asyncio.Event(), reconnect_s=0.2, unknown_for_s=1.0), 10)
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
     assert time.monotonic() - started >= 1.0
+
+
+async def test_metadata_given_as_a_callable_is_asked_at_every_connect(
+    start_replica: Start,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Caller tokens live seconds and a badge hours: each reconnect must carry fresh metadata."""
+    b = await start_replica("badge-b", replica_poll_s=0.5)
+    asked: list[int] = []
+
+    def fresh() -> list[tuple[str, str]]:
+        asked.append(len(asked))
+        return [("x-kuzet-sim-connect", str(len(asked)))]
+
+    badge = SimBadge("N-3", 41.3, 69.2, interval_s=0.1, metadata=fresh)
+    stop = asyncio.Event()
+    # NOT_FOUND until registered: every attempt is a new Connect, so a new ask.
+    task = asyncio.create_task(badge.run(b.stub, stop, reconnect_s=0.2, unknown_for_s=10))
+    try:
+        await wait_for(lambda: len(asked) >= 2 or task.done(), limit_s=10)
+        await register_badges(b.stub, AGENCY, ["N-3"])
+        await wait_for(lambda: badge.connected.is_set() or task.done(), limit_s=10)
+        assert badge.connected.is_set(), task
+        assert len(asked) >= 3
+    finally:
+        stop.set()
+        await task

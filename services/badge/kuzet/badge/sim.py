@@ -57,7 +57,7 @@ class SimBadge:
         recording: int = A.RECORDING_STATE_BUFFERING,
         seed: int | None = None,
         on_ack: Callable[[float], None] | None = None,
-        metadata: Sequence[tuple[str, str]] = (),
+        metadata: Sequence[tuple[str, str]] | Callable[[], Sequence[tuple[str, str]]] = (),
         token: str = "",
     ) -> None:
         self.badge_id = badge_id
@@ -80,7 +80,10 @@ class SimBadge:
         # Caller metadata for channels without caller propagation (a device has no RPC to
         # forward from; the benchmark uses plain channels), and the badge's own device token,
         # which is what the device port asks for (register_badges returns the tokens).
-        self.metadata = tuple(metadata) + ((credentials.metadata(token),) if token else ())
+        # A callable is asked at every (re)connect: caller tokens live seconds, a badge for hours.
+        self._caller_metadata = metadata if callable(metadata) else None
+        fixed = () if callable(metadata) else tuple(metadata)
+        self.metadata = fixed + ((credentials.metadata(token),) if token else ())
         self.connected = asyncio.Event()
         self._waiter: asyncio.Future[bool] | None = None
 
@@ -182,7 +185,8 @@ class SimBadge:
 
     async def session(self, stub: badge_pb2_grpc.BadgeServiceStub, stop: asyncio.Event) -> None:
         """One Connect stream: hello, re-send what is unacknowledged, then report every interval."""
-        call = stub.Connect(metadata=self.metadata)
+        fresh = tuple(self._caller_metadata()) if self._caller_metadata else ()
+        call = stub.Connect(metadata=fresh + self.metadata)
         await call.write(
             A.ConnectRequest(
                 hello=A.Hello(
