@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from chartlib import CHART, ROOT, helm_binary
+from chartlib import CHART, KEYS, ROOT, helm_binary
 
 # The evidence behind each "tested" entry, stated here independently of the chart: a test that
 # runs two replicas of the service on one database and checks that they agree.
@@ -74,7 +74,7 @@ def chart_without(tmp_path: Path) -> Any:
 
 
 def template(chart: Path, *sets: str) -> subprocess.CompletedProcess[str]:
-    args = [a for s in sets for a in ("--set", s)]
+    args = [a for s in (KEYS, *sets) for a in ("--set", s)]
     return subprocess.run(
         [helm_binary(), "template", "kz", str(chart), *args], capture_output=True, text=True, check=False
     )
