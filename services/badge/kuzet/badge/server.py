@@ -418,11 +418,13 @@ async def build_app(
     ]
 
     async def shutdown() -> None:
+        # Stop first, cancel second: on Python 3.11 asyncio.wait_for can swallow a cancel that
+        # lands as its timeout fires, and an elector that lost its cancel must still see the stop.
+        stop_electing.set()
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
         await hub.stop()
-        stop_electing.set()
         await asyncio.gather(elector, return_exceptions=True)
         await audit.stop()
         database.dispose()
