@@ -55,9 +55,10 @@ function card(m) {
 }
 
 export async function loadReviews() {
-  const list = clear($("#review-list"));
   try {
     const data = await api("/api/v1/reviews", { query: { page_size: 100 } });
+    // Clear after the answer, not before: two loads in flight would otherwise both append.
+    const list = clear($("#review-list"));
     for (const m of data.matches) list.append(card(m));
     $("#review-empty").hidden = data.matches.length > 0;
   } catch (e) { showError(`reviews: ${e.message}`); }
