@@ -29,6 +29,7 @@ from tempfile import mkdtemp
 from typing import Any
 
 from kuzet.common.tls import secure_channel, use_local_pki
+from kuzet.common.waiting import within
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("KUZET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -78,7 +79,7 @@ def start_service(db_url: str, port: int, data_dir: Path) -> subprocess.Popen[by
 async def wait_ready(address: str, timeout_s: float = 60.0) -> None:
 
     async with secure_channel(address) as channel:
-        await asyncio.wait_for(channel.channel_ready(), timeout_s)
+        await within(timeout_s, channel.channel_ready())
 
 
 def make_event(agency: str, source: int, subject: str, **extra: Any) -> Any:

@@ -39,6 +39,7 @@ from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.testing import free_port_number
 from kuzet.common.tls import secure_channel, use_local_pki
 from kuzet.common.v1 import common_pb2
+from kuzet.common.waiting import within
 from kuzet.drone.v1 import drone_pb2, drone_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def free_udp_range(n: int) -> int:
 
 async def wait_port(address: str, within_s: float = 30.0) -> grpc.aio.Channel:
     channel = secure_channel(address)
-    await asyncio.wait_for(channel.channel_ready(), within_s)
+    await within(within_s, channel.channel_ready())
     return channel
 
 
@@ -321,7 +322,7 @@ async def upload_kuzet(n: int, runs: int) -> list[float]:
     await link.open()
     vehicle = host.add(VehicleConfig(7, LAT, LON, 20.0), f"udpout:127.0.0.1:{port}")
     try:
-        await asyncio.wait_for(link.wait_for("HEARTBEAT"), 10)
+        await within(10, link.wait_for("HEARTBEAT"))
         times = []
         for _ in range(runs):
             times.append(await link.upload(mission_items(link.mav, n)) * 1000.0)

@@ -11,6 +11,8 @@ from typing import Any
 
 import websockets
 
+from kuzet.common.waiting import wait_set, within
+
 Message = dict[str, Any]
 # The gateway's close code for "alerting unavailable, reconnect with the last cursor".
 RESUME_CODE = 4503
@@ -30,7 +32,7 @@ class ConsoleFeed:
 
     async def __aenter__(self) -> ConsoleFeed:
         self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self._ready.wait(), 15)
+        await within(15, self._ready.wait())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -78,5 +80,4 @@ class ConsoleFeed:
                 seen = [(m["alert"].get("type"), m.get("kind")) for m in self.alerts()]
                 raise TimeoutError(f"no matching alert within {within:.0f} s; seen: {seen}")
             self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), remaining)
+            await wait_set(self._arrived, remaining)

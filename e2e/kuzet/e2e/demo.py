@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import shutil
 import signal
 import sys
@@ -18,6 +17,7 @@ from kuzet.common.caller import Caller
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.launcher import Launcher
 from kuzet.common.v1 import common_pb2
+from kuzet.common.waiting import wait_set
 from kuzet.e2e.site import CameraPlan, add_camera, admin, create_watchlist
 
 AGENCY_PRISON, AGENCY_POLICE = "prison", "police"
@@ -104,8 +104,7 @@ async def _badges(launcher: Launcher, stop: asyncio.Event) -> None:
         await register_badges(stub, AGENCY_POLICE, ids, "unit-1")
         badges = [SimBadge(b, SITE[0], SITE[1]) for b in ids]
         tasks = [asyncio.create_task(b.run(stub, stop)) for b in badges]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 30)
+        await wait_set(stop, 30)
         if not stop.is_set():
             badges[0].press_panic()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -39,6 +39,14 @@ def police_keep_90_days(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_old_alerts_go_held_ones_stay(alerting: Running) -> None:
     app = alerting.app
+    # The background job runs once when it takes the lead (nothing is due yet): wait for that
+    # run before ageing rows, or a late first run deletes them before this test's own run.
+    for _ in range(400):
+        if app.retention.running_here and app.retention.jobs[0].status.finished_at is not None:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the retention job never ran at start")
     old = await _publish(alerting, subject="t-old")
     held_by_id = await _publish(alerting, subject="t-held")
     held_by_camera = await _publish(alerting, subject="t-cam", camera="cam-9")
@@ -69,11 +77,6 @@ async def test_old_alerts_go_held_ones_stay(alerting: Running) -> None:
         ),
         metadata=md(ADMIN),
     )
-    # The background job ran once at start (nothing was due); now it is this test's turn.
-    for _ in range(400):
-        if app.retention.running_here and app.retention.jobs[0].status.finished_at is not None:
-            break
-        await asyncio.sleep(0.05)
     assert await app.retention.run_once() == {"alerting.alert": 2}
 
     with app.database.session() as s:

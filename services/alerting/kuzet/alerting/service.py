@@ -21,6 +21,7 @@ from kuzet.common.caller import Caller, current_caller
 from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kuzet.common.telemetry import context_from_traceparent, traceparent
 from kuzet.common.timeutil import to_timestamp, utcnow
+from kuzet.common.waiting import within
 
 tracer = trace.get_tracer("kuzet.alerting")
 MAX_PAGE = 500
@@ -168,7 +169,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
                 if sub.queue.empty():
                     # Only an idle stream pays for a timer; a busy one takes what is queued.
                     try:
-                        await asyncio.wait_for(sub.ready(), self.settings.heartbeat_s)
+                        await within(self.settings.heartbeat_s, sub.ready())
                     except TimeoutError:
                         yield pb.SubscribeResponse(
                             heartbeat=pb.Heartbeat(

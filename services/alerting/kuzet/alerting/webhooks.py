@@ -8,7 +8,6 @@ is signed so a receiver can refuse replays), ``X-Kuzet-Delivery`` and ``tracepar
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -24,6 +23,7 @@ from kuzet.alerting.models import AlertUpdateRow, WebhookDeliveryRow
 from kuzet.alerting.store import AlertStore
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.common.timeutil import utcnow
+from kuzet.common.waiting import wait_set
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 300.0
@@ -82,8 +82,7 @@ class WebhookWorker:
                 except Exception:
                     log.exception("webhook delivery round failed")
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                await wait_set(self._wake, self.poll_s)
 
     def _due(self, now: datetime, limit: int) -> list[_Due]:
         d, u = WebhookDeliveryRow, AlertUpdateRow

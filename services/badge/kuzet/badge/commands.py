@@ -25,6 +25,7 @@ from kuzet.badge.models import CommandRow, StreamHolderRow
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.db import Database
 from kuzet.common.pglisten import listen
+from kuzet.common.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +148,7 @@ class CommandRouter:
         poll_s = self.settings.replica_poll_s
         next_poll = next_sweep = 0.0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, next_poll - time.monotonic()))
+            await wait_set(self._wake, max(0.0, next_poll - time.monotonic()))
             self._wake.clear()
             try:
                 await self._write_results()

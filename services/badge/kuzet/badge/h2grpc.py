@@ -34,6 +34,7 @@ from hpack import Decoder
 from hpack.exceptions import HPACKError
 
 from kuzet.badge.h2limits import Limits, TokenBucket
+from kuzet.common.waiting import wait_set, within
 
 log = logging.getLogger(__name__)
 
@@ -820,10 +821,9 @@ class H2GrpcEndpoint:
                 stream.finish(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
         if self.connections:
             self._drained = asyncio.Event()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), grace)
+            await wait_set(self._drained, grace)
         for connection in list(self.connections):
             connection.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._server.wait_closed(), timeout=1.0)
+            await within(1.0, self._server.wait_closed())
         self._server = None

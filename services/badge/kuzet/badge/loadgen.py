@@ -36,6 +36,7 @@ from kuzet.badge import credentials
 from kuzet.badge import h2grpc as h2
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.v1 import common_pb2
+from kuzet.common.waiting import within
 
 A = badge_pb2
 CONNECT = "/kuzet.badge.v1.BadgeService/Connect"
@@ -352,7 +353,7 @@ async def run_load(
             connection.transport.close()
     for connection in connections:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(connection.closed, 5)
+            await within(5, connection.closed)
     return LoadResult(
         badges=len(badges),
         connected=connected,

@@ -30,6 +30,7 @@ from kuzet.badge.v1 import badge_pb2, badge_pb2_grpc
 from kuzet.common.caller import Caller
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.v1 import common_pb2
+from kuzet.common.waiting import wait_set
 
 A = badge_pb2
 EARTH_M_PER_DEG = 111_320.0
@@ -180,8 +181,7 @@ class SimBadge:
             else:
                 unknown_since, unknown_tries = None, 0
             self.connected.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait_s)
+            await wait_set(stop, wait_s)
 
     async def session(self, stub: badge_pb2_grpc.BadgeServiceStub, stop: asyncio.Event) -> None:
         """One Connect stream: hello, re-send what is unacknowledged, then report every interval."""

@@ -30,6 +30,7 @@ from kuzet.badge.live import BadgeLive
 from kuzet.badge.models import StreamHolderRow
 from kuzet.badge.rules import RuleEngine
 from kuzet.common.db import Database
+from kuzet.common.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,7 @@ class StreamHolders:
         next_renew = next_judge = 0.0
         while True:
             timeout = max(0.0, min(next_renew, next_judge) - time.monotonic())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_set(self._wake, timeout)
             self._wake.clear()
             try:
                 now = time.monotonic()

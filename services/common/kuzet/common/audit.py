@@ -44,6 +44,7 @@ from kuzet.common.caller import current_caller
 from kuzet.common.config import AuditSettings, ServiceSettings, load_settings
 from kuzet.common.db import Database, migrate
 from kuzet.common.timeutil import as_utc, utcnow
+from kuzet.common.waiting import within
 
 log = logging.getLogger(__name__)
 
@@ -403,7 +404,7 @@ class AuditLog:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         try:
-            await asyncio.wait_for(self.anchor_once(), timeout=10)
+            await within(10, self.anchor_once())
         except Exception as exc:
             log.warning("last audit anchor failed: %s", exc)
 

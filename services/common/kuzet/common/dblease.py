@@ -52,6 +52,7 @@ from kuzet.common.k8s import (
     load_api_client,
     pod_namespace,
 )
+from kuzet.common.waiting import within
 
 T = TypeVar("T")
 # Where leases live: "auto" is Kubernetes inside a cluster, the database everywhere else.
@@ -160,7 +161,7 @@ class DatabaseLeaseStore:
                 return fn(conn)
 
         try:
-            return await asyncio.wait_for(asyncio.to_thread(work), self._timeout)
+            return await within(self._timeout, asyncio.to_thread(work))
         except TimeoutError:
             raise LeaseStoreUnavailable(f"lease table did not answer within {self._timeout:.1f}s") from None
         except IntegrityError:

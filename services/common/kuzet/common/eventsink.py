@@ -35,6 +35,7 @@ from opentelemetry import propagate
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.v1 import common_pb2
+from kuzet.common.waiting import wait_set
 
 log = logging.getLogger(__name__)
 # The service events go to: the audience of their caller tokens.
@@ -167,11 +168,7 @@ class EventSink:
 
     async def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until every queued event was sent (or refused); False on timeout."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        return await wait_set(self._idle, timeout_s)
 
     async def close(self, drain_timeout_s: float = 5.0) -> None:
         """Try to drain, then stop the senders; events still queued are counted as dropped."""

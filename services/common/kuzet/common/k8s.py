@@ -39,6 +39,8 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from kuzet.common.waiting import wait_set
+
 log = logging.getLogger(__name__)
 
 # What an unreachable or failing API server raises: a round lost, never a crashed task.
@@ -641,18 +643,6 @@ class LeaseLock:
         return released is not None
 
 
-async def _wait_for_stop(stop: asyncio.Event, seconds: float) -> None:
-    """Wait until ``stop`` or ``seconds``, whichever is first.
-
-    Not ``asyncio.wait_for``: on Python 3.11 it can turn a cancel that lands as its timeout fires
-    into a TimeoutError, and an elector that loses its cancel leads on forever (a shutdown that
-    gathers it hangs). ``asyncio.timeout`` tells the two apart.
-    """
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await stop.wait()
-
-
 class LeaderElector:
     """Runs a LeaseLock: keeps trying to lead, renews while leading, steps down on loss.
 
@@ -692,7 +682,7 @@ class LeaderElector:
                 if await self._attempt():
                     await self._lead(stop)
                 else:
-                    await _wait_for_stop(stop, self.retry_period_s)
+                    await wait_set(stop, self.retry_period_s)
         finally:
             with contextlib.suppress(*TRANSIENT_ERRORS):
                 await self.lock.release()
@@ -703,7 +693,7 @@ class LeaderElector:
         last_renewal = time.monotonic()
         try:
             while not stop.is_set() and not work.done():
-                await _wait_for_stop(stop, self.retry_period_s)
+                await wait_set(stop, self.retry_period_s)
                 if stop.is_set():
                     break
                 if await self._attempt():

@@ -38,6 +38,7 @@ from kuzet.common.k8s import TRANSIENT_ERRORS, LeaderElector, LeaseLock, pod_ide
 from kuzet.common.objectstore import ObjectStore
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import holds_pb2
+from kuzet.common.waiting import within
 
 log = logging.getLogger(__name__)
 ACTOR = "system:retention"
@@ -317,6 +318,6 @@ async def start(retention: Retention) -> tuple[asyncio.Task[None], Callable[[], 
     async def close() -> None:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError, *TRANSIENT_ERRORS):
-            await asyncio.wait_for(task, 10)
+            await within(10, task)
 
     return task, close

@@ -30,6 +30,7 @@ from opentelemetry.trace import SpanKind
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.common.caller import calling_as
 from kuzet.common.telemetry import context_from_traceparent, traceparent
+from kuzet.common.waiting import within
 from kuzet.gateway.api.alerts import alert_json
 from kuzet.gateway.api.common import severity
 from kuzet.gateway.auth import AuthError, Principal
@@ -109,7 +110,7 @@ async def _authenticate(gw: Gateway, ws: WebSocket) -> tuple[Principal, dict[str
     token = ws.query_params.get("token")
     if not token:
         try:
-            first = json.loads(await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S))
+            first = json.loads(await within(AUTH_TIMEOUT_S, ws.receive_text()))
         except (TimeoutError, ValueError):
             raise _Close(4401, 'send {"type": "auth", "token": ...} first') from None
         if (

@@ -16,7 +16,6 @@ how soon a new enrolment becomes findable here, never whether an erased one can 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -32,6 +31,7 @@ from sqlalchemy.orm import Session
 from kuzet.common.db import Database
 from kuzet.common.pglisten import listen
 from kuzet.common.timeutil import as_utc, utcnow
+from kuzet.common.waiting import wait_set
 from kuzet.identity.changes import CHANNEL
 from kuzet.identity.models import ChangeRow, EmbeddingRow, GalleryRow, PersonRow
 from kuzet.identity.registry import EmbeddingMeta, PersonMeta, Registry
@@ -294,8 +294,7 @@ class ChangeFeed:
         delay = self.poll_s
         try:
             while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                await wait_set(self._wake, delay)
                 self._wake.clear()
                 try:
                     await self.catch_up()

@@ -52,6 +52,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from kuzet.common.k8s import TRANSIENT_ERRORS, LeaseMembership, LeaseRecord
+from kuzet.common.waiting import within
 from kuzet.ingest.shard import ShardOwner, owner
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ class LeaseShardOwner(ShardOwner):
         while True:
             await asyncio.sleep(self._poll_s)
             try:
-                await asyncio.wait_for(self._list(), self.period_s)
+                await within(self.period_s, self._list())
             except TimeoutError:
                 log.warning("listing ingest replicas took over %.1fs; keeping the last view", self.period_s)
             except Exception:  # keep listing: a stale view stops our cameras by itself (rule 1b)

@@ -15,6 +15,7 @@ from typing import Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mav
 
+from kuzet.common.waiting import within
 from kuzet.drone.mavlink.autopilot import ARDUCOPTER, Autopilot, autopilot_for
 from kuzet.drone.mavlink.transport import Transport
 
@@ -197,7 +198,7 @@ class DroneLink:
             fut = self.wait_for(msg_type, pred)
             send()
             try:
-                return await asyncio.wait_for(asyncio.shield(fut), wait_s)
+                return await within(wait_s, asyncio.shield(fut))
             except TimeoutError:
                 self._forget(msg_type, fut)
         raise LinkError(f"no {msg_type} from system {self.system_id} after {retries + 1} tries")
@@ -224,11 +225,11 @@ class DroneLink:
             send, "COMMAND_ACK", lambda m: m.command == command, wait_s=wait_s, retries=retries
         )
         if ack.result == mav.MAV_RESULT_IN_PROGRESS:
-            ack = await asyncio.wait_for(
+            ack = await within(
+                wait_s * 10,
                 self.wait_for(
                     "COMMAND_ACK", lambda m: m.command == command and m.result != mav.MAV_RESULT_IN_PROGRESS
                 ),
-                wait_s * 10,
             )
         if ack.result != mav.MAV_RESULT_ACCEPTED:
             name = mav.enums["MAV_CMD"][command].name if command in mav.enums["MAV_CMD"] else str(command)
@@ -317,7 +318,7 @@ class DroneLink:
             while not done.done():
                 heard.clear()
                 try:
-                    await asyncio.wait_for(heard.wait(), item_timeout)
+                    await within(item_timeout, heard.wait())
                     silent = 0
                     continue
                 except TimeoutError:
