@@ -132,8 +132,8 @@ async def _real_embeddings() -> dict[str, list[npt.NDArray[np.float32]]]:
     """SFace embeddings of the real test photos, made by an in-process inference service."""
     import socket
 
+    from kuzet.common.inference.client import FaceInput, InferenceClient
     from kuzet.common.testdata import face_photos, street_photos
-    from kuzet.inference.client import FaceInput, InferenceClient
     from kuzet.inference.config import InferenceSettings
     from kuzet.inference.server import build
 

@@ -49,10 +49,10 @@ import onnxruntime as ort
 
 from kuzet.common import testdata
 from kuzet.common.grpcclient import open_channel
+from kuzet.common.inference.client import FaceInput, ImageInput, InferenceClient
 from kuzet.common.tls import use_local_pki
 from kuzet.inference.backends.embedded import EmbeddedBackend, default_threads, session_options
 from kuzet.inference.catalog import Catalog, ModelSpec, load_catalog
-from kuzet.inference.client import FaceInput, ImageInput, InferenceClient
 from kuzet.inference.config import InferenceSettings
 from kuzet.inference.processing import align, faces, objects, pose
 from kuzet.inference.server import build

@@ -347,11 +347,11 @@ class Run:
         if len(addresses) < 2:
             reason = "one identity replica: nothing to be visible on"
             return {"identity_visible_ms": None, "stale_matches_after_erasure": None, "identity_note": reason}
+        from kuzet.common.inference.client import InferenceClient
         from kuzet.common.testdata import face_photos
         from kuzet.identity.faces import Face, InferenceFaces, QualityBar
         from kuzet.identity.v1 import identity_pb2 as pb
         from kuzet.identity.v1 import identity_pb2_grpc
-        from kuzet.inference.client import InferenceClient
 
         photo = face_photos()["obama"][0].read_bytes()
         investigator = Caller("failover-investigator", AGENCY_PRISON, frozenset({"investigator"}))

@@ -8,9 +8,9 @@ import grpc
 import pytest
 
 from kuzet.common.grpcclient import open_channel
+from kuzet.common.inference.client import FaceInput, InferenceClient
 from kuzet.common.v1 import audit_pb2
 from kuzet.identity.v1 import identity_pb2 as pb
-from kuzet.inference.client import FaceInput, InferenceClient
 
 from .conftest import (
     ADMIN,

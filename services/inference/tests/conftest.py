@@ -9,10 +9,10 @@ import pytest
 
 from kuzet.common import testdata
 from kuzet.common.grpcclient import open_channel
+from kuzet.common.inference.client import InferenceClient
 from kuzet.common.testing import missing_component
 from kuzet.inference.backends.embedded import EmbeddedBackend
 from kuzet.inference.catalog import Catalog, load_catalog
-from kuzet.inference.client import InferenceClient
 from kuzet.inference.config import InferenceSettings
 from kuzet.inference.server import build
 

@@ -203,7 +203,7 @@ def test_opencv_runs_with_its_own_pixel_cap() -> None:
 
 
 def test_raw_frames_in_either_colour_order_decode_to_the_same_bgr() -> None:
-    from kuzet.inference.client import image_pb
+    from kuzet.common.inference.client import image_pb
     from kuzet.inference.imaging import ImageLimits, decode_image
     from kuzet.inference.v1 import inference_pb2 as pb
 

@@ -10,9 +10,9 @@ import grpc
 import numpy as np
 import pytest
 
+from kuzet.common.inference.client import FaceInput, InferenceClient
+from kuzet.common.inference.results import DetectedObject
 from kuzet.common.v1 import common_pb2
-from kuzet.inference.client import FaceInput, InferenceClient
-from kuzet.inference.results import DetectedObject
 from kuzet.inference.v1 import inference_pb2 as pb
 
 

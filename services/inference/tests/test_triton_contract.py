@@ -16,11 +16,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kuzet.common.errors import Unavailable
 from kuzet.common.grpcclient import open_channel
+from kuzet.common.inference.client import FaceInput, InferenceClient
 from kuzet.common.testing import missing_component
 from kuzet.inference.backends.embedded import EmbeddedBackend
 from kuzet.inference.backends.triton import TritonBackend
 from kuzet.inference.catalog import Catalog
-from kuzet.inference.client import FaceInput, InferenceClient
 from kuzet.inference.config import InferenceSettings
 from kuzet.inference.engine import FaceRequest, InferenceEngine
 from kuzet.inference.processing import faces

@@ -15,9 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from kuzet.common.errors import InvalidArgument, Unavailable
+from kuzet.common.inference.client import FaceInput, InferenceClient
+from kuzet.common.inference.results import Box, FaceEmbedding
 from kuzet.identity.v1 import identity_pb2 as pb
-from kuzet.inference.client import FaceInput, InferenceClient
-from kuzet.inference.results import Box, FaceEmbedding
 
 
 @dataclass(frozen=True)

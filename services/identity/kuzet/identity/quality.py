@@ -4,10 +4,10 @@
                                             [--inference HOST:PORT] [--json report.json]
 
 FOLDER holds one sub-folder per person with that person's face images. Every image is embedded
-through the inference service (an in-process one unless --inference is given) and held to the
-same quality bar as enrolment; refused images are counted as failures to enrol. Every pair of
-images of the same person is a genuine comparison, every pair of different people an impostor
-one. The report gives FMR and FNMR at the default threshold, at the thresholds given and at
+through a running inference service (--inference, default KUZET_ENDPOINT_INFERENCE as for the
+services) and held to the same quality bar as enrolment; refused images are counted as failures
+to enrol. Every pair of images of the same person is a genuine comparison, every pair of
+different people an impostor one. The report gives FMR and FNMR at the default threshold, at the thresholds given and at
 every gallery's threshold (read from the identity database with --database-url), plus the ROC
 and the equal error rate, so an operator can set thresholds from evidence.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -116,10 +115,10 @@ async def embed_all(
     """Embed every image through the inference service, with enrolment's quality bar."""
     from kuzet.common.caller import service_caller
     from kuzet.common.grpcclient import open_channel
+    from kuzet.common.inference.client import InferenceClient
     from kuzet.identity.config import IdentitySettings
     from kuzet.identity.faces import InferenceFaces, QualityBar, Refusal
     from kuzet.identity.v1 import identity_pb2 as pb
-    from kuzet.inference.client import InferenceClient
 
     settings = IdentitySettings()
     bar = QualityBar(
@@ -129,13 +128,6 @@ async def embed_all(
         settings.min_face_score,
         settings.ambiguous_face_ratio,
     )
-    server = None
-    if not inference:
-        from kuzet.inference.config import InferenceSettings
-        from kuzet.inference.server import build
-
-        server = await build(InferenceSettings(port=_free_port(), log_level="WARNING"))
-        inference = await server.start()
     channel = open_channel(inference, audience="inference", caller=service_caller("identity-quality"))
     try:
         faces = InferenceFaces(InferenceClient(channel), bar)
@@ -156,17 +148,8 @@ async def embed_all(
             model = result.model
     finally:
         await channel.close()
-        if server is not None:
-            await server.stop(0)
     matrix = np.stack(vectors).astype(np.float32) if vectors else np.empty((0, 0), np.float32)
     return model, labels, matrix, refused
-
-
-def _free_port() -> int:
-    # The in-process inference service must not take the platform's default port.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def gallery_thresholds(database_url: str) -> dict[str, float]:
@@ -245,11 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url", default="", help="identity database: report at every gallery's threshold"
     )
     parser.add_argument(
-        "--inference", default="", help="inference service address; default: start one in-process"
+        "--inference", default="", help="inference service address; default: KUZET_ENDPOINT_INFERENCE"
     )
     parser.add_argument("--json", type=Path, default=None, help="write the full report (with the ROC) here")
     opts = parser.parse_args(argv)
 
+    from kuzet.common.config import Endpoints
     from kuzet.identity.config import IdentitySettings
 
     thresholds = {"service default": IdentitySettings().default_threshold}
@@ -261,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.database_url:
         thresholds.update(gallery_thresholds(opts.database_url))
     images = labelled_images(opts.folder)
-    model, labels, vectors, refused = asyncio.run(embed_all(images, opts.inference))
+    model, labels, vectors, refused = asyncio.run(embed_all(images, opts.inference or Endpoints().inference))
     report = build_report(model, labels, vectors, refused, thresholds)
     print_report(report)
     if opts.json:

@@ -24,6 +24,7 @@ from kuzet.common.grpcserver import GrpcServer, ServiceSpec
 from kuzet.common.holds import Holds
 from kuzet.common.holdservice import SERVICE_NAME as HOLD_SERVICE_NAME
 from kuzet.common.holdservice import add_hold_service
+from kuzet.common.inference.client import InferenceClient
 from kuzet.common.k8s import pod_identity
 from kuzet.common.objectstore import ObjectStore, open_object_store
 from kuzet.common.retention import Retention
@@ -39,7 +40,6 @@ from kuzet.identity.service import IdentityServicer
 from kuzet.identity.v1 import identity_pb2, identity_pb2_grpc
 from kuzet.identity.vectorindex import IndexParams, configure_threads
 from kuzet.identity.watchlists import enforce_watchlist_rules
-from kuzet.inference.client import InferenceClient
 
 log = logging.getLogger(__name__)
 

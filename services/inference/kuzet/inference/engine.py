@@ -12,12 +12,7 @@ import numpy as np
 from opentelemetry import trace
 
 from kuzet.common.errors import InvalidArgument, NotFound
-from kuzet.inference.backends.base import Backend
-from kuzet.inference.catalog import Catalog, ModelSpec
-from kuzet.inference.imaging import encode_jpeg
-from kuzet.inference.processing import align, faces, objects, pose, quality
-from kuzet.inference.processing.geometry import Resize
-from kuzet.inference.results import (
+from kuzet.common.inference.results import (
     Box,
     FaceEmbedding,
     ImageFaces,
@@ -25,6 +20,11 @@ from kuzet.inference.results import (
     ImagePoses,
     ModelRef,
 )
+from kuzet.inference.backends.base import Backend
+from kuzet.inference.catalog import Catalog, ModelSpec
+from kuzet.inference.imaging import encode_jpeg
+from kuzet.inference.processing import align, faces, objects, pose, quality
+from kuzet.inference.processing.geometry import Resize
 
 T = TypeVar("T")
 

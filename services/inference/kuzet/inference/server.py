@@ -12,8 +12,8 @@ from grpc_health.v1 import health_pb2
 
 from kuzet.common.errors import InvalidArgument, ResourceExhausted
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.inference import convert
 from kuzet.common.runner import run_service
-from kuzet.inference import convert
 from kuzet.inference.backends.base import Backend, ModelCounters, ModelState
 from kuzet.inference.backends.batching import BatchingBackend
 from kuzet.inference.backends.embedded import EmbeddedBackend

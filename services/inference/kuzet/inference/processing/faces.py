@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from kuzet.common.inference.results import Box, DetectedFace
 from kuzet.inference.processing.geometry import Resize, fit_within, letterbox_into, nms, round_up
-from kuzet.inference.results import Box, DetectedFace
 
 INPUT_NAME = "input"
 STRIDES = (8, 16, 32)

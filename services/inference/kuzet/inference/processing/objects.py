@@ -6,8 +6,8 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
+from kuzet.common.inference.results import Box, DetectedObject
 from kuzet.inference.processing.geometry import Resize, fit_within, letterbox_into, nms
-from kuzet.inference.results import Box, DetectedObject
 
 INPUT_NAME = "tower_0/images:0"
 OUTPUT_NAME = "tower_0/detections"

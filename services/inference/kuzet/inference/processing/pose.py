@@ -6,20 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kuzet.common.inference.results import BODY_PARTS, Box, Keypoint, Pose
 from kuzet.inference.processing.geometry import Resize, fit_within, letterbox_into, round_up
-from kuzet.inference.results import Box, Keypoint, Pose
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output_0"
 DEFAULT_MAX_SIDE = 256
 DEFAULT_MIN_SCORE = 0.25
-
-BODY_PARTS = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
 
 
 def prepare(

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kuzet.common.inference.results import FaceQuality
 from kuzet.inference.opencv import cv2
-from kuzet.inference.results import FaceQuality
 
 
 @dataclass(frozen=True)

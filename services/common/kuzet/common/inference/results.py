@@ -6,6 +6,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# COCO keypoints in the order of the BodyPart enum (from 1) and of MoveNet's outputs.
+BODY_PARTS = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Box:

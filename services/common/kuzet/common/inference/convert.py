@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kuzet.common.inference import results as r
 from kuzet.common.v1 import common_pb2
-from kuzet.inference import results as r
-from kuzet.inference.processing.pose import BODY_PARTS
 from kuzet.inference.v1 import inference_pb2 as pb
 
 CLASS_TO_ENUM = {
@@ -26,7 +25,7 @@ ISSUE_TO_ENUM = {
 }
 ENUM_TO_ISSUE = {v: k for k, v in ISSUE_TO_ENUM.items()}
 # BodyPart enum values follow BODY_PARTS order from 1.
-PART_TO_ENUM = {name: pb.BodyPart.Value(f"BODY_PART_{name.upper()}") for name in BODY_PARTS}
+PART_TO_ENUM = {name: pb.BodyPart.Value(f"BODY_PART_{name.upper()}") for name in r.BODY_PARTS}
 ENUM_TO_PART = {v: k for k, v in PART_TO_ENUM.items()}
 TASK_TO_ENUM = {
     "object_detection": pb.MODEL_TASK_OBJECT_DETECTION,

@@ -19,9 +19,8 @@ from typing import Any
 import grpc
 import numpy as np
 
-from kuzet.common.v1 import common_pb2
-from kuzet.inference import convert
-from kuzet.inference.results import (
+from kuzet.common.inference import convert
+from kuzet.common.inference.results import (
     Box,
     DetectedFace,
     FaceEmbedding,
@@ -29,6 +28,7 @@ from kuzet.inference.results import (
     ImageObjects,
     ImagePoses,
 )
+from kuzet.common.v1 import common_pb2
 from kuzet.inference.v1 import inference_pb2 as pb
 from kuzet.inference.v1 import inference_pb2_grpc as pb_grpc
 
