@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
-from kuzet.common.migratejob import database_url_for, main
+from kuzet.common.dbroles import in_schema, runtime_role
+from kuzet.common.errors import ConfigError
+from kuzet.common.migratejob import database_url_for, main, runtime_url_for
 
 ENV_PY = """
 import sqlalchemy as sa
@@ -89,3 +92,25 @@ def test_platform_wide_url_is_the_fallback() -> None:
     assert database_url_for("alerting", env) == "sqlite:///a.db"
     env["KUZET_ALERTING_DATABASE_URL"] = "sqlite:///b.db"
     assert database_url_for("alerting", env) == "sqlite:///b.db"
+
+
+def test_runtime_url_names_a_plain_postgresql_role() -> None:
+    role = runtime_role("postgresql://kuzet_alerting:s3cret@db:5432/kuzet")
+    assert (role.name, role.password, role.schema) == ("kuzet_alerting", "s3cret", "kuzet_alerting")
+    assert runtime_role("postgresql+psycopg://kuzet_gateway@db/kuzet").password is None
+    for bad in (
+        "sqlite:///a.db",
+        "postgresql://Alerting@db/k",
+        "postgresql://pg_monitor@db/k",
+        "postgresql://db/k",
+    ):
+        with pytest.raises(ConfigError):
+            runtime_role(bad)
+
+
+def test_owner_url_is_pinned_to_the_schema_keeping_its_own_options() -> None:
+    url = make_url(in_schema("postgresql://owner:pw@db/k?options=-cstatement_timeout%3D5000", "kuzet_badge"))
+    assert url.query["options"] == "-cstatement_timeout=5000 -csearch_path=kuzet_badge"
+    assert url.password == "pw"
+    assert runtime_url_for("badge", {"KUZET_BADGE_RUNTIME_DATABASE_URL": "x"}) == "x"
+    assert runtime_url_for("badge", {"KUZET_RUNTIME_DATABASE_URL": "x"}) == ""
