@@ -7,6 +7,7 @@ the tests start speaks mTLS, with certificates of a CA made for the session (``K
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,3 +225,37 @@ def audit_table_admin(database: Database) -> Iterator[Session]:
         yield session
         if not database.is_sqlite:
             session.execute(text("ALTER TABLE kuzet_audit_log ENABLE TRIGGER USER"))
+
+
+InstallPlugin = Callable[[str, dict[str, dict[str, str]], dict[str, str]], None]
+
+
+@pytest.fixture
+def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InstallPlugin]:
+    """``install_plugin(dist, {group: {name: "module:attr"}}, {module: source})`` installs, for
+    this test only, a distribution declaring those entry points and holding those modules, the
+    way pip would (a ``.dist-info`` on sys.path): what ``kuzet.common.plugins`` discovers."""
+    root = tmp_path / "site-packages"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    modules: list[str] = []
+
+    def install(dist: str, entry_points: dict[str, dict[str, str]], sources: dict[str, str]) -> None:
+        info = root / f"{dist.replace('-', '_')}-0.0.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.0\n")
+        lines = []
+        for group, entries in entry_points.items():
+            lines.append(f"[{group}]")
+            lines += [f"{name} = {value}" for name, value in entries.items()]
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        for module, source in sources.items():
+            (root / f"{module}.py").write_text(source)
+            modules.append(module)
+        # The path finders cache directory listings; a file written within the same mtime tick
+        # as their last look would stay invisible.
+        importlib.invalidate_caches()
+
+    yield install
+    for module in modules:
+        sys.modules.pop(module, None)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from kuzet.common.config import ServiceSettings
+from kuzet.inference.backends.base import BACKENDS
 from kuzet.inference.opencv import decoder_max_pixels
 
 
@@ -16,8 +17,10 @@ class InferenceSettings(ServiceSettings):
     service_name: ClassVar[str] = "inference"
     default_port: ClassVar[int] = 50051
 
-    backend: Literal["embedded", "triton"] = Field(
-        default="embedded", description="embedded: onnxruntime in this process; triton: a Triton server"
+    backend: str = Field(
+        default="embedded",
+        description="embedded: onnxruntime in this process; triton: a Triton server; "
+        "or a backend another distribution registers (entry point group kuzet.inference.backends)",
     )
     triton_url: str = Field(default="127.0.0.1:8001", description="Triton gRPC address (host:port)")
     triton_timeout_s: float = Field(default=30.0, gt=0)
@@ -46,6 +49,13 @@ class InferenceSettings(ServiceSettings):
     max_image_pixels: int = Field(default=40_000_000, ge=64)
     face_max_side: int = Field(default=640, ge=64, le=4096, description="face detector input, longest side")
     pose_max_side: int = Field(default=256, ge=64, le=2048, description="pose model input, longest side")
+
+    @field_validator("backend")
+    @classmethod
+    def _registered_backend(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"unknown backend {value!r}; installed: {', '.join(BACKENDS.keys())}")
+        return value
 
     @field_validator("max_image_pixels")
     @classmethod

@@ -12,13 +12,11 @@ from grpc_health.v1 import health_pb2
 
 from kuzet.common.errors import InvalidArgument, ResourceExhausted
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
-from kuzet.common.inference import convert
 from kuzet.common.runner import run_service
-from kuzet.inference.backends.base import Backend, ModelCounters, ModelState
-from kuzet.inference.backends.batching import BatchingBackend
-from kuzet.inference.backends.embedded import EmbeddedBackend
+from kuzet.inference import convert
+from kuzet.inference.backends.base import BACKENDS, Backend, ModelCounters, ModelState
 from kuzet.inference.backends.triton import TritonBackend
-from kuzet.inference.catalog import Catalog, ModelSpec, load_catalog
+from kuzet.inference.catalog import ModelSpec, load_catalog
 from kuzet.inference.config import InferenceSettings
 from kuzet.inference.engine import EngineOptions, FaceRequest, InferenceEngine
 from kuzet.inference.imaging import ImageLimits, decode_for_model, decode_image
@@ -170,22 +168,6 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
         return pb.GetModelStatusResponse(model=self._model_info(spec, state), statistics=stats)
 
 
-def make_backend(settings: InferenceSettings, catalog: Catalog) -> Backend:
-    if settings.backend == "triton":
-        return TritonBackend(
-            settings.triton_url, timeout_s=settings.triton_timeout_s, retry_s=settings.triton_retry_s
-        )
-    embedded = EmbeddedBackend(
-        catalog,
-        intra_op_threads=settings.intra_op_threads,
-        workers=settings.embedded_workers,
-        providers=[p.strip() for p in settings.providers.split(",") if p.strip()],
-    )
-    if settings.batch_delay_ms <= 0:
-        return embedded
-    return BatchingBackend(embedded, max_delay_s=settings.batch_delay_ms / 1000)
-
-
 async def build(settings: InferenceSettings, *, backend: Backend | None = None) -> GrpcServer:
     """The service, not yet started, with its backend started (models loaded or Triton contacted).
 
@@ -194,7 +176,7 @@ async def build(settings: InferenceSettings, *, backend: Backend | None = None) 
     catalog = load_catalog()
     owned = backend is None
     if backend is None:
-        backend = make_backend(settings, catalog)
+        backend = BACKENDS[settings.backend].create(settings, catalog)
         await backend.start()
     engine = InferenceEngine(
         catalog,

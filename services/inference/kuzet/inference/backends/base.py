@@ -1,14 +1,18 @@
-"""What the engine needs from a backend."""
+"""What the engine needs from a backend, and the registry of backend kinds."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from kuzet.inference.catalog import ModelSpec
+from kuzet.common.plugins import Registry
+from kuzet.inference.catalog import Catalog, ModelSpec
+
+if TYPE_CHECKING:
+    from kuzet.inference.config import InferenceSettings
 
 
 @dataclass(frozen=True)
@@ -44,3 +48,20 @@ class Backend(Protocol):
     async def model_state(self, model: ModelSpec) -> ModelState: ...
 
     async def counters(self, model: ModelSpec) -> ModelCounters: ...
+
+
+@dataclass(frozen=True)
+class BackendKind:
+    """One kind of backend, as KUZET_INFERENCE_BACKEND names it."""
+
+    name: str
+    summary: str
+    # The backend the settings describe, not yet started.
+    create: Callable[[InferenceSettings, Catalog], Backend]
+
+
+# Registered by entry point (group kuzet.inference.backends), so a backend can live in another
+# distribution: docs/development.md "Adding an inference backend".
+BACKENDS: Registry[str, BackendKind] = Registry(
+    "inference backend", "kuzet.inference.backends", key=lambda kind: kind.name
+)

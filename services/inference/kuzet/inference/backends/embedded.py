@@ -8,13 +8,18 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime as ort
 
 from kuzet.common.errors import Unavailable
-from kuzet.inference.backends.base import ModelCounters, ModelState
-from kuzet.inference.catalog import ModelIntegrityError, ModelSpec
+from kuzet.inference.backends.base import Backend, BackendKind, ModelCounters, ModelState
+from kuzet.inference.backends.batching import BatchingBackend
+from kuzet.inference.catalog import Catalog, ModelIntegrityError, ModelSpec
+
+if TYPE_CHECKING:
+    from kuzet.inference.config import InferenceSettings
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +149,18 @@ class EmbeddedBackend:
         c = self._counters.get(model.name, _Counters())
         mean = c.compute_s * 1000 / c.executions if c.executions else 0.0
         return ModelCounters(c.inferences, c.executions, c.failures, mean)
+
+
+def _create(settings: InferenceSettings, catalog: Catalog) -> Backend:
+    embedded = EmbeddedBackend(
+        catalog,
+        intra_op_threads=settings.intra_op_threads,
+        workers=settings.embedded_workers,
+        providers=[p.strip() for p in settings.providers.split(",") if p.strip()],
+    )
+    if settings.batch_delay_ms <= 0:
+        return embedded
+    return BatchingBackend(embedded, max_delay_s=settings.batch_delay_ms / 1000)
+
+
+KIND = BackendKind("embedded", "onnxruntime in this process", _create)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tritonclient.grpc import InferInput, InferRequestedOutput
@@ -14,8 +15,11 @@ from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
 from kuzet.common.errors import Unavailable
 from kuzet.common.tls import client_credentials
-from kuzet.inference.backends.base import ModelCounters, ModelState
-from kuzet.inference.catalog import ModelSpec
+from kuzet.inference.backends.base import Backend, BackendKind, ModelCounters, ModelState
+from kuzet.inference.catalog import Catalog, ModelSpec
+
+if TYPE_CHECKING:
+    from kuzet.inference.config import InferenceSettings
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +160,13 @@ class TritonBackend:
                 mean,
             )
         return total
+
+
+def _create(settings: InferenceSettings, catalog: Catalog) -> Backend:
+    # Triton serves its own model repository (kuzet-triton-repo builds it from the catalog).
+    return TritonBackend(
+        settings.triton_url, timeout_s=settings.triton_timeout_s, retry_s=settings.triton_retry_s
+    )
+
+
+KIND = BackendKind("triton", "a Triton server (production)", _create)
