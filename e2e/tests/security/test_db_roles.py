@@ -167,3 +167,41 @@ def test_job_is_idempotent_and_refuses_powerful_or_misplaced_roles(
             owner.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (make_url(fresh).username,)).fetchone()
             is None
         )
+
+
+def test_an_owner_without_createrole_grants_a_role_made_beforehand(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As with a CloudNativePG application user: the database's CREATE, no CREATEROLE."""
+    prefix = f"kz{uuid.uuid4().hex[:8]}"
+    owner, runtime = f"{prefix}_owner", f"{prefix}_drone"
+    admin_url = Roles.libpq(pg_url)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{owner}" LOGIN')
+        admin.execute(f'GRANT CREATE ON DATABASE "{make_url(pg_url).database}" TO "{owner}"')
+    owner_url = make_url(pg_url).set(username=owner).render_as_string(hide_password=False)
+    runtime_url = make_url(pg_url).set(username=runtime).render_as_string(hide_password=False)
+    monkeypatch.setenv("KUZET_DRONE_DATABASE_URL", owner_url)
+    monkeypatch.setenv("KUZET_DRONE_RUNTIME_DATABASE_URL", runtime_url)
+    try:
+        assert migrate_job(["drone"]) == 2  # the role is not there, and may not be made here
+        assert "CREATEROLE" in capsys.readouterr().err
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'CREATE ROLE "{runtime}" LOGIN')
+        assert migrate_job(["drone"]) == 0
+        assert "password is not set by this job" in capsys.readouterr().out
+        database = Database(runtime_url)
+        try:
+            AuditLog(database).append("test.append", "target-1", agency="prison-a", actor="svc")
+        finally:
+            database.dispose()
+        # The role has no search_path of its own: PostgreSQL's "$user" finds its schema.
+        with psycopg.connect(Roles.libpq(runtime_url), autocommit=True) as conn:
+            assert conn.execute("SELECT current_schema()").fetchone() == (runtime,)
+            assert "permission denied for table" in _refused(conn, "DELETE FROM kuzet_audit_log")
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            for name in (runtime, owner):
+                if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+                    admin.execute(f'DROP OWNED BY "{name}"')  # grants, and the owner's schema
+                    admin.execute(f'DROP ROLE "{name}"')

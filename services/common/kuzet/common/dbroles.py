@@ -8,13 +8,16 @@ one rule ties them together and services that share a database never share a tab
 - creates the schema (owned by the migrating role, never by the runtime role, since an owner may
   drop tables or switch the audit trigger off) and applies the migrations inside it;
 - creates the runtime role if missing, with the URL's password hashed by libpq before it is sent
-  (the server log never sees it), and pins the role's ``search_path`` to its schema;
+  (the server log never sees it), and pins the role's ``search_path`` to its schema; an owner
+  without CREATEROLE (a CloudNativePG application user) leaves an existing role's password and
+  settings to whoever made it, and PostgreSQL's default search_path ("$user", public) still
+  finds the schema, named after the role;
 - grants it USAGE on the schema, SELECT/INSERT/UPDATE/DELETE on its tables, USAGE/SELECT on its
   sequences, only SELECT on the Alembic version tables and only SELECT and INSERT on
   ``kuzet_audit_log``: the audit table stays append-only for the service even with its trigger
   off. No other schema is granted, so the role cannot reach another service's tables.
 
-The owner needs CREATEROLE and CREATE on the database. A runtime role that is a superuser, may
+The owner needs CREATE on the database, and CREATEROLE unless the runtime roles exist already. A runtime role that is a superuser, may
 bypass row security, or is (a member of) the owner is refused: the grants would mean nothing.
 """
 
@@ -76,6 +79,10 @@ def prepare_schema(database: Database, role: RuntimeRole, version_tables: Sequen
     """
     with database.engine.begin() as conn:
         _refuse_powerful(conn, role)
+        if not _role_exists(conn, role) and not _may_manage_roles(conn):
+            raise ConfigError(
+                f"runtime role {role.name} does not exist and this role may not create it (CREATEROLE)"
+            )
         if not _exists(conn, role.schema, version_tables):
             moved = [t for t in version_tables if _table_exists(conn, "public", t)]
             if moved:
@@ -86,24 +93,32 @@ def prepare_schema(database: Database, role: RuntimeRole, version_tables: Sequen
         conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_q(role.schema)}"))
 
 
-def grant_runtime(database: Database, role: RuntimeRole, version_tables: Sequence[str]) -> None:
-    """Create or update the runtime role and give it exactly its schema's privileges."""
+def grant_runtime(database: Database, role: RuntimeRole, version_tables: Sequence[str]) -> bool:
+    """Give the runtime role exactly its schema's privileges, creating it if missing.
+
+    Returns whether this Job manages the role (its password and search_path): with CREATEROLE it
+    does; without (a CloudNativePG application user), the role is the operator's, made beforehand.
+    """
     r, s = _q(role.name), _q(role.schema)
     with database.engine.begin() as conn:
         # Two Jobs of one service (a retried hook) create the role one at a time.
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:r))"), {"r": f"kuzet-role:{role.name}"})
-        if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role.name}).first() is None:
+        managed = _may_manage_roles(conn)
+        if not _role_exists(conn, role):
             conn.execute(text(f"CREATE ROLE {r} LOGIN"))
         _refuse_powerful(conn, role)
-        if role.password is not None:
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            # Hashed here (the server's password_encryption, asked by libpq): only the verifier
-            # travels, so no statement log holds the password.
-            verifier = raw.pgconn.encrypt_password(role.password.encode(), role.name.encode(), None).decode()
-            # Driver SQL: a verifier's colons are no bind parameters.
-            conn.exec_driver_sql(f"ALTER ROLE {r} WITH LOGIN PASSWORD '{_literal(verifier)}'")
-        conn.execute(text(f"ALTER ROLE {r} SET search_path = {s}"))
+        if managed:
+            if role.password is not None:
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                # Hashed here (the server's password_encryption, asked by libpq): only the
+                # verifier travels, so no statement log holds the password.
+                verifier = raw.pgconn.encrypt_password(
+                    role.password.encode(), role.name.encode(), None
+                ).decode()
+                # Driver SQL: a verifier's colons are no bind parameters.
+                conn.exec_driver_sql(f"ALTER ROLE {r} WITH LOGIN PASSWORD '{_literal(verifier)}'")
+            conn.execute(text(f"ALTER ROLE {r} SET search_path = {s}"))
         conn.execute(text(f"REVOKE ALL ON SCHEMA {s} FROM {r}"))
         conn.execute(text(f"GRANT USAGE ON SCHEMA {s} TO {r}"))
         conn.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {r}"))
@@ -114,6 +129,20 @@ def grant_runtime(database: Database, role: RuntimeRole, version_tables: Sequenc
         conn.execute(text(f"REVOKE UPDATE, DELETE ON {s}.{_q(AUDIT_TABLE)} FROM {r}"))
         conn.execute(text(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {r}"))
         conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {r}"))
+    return managed
+
+
+def _may_manage_roles(conn: Connection) -> bool:
+    row = conn.execute(
+        text("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
+    ).one()
+    return bool(row[0])
+
+
+def _role_exists(conn: Connection, role: RuntimeRole) -> bool:
+    return (
+        conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role.name}).first() is not None
+    )
 
 
 def _refuse_powerful(conn: Connection, role: RuntimeRole) -> None:

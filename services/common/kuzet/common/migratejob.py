@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{service}: set KUZET_{service.upper()}_DATABASE_URL (or KUZET_DATABASE_URL)", file=sys.stderr)
         return 2
     role: RuntimeRole | None = None
+    managed = True
     runtime_url = runtime_url_for(service)
     try:
         if runtime_url:
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             # Tables the services otherwise create on first use, which their role may not.
             ensure_hold_tables(database)
             ensure_lease_table(database.engine)
-            grant_runtime(database, role, version_tables)
+            managed = grant_runtime(database, role, version_tables)
     except ConfigError as exc:
         print(f"{service}: {exc}", file=sys.stderr)
         return 2
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{service}: migrations applied", flush=True)
     if role is not None:
         print(f"{service}: runtime role {role.name} granted its schema {role.schema} only", flush=True)
+        if not managed:
+            print(f"{service}: no CREATEROLE here: {role.name}'s password is not set by this job", flush=True)
     return 0
 
 
