@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 import cv2
 import grpc
@@ -30,27 +29,20 @@ import numpy as np
 from opentelemetry import trace
 
 from kuzet.common.errors import Unavailable
-from kuzet.inference.v1 import inference_pb2, inference_pb2_grpc
+from kuzet.common.inference.client import InferenceClient
 from kuzet.ingest.tracking import Detection
 from kuzet.ingest.turns import Need, Turns
 
 tracer = trace.get_tracer(__name__)
 
 
-def raw_image(image: np.ndarray, max_side: int) -> tuple[inference_pb2.Image, float]:
-    """The frame as a RawImage no larger than max_side, and the factor back to source pixels."""
+def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The frame no larger than max_side, and the factor back to source pixels."""
     h, w = image.shape[:2]
     scale = min(1.0, max_side / max(h, w)) if max_side else 1.0
     if scale < 1.0:
         image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    h2, w2 = image.shape[:2]
-    raw = inference_pb2.RawImage(
-        width=w2,
-        height=h2,
-        format=inference_pb2.PIXEL_FORMAT_BGR24,
-        data=np.ascontiguousarray(image).tobytes(),
-    )
-    return inference_pb2.Image(raw=raw), (w / w2)
+    return image, w / image.shape[1]
 
 
 class PersonDetector:
@@ -65,8 +57,8 @@ class PersonDetector:
         min_score: float = 0.35,
         timeout_s: float = 10.0,
     ) -> None:
-        self._stub: Any = inference_pb2_grpc.InferenceServiceStub(channel)
-        self.max_side, self.min_score, self.timeout_s = max_side, min_score, timeout_s
+        self._inference = InferenceClient(channel, timeout_s=timeout_s)
+        self.max_side, self.min_score = max_side, min_score
         self._turns = Turns(concurrency)
 
     async def detect(self, pick: Callable[[], np.ndarray], need: Need | None = None) -> list[Detection]:
@@ -74,13 +66,12 @@ class PersonDetector:
         come (called on a worker thread); raises Unavailable when inference is down."""
         await self._turns.acquire(need)
         try:
-            img, back = await asyncio.to_thread(lambda: raw_image(pick(), self.max_side))
-            request = inference_pb2.DetectObjectsRequest(
-                images=[img], min_score=self.min_score, classes=[inference_pb2.OBJECT_CLASS_PERSON]
-            )
+            img, back = await asyncio.to_thread(lambda: downscale(pick(), self.max_side))
             try:
                 with tracer.start_as_current_span("ingest.detect"):
-                    response = await self._stub.DetectObjects(request, timeout=self.timeout_s)
+                    found = await self._inference.detect_objects(
+                        [img], min_score=self.min_score, classes=["person"]
+                    )
             except grpc.aio.AioRpcError as exc:
                 raise Unavailable(
                     f"inference DetectObjects failed: {exc.code().name} {exc.details()}"
@@ -89,6 +80,6 @@ class PersonDetector:
             self._turns.release()
         return [
             Detection((o.box.x1 * back, o.box.y1 * back, o.box.x2 * back, o.box.y2 * back), o.score)
-            for o in response.results[0].objects
-            if o.object_class == inference_pb2.OBJECT_CLASS_PERSON
+            for o in found[0].objects
+            if o.class_name == "person"
         ]

@@ -16,12 +16,12 @@ import grpc
 import numpy as np
 
 from kuzet.common.caller import caller_metadata, service_caller
+from kuzet.common.inference.client import InferenceClient
 from kuzet.common.timeutil import to_timestamp
 from kuzet.common.v1 import common_pb2
 from kuzet.identity.v1 import identity_pb2, identity_pb2_grpc
-from kuzet.inference.v1 import inference_pb2, inference_pb2_grpc
 from kuzet.ingest.cameras import CameraCfg
-from kuzet.ingest.detect import raw_image
+from kuzet.ingest.detect import downscale
 from kuzet.ingest.pipeline import _dt, encode_jpeg
 from kuzet.ingest.rules import FaceRequest
 from kuzet.ingest.source import Frame
@@ -38,7 +38,7 @@ class IdentityHandoff:
         min_face_px: int = 32,
         min_score: float = 0.7,
     ) -> None:
-        self._inf: Any = inference_pb2_grpc.InferenceServiceStub(inference)
+        self._inference = InferenceClient(inference, timeout_s=10)
         self._id: Any = identity_pb2_grpc.IdentityServiceStub(identity)
         self.min_face_px, self.min_score = min_face_px, min_score
         self.sent = 0
@@ -55,15 +55,13 @@ class IdentityHandoff:
         crop = frame.image[y1:y2, x1:x2]
         if crop.size == 0:
             return False
-        img, back = await asyncio.to_thread(raw_image, crop, 640)
+        img, back = await asyncio.to_thread(downscale, crop, 640)
         try:
-            resp = await self._inf.DetectFaces(
-                inference_pb2.DetectFacesRequest(images=[img], max_faces=1), timeout=10
-            )
+            found = await self._inference.detect_faces([img], max_faces=1)
         except grpc.aio.AioRpcError as exc:
             log.warning("camera %s: face detection failed: %s", camera.id, exc.code().name)
             return False
-        faces = resp.results[0].faces if resp.results else []
+        faces = found[0].faces if found else []
         if not faces or faces[0].score < self.min_score:
             return False
         b = faces[0].box

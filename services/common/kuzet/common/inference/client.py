@@ -12,6 +12,7 @@ RESOURCE_EXHAUSTED, UNAVAILABLE.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,15 @@ def add_images(field: Any, images: Sequence[ImageInput]) -> None:
         _fill(field.add(), image)
 
 
+async def _add_images(field: Any, images: Sequence[ImageInput]) -> None:
+    if any(not isinstance(image, bytes | bytearray | memoryview) for image in images):
+        # Copying raw frames into the message takes milliseconds (a 960-px frame is 1.5 MB, copied
+        # twice): off the event loop, which may be serving other cameras meanwhile.
+        await asyncio.to_thread(add_images, field, images)
+    else:
+        add_images(field, images)
+
+
 _TASKS = {v: k for k, v in convert.TASK_TO_ENUM.items()}
 
 
@@ -122,7 +132,7 @@ class InferenceClient:
         request = pb.DetectObjectsRequest(
             min_score=min_score, classes=[convert.CLASS_TO_ENUM[c] for c in classes], model=model
         )
-        add_images(request.images, images)
+        await _add_images(request.images, images)
         response = await self.stub.DetectObjects(request, timeout=self.timeout_s)
         return [convert.objects(r) for r in response.results]
 
@@ -130,7 +140,7 @@ class InferenceClient:
         self, images: Sequence[ImageInput], *, min_score: float = 0.0, max_faces: int = 0, model: str = ""
     ) -> list[ImageFaces]:
         request = pb.DetectFacesRequest(min_score=min_score, max_faces=max_faces, model=model)
-        add_images(request.images, images)
+        await _add_images(request.images, images)
         response = await self.stub.DetectFaces(request, timeout=self.timeout_s)
         return [convert.faces(r) for r in response.results]
 
@@ -155,7 +165,7 @@ class InferenceClient:
             model=model,
             return_aligned_crops=return_aligned_crops,
         )
-        add_images(request.images, images)
+        await _add_images(request.images, images)
         response = await self.stub.EmbedFaces(request, timeout=self.timeout_s)
         return [convert.embedding(e) for e in response.embeddings]
 
@@ -163,7 +173,7 @@ class InferenceClient:
         self, images: Sequence[ImageInput], *, min_score: float = 0.0, model: str = ""
     ) -> list[ImagePoses]:
         request = pb.EstimatePosesRequest(min_score=min_score, model=model)
-        add_images(request.images, images)
+        await _add_images(request.images, images)
         response = await self.stub.EstimatePoses(request, timeout=self.timeout_s)
         return [convert.poses(r) for r in response.results]
 

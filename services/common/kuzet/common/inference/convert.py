@@ -68,8 +68,12 @@ def objects_pb(item: r.ImageObjects) -> pb.ImageObjects:
 
 
 def objects(m: pb.ImageObjects) -> r.ImageObjects:
+    # The class comes from the typed enum; the name serves only for a class this client does not know.
     return r.ImageObjects(
-        [r.DetectedObject(box(o.box), o.score, o.class_name) for o in m.objects],
+        [
+            r.DetectedObject(box(o.box), o.score, ENUM_TO_CLASS.get(o.object_class, o.class_name))
+            for o in m.objects
+        ],
         m.image_width,
         m.image_height,
     )
