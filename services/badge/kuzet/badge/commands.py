@@ -43,7 +43,7 @@ class CommandRouter:
         self.settings = settings
         self.database = database
         self.badges = badges
-        # Per badge: the stream the ids were sent on; a new stream starts with none sent.
+        # Per badge: the stream the ids were sent (and answered) on; a new stream starts with none.
         self._sent: dict[str, tuple[BadgeLink, set[str]]] = {}
         self._wanted: set[str] = set()
         self._results: list[tuple[str, badge_pb2.CommandResult]] = []
@@ -114,9 +114,8 @@ class CommandRouter:
 
     def result(self, live: BadgeLive, result: badge_pb2.CommandResult) -> None:
         """The badge answered a command: it is no longer pending, on any replica."""
-        entry = self._sent.get(live.badge_id)
-        if entry is not None:
-            entry[1].discard(result.command_id)
+        # The id stays in the stream's sent set: a delivery pass that read the command as pending
+        # before this result was written must not send it again on the same stream.
         self._results.append((live.badge_id, result))
         self._wake.set()
 
