@@ -1,4 +1,7 @@
-"""The device port's HTTP/2 endpoint: gRPC clients and raw HTTP/2 frames against the real server."""
+"""The device port's HTTP/2 endpoint: gRPC clients and raw HTTP/2 frames against the real server.
+
+Every test runs against both framings KUZET_BADGE_DEVICE_HTTP2 offers (builtin, h2).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import asyncio
 import ssl
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
 import pytest
@@ -87,6 +91,14 @@ class RawClient:
     async def close(self) -> None:
         self.writer.close()
         await self.writer.wait_closed()
+
+
+@pytest.fixture(params=["builtin", "h2"])
+async def app(request: pytest.FixtureRequest, make_app: Callable[..., Any]) -> BadgeApp:
+    application: BadgeApp = await make_app(device_http2=request.param)
+    framing = application.device.endpoint.framing
+    assert framing.__module__ == {"builtin": "kuzet.badge.h2grpc", "h2": "kuzet.badge.h2lib"}[request.param]
+    return application
 
 
 @pytest.fixture

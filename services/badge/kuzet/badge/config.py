@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -19,6 +19,11 @@ class BadgeSettings(ServiceSettings):
 
     # The device port: badges' Connect streams over the lean HTTP/2 endpoint (see wire.py).
     device_port: int = Field(default=50065, ge=0, le=65535, description="port badges connect to")
+    device_http2: Literal["builtin", "h2"] = Field(
+        default="builtin",
+        description="HTTP/2 framing and HPACK of the device port: builtin (h2grpc.py) or h2 (the h2 "
+        "package, h2lib.py); the same calls and limits",
+    )
     device_max_streams: int = Field(
         default=1000, ge=1, description="concurrent Connect streams one connection may carry"
     )

@@ -1,4 +1,4 @@
-"""A gRPC endpoint for long-lived streaming methods, speaking HTTP/2 straight off asyncio.
+"""The device port's own HTTP/2 framing (KUZET_BADGE_DEVICE_HTTP2=builtin, the default).
 
 Why it exists: grpc.aio spends about 190 µs of CPU on every message read plus reply written on a
 stream (measured with a bare servicer, see bench/badge.py), so 10,000 badges reporting at 1 Hz
@@ -8,37 +8,45 @@ every reply of a loop turn goes out in one write, so the per-message cost is a f
 It is a real gRPC server for the methods registered with it (any gRPC client can call them):
 HTTP/2 framing, SETTINGS, PING, GOAWAY, RST_STREAM, flow control in both directions, HPACK
 (decoding through the ``hpack`` package; replies use literal fields only, so no encoder state),
-grpc-timeout, and trailers-only responses for errors. Not supported, because badges need none
-of it: TLS termination (done by the ingress or a sidecar), message compression, server push and
-unary methods.
+grpc-timeout, and trailers-only responses for errors. The call layer is grpcwire.py, shared with
+the ``h2`` package's framing (h2lib.py). Not supported, because badges need none of it: TLS
+termination (done by the ingress or a sidecar), message compression, server push and unary
+methods.
 
 The port faces the internet before any caller is authenticated, so what one peer may cost is
-bounded (Limits): the header block a stream opens with, the control frames it may send (each
-costs a reply or a wakeup but carries no call), reading stops while the peer leaves our replies
-unread, and a connection without a preface, without a call or that reads nothing is dropped.
+bounded (h2limits.Limits, charged here frame by frame): the header block a stream opens with,
+the control frames it may send (each costs a reply or a wakeup but carries no call), reading
+stops while the peer leaves our replies unread, and a connection without a preface, without a
+call or that reads nothing is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import struct
-import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Protocol
 
-import grpc
 from hpack import Decoder
 from hpack.exceptions import HPACKError
 
-from kuzet.badge.h2limits import Limits, TokenBucket
-from kuzet.common.waiting import wait_set, within
+from kuzet.badge.grpcwire import (
+    CONNECTION_RECEIVE_WINDOW,
+    PREFACE,
+    RECEIVE_WINDOW,
+    RESPONSE_FIELDS,
+    Fields,
+    WireConnection,
+    WireEndpoint,
+    WireStream,
+    grpc_message,
+)
+from kuzet.badge.h2limits import Flood
 
 log = logging.getLogger(__name__)
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+# Raw HTTP/2 clients (tests, the load generator) build their frames with these.
+__all__ = ["PREFACE", "H2GrpcConnection", "frame", "grpc_message"]
 
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = (
     range(10)
@@ -58,14 +66,6 @@ ENHANCE_YOUR_CALM = 0xB
 MAX_WINDOW = 2**31 - 1
 DEFAULT_WINDOW = 65_535
 DEFAULT_MAX_FRAME = 16_384
-# What this side lets a peer send before it must wait for a WINDOW_UPDATE.
-RECEIVE_WINDOW = 1 << 20
-CONNECTION_RECEIVE_WINDOW = 1 << 24
-# A connection being closed whose peer leaves the last bytes unread is cut off after this long.
-CLOSE_GRACE_S = 5.0
-REFUSAL_LOG_INTERVAL_S = 10.0
-# A refused call whose client sends nothing gets its status after this long (see _Refusal).
-REFUSAL_DELAY_S = 1.0
 
 _frame_header = struct.Struct(">HBBBL")  # 24-bit length as 16 + 8 bits, type, flags, stream id
 
@@ -76,35 +76,9 @@ class ProtocolError(Exception):
         self.code = code
 
 
-class StreamHandler(Protocol):
-    """What a method does with one call; every callback runs on the event loop."""
-
-    def on_message(self, data: bytes) -> None: ...
-
-    def on_half_close(self) -> None: ...
-
-    def on_closed(self) -> None: ...
-
-
-# A method's handler factory; it may raise StreamRefused to end the call with a status at once.
-HandlerFactory = Callable[["WireStream"], StreamHandler]
-
-
-class StreamRefused(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
     length = len(payload)
     return _frame_header.pack(length >> 8, length & 0xFF, kind, flags, stream_id) + payload
-
-
-def grpc_message(data: bytes) -> bytes:
-    """A gRPC length-prefixed message (uncompressed)."""
-    return b"\x00" + len(data).to_bytes(4, "big") + data
 
 
 def _hpack_int(value: int, prefix_bits: int, first: int = 0) -> bytes:
@@ -120,7 +94,7 @@ def _hpack_int(value: int, prefix_bits: int, first: int = 0) -> bytes:
     return bytes(out)
 
 
-def encode_headers(headers: Sequence[tuple[str, str]]) -> bytes:
+def encode_headers(headers: Fields) -> bytes:
     """HPACK literals without indexing and without Huffman: valid for any decoder state."""
     out = bytearray()
     for name, value in headers:
@@ -129,68 +103,23 @@ def encode_headers(headers: Sequence[tuple[str, str]]) -> bytes:
     return bytes(out)
 
 
-def _percent_encode(message: str) -> str:
-    # grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2, "Responses").
-    return "".join(
-        chr(b) if 0x20 <= b <= 0x7E and b != 0x25 else f"%{b:02X}" for b in message.encode("utf-8")
-    )
+RESPONSE_HEADERS = encode_headers(RESPONSE_FIELDS)
 
 
-RESPONSE_HEADERS = encode_headers([(":status", "200"), ("content-type", "application/grpc")])
+class _Stream(WireStream):
+    """A call's replies as frames of our own: flow control counted here, HPACK literals."""
 
+    __slots__ = ("_pending", "_trailers", "headers_sent", "send_window", "unacked")
 
-def parse_timeout(value: str) -> float:
-    units = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
-    if len(value) < 2 or len(value) > 9 or value[-1] not in units or not value[:-1].isdigit():
-        raise ValueError(f"malformed grpc-timeout {value!r}")
-    return int(value[:-1]) * units[value[-1]]
+    connection: H2GrpcConnection
 
-
-class WireStream:
-    """One call: its metadata, what arrives for it, and sending messages and the final status."""
-
-    __slots__ = (
-        "_buffer",
-        "_deadline",
-        "_pending",
-        "_trailers",
-        "connection",
-        "handler",
-        "headers_sent",
-        "local_closed",
-        "metadata",
-        "method",
-        "remote_closed",
-        "send_window",
-        "stream_id",
-        "unacked",
-    )
-
-    def __init__(
-        self, connection: H2GrpcConnection, stream_id: int, method: str, metadata: list[tuple[str, str]]
-    ) -> None:
-        self.connection = connection
-        self.stream_id = stream_id
-        self.method = method
-        self.metadata = metadata
-        self.handler: StreamHandler | None = None
+    def __init__(self, connection: H2GrpcConnection, stream_id: int, method: str, metadata: Fields) -> None:
+        super().__init__(connection, stream_id, method, metadata)
         self.send_window = connection.peer_initial_window
         self.unacked = 0
         self.headers_sent = False
-        self.local_closed = False
-        self.remote_closed = False
-        self._buffer = bytearray()
         self._pending: deque[bytes] = deque()
         self._trailers: bytes | None = None
-        self._deadline: asyncio.TimerHandle | None = None
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.metadata:
-            if key == name:
-                return value
-        return None
-
-    # -- sending -----------------------------------------------------------------------------
 
     def send_message(self, message: bytes) -> None:
         if self.local_closed:
@@ -203,14 +132,7 @@ class WireStream:
         if not self.flush_pending():
             conn.blocked[self.stream_id] = self
 
-    def finish(self, code: grpc.StatusCode, message: str = "") -> None:
-        """End the call with a status (after any message still waiting for flow-control credit)."""
-        if self.local_closed:
-            return
-        self.local_closed = True
-        fields = [("grpc-status", str(code.value[0]))]
-        if message:
-            fields.append(("grpc-message", _percent_encode(message)))
+    def _send_status(self, fields: Fields) -> None:
         block = encode_headers(fields)
         if not self.headers_sent:
             self.headers_sent = True
@@ -219,6 +141,9 @@ class WireStream:
         if self._pending:
             return  # sent by flush_pending once the messages before it have gone
         self._send_trailers()
+
+    def _status_unsent(self) -> bool:
+        return self._trailers is not None
 
     def _send_trailers(self) -> None:
         conn = self.connection
@@ -231,7 +156,6 @@ class WireStream:
         conn.forget(self)
 
     def flush_pending(self) -> bool:
-        """Send what flow control now allows; True when nothing is left waiting."""
         conn = self.connection
         while self._pending:
             payload = self._pending[0]
@@ -248,113 +172,32 @@ class WireStream:
                 size = len(payload)
             self.send_window -= size
             conn.send_window -= size
-            # The peer may answer each DATA frame with a stream and a connection WINDOW_UPDATE.
-            conn.window_update_budget.earn(2)
+            conn.budget.data_sent()
         if self._trailers is not None:
             self._send_trailers()
         return True
 
-    # -- receiving ---------------------------------------------------------------------------
 
-    def receive(self, data: bytes | memoryview) -> None:
-        """DATA payload: whole gRPC messages go to the handler, a partial one waits."""
-        buffer = self._buffer
-        if buffer:
-            buffer += data
-            data = bytes(buffer)
-            buffer.clear()
-        view = memoryview(data)
-        offset, end = 0, len(view)
-        limit = self.connection.max_message
-        while end - offset >= 5:
-            length = int.from_bytes(view[offset + 1 : offset + 5], "big")
-            if length > limit:
-                self.finish(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"message of {length} bytes exceeds the limit of {limit}",
-                )
-                return
-            if offset + 5 + length > end:
-                break
-            if view[offset]:
-                self.finish(grpc.StatusCode.UNIMPLEMENTED, "message compression is not supported")
-                return
-            start = offset + 5
-            offset = start + length
-            if self.handler is not None:
-                self.handler.on_message(bytes(view[start:offset]))
-            if self.local_closed:
-                return
-        if offset < end:
-            buffer += view[offset:]
+class H2GrpcConnection(WireConnection):
+    """One client connection: frames in, frames out."""
 
-    def half_close(self) -> None:
-        self.remote_closed = True
-        if self._buffer:
-            self.finish(grpc.StatusCode.INTERNAL, "the stream ended inside a message")
-        elif self.handler is not None and not self.local_closed:
-            self.handler.on_half_close()
-        if self.local_closed and self._trailers is None:
-            self.connection.forget(self)
-
-    def closed(self) -> None:
-        """Called once when the stream is gone from the connection, whatever the reason."""
-        if self._deadline is not None:
-            self._deadline.cancel()
-        self.local_closed = True
-        handler, self.handler = self.handler, None
-        if handler is not None:
-            handler.on_closed()
-
-
-class H2GrpcConnection(asyncio.Protocol):
-    """One client connection: frames in, frames out, streams by id."""
-
-    def __init__(self, endpoint: H2GrpcEndpoint) -> None:
-        self.endpoint = endpoint
-        self.transport: asyncio.Transport | None = None
-        self.streams: dict[int, WireStream] = {}
-        self.blocked: dict[int, WireStream] = {}
+    def __init__(self, endpoint: WireEndpoint) -> None:
+        super().__init__(endpoint)
         self.peer_initial_window = DEFAULT_WINDOW
         self.peer_max_frame = DEFAULT_MAX_FRAME
         self.send_window = DEFAULT_WINDOW
-        self.limits = limits = endpoint.limits
-        self.max_message = limits.max_message
         self._decoder = Decoder()
-        self._decoder.max_header_list_size = limits.max_header_list
+        self._decoder.max_header_list_size = self.limits.max_header_list
         self._buffer = bytearray()
-        self._preface_seen = False
+        self._preface_done = False
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._last_stream = 0
         self._unacked = 0  # received DATA bytes not yet returned to the client's window
         self._headers: tuple[int, int, bytearray] | None = None  # a block awaiting CONTINUATION
-        self._going_away = False
-        loop = asyncio.get_running_loop()
-        self._clock = loop.time
-        now = self._clock()
-        self._control_budget = TokenBucket(limits.control_frames_per_s, limits.control_frame_burst, now)
-        self.window_update_budget = TokenBucket(limits.window_updates_per_s, limits.window_update_burst, now)
-        self._idle_since: float | None = now
-        self._idle_timer: asyncio.TimerHandle | None = None
-        self._preface_timer: asyncio.TimerHandle | None = None
-        self._stall_timer: asyncio.TimerHandle | None = None
 
-    # -- asyncio.Protocol --------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+    def _greet(self) -> None:
         limits = self.limits
-        if not self.endpoint.admit(self):
-            goaway = struct.pack(">LL", 0, ENHANCE_YOUR_CALM) + b"too many connections"
-            transport.write(frame(SETTINGS, 0, 0) + frame(GOAWAY, 0, 0, goaway))
-            transport.close()
-            return
-        transport.set_write_buffer_limits(high=limits.write_high_water)
-        loop = asyncio.get_running_loop()
-        self._preface_timer = loop.call_later(limits.preface_timeout_s, self._preface_missing)
-        self._idle_timer = loop.call_later(limits.idle_timeout_s, self._idle_check)
         settings = struct.pack(
             ">HLHLHL",
             SETTINGS_MAX_CONCURRENT_STREAMS,
@@ -368,6 +211,29 @@ class H2GrpcConnection(asyncio.Protocol):
         increment = CONNECTION_RECEIVE_WINDOW - DEFAULT_WINDOW
         self.write(frame(WINDOW_UPDATE, 0, 0, increment.to_bytes(4, "big")))
 
+    def _refusal(self) -> bytes:
+        goaway = struct.pack(">LL", 0, ENHANCE_YOUR_CALM) + b"too many connections"
+        return frame(SETTINGS, 0, 0) + frame(GOAWAY, 0, 0, goaway)
+
+    def _new_stream(self, stream_id: int, method: str, metadata: Fields) -> WireStream:
+        return _Stream(self, stream_id, method, metadata)
+
+    def _reset(self, stream_id: int, code: int) -> None:
+        self.write(frame(RST_STREAM, 0, stream_id, code.to_bytes(4, "big")))
+
+    def _reply_unsupported(self, stream: WireStream) -> None:
+        block = encode_headers([(":status", "415")])
+        self.write(frame(HEADERS, END_HEADERS | END_STREAM, stream.stream_id, block))
+        if not stream.remote_closed:
+            self._reset(stream.stream_id, NO_ERROR)
+
+    def _send_goaway(self) -> None:
+        self.write(frame(GOAWAY, 0, 0, struct.pack(">LL", self._last_stream, NO_ERROR)))
+
+    def _discard_input(self) -> None:
+        self._buffer = bytearray()
+        self._headers = None
+
     def data_received(self, data: bytes) -> None:
         if self._buffer:
             # Frames are parsed from an immutable copy: payload views may outlive this call.
@@ -376,7 +242,7 @@ class H2GrpcConnection(asyncio.Protocol):
             self._buffer.clear()
         try:
             offset = 0
-            if not self._preface_seen:
+            if not self._preface_done:
                 if len(data) < len(PREFACE):
                     if not PREFACE.startswith(data):
                         raise ProtocolError(PROTOCOL_ERROR, "not an HTTP/2 client preface")
@@ -384,10 +250,8 @@ class H2GrpcConnection(asyncio.Protocol):
                     return
                 if not data.startswith(PREFACE):
                     raise ProtocolError(PROTOCOL_ERROR, "not an HTTP/2 client preface")
-                self._preface_seen = True
-                if self._preface_timer is not None:
-                    self._preface_timer.cancel()
-                    self._preface_timer = None
+                self._preface_done = True
+                self._preface_seen()
                 offset = len(PREFACE)
             view = memoryview(data)
             end = len(data)
@@ -408,65 +272,8 @@ class H2GrpcConnection(asyncio.Protocol):
                 self._unacked = 0
         except ProtocolError as exc:
             self._fail(exc.code, str(exc))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.endpoint.lost(self)
-        for stream in list(self.streams.values()):
-            self.forget(stream)
-        for timer in (self._preface_timer, self._idle_timer, self._stall_timer):
-            if timer is not None:
-                timer.cancel()
-        self._buffer = bytearray()
-        self._headers = None
-        self.transport = None
-
-    def pause_writing(self) -> None:
-        # The peer is not reading: stop reading what would make more replies for it.
-        if self.transport is not None:
-            self.transport.pause_reading()
-            self._stall_timer = asyncio.get_running_loop().call_later(
-                self.limits.idle_timeout_s, self._abort, "the peer read nothing"
-            )
-
-    def resume_writing(self) -> None:
-        if self._stall_timer is not None:
-            self._stall_timer.cancel()
-            self._stall_timer = None
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
-
-    # -- what a peer may cost ----------------------------------------------------------------
-
-    def _control_frame(self) -> None:
-        """Spend a token for a frame that carries no call data; none left is a flood."""
-        if not self._control_budget.take(self._clock()):
-            raise ProtocolError(ENHANCE_YOUR_CALM, "control frame flood")
-
-    def _preface_missing(self) -> None:
-        self._preface_timer = None
-        self._abort(f"no HTTP/2 preface within {self.limits.preface_timeout_s:g} s")
-
-    def _idle_check(self) -> None:
-        """Armed once and re-armed lazily, so that opening and ending calls costs no timer."""
-        self._idle_timer = None
-        if self.transport is None or self._idle_since is None:
-            return
-        timeout = self.limits.idle_timeout_s
-        left = self._idle_since + timeout - self._clock()
-        if left > 0:
-            self._idle_timer = asyncio.get_running_loop().call_later(left, self._idle_check)
-            return
-        log.info("HTTP/2 connection from %s closed: no call for %g s", self._peer(), timeout)
-        self.go_away()
-
-    def _abort(self, reason: str) -> None:
-        if self.transport is not None:
-            log.warning("HTTP/2 connection from %s dropped: %s", self._peer(), reason)
-            self.transport.abort()
-
-    def _peer(self) -> str:
-        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
-        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
+        except Flood as exc:
+            self._fail(ENHANCE_YOUR_CALM, str(exc))
 
     # -- frames in ---------------------------------------------------------------------------
 
@@ -480,19 +287,18 @@ class H2GrpcConnection(asyncio.Protocol):
         elif kind == CONTINUATION:
             if self._headers is None or self._headers[0] != stream_id:
                 raise ProtocolError(PROTOCOL_ERROR, "unexpected CONTINUATION")
-            self._control_frame()
+            self.budget.control_frame()
             self._headers[2].extend(payload)
-            self._check_header_block(len(self._headers[2]))
+            self.budget.header_block(len(self._headers[2]))
             if flags & END_HEADERS:
                 sid, first_flags, block = self._headers
                 self._headers = None
                 self._header_block(sid, first_flags, bytes(block))
         elif kind == WINDOW_UPDATE:
-            if not self.window_update_budget.take(self._clock()):
-                raise ProtocolError(ENHANCE_YOUR_CALM, "WINDOW_UPDATE flood")
+            self.budget.window_update()
             self._window_update(stream_id, payload)
         else:
-            self._control_frame()
+            self.budget.control_frame()
             self._control(kind, flags, stream_id, payload)
 
     def _control(self, kind: int, flags: int, stream_id: int, payload: memoryview) -> None:
@@ -519,7 +325,7 @@ class H2GrpcConnection(asyncio.Protocol):
     def _data(self, flags: int, stream_id: int, payload: memoryview) -> None:
         length = len(payload)
         if not length and not flags & END_STREAM:
-            self._control_frame()
+            self.budget.control_frame()
         self._unacked += length
         if flags & PADDED:
             if not length or payload[0] >= length:
@@ -530,6 +336,7 @@ class H2GrpcConnection(asyncio.Protocol):
             if stream_id == 0 or stream_id > self._last_stream:
                 raise ProtocolError(PROTOCOL_ERROR, f"DATA on idle stream {stream_id}")
             return  # a call that already ended; its bytes still counted for the connection window
+        assert isinstance(stream, _Stream)
         stream.unacked += length
         if stream.unacked >= RECEIVE_WINDOW // 2 and not flags & END_STREAM:
             self.write(frame(WINDOW_UPDATE, 0, stream_id, stream.unacked.to_bytes(4, "big")))
@@ -552,18 +359,11 @@ class H2GrpcConnection(asyncio.Protocol):
         if start > end:
             raise ProtocolError(PROTOCOL_ERROR, "bad HEADERS padding")
         block = payload[start:end]
-        self._check_header_block(len(block))
+        self.budget.header_block(len(block))
         if flags & END_HEADERS:
             self._header_block(stream_id, flags, bytes(block))
         else:
             self._headers = (stream_id, flags, bytearray(block))
-
-    def _check_header_block(self, size: int) -> None:
-        # Checked as the block grows: a peer must not make us hold more than it may send.
-        limit = self.limits.max_header_list
-        if size > limit:
-            self._headers = None
-            raise ProtocolError(ENHANCE_YOUR_CALM, f"header block over {limit} bytes")
 
     def _header_block(self, stream_id: int, flags: int, block: bytes) -> None:
         # Decoded even for a stream about to be refused: the decoder's table must stay in step.
@@ -581,55 +381,7 @@ class H2GrpcConnection(asyncio.Protocol):
             raise ProtocolError(PROTOCOL_ERROR, f"HEADERS opening stream {stream_id} out of order")
         self._last_stream = stream_id
         fields = [(str(name), str(value)) for name, value in headers]
-        self._open(stream_id, flags, fields)
-
-    def _open(self, stream_id: int, flags: int, fields: list[tuple[str, str]]) -> None:
-        pseudo = {name: value for name, value in fields if name.startswith(":")}
-        metadata = [(name, value) for name, value in fields if not name.startswith(":")]
-        if self._going_away or len(self.streams) >= self.limits.max_streams:
-            self._control_frame()
-            self.write(frame(RST_STREAM, 0, stream_id, REFUSED_STREAM.to_bytes(4, "big")))
-            return
-        stream = WireStream(self, stream_id, pseudo.get(":path", ""), metadata)
-        self.streams[stream_id] = stream
-        self._idle_since = None
-        if flags & END_STREAM:
-            stream.remote_closed = True
-        content_type = stream.header("content-type") or ""
-        if pseudo.get(":method") != "POST" or not content_type.startswith("application/grpc"):
-            self._control_frame()  # a call that never runs is churn (so are the two below)
-            self.write(
-                frame(HEADERS, END_HEADERS | END_STREAM, stream_id, encode_headers([(":status", "415")]))
-            )
-            stream.local_closed = True
-            if not stream.remote_closed:
-                self.write(frame(RST_STREAM, 0, stream_id, NO_ERROR.to_bytes(4, "big")))
-            self.forget(stream)
-            return
-        factory = self.endpoint.methods.get(stream.method)
-        if factory is None:
-            self._control_frame()
-            stream.finish(grpc.StatusCode.UNIMPLEMENTED, f"method {stream.method} is not served here")
-            return
-        timeout = stream.header("grpc-timeout")
-        try:
-            if timeout is not None:
-                stream._deadline = asyncio.get_running_loop().call_later(
-                    parse_timeout(timeout), _deadline_passed, stream
-                )
-            stream.handler = factory(stream)
-        except StreamRefused as exc:
-            self._control_frame()
-            if stream.remote_closed:
-                stream.finish(exc.code, exc.message)
-            else:
-                stream.handler = _Refusal(stream, exc)
-            return
-        except ValueError as exc:
-            stream.finish(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            return
-        if stream.remote_closed and not stream.local_closed:
-            stream.half_close()
+        self._open(stream_id, bool(flags & END_STREAM), fields)
 
     def _settings(self, flags: int, stream_id: int, payload: memoryview) -> None:
         if stream_id:
@@ -646,6 +398,7 @@ class H2GrpcConnection(asyncio.Protocol):
                 delta = value - self.peer_initial_window
                 self.peer_initial_window = value
                 for stream in self.streams.values():
+                    assert isinstance(stream, _Stream)
                     stream.send_window += delta
             elif key == SETTINGS_MAX_FRAME_SIZE:
                 if not DEFAULT_MAX_FRAME <= value <= 16_777_215:
@@ -669,6 +422,7 @@ class H2GrpcConnection(asyncio.Protocol):
             stream = self.streams.get(stream_id)
             if stream is None:
                 return
+            assert isinstance(stream, _Stream)
             stream.send_window += increment
         self.drain()
 
@@ -693,137 +447,11 @@ class H2GrpcConnection(asyncio.Protocol):
             elif self.send_window <= 0:
                 return
 
-    def forget(self, stream: WireStream) -> None:
-        if self.streams.pop(stream.stream_id, None) is None:
-            return
-        self.blocked.pop(stream.stream_id, None)
-        stream.closed()
-        if not self.streams:
-            self._idle_since = self._clock()
-            if self._idle_timer is None and self.transport is not None:
-                self._idle_timer = asyncio.get_running_loop().call_later(
-                    self.limits.idle_timeout_s, self._idle_check
-                )
-            if self._going_away:
-                self.close()
-
     def _fail(self, code: int, message: str) -> None:
         log.warning("HTTP/2 connection error %d from %s: %s", code, self._peer(), message)
-        self._buffer = bytearray()
-        self._headers = None
+        self._discard_input()
         payload = struct.pack(">LL", self._last_stream, code) + message.encode()[:200]
         self.write(frame(GOAWAY, 0, 0, payload))
         self._flush()
-        for stream in list(self.streams.values()):
-            stream.local_closed = True
-            self.forget(stream)
+        self._end_calls()
         self.close()
-
-    def go_away(self) -> None:
-        """Accept no new calls; the connection closes once its calls have ended."""
-        if not self._going_away:
-            self._going_away = True
-            self.write(frame(GOAWAY, 0, 0, struct.pack(">LL", self._last_stream, NO_ERROR)))
-        if not self.streams:
-            self.close()
-
-    def close(self) -> None:
-        self._flush()
-        transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.close()
-            if transport.get_write_buffer_size():
-                # close() waits for the peer to read what is left; a peer that never does would
-                # keep the connection forever.
-                asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
-
-
-class _Refusal:
-    """A refused call's status, sent once the client's first message is in (or soon anyway).
-
-    A grpcio client writes its first message right after opening the call; had the status come
-    first, that write would fail and grpcio would report INTERNAL instead of the status.
-    """
-
-    __slots__ = ("_code", "_message", "_stream", "_timer")
-
-    def __init__(self, stream: WireStream, refused: StreamRefused) -> None:
-        self._stream = stream
-        self._code, self._message = refused.code, refused.message
-        self._timer = asyncio.get_running_loop().call_later(REFUSAL_DELAY_S, self._send)
-
-    def _send(self) -> None:
-        self._stream.finish(self._code, self._message)
-
-    def on_message(self, data: bytes) -> None:
-        self._send()
-
-    def on_half_close(self) -> None:
-        self._send()
-
-    def on_closed(self) -> None:
-        self._timer.cancel()
-
-
-def _deadline_passed(stream: WireStream) -> None:
-    stream.finish(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-    stream.connection.forget(stream)
-
-
-class H2GrpcEndpoint:
-    """Listens on a port and serves the registered streaming methods."""
-
-    def __init__(self, methods: dict[str, HandlerFactory], limits: Limits | None = None) -> None:
-        self.methods = methods
-        self.limits = limits or Limits()
-        self.connections: set[H2GrpcConnection] = set()
-        self._server: asyncio.Server | None = None
-        self._drained: asyncio.Event | None = None
-        self._refused = 0
-        self._refused_logged_at = -REFUSAL_LOG_INTERVAL_S
-
-    def admit(self, connection: H2GrpcConnection) -> bool:
-        if len(self.connections) < self.limits.max_connections:
-            self.connections.add(connection)
-            return True
-        self._refused += 1
-        now = time.monotonic()
-        if now - self._refused_logged_at >= REFUSAL_LOG_INTERVAL_S:
-            # Once per interval: a connection flood must not become a log flood.
-            log.warning(
-                "device port at its cap of %d connections: %d refused since the last report",
-                self.limits.max_connections,
-                self._refused,
-            )
-            self._refused, self._refused_logged_at = 0, now
-        return False
-
-    def lost(self, connection: H2GrpcConnection) -> None:
-        self.connections.discard(connection)
-        if not self.connections and self._drained is not None:
-            self._drained.set()
-
-    async def start(self, host: str, port: int) -> int:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: H2GrpcConnection(self), host, port, backlog=4096, reuse_address=True
-        )
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """GOAWAY to every client, end the calls still open as UNAVAILABLE, then close."""
-        if self._server is None:
-            return
-        self._server.close()
-        for connection in list(self.connections):
-            connection.go_away()
-            for stream in list(connection.streams.values()):
-                stream.finish(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
-        if self.connections:
-            self._drained = asyncio.Event()
-            await wait_set(self._drained, grace)
-        for connection in list(self.connections):
-            connection.close()
-        with contextlib.suppress(Exception):
-            await within(1.0, self._server.wait_closed())
-        self._server = None

@@ -1,4 +1,4 @@
-"""What one peer of the device port may cost it (h2grpc.py), before and after it is authenticated.
+"""What one peer of the device port may cost it, before and after it is authenticated.
 
 Kept apart from the framing so that the rules are easy to read and to test: which frames are
 budgeted, at what rate, and what the budget of WINDOW_UPDATE is tied to.
@@ -6,6 +6,7 @@ budgeted, at what rate, and what the budget of WINDOW_UPDATE is tied to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -62,3 +63,38 @@ class TokenBucket:
     def earn(self, count: int) -> None:
         """Credit earned by work the peer legitimately answers (our DATA frames for WINDOW_UPDATE)."""
         self._tokens = min(self._tokens + count, self._burst)
+
+
+class Flood(Exception):
+    """A peer spent a budget: its connection ends with GOAWAY ENHANCE_YOUR_CALM and this text."""
+
+
+class PeerBudget:
+    """One connection's budgets, charged by whichever framing reads its frames."""
+
+    __slots__ = ("_clock", "_control", "_max_header_block", "_window_updates")
+
+    def __init__(self, limits: Limits, clock: Callable[[], float]) -> None:
+        now = clock()
+        self._clock = clock
+        self._control = TokenBucket(limits.control_frames_per_s, limits.control_frame_burst, now)
+        self._window_updates = TokenBucket(limits.window_updates_per_s, limits.window_update_burst, now)
+        self._max_header_block = limits.max_header_list
+
+    def control_frame(self) -> None:
+        """A frame that carries no call data; none left is a flood."""
+        if not self._control.take(self._clock()):
+            raise Flood("control frame flood")
+
+    def window_update(self) -> None:
+        if not self._window_updates.take(self._clock()):
+            raise Flood("WINDOW_UPDATE flood")
+
+    def data_sent(self) -> None:
+        # The peer may answer each DATA frame with a stream and a connection WINDOW_UPDATE.
+        self._window_updates.earn(2)
+
+    def header_block(self, size: int) -> None:
+        """Checked as the block grows: a peer must not make us hold more than it may send."""
+        if size > self._max_header_block:
+            raise Flood(f"header block over {self._max_header_block} bytes")

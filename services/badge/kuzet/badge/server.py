@@ -430,7 +430,7 @@ async def build_app(
         database.dispose()
 
     on_stop.insert(0, shutdown)
-    device = DeviceEndpoint(servicer.sessions, settings.device_limits())
+    device = DeviceEndpoint(servicer.sessions, settings.device_limits(), settings.device_http2)
 
     async def report_replicas() -> None:
         jobs.append(asyncio.create_task(_report_replicas(server, hub), name="badge-replicas-health"))

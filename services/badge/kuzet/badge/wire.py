@@ -1,4 +1,4 @@
-"""Connect on the device port: badges' streams served by the HTTP/2 endpoint in h2grpc.py.
+"""Connect on the device port: badges' streams served by the HTTP/2 endpoint of grpcwire.py.
 
 The device port carries only Connect, the one call every badge holds open all shift; the API
 port (grpc.aio) keeps every other call and Connect as well for clients inside the cluster.
@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import grpc
 from google.protobuf.message import DecodeError
 from opentelemetry import propagate, trace
 
 from kuzet.badge import credentials
-from kuzet.badge.h2grpc import H2GrpcEndpoint, StreamRefused, WireStream
+from kuzet.badge.grpcwire import StreamRefused, WireConnection, WireEndpoint, WireStream
+from kuzet.badge.h2grpc import H2GrpcConnection
 from kuzet.badge.h2limits import Limits
 from kuzet.badge.hub import TelemetryHub
 from kuzet.badge.live import BadgeLive
@@ -33,6 +35,16 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 CONNECT = "/kuzet.badge.v1.BadgeService/Connect"
+
+
+def http2_framing(name: str) -> Callable[[WireEndpoint], WireConnection]:
+    """The framing KUZET_BADGE_DEVICE_HTTP2 names: ``builtin`` (h2grpc.py) or ``h2`` (h2lib.py)."""
+    if name == "h2":
+        # Imported only when chosen: the default path does not load the h2 package.
+        from kuzet.badge.h2lib import H2LibConnection
+
+        return H2LibConnection
+    return H2GrpcConnection
 
 
 class WireLink:
@@ -161,9 +173,9 @@ class ConnectCall:
 class DeviceEndpoint:
     """The device port: an HTTP/2 gRPC endpoint serving Connect only."""
 
-    def __init__(self, sessions: ConnectSessions, limits: Limits) -> None:
+    def __init__(self, sessions: ConnectSessions, limits: Limits, http2: str = "builtin") -> None:
         self.sessions = sessions
-        self.endpoint = H2GrpcEndpoint({CONNECT: self._connect}, limits)
+        self.endpoint = WireEndpoint({CONNECT: self._connect}, http2_framing(http2), limits)
         self.port = 0
 
     def _connect(self, stream: WireStream) -> ConnectCall:
