@@ -39,6 +39,7 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHON=$(BIN)/python bash scripts/mypy.sh
+	$(BIN)/lint-imports --no-cache
 
 format: dev
 	$(BIN)/ruff check --fix .
