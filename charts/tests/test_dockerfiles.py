@@ -72,6 +72,18 @@ def test_image_runs_the_services_entry_point(service: str) -> None:
     assert "kuzet-common" in meta["project"]["dependencies"]
 
 
+@pytest.mark.parametrize("service", [*sorted(IMAGES), "common"])
+def test_images_need_no_other_kuzet_distribution(service: str) -> None:
+    """An image builds wheels of protos, common and its service only: a runtime dependency on
+    another kuzet-* distribution would be fetched from a package index, or not found."""
+    kuzet = {
+        n
+        for n in _requirement_names(ROOT / "services" / service / "pyproject.toml")
+        if n.startswith("kuzet-")
+    }
+    assert kuzet <= {"kuzet-common", "kuzet-protos"}, f"services/{service}/pyproject.toml depends on {kuzet}"
+
+
 def test_hadolint_clean() -> None:
     hadolint = ROOT / ".tools" / "bin" / "hadolint"
     assert os.access(hadolint, os.X_OK), "hadolint missing: run scripts/setup/helm.sh"
