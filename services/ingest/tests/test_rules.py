@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from kuzet.common.errors import InvalidArgument
+from kuzet.common.geometry import point_in_polygon
 from kuzet.common.v1 import common_pb2
 from kuzet.ingest import geometry
 from kuzet.ingest.cameras import to_config
@@ -46,7 +47,9 @@ def engine(*rules: pb.Rule, tz: str = "UTC") -> RuleEngine:
 
 def test_geometry() -> None:
     sq = [(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0)]
-    assert geometry.inside((5, 5), sq) and geometry.inside((10, 5), sq) and not geometry.inside((11, 5), sq)
+    assert (
+        point_in_polygon((5, 5), sq) and point_in_polygon((10, 5), sq) and not point_in_polygon((11, 5), sq)
+    )
     up = ((5.0, 10.0), (5.0, 0.0))  # pointing up the image: its left is x < 5
     assert geometry.crossing((1, 5), (9, 5), *up) == "left_to_right"
     assert geometry.crossing((9, 5), (1, 5), *up) == "right_to_left"

@@ -1,4 +1,4 @@
-"""Planar geometry for patrols.
+"""Planar geometry for patrols (points in polygons and segment tests: ``kuzet.common.geometry``).
 
 Positions are WGS84, but a patrol spans a few kilometres, so planning and checks work in a local
 East-North plane around a reference point (an equirectangular projection on a sphere of the
@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from kuzet.common.geometry import cross, point_in_polygon, segments_intersect
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -52,42 +54,6 @@ def path_length(points: Sequence[XY]) -> float:
     return sum(dist(points[i], points[i + 1]) for i in range(len(points) - 1))
 
 
-def point_in_polygon(p: XY, poly: Sequence[XY]) -> bool:
-    """Even-odd rule; points exactly on an edge may go either way (fences keep a margin)."""
-    x, y = p
-    inside = False
-    n = len(poly)
-    for i in range(n):
-        x1, y1 = poly[i]
-        x2, y2 = poly[(i + 1) % n]
-        if (y1 > y) != (y2 > y):
-            xi = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
-            if x < xi:
-                inside = not inside
-    return inside
-
-
-def _orient(a: XY, b: XY, c: XY) -> float:
-    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-
-
-def segments_intersect(a: XY, b: XY, c: XY, d: XY) -> bool:
-    d1, d2 = _orient(c, d, a), _orient(c, d, b)
-    d3, d4 = _orient(a, b, c), _orient(a, b, d)
-    if ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and d1 * d2 != 0 and d3 * d4 != 0:
-        return True
-
-    def on_seg(p: XY, q: XY, r: XY) -> bool:
-        return min(p[0], q[0]) <= r[0] <= max(p[0], q[0]) and min(p[1], q[1]) <= r[1] <= max(p[1], q[1])
-
-    return (
-        (d1 == 0 and on_seg(c, d, a))
-        or (d2 == 0 and on_seg(c, d, b))
-        or (d3 == 0 and on_seg(a, b, c))
-        or (d4 == 0 and on_seg(a, b, d))
-    )
-
-
 def segment_crosses_polygon(a: XY, b: XY, poly: Sequence[XY]) -> bool:
     """True when the segment touches the polygon's inside or its boundary."""
     if point_in_polygon(a, poly) or point_in_polygon(b, poly):
@@ -105,20 +71,11 @@ def segment_leaves_polygon(a: XY, b: XY, poly: Sequence[XY]) -> bool:
     # an edge properly.
     for i in range(n):
         c, d = poly[i], poly[(i + 1) % n]
-        o1, o2 = _orient(c, d, a), _orient(c, d, b)
-        o3, o4 = _orient(a, b, c), _orient(a, b, d)
+        o1, o2 = cross(c, d, a), cross(c, d, b)
+        o3, o4 = cross(a, b, c), cross(a, b, d)
         if o1 * o2 < 0 and o3 * o4 < 0:
             return True
     return False
-
-
-def polygon_area(poly: Sequence[XY]) -> float:
-    s = 0.0
-    for i in range(len(poly)):
-        x1, y1 = poly[i]
-        x2, y2 = poly[(i + 1) % len(poly)]
-        s += x1 * y2 - x2 * y1
-    return s / 2
 
 
 def is_simple_polygon(poly: Sequence[XY]) -> bool:

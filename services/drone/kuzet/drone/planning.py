@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 
 from kuzet.common.errors import InvalidArgument
+from kuzet.common.geometry import point_in_polygon, polygon_area
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 from kuzet.drone import geo
@@ -46,7 +47,7 @@ def check_polygon(points: Sequence[common_pb2.GeoPoint], frame: geo.LocalFrame, 
     xy = [frame.to_xy(p.latitude, p.longitude) for p in points]
     if not geo.is_simple_polygon(xy):
         raise InvalidArgument(f"{what} crosses itself; give the corners in order around the outline")
-    if abs(geo.polygon_area(xy)) < 1.0:
+    if polygon_area(xy) < 1.0:
         raise InvalidArgument(f"{what} has no area (corners on a line or repeated)")
     return xy
 
@@ -275,7 +276,7 @@ def zone_breach(
     p = frame.to_xy(lat, lon)
     fences = [z for z in zones if z.kind == drone_pb2.ZONE_KIND_GEOFENCE]
     for z in zones:
-        if z.kind == drone_pb2.ZONE_KIND_NO_FLY and geo.point_in_polygon(
+        if z.kind == drone_pb2.ZONE_KIND_NO_FLY and point_in_polygon(
             p, [frame.to_xy(q.latitude, q.longitude) for q in z.polygon]
         ):
             return f"inside no-fly zone '{z.name or z.zone_id}'"
@@ -283,7 +284,7 @@ def zone_breach(
         inside = [
             z
             for z in fences
-            if geo.point_in_polygon(p, [frame.to_xy(q.latitude, q.longitude) for q in z.polygon])
+            if point_in_polygon(p, [frame.to_xy(q.latitude, q.longitude) for q in z.polygon])
         ]
         if not inside:
             return "outside every geofence"

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kuzet.common.errors import InvalidArgument
-from kuzet.ingest.geometry import Pt, polygon_area
+from kuzet.common.geometry import Pt, polygon_area
 from kuzet.ingest.v1 import ingest_pb2
 
 CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")

@@ -29,13 +29,14 @@ from opentelemetry import trace
 
 from kuzet.common.errors import KuzetError
 from kuzet.common.events import new_event
+from kuzet.common.geometry import point_in_polygon
 from kuzet.common.objectstore import ObjectStore
 from kuzet.common.v1 import common_pb2
 from kuzet.ingest.cameras import CameraCfg, RuleType, active
 from kuzet.ingest.degrade import AnalysisRate, Change
 from kuzet.ingest.faults import EVENT_TYPES as FAULT_EVENTS
 from kuzet.ingest.faults import FaultDetector
-from kuzet.ingest.geometry import anchor, inside
+from kuzet.ingest.geometry import anchor
 from kuzet.ingest.motion import MotionGate, thumbnail
 from kuzet.ingest.rules import FaceRequest, RuleEngine, RuleHit
 from kuzet.ingest.source import Frame, FrameSource, SourceConfig
@@ -364,7 +365,7 @@ class CameraPipeline:
         for polygon in self._rule_zones:
             xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
             overlaps = box[0] < max(xs) and box[2] > min(xs) and box[1] < max(ys) and box[3] > min(ys)
-            if overlaps and not inside(feet, polygon):
+            if overlaps and not point_in_polygon(feet, polygon):
                 return True
         return False
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from kuzet.common.geometry import point_in_polygon
 from kuzet.ingest.cameras import CameraCfg, LineDirection, RuleCfg, RuleType, active
-from kuzet.ingest.geometry import anchor, crossing, inside
+from kuzet.ingest.geometry import anchor, crossing
 from kuzet.ingest.tracking import Track, TrackIds
 
 EVENT_TYPE: dict[int, str] = {
@@ -127,7 +128,7 @@ class RuleEngine:
             if not active(rule.windows, local):
                 continue
             zone = cam.zones.get(rule.zone_id)
-            in_zone = [tr for tr in tracks if zone is None or inside(anchor(tr.box), zone.polygon)]
+            in_zone = [tr for tr in tracks if zone is None or point_in_polygon(anchor(tr.box), zone.polygon)]
             if rule.type == RuleType.RULE_TYPE_INTRUSION:
                 for tr in in_zone:
                     st = states[tr.track_id]

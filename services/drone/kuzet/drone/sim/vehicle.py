@@ -37,7 +37,8 @@ from typing import Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mav
 
-from kuzet.drone.geo import LocalFrame, point_in_polygon
+from kuzet.common.geometry import point_in_polygon
+from kuzet.drone.geo import LocalFrame
 
 # ArduCopter flight mode numbers (custom_mode).
 STABILIZE, ALT_HOLD, AUTO, GUIDED, LOITER, RTL, LAND, BRAKE = 0, 2, 3, 4, 5, 6, 9, 17
