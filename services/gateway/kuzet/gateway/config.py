@@ -49,6 +49,10 @@ class GatewaySettings(ServiceSettings):
 
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: float = Field(default=60.0, ge=1)
+    # Evidence links (thumbnails, review faces) per client address, apart from the budget above:
+    # one alert page shows up to 200 thumbnails, a review page two faces per card.
+    evidence_rate_limit_per_second: float = Field(default=50.0, gt=0)
+    evidence_rate_limit_burst: float = Field(default=500.0, ge=1)
     # Peers (addresses or CIDR ranges, e.g. the ingress) whose X-Forwarded-For is believed for
     # rate limits; from anyone else the header is ignored. Empty: the direct peer always counts.
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -212,7 +212,13 @@ def build_gateway(
         validator=validator,
         backends=Backends(endpoints or Endpoints(), max_message_mb=settings.max_message_mb),
         signer=EvidenceSigner(secret, settings.evidence_url_ttl_seconds),
-        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        limiter=RateLimiter(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+            budgets={
+                "evidence": (settings.evidence_rate_limit_per_second, settings.evidence_rate_limit_burst)
+            },
+        ),
         audit=audit,
         objects=open_object_store(settings.effective_object_store_url),
         http=http,

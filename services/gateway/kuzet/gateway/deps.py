@@ -24,7 +24,12 @@ MAX_PAGE_SIZE = 500
 
 
 def client_key(request: Request) -> str:
-    return f"ip:{connection_address(request, gateway_of(request).trusted_proxies)}"
+    address = connection_address(request, gateway_of(request).trusted_proxies)
+    # Evidence links carry no bearer token, so they are counted per address too, but in their
+    # own budget (see ratelimit): a page of thumbnails must not lock the same address out of
+    # signing in, nor sign-in attempts starve the thumbnails.
+    kind = "evidence" if request.url.path.startswith("/evidence/") else "ip"
+    return f"{kind}:{address}"
 
 
 def check_rate(gw: Gateway, key: str, cost: float = 1.0) -> None:
