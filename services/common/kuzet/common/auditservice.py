@@ -9,12 +9,14 @@ from google.protobuf import struct_pb2
 
 from kuzet.common.audit import AuditEntry, AuditLog, Verification
 from kuzet.common.caller import current_caller
-from kuzet.common.errors import InvalidArgument, page_offset
 from kuzet.common.grpcserver import AddServicer
+from kuzet.common.paging import PageToken, Paging
 from kuzet.common.timeutil import from_timestamp, to_timestamp
 from kuzet.common.v1 import audit_pb2, audit_pb2_grpc, common_pb2
 
-MAX_PAGE = 500
+PAGING = Paging(default=100, maximum=500)
+# The trail is append-only and numbered: a page resumes after the last sequence number sent.
+PAGE_TOKEN = PageToken("audit", int)
 
 
 def entry_to_proto(entry: AuditEntry) -> audit_pb2.AuditRecord:
@@ -70,10 +72,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         caller.require_role("auditor")
         agency = request.agency_id or caller.agency
         caller.require_agency(agency)
-        size = request.page.page_size or 100
-        if not 0 < size <= MAX_PAGE:
-            raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE}")
-        after = page_offset(request.page.page_token)
+        size = PAGING.size(request.page)
+        after = PAGE_TOKEN.decode(request.page.page_token)
         entries = await asyncio.to_thread(
             self.log.list,
             agency=agency,
@@ -82,11 +82,11 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             target=request.target,
             since=from_timestamp(request.since) if request.HasField("since") else None,
             until=from_timestamp(request.until) if request.HasField("until") else None,
-            after_seq=after,
-            limit=size,
+            after_seq=after[0] if after else 0,
+            limit=size + 1,
         )
+        entries, token = PAGE_TOKEN.page(entries, size, lambda e: (e.seq,))
         await self.log.record("audit.list", agency, details={"count": len(entries)})
-        token = str(entries[-1].seq) if len(entries) == size else ""
         return audit_pb2.ListAuditResponse(
             records=[entry_to_proto(e) for e in entries], page=common_pb2.PageResponse(next_page_token=token)
         )

@@ -29,14 +29,14 @@ from sqlalchemy.orm import Session
 from kuzet.common.audit import AuditLog
 from kuzet.common.caller import Caller
 from kuzet.common.db import Database
-from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, page_offset
+from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from kuzet.common.paging import Keyset, Paging, descending
 from kuzet.common.timeutil import as_utc, from_timestamp, to_timestamp, utcnow
 from kuzet.common.v1 import holds_pb2
 
 # Who may place and release holds (release needs two different people holding one of these).
 HOLD_ROLES = ("investigator", "admin")
 DEFAULT_RELEASE_TTL_S = 24 * 3600.0
-MAX_PAGE = 500
 # Ids, and object keys for items that are objects: no empty, "." or ".." path segments.
 _ID = re.compile(r"^[A-Za-z0-9_:-][A-Za-z0-9._:-]*(/[A-Za-z0-9_:-][A-Za-z0-9._:-]*)*$")
 
@@ -59,6 +59,8 @@ holds_table = Table(
     Column("released_at", DateTime(timezone=True), nullable=True),
     Index("ix_kuzet_legal_holds_active", "agency", "kind", "released_at"),
 )
+PAGING = Paging(default=100, maximum=500)
+HOLD_KEYS = Keyset("holds.newest", descending(holds_table.c.placed_at), holds_table.c.hold_id)
 releases_table = Table(
     "kuzet_hold_releases",
     metadata,
@@ -441,27 +443,20 @@ class Holds:
         caller.require_agency(agency)
         if request.kind:
             self._check_kind(request.kind)
-        size = request.page.page_size or 100
-        if not 0 < size <= MAX_PAGE:
-            raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE}")
-        offset = page_offset(request.page.page_token)
+        size = PAGING.size(request.page)
+        after = HOLD_KEYS.after(request.page.page_token)
 
-        def work(session: Session) -> list[Hold]:
+        def work(session: Session) -> tuple[list[Hold], str]:
             query = select(holds_table).where(holds_table.c.agency == agency)
             if request.kind:
                 query = query.where(holds_table.c.kind == request.kind)
             if not request.include_released:
                 query = query.where(holds_table.c.released_at.is_(None))
-            rows = session.execute(
-                query.order_by(holds_table.c.placed_at.desc(), holds_table.c.hold_id)
-                .offset(offset)
-                .limit(size)
-            ).all()
+            rows, token = HOLD_KEYS.page(session.execute(HOLD_KEYS.query(query, after, size)).all(), size)
             now = utcnow()
-            return [_hold(r, _pending(session, _target(r.hold_id), now)) for r in rows]
+            return [_hold(r, _pending(session, _target(r.hold_id), now)) for r in rows], token
 
-        holds = await self.database.run(work)
-        return holds, str(offset + size) if len(holds) == size else ""
+        return await self.database.run(work)
 
     def active(self, session: Session, kind: str, agency: str | None = None) -> list[Hold]:
         """Holds in force on ``kind`` (pending releases included), for a retention job's batch."""
