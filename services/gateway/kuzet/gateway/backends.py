@@ -5,19 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 
-from kuzet.alerting.v1 import alerting_pb2_grpc
-from kuzet.badge.v1 import badge_pb2_grpc
+from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
+from kuzet.badge.v1 import badge_pb2, badge_pb2_grpc
 from kuzet.common.config import Endpoints
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.tls import host_of
 from kuzet.common.v1 import audit_pb2_grpc
-from kuzet.drone.v1 import drone_pb2_grpc
-from kuzet.identity.v1 import identity_pb2_grpc
-from kuzet.ingest.v1 import ingest_pb2_grpc
+from kuzet.drone.v1 import drone_pb2, drone_pb2_grpc
+from kuzet.identity.v1 import identity_pb2, identity_pb2_grpc
+from kuzet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
 # Services whose audit trail an auditor can read through the gateway.
 AUDITED_SERVICES = ("alerting", "identity", "ingest", "badge", "drone")
+
+# Each backing service's stub and its contract (routes check their RPC names against it).
+STUBS: dict[str, tuple[type[Any], ServiceDescriptor]] = {
+    "alerting": (
+        alerting_pb2_grpc.AlertingServiceStub,
+        alerting_pb2.DESCRIPTOR.services_by_name["AlertingService"],
+    ),
+    "identity": (
+        identity_pb2_grpc.IdentityServiceStub,
+        identity_pb2.DESCRIPTOR.services_by_name["IdentityService"],
+    ),
+    "ingest": (ingest_pb2_grpc.IngestServiceStub, ingest_pb2.DESCRIPTOR.services_by_name["IngestService"]),
+    "badge": (badge_pb2_grpc.BadgeServiceStub, badge_pb2.DESCRIPTOR.services_by_name["BadgeService"]),
+    "drone": (drone_pb2_grpc.DroneServiceStub, drone_pb2.DESCRIPTOR.services_by_name["DroneService"]),
+}
 
 
 class Backends:
@@ -44,6 +60,10 @@ class Backends:
             self._channels[key] = ch
         return ch
 
+    def stub(self, service: str, address: str = "") -> Any:
+        """The stub of ``service`` (at one replica's ``address``, e.g. the leader a follower named)."""
+        return STUBS[service][0](self.channel(service, address))
+
     @property
     def alerting(self) -> alerting_pb2_grpc.AlertingServiceStub:
         return alerting_pb2_grpc.AlertingServiceStub(self.channel("alerting"))
@@ -63,10 +83,6 @@ class Backends:
     @property
     def drone(self) -> drone_pb2_grpc.DroneServiceStub:
         return drone_pb2_grpc.DroneServiceStub(self.channel("drone"))
-
-    def drone_at(self, address: str) -> drone_pb2_grpc.DroneServiceStub:
-        """The drone replica at ``address`` (the one a follower named as the drone's controller)."""
-        return drone_pb2_grpc.DroneServiceStub(self.channel("drone", address))
 
     def audit(self, service: str) -> Any:
         return audit_pb2_grpc.AuditServiceStub(self.channel(service))

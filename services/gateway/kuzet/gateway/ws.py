@@ -31,11 +31,10 @@ from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.common.caller import calling_as
 from kuzet.common.telemetry import context_from_traceparent, traceparent
 from kuzet.common.waiting import within
-from kuzet.gateway.api.alerts import alert_json
-from kuzet.gateway.api.common import severity
 from kuzet.gateway.auth import AuthError, Principal
 from kuzet.gateway.clientaddr import connection_address
 from kuzet.gateway.context import Gateway, principal_caller
+from kuzet.gateway.convert import alert_json, severity
 from kuzet.gateway.errors import ApiError
 from kuzet.gateway.protojson import short_enum_names
 from kuzet.gateway.roles import Permission, allowed

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from kuzet.common.auditservice import entry_to_proto, verification_to_proto
 from kuzet.common.timeutil import from_timestamp
 from kuzet.common.v1 import audit_pb2, common_pb2
-from kuzet.gateway.api.common import timestamp
 from kuzet.gateway.auth import Principal
 from kuzet.gateway.backends import AUDITED_SERVICES
 from kuzet.gateway.context import Gateway, gateway_of
+from kuzet.gateway.convert import timestamp
 from kuzet.gateway.deps import page_params, require
 from kuzet.gateway.errors import ApiError, bad_request, error_responses
 from kuzet.gateway.protojson import SCHEMAS, json_response, to_json

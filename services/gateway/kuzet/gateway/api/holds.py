@@ -14,17 +14,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from kuzet.common.v1 import common_pb2, holds_pb2, holds_pb2_grpc
-from kuzet.gateway.api.common import timestamp
 from kuzet.gateway.auth import Principal
 from kuzet.gateway.context import Gateway, gateway_of
+from kuzet.gateway.convert import timestamp
 from kuzet.gateway.deps import page_params, require
 from kuzet.gateway.errors import bad_request, error_responses
 from kuzet.gateway.protojson import json_response, to_json
 from kuzet.gateway.roles import Permission
+from kuzet.gateway.routes import path_id
 
 router = APIRouter(prefix="/api/v1", tags=["holds"], responses=error_responses(400, 401, 403, 429, 503))
 
@@ -35,6 +36,7 @@ KIND_SERVICE: dict[str, str] = {
     "ingest.object": "ingest",
 }
 Service = Literal["alerting", "identity", "ingest"]
+HOLD_ID = r"^[A-Za-z0-9-]+$"
 SERVICES: tuple[str, ...] = tuple(dict.fromkeys(KIND_SERVICE.values()))
 
 
@@ -51,10 +53,6 @@ def _service_of(kind: str) -> str:
 
 def hold_json(service: str, hold: holds_pb2.LegalHold) -> dict[str, Any]:
     return {**to_json(hold), "service": service}
-
-
-def _hold_id() -> Any:
-    return Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 
 
 class HoldBody(BaseModel):
@@ -130,7 +128,7 @@ async def list_holds(
 async def get_hold(
     request: Request,
     service: Service,
-    hold_id: str = _hold_id(),
+    hold_id: str = path_id(max_length=64, pattern=HOLD_ID),
     principal: Principal = Depends(require(Permission.HOLDS_READ)),
 ) -> dict[str, Any]:
     gw = gateway_of(request)
@@ -150,7 +148,7 @@ async def release_hold(
     request: Request,
     body: ReleaseBody,
     service: Service,
-    hold_id: str = _hold_id(),
+    hold_id: str = path_id(max_length=64, pattern=HOLD_ID),
     principal: Principal = Depends(require(Permission.HOLDS_MANAGE)),
 ) -> dict[str, Any]:
     gw = gateway_of(request)

@@ -1,4 +1,8 @@
-"""Helpers shared by the route modules."""
+"""Conversions the REST routes and the WebSocket feed share.
+
+Request values -> proto fields (times, severities), and proto -> the JSON the console reads, with
+signed evidence links for callers who may view evidence.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from kuzet.alerting.v1 import alerting_pb2
 from kuzet.common.v1 import common_pb2
 from kuzet.gateway.auth import Principal
 from kuzet.gateway.context import Gateway
 from kuzet.gateway.errors import bad_request
-from kuzet.gateway.protojson import enum_value
+from kuzet.gateway.protojson import enum_value, to_json
 from kuzet.gateway.roles import Permission, allowed
+from kuzet.identity.v1 import identity_pb2
 
 SEVERITY = common_pb2.DESCRIPTOR.enum_types_by_name["Severity"]
 
@@ -47,3 +53,26 @@ def evidence_url(gw: Gateway, principal: Principal, kind: str, ref: str, purpose
 def add_url(obj: dict[str, Any], name: str, url: str | None) -> None:
     if url:
         obj[name] = url
+
+
+def alert_json(gw: Gateway, principal: Principal, alert: alerting_pb2.Alert) -> dict[str, Any]:
+    out = to_json(alert)
+    snap = alert.latest.snapshot.key if alert.HasField("latest") else ""
+    add_url(out, "snapshot_url", evidence_url(gw, principal, "object", snap, f"alert {alert.alert_id}"))
+    return out
+
+
+def match_json(gw: Gateway, principal: Principal, m: identity_pb2.Match) -> dict[str, Any]:
+    out = to_json(m)
+    # Both faces go through identity (GetProbeImage / GetPersonImage) so its audit trail records
+    # the view, and the gateway's records who opened the link.
+    add_url(out, "probe_url", evidence_url(gw, principal, "probe_image", m.match_id, f"review {m.match_id}"))
+    add_url(
+        out,
+        "enrolled_url",
+        evidence_url(gw, principal, "person_image", m.candidate.image_id, f"review {m.match_id}"),
+    )
+    add_url(
+        out, "snapshot_url", evidence_url(gw, principal, "object", m.snapshot.key, f"review {m.match_id}")
+    )
+    return out
