@@ -68,6 +68,16 @@ SCENARIOS = [
             "telemetry.otlpEndpoint=collector:4317",
         ),
     ),
+    # Each service its own least-privilege database role; the owner's URL for the Jobs only.
+    Scenario(
+        "runtime-roles",
+        (STORES_EGRESS,),
+        sets=(
+            "database.existingSecret=pg",
+            "database.runtimeRoles.enabled=true",
+            "database.runtimeRoles.existingSecret=pg-runtime",
+        ),
+    ),
 ]
 
 

@@ -118,11 +118,18 @@ drone: tested
 {{- $c := .component -}}
 {{- if and $c.database (include "kuzet.databaseConfigured" $root) }}
 {{- $db := $c.databaseSecret | default dict }}
+{{- $roles := $root.Values.database.runtimeRoles | default dict }}
 - name: KUZET_{{ $svc }}_DATABASE_URL
   valueFrom:
     secretKeyRef:
+      {{- if $roles.enabled }}
+      {{- /* Its own least-privilege role; the owner's URL stays with the migration Job. */}}
+      name: {{ $roles.existingSecret }}
+      key: {{ .name }}
+      {{- else }}
       name: {{ $db.existingSecret | default (include "kuzet.databaseSecret" $root) }}
       key: {{ $db.key | default $root.Values.database.secretKey }}
+      {{- end }}
 {{- end }}
 {{- if and $c.objectStore (include "kuzet.objectStoreConfigured" $root) }}
 {{- include "kuzet.s3Env" $root }}
