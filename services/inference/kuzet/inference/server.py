@@ -12,8 +12,8 @@ from grpc_health.v1 import health_pb2
 
 from kuzet.common.errors import InvalidArgument, ResourceExhausted
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.inference import convert
 from kuzet.common.runner import run_service
-from kuzet.inference import convert
 from kuzet.inference.backends.base import BACKENDS, Backend, ModelCounters, ModelState
 from kuzet.inference.backends.triton import TritonBackend
 from kuzet.inference.catalog import ModelSpec, load_catalog
