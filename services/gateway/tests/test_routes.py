@@ -62,3 +62,16 @@ def test_a_row_naming_an_rpc_the_service_lacks_is_refused() -> None:
         rpc("alerting", "ListAlert")
     with pytest.raises(ValueError, match="radar has no RPC"):
         rpc("radar", "Sweep")
+
+
+def test_a_row_whose_parameter_the_table_would_shadow_is_refused() -> None:
+    row = Route(
+        "GET",
+        "/things/{body}",
+        Permission.ALERTS_READ,
+        rpc("alerting", "GetAlert"),
+        lambda c: pb.GetAlertRequest(alert_id=c.body),
+        summary="Shadowed",
+    )
+    with pytest.raises(ValueError, match=r"reserved by the route table: \['body'\]"):
+        mount(APIRouter(), [row])

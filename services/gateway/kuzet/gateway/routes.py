@@ -130,7 +130,15 @@ class Route:
         return self.name or re.sub(r"(?<!^)(?=[A-Z])", "_", self.rpc.method).lower()
 
 
+# Names the endpoint itself passes (or Call holds): a parameter by one of them would be shadowed.
+RESERVED = frozenset({"request", "principal", "page", "body", "gw", "params"})
+
+
 def _signature(row: Route) -> inspect.Signature:
+    if clash := RESERVED & (set(row.params) | set(re.findall(r"{(\w+)}", row.path))):
+        raise ValueError(
+            f"{row.method} {row.path}: parameter names reserved by the route table: {sorted(clash)}"
+        )
     kw = inspect.Parameter.KEYWORD_ONLY
     params = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
     for name in re.findall(r"{(\w+)}", row.path):
