@@ -1,7 +1,7 @@
 """A compromised service holds its own database credentials: what can it do to the audit trail?
 
-Alerting and badge share one real PostgreSQL database, each migrated by the chart's Job
-(``kuzet.common.migratejob``) as the schema owner, each running as its own runtime role. Connected
+Every service with a database shares one real PostgreSQL database, each migrated by the chart's
+Job (``kuzet.common.migratejob``) as the schema owner, each running as its own runtime role. Connected
 as alerting's role, the attacker may append audit records (the service must) but UPDATE, DELETE
 and TRUNCATE on the trail are refused by the grants themselves, with the append-only trigger
 switched off; badge's tables are out of reach, and no table can be created or altered.
@@ -9,6 +9,7 @@ switched off; badge's tables are out of reach, and no table can be created or al
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
 from kuzet.alerting.config import AlertingSettings
@@ -23,13 +25,16 @@ from kuzet.alerting.server import build
 from kuzet.common.audit import AuditLog
 from kuzet.common.auditservice import AuditServicer
 from kuzet.common.caller import Caller, reset_current_caller, set_current_caller
-from kuzet.common.db import Database
+from kuzet.common.db import Database, migrate
+from kuzet.common.dblease import ensure_table as ensure_lease_table
+from kuzet.common.dblease import leases_table
+from kuzet.common.holds import ensure_tables as ensure_hold_tables
 from kuzet.common.migratejob import main as migrate_job
 from kuzet.common.v1 import audit_pb2
 
 pytestmark = pytest.mark.postgres
 AUDITOR = Caller("auditor-1", "prison-a", frozenset({"auditor"}))
-SERVICES = ("alerting", "badge")
+SERVICES = ("alerting", "badge", "drone", "gateway", "identity", "ingest")
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class Roles:
 
 @pytest.fixture
 def roles(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Roles]:
-    """Both services migrated by the Job (owner: the test's superuser) with runtime roles of their own."""
+    """Every service migrated by the Job (owner: the test's superuser), each with its own runtime role."""
     prefix = f"kz{uuid.uuid4().hex[:8]}"
     names = {svc: f"{prefix}_{svc}" for svc in SERVICES}
     runtime = {
@@ -60,19 +65,20 @@ def roles(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Roles]:
         .render_as_string(hide_password=False)
         for svc in SERVICES
     }
-    for svc in SERVICES:
-        monkeypatch.setenv(f"KUZET_{svc.upper()}_DATABASE_URL", pg_url)
-        monkeypatch.setenv(f"KUZET_{svc.upper()}_RUNTIME_DATABASE_URL", runtime[svc])
-        assert migrate_job([svc]) == 0
     roles = Roles(pg_url, runtime, names)
     try:
+        for svc in SERVICES:
+            monkeypatch.setenv(f"KUZET_{svc.upper()}_DATABASE_URL", pg_url)
+            monkeypatch.setenv(f"KUZET_{svc.upper()}_RUNTIME_DATABASE_URL", runtime[svc])
+            assert migrate_job([svc]) == 0
         yield roles
     finally:
         # Roles are cluster-wide: their grants in this database go first, then the roles.
         with roles.owner() as conn:
             for name in names.values():
-                conn.execute(f'DROP OWNED BY "{name}"')
-                conn.execute(f'DROP ROLE "{name}"')
+                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+                    conn.execute(f'DROP OWNED BY "{name}"')
+                    conn.execute(f'DROP ROLE "{name}"')
 
 
 def _refused(conn: psycopg.Connection[tuple[object, ...]], sql: str) -> str:
@@ -123,6 +129,35 @@ def test_runtime_role_cannot_touch_another_services_tables(roles: Roles) -> None
         assert "permission denied for schema" in _refused(conn, f'CREATE TABLE "{alerting}".x (id int)')
         assert "must be owner" in _refused(conn, "DROP TABLE kuzet_audit_log")
         assert "permission denied for schema public" in _refused(conn, "CREATE TABLE public.x (id int)")
+
+
+def test_every_services_startup_steps_need_no_more_than_its_role(roles: Roles) -> None:
+    """What each server does with its database at start: its migrations (at head), the audit
+    trail's, the tables made on first use; and a lease row written, as a replica would."""
+    for svc in SERVICES:
+        database = Database(roles.runtime_urls[svc])
+        try:
+            if importlib.util.find_spec(f"kuzet.{svc}.migrations") is not None:
+                migrate(database, f"kuzet.{svc}.migrations")
+            AuditLog(database).append("test.start", svc, agency="prison-a", actor=svc)
+            ensure_hold_tables(database)
+            ensure_lease_table(database.engine)
+            with database.session() as session:
+                session.execute(
+                    insert(leases_table).values(
+                        namespace="t",
+                        name=svc,
+                        holder="r0",
+                        duration_s=9,
+                        version="v1",
+                        renew_time="",
+                        acquire_time="",
+                        transitions=0,
+                        labels={},
+                    )
+                )
+        finally:
+            database.dispose()
 
 
 async def test_the_service_runs_as_its_runtime_role(roles: Roles, tmp_path: Path) -> None:
