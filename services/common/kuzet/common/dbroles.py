@@ -17,8 +17,9 @@ one rule ties them together and services that share a database never share a tab
   ``kuzet_audit_log``: the audit table stays append-only for the service even with its trigger
   off. No other schema is granted, so the role cannot reach another service's tables.
 
-The owner needs CREATE on the database, and CREATEROLE unless the runtime roles exist already. A runtime role that is a superuser, may
-bypass row security, or is (a member of) the owner is refused: the grants would mean nothing.
+The owner needs CREATE on the database, and CREATEROLE unless the runtime roles exist already.
+A runtime role that is a superuser, may bypass row security, or is (a member of) the owner is
+refused: the grants would mean nothing.
 """
 
 from __future__ import annotations
@@ -84,10 +85,10 @@ def prepare_schema(database: Database, role: RuntimeRole, version_tables: Sequen
                 f"runtime role {role.name} does not exist and this role may not create it (CREATEROLE)"
             )
         if not _exists(conn, role.schema, version_tables):
-            moved = [t for t in version_tables if _table_exists(conn, "public", t)]
-            if moved:
+            in_public = [t for t in version_tables if _table_exists(conn, "public", t)]
+            if in_public:
                 raise ConfigError(
-                    f"migrations ({', '.join(moved)}) are in schema public, not {role.schema}: move the "
+                    f"migrations ({', '.join(in_public)}) are in schema public, not {role.schema}: move the "
                     f"service's tables to schema {role.schema} before using a runtime role (docs/security.md)"
                 )
         conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_q(role.schema)}"))
