@@ -54,7 +54,6 @@ from kuzet.common.errors import (
     KuzetError,
     NotFound,
     PermissionDenied,
-    page_offset,
 )
 from kuzet.common.holds import HOLD_ROLES, ensure_tables, pending_release, release_step
 from kuzet.common.objectstore import (
@@ -65,11 +64,14 @@ from kuzet.common.objectstore import (
     sha256_hex,
     start_writeback,
 )
+from kuzet.common.paging import Keyset, Paging
 from kuzet.common.timeutil import as_utc, from_timestamp, utcnow
 
 log = logging.getLogger(__name__)
 
 A = badge_pb2
+EVIDENCE_PAGING = Paging(default=100, maximum=500, clamp=True)
+EVIDENCE_KEYS = Keyset("badge.evidence", EvidenceRow.captured_at, EvidenceRow.evidence_id)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 NON_EVIDENTIAL = "non_evidential"
@@ -736,8 +738,8 @@ class EvidenceStore:
     ) -> badge_pb2.ListEvidenceResponse:
         agency = request.agency_id or caller.agency
         caller.require_agency(agency)
-        size = min(request.page.page_size or 100, 500)
-        offset = page_offset(request.page.page_token)
+        size = EVIDENCE_PAGING.size(request.page)
+        after = EVIDENCE_KEYS.after(request.page.page_token)
 
         def read(session: Session) -> badge_pb2.ListEvidenceResponse:
             query = select(EvidenceRow).where(EvidenceRow.agency_id == agency)
@@ -751,16 +753,11 @@ class EvidenceStore:
                 query = query.where(EvidenceRow.captured_at >= since)
             if until := from_timestamp(request.until):
                 query = query.where(EvidenceRow.captured_at < until)
-            rows = list(
-                session.scalars(
-                    query.order_by(EvidenceRow.captured_at, EvidenceRow.evidence_id)
-                    .offset(offset)
-                    .limit(size + 1)
-                )
+            rows, token = EVIDENCE_KEYS.page(
+                session.scalars(EVIDENCE_KEYS.query(query, after, size)).all(), size
             )
-            response = A.ListEvidenceResponse(evidence=[convert.evidence_to_proto(r) for r in rows[:size]])
-            if len(rows) > size:
-                response.page.next_page_token = str(offset + size)
+            response = A.ListEvidenceResponse(evidence=[convert.evidence_to_proto(r) for r in rows])
+            response.page.next_page_token = token
             return response
 
         return await self.database.run(read)

@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuzet.badge.models import TelemetryRow
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.db import Database
-from kuzet.common.errors import InvalidArgument
+from kuzet.common.paging import Keyset, Paging
 from kuzet.common.v1 import common_pb2
 
-MAX_PAGE = 5000
+PAGING = Paging(default=1000, maximum=5000, clamp=True)
+# Device time, then the badge's own sequence number for reports of the same microsecond.
+KEYS = Keyset("badge.telemetry", TelemetryRow.device_time_us, TelemetryRow.seq)
 
 
 def _us(value: datetime) -> int:
@@ -28,14 +30,8 @@ async def read_history(
     until: datetime | None,
     page: common_pb2.PageRequest,
 ) -> badge_pb2.GetTelemetryHistoryResponse:
-    size = min(page.page_size or 1000, MAX_PAGE)
-    after: tuple[int, int] | None = None
-    if page.page_token:
-        try:
-            time_us, seq = (int(part) for part in page.page_token.split(":"))
-        except ValueError:
-            raise InvalidArgument("page_token is not one this service issued") from None
-        after = (time_us, seq)
+    size = PAGING.size(page)
+    after = KEYS.after(page.page_token)
 
     def read(session: Session) -> badge_pb2.GetTelemetryHistoryResponse:
         query = select(TelemetryRow).where(TelemetryRow.badge_id == badge_id)
@@ -43,13 +39,10 @@ async def read_history(
             query = query.where(TelemetryRow.device_time_us >= _us(since))
         if until is not None:
             query = query.where(TelemetryRow.device_time_us < _us(until))
-        if after is not None:
-            query = query.where(tuple_(TelemetryRow.device_time_us, TelemetryRow.seq) > after)
-        rows = list(
-            session.scalars(query.order_by(TelemetryRow.device_time_us, TelemetryRow.seq).limit(size + 1))
-        )
+        rows, token = KEYS.page(session.scalars(KEYS.query(query, after, size)).all(), size)
         response = badge_pb2.GetTelemetryHistoryResponse()
-        for row in rows[:size]:
+        response.page.next_page_token = token
+        for row in rows:
             received = Timestamp()
             received.FromMicroseconds(row.received_at_us)
             response.records.append(
@@ -59,9 +52,6 @@ async def read_history(
                     received_at=received,
                 )
             )
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.page.next_page_token = f"{last.device_time_us}:{last.seq}"
         return response
 
     return await database.run(read)

@@ -19,12 +19,16 @@ from kuzet.badge.v1 import badge_pb2
 from kuzet.common.audit import AuditLog
 from kuzet.common.caller import Caller
 from kuzet.common.db import Database
-from kuzet.common.errors import ConfigError, InvalidArgument, NotFound, page_offset
+from kuzet.common.errors import ConfigError, InvalidArgument, NotFound
 from kuzet.common.events import new_event
+from kuzet.common.paging import Keyset, Paging
 from kuzet.common.timeutil import from_timestamp, to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 
 A = badge_pb2
+RECORD_PAGING = Paging(default=100, maximum=500, clamp=True)
+CITATION_KEYS = Keyset("badge.citations", CitationRow.occurred_at, CitationRow.citation_id)
+INTEGRITY_KEYS = Keyset("badge.integrity", IntegrityReportRow.occurred_at, IntegrityReportRow.report_id)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PLATE = re.compile(r"^[A-Z0-9 \-]{1,16}$")
 
@@ -152,8 +156,8 @@ class Records:
     ) -> badge_pb2.ListCitationsResponse:
         agency = request.agency_id or caller.agency
         caller.require_agency(agency)
-        size = min(request.page.page_size or 100, 500)
-        offset = page_offset(request.page.page_token)
+        size = RECORD_PAGING.size(request.page)
+        after = CITATION_KEYS.after(request.page.page_token)
 
         def read(session: Session) -> badge_pb2.ListCitationsResponse:
             query = select(CitationRow).where(CitationRow.agency_id == agency)
@@ -167,18 +171,11 @@ class Records:
                 query = query.where(CitationRow.occurred_at >= since)
             if until := from_timestamp(request.until):
                 query = query.where(CitationRow.occurred_at < until)
-            rows = list(
-                session.scalars(
-                    query.order_by(CitationRow.occurred_at, CitationRow.citation_id)
-                    .offset(offset)
-                    .limit(size + 1)
-                )
+            rows, token = CITATION_KEYS.page(
+                session.scalars(CITATION_KEYS.query(query, after, size)).all(), size
             )
-            response = A.ListCitationsResponse(
-                citations=[A.Citation.FromString(r.payload) for r in rows[:size]]
-            )
-            if len(rows) > size:
-                response.page.next_page_token = str(offset + size)
+            response = A.ListCitationsResponse(citations=[A.Citation.FromString(r.payload) for r in rows])
+            response.page.next_page_token = token
             return response
 
         result = await self.database.run(read)
@@ -286,8 +283,8 @@ class Records:
         caller.require_role("internal_affairs")
         agency = request.agency_id or caller.agency
         caller.require_agency(agency)
-        size = min(request.page.page_size or 100, 500)
-        offset = page_offset(request.page.page_token)
+        size = RECORD_PAGING.size(request.page)
+        after = INTEGRITY_KEYS.after(request.page.page_token)
 
         def read(session: Session) -> badge_pb2.ListIntegrityReportsResponse:
             query = select(IntegrityReportRow).where(IntegrityReportRow.agency_id == agency)
@@ -297,18 +294,13 @@ class Records:
                 query = query.where(IntegrityReportRow.occurred_at >= since)
             if until := from_timestamp(request.until):
                 query = query.where(IntegrityReportRow.occurred_at < until)
-            rows = list(
-                session.scalars(
-                    query.order_by(IntegrityReportRow.occurred_at, IntegrityReportRow.report_id)
-                    .offset(offset)
-                    .limit(size + 1)
-                )
+            rows, token = INTEGRITY_KEYS.page(
+                session.scalars(INTEGRITY_KEYS.query(query, after, size)).all(), size
             )
             response = A.ListIntegrityReportsResponse(
-                reports=[A.IntegrityReport.FromString(r.payload) for r in rows[:size]]
+                reports=[A.IntegrityReport.FromString(r.payload) for r in rows]
             )
-            if len(rows) > size:
-                response.page.next_page_token = str(offset + size)
+            response.page.next_page_token = token
             return response
 
         result = await self.database.run(read)

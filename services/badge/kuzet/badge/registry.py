@@ -15,9 +15,13 @@ from kuzet.common.audit import AuditLog
 from kuzet.common.caller import Caller
 from kuzet.common.db import Database
 from kuzet.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from kuzet.common.paging import Keyset, Paging
 from kuzet.common.timeutil import as_utc, from_timestamp, utcnow
 
 A = badge_pb2
+# Page sizes beyond the maximum get the maximum (badge listings always did).
+BADGE_PAGING = Paging(default=100, maximum=1000, clamp=True)
+BADGE_KEYS = Keyset("badge.badges", BadgeRow.badge_id)
 UPDATABLE = {"unit_id", "serial_number", "firmware_version", "status"}
 
 
@@ -136,19 +140,18 @@ class Registry:
     ) -> badge_pb2.ListBadgesResponse:
         agency = request.agency_id or caller.agency
         caller.require_agency(agency)
-        size = min(request.page.page_size or 100, 1000)
-        after = request.page.page_token
+        size = BADGE_PAGING.size(request.page)
+        after = BADGE_KEYS.after(request.page.page_token)
 
         def read(session: Session) -> badge_pb2.ListBadgesResponse:
-            query = select(BadgeRow).where(BadgeRow.agency_id == agency, BadgeRow.badge_id > after)
+            query = select(BadgeRow).where(BadgeRow.agency_id == agency)
             if request.unit_id:
                 query = query.where(BadgeRow.unit_id == request.unit_id)
             if request.status:
                 query = query.where(BadgeRow.status == request.status)
-            rows = list(session.scalars(query.order_by(BadgeRow.badge_id).limit(size + 1)))
-            response = A.ListBadgesResponse(badges=[convert.badge_to_proto(r) for r in rows[:size]])
-            if len(rows) > size:
-                response.page.next_page_token = rows[size - 1].badge_id
+            rows, token = BADGE_KEYS.page(session.scalars(BADGE_KEYS.query(query, after, size)).all(), size)
+            response = A.ListBadgesResponse(badges=[convert.badge_to_proto(r) for r in rows])
+            response.page.next_page_token = token
             return response
 
         return await self.database.run(read)

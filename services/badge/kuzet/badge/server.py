@@ -32,12 +32,16 @@ from kuzet.common.errors import InvalidArgument
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
 from kuzet.common.k8s import LeaderElector, LeaseLock, pod_identity
 from kuzet.common.objectstore import ObjectStore, open_object_store
+from kuzet.common.paging import PageToken, Paging, page_list
 from kuzet.common.runner import run_service
 from kuzet.common.timeutil import from_timestamp
 from kuzet.common.v1 import audit_pb2_grpc, common_pb2
 
 log = logging.getLogger(__name__)
 A = badge_pb2
+# Live states are in memory, sorted by badge id: a page resumes after the last badge sent.
+STATE_PAGING = Paging(default=1000, maximum=10_000, clamp=True)
+STATE_TOKEN = PageToken("badge.states", str)
 # Health of what several replicas need of the database (one machine or many pods alike).
 REPLICAS_HEALTH = f"{A.DESCRIPTOR.services_by_name['BadgeService'].full_name}/replicas"
 REPLICAS_HEALTH_INTERVAL_S = 1.0
@@ -144,14 +148,12 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
         caller = current_caller()
         agency = request.agency_id or caller.agency
         caller.require_agency(agency)
+        size = STATE_PAGING.size(request.page)
+        after = STATE_TOKEN.decode(request.page.page_token)
         states = self.hub.states(agency, request.unit_id, request.connected_only)
-        after = request.page.page_token
-        if after:
-            states = [s for s in states if s.badge_id > after]
-        size = min(request.page.page_size or 1000, 10_000)
-        response = A.ListBadgeStatesResponse(states=[s.to_proto() for s in states[:size]])
-        if len(states) > size:
-            response.page.next_page_token = states[size - 1].badge_id
+        page, token = page_list(states, STATE_TOKEN, after, size, lambda s: (s.badge_id,))
+        response = A.ListBadgeStatesResponse(states=[s.to_proto() for s in page])
+        response.page.next_page_token = token
         return response
 
     async def WatchBadgeStates(
