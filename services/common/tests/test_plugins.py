@@ -64,3 +64,6 @@ def test_entry_points_of_installed_distributions(
     caplog.clear()
     reg.discover()
     assert reg.keys() == ["triangle", "hexagon"] and "broken" not in caplog.text
+    reg.unregister("hexagon")  # an entry-point plug-in removed is found again by the next scan
+    reg.discover()
+    assert reg.keys() == ["triangle", "hexagon"]

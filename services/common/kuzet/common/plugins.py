@@ -31,8 +31,10 @@ class Registry(Generic[K, T]):
         self.group = group
         self._key = key
         self._items: dict[K, T] = {}
-        # Entry points already tried ("name = value"), so a rescan loads only new ones.
+        # Entry points already tried ("name = value"), so a rescan loads only new ones, and the
+        # one each entry-point plug-in came from.
         self._seen: set[str] = set()
+        self._labels: dict[K, str] = {}
         self._discovered = False
         self._lock = threading.RLock()
 
@@ -48,8 +50,10 @@ class Registry(Generic[K, T]):
         return item
 
     def unregister(self, key: K) -> None:
+        """Remove a plug-in; one from an entry point is loaded again by the next ``discover``."""
         with self._lock:
             self._items.pop(key, None)
+            self._seen.discard(self._labels.pop(key, ""))
 
     def discover(self) -> None:
         """Load the group's entry points not loaded yet (a distribution installed since the last
@@ -67,6 +71,7 @@ class Registry(Generic[K, T]):
                     log.warning("%s plug-in %r is installed but cannot be loaded: %s", self.what, label, exc)
                     continue
                 self.register(item)
+                self._labels[self._key(item)] = label
 
     def _ensure(self) -> None:
         if not self._discovered:

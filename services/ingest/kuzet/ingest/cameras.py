@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kuzet.common.errors import InvalidArgument
 from kuzet.common.geometry import Pt, polygon_area
+from kuzet.ingest.rulebase import RULES, RuleCfg
 from kuzet.ingest.v1 import ingest_pb2
 
 CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -19,7 +20,6 @@ KNOWN_MODELS = ("person", "pose", "face")
 MAX_ZONES, MAX_POINTS, MAX_RULES = 64, 64, 128
 
 RuleType = ingest_pb2.RuleType
-LineDirection = ingest_pb2.LineDirection
 
 
 @dataclass(frozen=True)
@@ -55,20 +55,6 @@ class LineCfg:
     id: str
     a: Pt
     b: Pt
-
-
-@dataclass(frozen=True)
-class RuleCfg:
-    id: str
-    type: int
-    zone_id: str
-    line_id: str
-    direction: int
-    dwell_s: float
-    max_count: int
-    windows: tuple[Window, ...]
-    cooldown_s: float
-    severity: int
 
 
 @dataclass(frozen=True)
@@ -217,22 +203,25 @@ def to_config(cam: ingest_pb2.Camera, username: str, password: str, *, allow_fil
         if r.id in seen:
             raise InvalidArgument(f"{where}: duplicate rule id {r.id!r}")
         seen.add(r.id)
-        if r.type == RuleType.RULE_TYPE_UNSPECIFIED or r.type not in RuleType.values():
+        if r.type == RuleType.RULE_TYPE_UNSPECIFIED:
             raise InvalidArgument(f"{where} ({r.id}): type is required")
-        if r.type == RuleType.RULE_TYPE_LINE_CROSSING:
+        kind = RULES.get(r.type)
+        if kind is None:
+            raise InvalidArgument(
+                f"{where} ({r.id}): type {r.type} is not an installed rule type "
+                f"(installed: {', '.join(map(str, sorted(RULES.keys())))})"
+            )
+        if kind.target == "line":
             if r.line_id not in lines:
                 raise InvalidArgument(f"{where} ({r.id}): line_id {r.line_id!r} is not a line of this camera")
-        else:
-            optional = r.type in (RuleType.RULE_TYPE_PERSON_DOWN, RuleType.RULE_TYPE_FACE_OF_INTEREST)
-            if not (optional and not r.zone_id) and r.zone_id not in zones:
-                raise InvalidArgument(f"{where} ({r.id}): zone_id {r.zone_id!r} is not a zone of this camera")
-        needs_dwell = (RuleType.RULE_TYPE_LOITERING, RuleType.RULE_TYPE_POST_UNATTENDED)
-        if r.type in needs_dwell and r.dwell_seconds <= 0:
-            raise InvalidArgument(f"{where} ({r.id}): dwell_seconds must be > 0")
+        elif not (kind.target == "zone_or_frame" and not r.zone_id) and r.zone_id not in zones:
+            raise InvalidArgument(f"{where} ({r.id}): zone_id {r.zone_id!r} is not a zone of this camera")
+        try:
+            settings = kind.parse(r)
+        except ValueError as exc:
+            raise InvalidArgument(f"{where} ({r.id}): {exc}") from None
         if r.dwell_seconds < 0 or r.cooldown_seconds < 0:
             raise InvalidArgument(f"{where} ({r.id}): dwell_seconds and cooldown_seconds must be >= 0")
-        if r.type == RuleType.RULE_TYPE_CROWDING and r.max_count < 1:
-            raise InvalidArgument(f"{where} ({r.id}): max_count must be >= 1")
         if r.disabled:
             continue
         rules.append(
@@ -241,12 +230,10 @@ def to_config(cam: ingest_pb2.Camera, username: str, password: str, *, allow_fil
                 type=r.type,
                 zone_id=r.zone_id,
                 line_id=r.line_id,
-                direction=r.direction or LineDirection.LINE_DIRECTION_BOTH,
-                dwell_s=r.dwell_seconds or (3.0 if r.type == RuleType.RULE_TYPE_PERSON_DOWN else 0.0),
-                max_count=r.max_count,
                 windows=_windows(list(r.active_windows), f"{where}.active_windows"),
                 cooldown_s=r.cooldown_seconds or 60.0,
                 severity=r.severity,
+                settings=settings,
             )
         )
     if cam.HasField("location"):

@@ -32,7 +32,7 @@ from kuzet.common.events import new_event
 from kuzet.common.geometry import point_in_polygon
 from kuzet.common.objectstore import ObjectStore
 from kuzet.common.v1 import common_pb2
-from kuzet.ingest.cameras import CameraCfg, RuleType, active
+from kuzet.ingest.cameras import CameraCfg, active
 from kuzet.ingest.degrade import AnalysisRate, Change
 from kuzet.ingest.faults import EVENT_TYPES as FAULT_EVENTS
 from kuzet.ingest.faults import FaultDetector
@@ -269,7 +269,7 @@ class CameraPipeline:
                     self.stats.config_error = "; ".join(problems)
                     log.error("camera %s misconfigured: %s", cfg.id, self.stats.config_error)
                 return
-            whole = any(r.type == RuleType.RULE_TYPE_LINE_CROSSING or not r.zone_id for r in cfg.rules)
+            whole = any(r.whole_frame for r in cfg.rules)
             self._gate = MotionGate(list(cfg.zones.values()), (w, h), whole_frame=whole or not cfg.zones)
         with tracer.start_as_current_span(
             "ingest.frame",
