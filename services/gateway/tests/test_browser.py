@@ -341,3 +341,300 @@ async def test_cameras_and_site_map(
         await dot.wait_for()
         assert await dot.count() == 1
         await page.screenshot(path=str(ARTIFACTS / "08-site-map.png"))
+
+
+# --- what a first use showed (issue #20 item 8) ---------------------------------------------------
+
+
+async def _images_loaded(page: Any, selector: str) -> list[bool]:
+    """Scrolls each image into view (they load lazily) and says which ones loaded."""
+    result: list[bool] = await page.evaluate(
+        """async (sel) => {
+            const out = [];
+            for (const img of document.querySelectorAll(sel)) {
+                img.scrollIntoView();
+                out.push(await new Promise((done) => {
+                    if (img.complete && img.naturalWidth > 0) return done(true);
+                    img.addEventListener("load", () => done(img.naturalWidth > 0), { once: true });
+                    img.addEventListener("error", () => done(false), { once: true });
+                }));
+            }
+            return out;
+        }""",
+        selector,
+    )
+    return result
+
+
+async def test_a_page_of_alerts_loads_every_thumbnail_within_the_rate_limits(
+    browser: Any, backing: Any, gateway_factory: Any, serve_app: Any
+) -> None:
+    # The shipped limits, not the test default: this is what an operator meets.
+    gw = await gateway_factory(backing.endpoints, rate_limit_per_second=20.0, rate_limit_burst=60.0)
+    for n in range(100):
+        await _publish_with_snapshot(gw, backing, "loitering", f"cam-{n:03d}", common_pb2.SEVERITY_MEDIUM, n)
+    async with serve_app(gw.app) as base:
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        refused: list[str] = []
+        page.on("response", lambda r: refused.append(r.url) if r.status == 429 else None)
+        await _sign_in(page, base, "prison-operator")
+        await page.locator("#alert-list li").nth(99).wait_for()
+        loaded = await _images_loaded(page, "#alert-list img.thumb")
+        assert len(loaded) == 100 and all(loaded), loaded.count(False)
+        assert not refused, f"{len(refused)} requests refused with 429"
+        # The limit still protects the API: a burst of calls past it is refused.
+        codes = [
+            (await gw.client.get("/api/v1/me", headers=gw.auth("prison-auditor"))).status_code
+            for _ in range(70)
+        ]
+        assert 429 in codes
+
+
+async def test_a_resolved_row_keeps_its_picture(
+    browser: Any, backing: Any, gateway_factory: Any, serve_app: Any
+) -> None:
+    """A resolved alert gets no more feed updates, so no fresh link: a thumbnail first shown after
+    its link expired (scrolled into view later) was refused and left a black box in the row."""
+    gw = await gateway_factory(backing.endpoints, evidence_url_ttl_seconds=2)
+    op = gw.auth("prison-operator")
+    old = await _publish_with_snapshot(gw, backing, "camera_moved", "cam-old", common_pb2.SEVERITY_LOW, 0)
+    resp = await gw.client.post(
+        f"/api/v1/alerts/{old}/resolve", headers=op, json={"outcome": "no_action_needed", "note": "seen"}
+    )
+    assert resp.status_code == 200, resp.text
+    for n in range(1, 60):  # enough rows above it that its image is not loaded at first
+        await _publish_with_snapshot(
+            gw, backing, "zone_intrusion", f"cam-{n:02d}", common_pb2.SEVERITY_HIGH, n
+        )
+    async with serve_app(gw.app) as base:
+        page = await browser.new_page(viewport={"width": 1280, "height": 600})
+        await _sign_in(page, base, "prison-operator")
+        await page.select_option("#alert-state", "")
+        row = page.locator(f'li[data-alert-id="{old}"]')
+        await row.wait_for(state="attached")
+        img = row.locator("img.thumb")
+        assert await img.evaluate("i => i.naturalWidth") == 0  # below the fold: not loaded yet
+        # Wait until its link is refused, as it would be minutes later in a real shift.
+        await page.wait_for_function(
+            "async src => (await fetch(src)).status === 403",
+            arg=await img.get_attribute("src"),
+            polling=200,
+            timeout=15000,
+        )
+        await img.scroll_into_view_if_needed()
+        await page.wait_for_function(
+            "i => i.classList.contains('broken') || (i.complete && i.naturalWidth > 0)",
+            arg=await img.element_handle(),
+        )
+        assert await row.locator("img.thumb.broken").count() == 0
+        # A re-render (another alert comes in) keeps the loaded picture instead of asking again
+        # with the expired link.
+        await img.evaluate("i => { i.dataset.kept = 'yes'; }")
+        new = await _publish_with_snapshot(
+            gw, backing, "person_down", "cam-new", common_pb2.SEVERITY_CRITICAL, 99
+        )
+        await page.locator(f'li[data-alert-id="{new}"]').wait_for()
+        assert await row.locator("img.thumb").get_attribute("data-kept") == "yes"
+        await page.screenshot(path=str(ARTIFACTS / "09-resolved-row.png"))
+
+
+async def test_alert_detail_shows_where_what_to_do_history_and_actions(browser: Any, console: Any) -> None:
+    gw, backing, base = console
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    cam = await _publish_with_snapshot(gw, backing, "zone_intrusion", "cam-gate", common_pb2.SEVERITY_HIGH, 5)
+    # A panic: a badge of unit 7 at a known position, no picture.
+    from kuzet.alerting.v1 import alerting_pb2
+    from kuzet.common.caller import Caller, caller_metadata
+    from kuzet.common.events import new_event
+
+    event = new_event(
+        "prison",
+        "badge_panic",
+        common_pb2.Source(
+            kind=common_pb2.SOURCE_KIND_BADGE, id="badge-0042", site_id="unit-7", name="badge-0042"
+        ),
+        rule_id="badge_panic",
+        attributes={"officer_id": "officer-12"},
+        location=common_pb2.GeoPoint(latitude=52.370216, longitude=4.895168, accuracy_m=5.0),
+        summary="badge badge-0042: panic button pressed",
+    )
+    caller = Caller("service:badge", "prison", frozenset({"service"}))
+    panic = (
+        await backing.alerting.Publish(
+            alerting_pb2.PublishRequest(event=event), metadata=caller_metadata(caller, audience="alerting")
+        )
+    ).alert_id
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await _sign_in(page, base, "prison-operator")
+    card = page.locator(f'li[data-alert-id="{panic}"]')
+    await card.wait_for()
+    text = await card.inner_text()
+    assert "Position: 52.37022, 4.89517 (±5 m)" in text
+    assert "Unit: unit-7" in text and "Officer: officer-12" in text and "Badge: badge-0042" in text
+    await page.screenshot(path=str(ARTIFACTS / "10-panic-card.png"))
+
+    await page.locator(f'li[data-alert-id="{cam}"] .summary').click()  # the row itself opens it
+    dialog = page.locator("#alert-detail")
+    await dialog.locator(".history li").first.wait_for()
+    assert await dialog.locator("img.snapshot").evaluate(
+        "i => i.complete && i.naturalWidth > 0 || new Promise(r => { i.onload = () => r(i.naturalWidth > 0);"
+        " i.onerror = () => r(false); })"
+    )
+    body = await dialog.inner_text()
+    assert "Camera: cam-gate" in body and "Zone: yard-fence" in body and "Site: north-block" in body
+    assert "send staff" in body  # what to do
+    assert "created" in await dialog.locator(".history").inner_text()
+    await page.screenshot(path=str(ARTIFACTS / "11-alert-detail.png"))
+    await dialog.locator("button.ack").click()
+    await dialog.locator(".history li.update-acknowledged").wait_for()
+    assert "prison/prison-operator@local" in await dialog.locator(".history").inner_text()
+    await dialog.locator("button.resolve").click()
+    await dialog.locator("input.note-input").fill("a maintenance worker, cleared")
+    await dialog.locator("button.resolve-confirm").click()
+    await dialog.locator(".history li.update-resolved").wait_for()
+    await dialog.locator("button.close").click()
+    await dialog.wait_for(state="hidden")
+
+    # A role that may read but not act sees no action in the detail.
+    await page.click("#signout")
+    await _sign_in(page, base, "prison-investigator")
+    await page.locator(f'li[data-alert-id="{panic}"] button.details').click()
+    await dialog.locator(".history li").first.wait_for()
+    assert "Send the nearest unit" in await dialog.inner_text()
+    assert await dialog.locator("button.ack, button.resolve").count() == 0
+
+
+async def test_camera_offline_says_why(
+    browser: Any, fleet_backing: Any, gateway_factory: Any, serve_app: Any
+) -> None:
+    gw = await gateway_factory(fleet_backing.endpoints)
+    resp = await gw.client.post(
+        "/api/v1/cameras",
+        headers=gw.auth("prison-admin"),
+        json={
+            "id": "cam-dead",
+            "name": "dead",
+            "site_id": "north-block",
+            "url": "rtsp://127.0.0.1:1/none",
+            "enabled": True,
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    op = gw.auth("prison-operator")
+    async with asyncio.timeout(60):  # ingest tries, fails, and says why
+        while True:
+            listed = (await gw.client.get("/api/v1/cameras/health", headers=op)).json()["health"]
+            if any(h["camera_id"] == "cam-dead" and h.get("last_error") for h in listed):
+                break
+            await asyncio.sleep(0.3)
+    async with serve_app(gw.app) as base:
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await _sign_in(page, base, "prison-operator")
+        await page.click('#tabs button[data-view="cameras"]')
+        error = page.locator("#camera-rows tr.cam-offline .cam-error")
+        await error.wait_for()
+        assert (await error.inner_text()).strip()
+        await page.screenshot(path=str(ARTIFACTS / "12-camera-offline.png"))
+
+
+async def test_audit_lists_newest_first_and_pages_back(browser: Any, console: Any) -> None:
+    gw, _backing, base = console
+    for n in range(620):  # more than one read (500) within the same second or so
+        await gw.gateway.audit.record("test.fill", f"record-{n}", "ok", {}, agency="prison", actor="filler")
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    await _sign_in(page, base, "prison-auditor")
+    await page.locator("#audit-rows tr").first.wait_for()
+    more = page.locator("#audit-more")
+    assert await more.inner_text() == "Show older records"
+    seen: list[int] = []
+    async with asyncio.timeout(60):
+        while True:
+            seqs = [int(s) for s in await page.locator("#audit-rows tr td:first-child").all_inner_texts()]
+            if len(seqs) > len(seen):
+                seen = seqs
+            if await more.is_hidden():
+                break
+            await more.click()
+            await page.wait_for_function(
+                "n => document.querySelectorAll('#audit-rows tr').length > n || "
+                "document.querySelector('#audit-more').hidden",
+                arg=len(seqs),
+            )
+    seen = [int(s) for s in await page.locator("#audit-rows tr td:first-child").all_inner_texts()]
+    assert seen == sorted(seen, reverse=True), "not newest first"
+    assert len(set(seen)) == len(seen) and len(seen) >= 620
+    await page.screenshot(path=str(ARTIFACTS / "13-audit-newest-first.png"))
+
+
+async def test_review_queue_shows_one_card_per_person_and_camera(browser: Any, review_console: Any) -> None:
+    """A person who passes the same camera on several tracks (a looping video) is one card; one
+    decision on it is recorded for each match."""
+    from kuzet.common.caller import Caller, caller_metadata
+    from kuzet.common.grpcclient import open_channel
+    from kuzet.common.testdata import face_photos
+    from kuzet.common.timeutil import to_timestamp, utcnow
+    from kuzet.identity.v1 import identity_pb2 as ipb
+    from kuzet.identity.v1 import identity_pb2_grpc
+
+    gw, base, search_match = review_console
+    photo = await asyncio.to_thread(face_photos()["obama"][1].read_bytes)
+    found = await gw.client.post(
+        "/api/v1/identify",
+        headers=gw.auth("prison-investigator"),
+        json={"image": base64.b64encode(photo).decode(), "mode": "investigation", "purpose": "crop"},
+    )
+    box = found.json()["probe_face"]
+    img = Image.open(io.BytesIO(photo))
+    pad_x, pad_y = (box["x2"] - box["x1"]) * 0.3, (box["y2"] - box["y1"]) * 0.3
+    out = io.BytesIO()
+    img.crop(
+        (
+            int(max(0, box["x1"] - pad_x)),
+            int(max(0, box["y1"] - pad_y)),
+            int(min(img.width, box["x2"] + pad_x)),
+            int(min(img.height, box["y2"] + pad_y)),
+        )
+    ).convert("RGB").save(out, "JPEG")
+    crop = out.getvalue()
+    ingest = Caller("service:ingest", "prison", frozenset({"service"}))
+    channel = open_channel(gw.gateway.backends.endpoints.identity, audience="identity")
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    opened: dict[str, list[str]] = {"cam-gate": [], "cam-yard": []}
+    try:
+        for camera, track in (("cam-gate", 11), ("cam-gate", 12), ("cam-gate", 13), ("cam-yard", 4)):
+            resp = await stub.MatchTrack(
+                ipb.MatchTrackRequest(
+                    crop=crop,
+                    source=common_pb2.Source(
+                        kind=common_pb2.SOURCE_KIND_CAMERA, id=camera, site_id="north-block", name=camera
+                    ),
+                    track_id=track,
+                    zone_id="yard",
+                    frame_time=to_timestamp(utcnow()),
+                ),
+                metadata=caller_metadata(ingest, audience="identity"),
+            )
+            assert resp.candidates, resp
+            opened[camera].append(resp.candidates[0].match_id)
+    finally:
+        await channel.close()
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await _sign_in(page, base, "prison-reviewer")
+    await page.click('#tabs button[data-view="reviews"]')
+    gate = page.locator("li.review", has_text="3 sightings")
+    await _faces_loaded(gate)
+    assert await page.locator("li.review").count() == 3  # the search, cam-gate, cam-yard
+    assert sorted((await gate.get_attribute("data-match-ids") or "").split()) == sorted(opened["cam-gate"])
+    assert "tracks 13, 12, 11" in await gate.inner_text()
+    await page.screenshot(path=str(ARTIFACTS / "14-review-grouped.png"))
+    await gate.locator("input.reason").fill("same scar above the left eye")
+    await gate.locator("button.confirm").click()
+    await page.locator("li.review", has_text="You already reviewed this match.").wait_for()
+    assert await page.locator("li.review").count() == 3  # still one card, now reviewed by me
+    pending = (await gw.client.get("/api/v1/reviews", headers=gw.auth("prison-reviewer"))).json()["matches"]
+    reviewed = {m["match_id"]: [r["reviewer"] for r in m.get("reviews", [])] for m in pending}
+    for match_id in opened["cam-gate"]:
+        assert reviewed[match_id] == ["prison/prison-reviewer@local"]
+    assert reviewed[opened["cam-yard"][0]] == [] and reviewed[search_match] == []

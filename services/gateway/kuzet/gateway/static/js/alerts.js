@@ -1,6 +1,7 @@
 // Live alert list: initial page from REST, then the WebSocket feed (resumes from the last cursor).
 import { api, session } from "./api.js";
-import { $, ago, clear, h, severityRank, short, showError, when } from "./dom.js";
+import { closeAlertDetail, openAlertDetail, refreshAlertDetail } from "./alertdetail.js";
+import { $, ago, clear, h, place, severityRank, short, showError, sourceText, when } from "./dom.js";
 
 const alerts = new Map();
 let lastCursor = null;
@@ -9,7 +10,7 @@ let retry = 0;
 let stopped = true;
 const listeners = new Set();
 
-export const alertStore = { all: () => [...alerts.values()], onChange: (fn) => listeners.add(fn) };
+export const alertStore = { all: () => [...alerts.values()], get: (id) => alerts.get(id), onChange: (fn) => listeners.add(fn) };
 
 const sev = (a) => short(a.severity, "SEVERITY_");
 const state = (a) => short(a.state, "ALERT_STATE_");
@@ -34,7 +35,7 @@ function sorted() {
 const drafts = new Map();
 const OUTCOMES = ["action_taken", "no_action_needed", "false_alarm", "duplicate", "test"];
 
-async function act(alert, action, body = { note: "" }) {
+export async function act(alert, action, body = { note: "" }) {
   try {
     const resp = await api(`/api/v1/alerts/${encodeURIComponent(alert.alert_id)}/${action}`, { method: "POST", body });
     drafts.delete(alert.alert_id);
@@ -42,7 +43,10 @@ async function act(alert, action, body = { note: "" }) {
   } catch (e) { showError(`${action}: ${e.message}`); }
 }
 
-function resolveForm(a) {
+export const hasDraft = (id) => drafts.has(id);
+export function startDraft(id) { drafts.set(id, { outcome: "action_taken", note: "" }); render(); }
+
+export function resolveForm(a) {
   const draft = drafts.get(a.alert_id);
   const outcome = h("select", { class: "outcome", onchange: (e) => { draft.outcome = e.target.value; } },
     OUTCOMES.map((o) => h("option", { value: o, selected: o === draft.outcome }, o.replace(/_/g, " "))));
@@ -54,11 +58,38 @@ function resolveForm(a) {
     h("button", { type: "button", class: "secondary", onclick: () => { drafts.delete(a.alert_id); render(); } }, "Cancel"));
 }
 
-function row(a) {
+// Every listing and feed update signs a new link to the same snapshot. The row keeps its image
+// element while the snapshot is the same: a re-render then fetches nothing, and a row that
+// stops getting updates (a resolved one) keeps the picture it loaded instead of asking again
+// with a link that has expired in the meantime.
+const thumbs = new Map();
+const snapshotKey = (a) => (a.latest && a.latest.snapshot && a.latest.snapshot.key) || "";
+
+function thumbOf(a) {
+  const key = snapshotKey(a);
+  const kept = thumbs.get(a.alert_id);
+  if (kept && kept.key === key) return kept.el;
   const camera = (a.source && (a.source.name || a.source.id)) || "";
-  const thumb = a.snapshot_url
-    ? h("img", { class: "thumb", src: a.snapshot_url, alt: `snapshot of ${camera}`, loading: "lazy" })
+  const el = a.snapshot_url
+    ? h("img", { class: "thumb", src: a.snapshot_url, alt: `snapshot of ${camera}`, loading: "lazy",
+        onerror: () => relink(a.alert_id, el) })
     : h("div", { class: "thumb none" }, "no image");
+  thumbs.set(a.alert_id, { key, el });
+  return el;
+}
+
+// An image that was never scrolled into view can outlive its link; ask once for a fresh one.
+async function relink(id, el) {
+  if (el.dataset.broken) { el.dataset.broken = "gone"; el.classList.add("broken"); return; }
+  el.dataset.broken = "retried";
+  try {
+    const data = await api(`/api/v1/alerts/${encodeURIComponent(id)}`);
+    if (data.alert.snapshot_url) el.src = data.alert.snapshot_url;
+  } catch { el.dataset.broken = "gone"; el.classList.add("broken"); }
+}
+
+function row(a) {
+  const thumb = thumbOf(a);
   const buttons = [];
   if (a.type === "face_match_candidate" && session.can("reviews.read"))
     buttons.push(h("a", { class: "button", href: "#reviews" }, "Review match"));
@@ -67,7 +98,10 @@ function row(a) {
   if (session.can("alerts.act") && state(a) !== "resolved" && !drafts.has(a.alert_id))
     buttons.push(h("button", { class: "resolve secondary", onclick: () => {
       drafts.set(a.alert_id, { outcome: "action_taken", note: "" }); render(); } }, "Resolve"));
-  return h("li", { class: `alert sev-${sev(a)} state-${state(a)}`, dataset: { alertId: a.alert_id } },
+  buttons.push(h("button", { class: "details secondary", onclick: () => openAlertDetail(a.alert_id) }, "Details"));
+  // The whole row opens the detail too; its own controls keep their meaning.
+  const open = (e) => { if (!e.target.closest("button, a, input, select, textarea, form")) openAlertDetail(a.alert_id); };
+  return h("li", { class: `alert sev-${sev(a)} state-${state(a)}`, dataset: { alertId: a.alert_id }, onclick: open },
     thumb,
     h("div", { class: "alert-main" },
       h("div", { class: "alert-head" },
@@ -77,9 +111,8 @@ function row(a) {
         h("span", { class: `state state-${state(a)}` }, state(a))),
       h("div", { class: "summary" }, a.summary || (a.latest && a.latest.summary) || ""),
       h("div", { class: "meta" },
-        h("span", { class: "camera" }, `Camera: ${camera || "—"}`),
-        h("span", { class: "zone" }, `Zone: ${a.zone_id || "—"}`),
-        h("span", { class: "site" }, `Site: ${a.site_id || "—"}`),
+        h("span", { class: "camera" }, sourceText(a.source)),
+        ...place(a).map(([cls, text]) => h("span", { class: cls }, text)),
         h("time", { datetime: a.last_seen_at, title: when(a.last_seen_at) }, `${when(a.last_seen_at)} (${ago(a.last_seen_at)})`)),
       a.acknowledged_by ? h("div", { class: "meta" }, `Acknowledged by ${a.acknowledged_by}`) : null,
       a.resolved_by ? h("div", { class: "meta" }, `Resolved by ${a.resolved_by}: ${short(a.outcome, "ALERT_OUTCOME_")}${a.note ? ` — ${a.note}` : ""}`) : null,
@@ -95,10 +128,11 @@ export function render() {
   for (const fn of listeners) fn();
 }
 
-function upsert(a) {
+export function upsert(a) {
   const fresh = !alerts.has(a.alert_id);
   alerts.set(a.alert_id, a);
   render();
+  refreshAlertDetail(a);
   if (fresh) {
     const el = document.querySelector(`li[data-alert-id="${CSS.escape(a.alert_id)}"]`);
     if (el) el.classList.add("fresh");
@@ -150,7 +184,9 @@ export async function startAlerts() {
 export function stopAlerts() {
   stopped = true;
   if (socket) socket.close();
+  closeAlertDetail();
   alerts.clear();
+  thumbs.clear();
   lastCursor = null;
 }
 

@@ -3,7 +3,9 @@
 const KEY = "kuzet.token";
 
 export class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  constructor(status, code, message, retryAfter = 0) {
+    super(message); this.status = status; this.code = code; this.retryAfter = retryAfter;
+  }
 }
 
 export const session = {
@@ -30,7 +32,7 @@ export async function api(path, { method = "GET", body, query } = {}) {
   if (!resp.ok) {
     const err = (data && data.error) || { code: `HTTP_${resp.status}`, message: resp.statusText };
     if (resp.status === 401) onUnauthenticated(err.message);
-    throw new ApiError(resp.status, err.code, err.message);
+    throw new ApiError(resp.status, err.code, err.message, Number(resp.headers.get("Retry-After")) || 0);
   }
   return data;
 }

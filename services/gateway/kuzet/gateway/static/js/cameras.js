@@ -23,7 +23,9 @@ export async function loadCameras() {
     const status = !c.enabled ? "stopped" : hh ? (hh.connected ? "online" : "offline") : "unknown";
     rows.append(h("tr", { class: `cam-${status}` },
       h("td", {}, c.name || c.id), h("td", {}, c.site_id || "—"),
-      h("td", {}, h("span", { class: `pill ${status}` }, status)),
+      // Why a camera is offline is what the operator needs next (ingest never puts credentials here).
+      h("td", {}, h("span", { class: `pill ${status}` }, status),
+        hh && hh.last_error && status !== "online" ? h("span", { class: "cam-error" }, hh.last_error) : null),
       h("td", {}, hh ? `${Number(hh.fps_in).toFixed(1)} / ${Number(hh.fps_out).toFixed(1)}` : "—"),
       h("td", {}, faults || "—"), h("td", {}, hh ? when(hh.last_frame_at) : "—")));
   }

@@ -42,11 +42,45 @@ export function ago(ts) {
   return `${Math.round(s / 3600)} h ago`;
 }
 
+const SOURCE_KINDS = { SOURCE_KIND_CAMERA: "Camera", SOURCE_KIND_BADGE: "Badge", SOURCE_KIND_DRONE: "Drone" };
+
+export function sourceText(src) {
+  const name = (src && (src.name || src.id)) || "—";
+  return `${SOURCE_KINDS[src && src.kind] || "Source"}: ${name}`;
+}
+
+export function position(loc) {
+  if (!loc || !(loc.latitude || loc.longitude)) return "";
+  const acc = Number(loc.accuracy_m) ? ` (±${Math.round(Number(loc.accuracy_m))} m)` : "";
+  return `${Number(loc.latitude || 0).toFixed(5)}, ${Number(loc.longitude || 0).toFixed(5)}${acc}`;
+}
+
+// Where an alert is, as [class, text] pairs: a badge belongs to a unit and has a position and an
+// officer; a camera has a site and a zone. Panic alerts are found by their position.
+export function place(a) {
+  const latest = a.latest || {};
+  const attrs = latest.attributes || {};
+  const out = [];
+  if (a.source && a.source.kind === "SOURCE_KIND_BADGE") {
+    out.push(["unit", `Unit: ${a.source.site_id || a.site_id || "—"}`]);
+    if (attrs.officer_id) out.push(["officer", `Officer: ${attrs.officer_id}`]);
+  } else {
+    out.push(["zone", `Zone: ${a.zone_id || "—"}`], ["site", `Site: ${a.site_id || "—"}`]);
+  }
+  const pos = position(latest.location);
+  if (pos) out.push(["position", `Position: ${pos}`]);
+  return out;
+}
+
 const SEVERITY_ORDER = { SEVERITY_CRITICAL: 5, SEVERITY_HIGH: 4, SEVERITY_MEDIUM: 3, SEVERITY_LOW: 2, SEVERITY_INFO: 1 };
 export const severityRank = (s) => SEVERITY_ORDER[s] || 0;
 
 export function showError(message) {
   const el = $("#error-banner");
+  // An open modal (the alert detail) covers the page: the message goes on top of it.
+  const modal = document.querySelector("dialog[open]");
+  const home = modal || $("main");
+  if (el.parentElement !== home) home.append(el);
   el.textContent = message;
   el.hidden = !message;
   if (message) setTimeout(() => { if (el.textContent === message) el.hidden = true; }, 8000);
