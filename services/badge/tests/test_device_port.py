@@ -262,3 +262,21 @@ async def test_load_generator_holds_badges_on_the_api_port_over_mutual_tls(
     # A certificate that names another host than the one dialled is refused before any stream.
     with pytest.raises(ssl.SSLCertVerificationError):
         await run_load("127.0.0.1", port, ids[:1], tls=client_ssl_context(), server_name="elsewhere.example")
+
+
+async def test_h2_remembers_no_more_closed_streams_than_the_stream_cap(make_app: Callable[..., Any]) -> None:
+    # h2 keeps how each closed stream ended, 2**16 by default: 11 MiB a connection once a peer
+    # has churned through that many calls. Bounded by the stream cap here.
+    app: BadgeApp = await make_app(device_http2="h2", device_max_streams=10)
+    client = await RawClient.open(app.device.port)
+    for stream_id in range(1, 61, 2):
+        client.request(stream_id, content_type="application/json")
+    statuses: dict[int, str] = {}
+    while 59 not in statuses:
+        kind, _, stream_id, payload = await client.frame()
+        if kind == h2.HEADERS:  # every block decoded: h2's replies index into the HPACK table
+            statuses[stream_id] = client.headers(payload)[":status"]
+    assert set(statuses.values()) == {"415"}
+    (connection,) = app.device.endpoint.connections
+    assert 0 < len(connection.h2._closed_streams) <= 10  # type: ignore[attr-defined]
+    await client.close()

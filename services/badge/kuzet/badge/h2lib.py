@@ -5,7 +5,8 @@ the same limits (h2limits.py), with frames parsed, flow control counted and head
 ``h2`` state machine. h2's own hardening is set from the same limits: SETTINGS_MAX_HEADER_LIST_SIZE
 (also the HPACK decoder's cap on a decoded list), MAX_CONCURRENT_STREAMS (a peer over it is a
 connection error here, where the builtin framing refuses the stream), 16 KiB inbound frames, and h2's
-own cap of 64 CONTINUATION frames per header block (a connection error, PROTOCOL_ERROR).
+own cap of 64 CONTINUATION frames per header block (a connection error, PROTOCOL_ERROR); the closed
+streams h2 remembers are capped at the stream cap (_H2Connection).
 
 h2 exposes no frames, only what they did, so the project's per-frame budgets are charged by a scan
 of the frame headers as the bytes pass through to h2 (_scan): control frames, WINDOW_UPDATE and the
@@ -154,6 +155,14 @@ class _Stream(WireStream):
         self.connection.forget(self)
 
 
+class _H2Connection(H2Connection):
+    def __init__(self, config: H2Configuration, closed_streams: int) -> None:
+        # h2 remembers how each closed stream ended, to tell a late frame on it from a protocol
+        # error: 2**16 of them by default, 11 MiB a connection that a peer churning calls fills.
+        self.MAX_CLOSED_STREAMS = closed_streams
+        super().__init__(config)
+
+
 class _Over(Exception):
     """A frame header over a budget, at ``at`` in the bytes being scanned."""
 
@@ -169,7 +178,7 @@ class H2LibConnection(WireConnection):
         super().__init__(endpoint)
         limits = self.limits
         config = H2Configuration(client_side=False, header_encoding=None, validate_inbound_headers=True)
-        self.h2 = H2Connection(config)
+        self.h2 = _H2Connection(config, closed_streams=limits.max_streams)
         self.h2.local_settings = Settings(
             client=False,
             initial_values={
