@@ -6,6 +6,7 @@ put of the same bytes in the same run.
     python bench/badge.py --quick         # < 1 minute: 1,000 badges, 6 s, 8 MiB
     python bench/badge.py --db postgres --store s3
     python bench/badge.py --quick --only upload --repeats 7   # one part, for iterating
+    python bench/badge.py --quick --device-http2 builtin,h2   # both device-port framings
 
 The upload part sends one unmeasured warm-up upload and put (connection set-up, first writes),
 then `--repeats` of each (quick 5, full 5), alternating, and reports the median of the per-pair
@@ -21,6 +22,9 @@ TLS-terminating load balancer; the API port (the baseline) and the bare floor, g
 that serve only mutual TLS, with TLS, ALPN h2 and the run's certificate. Latency is measured at
 the badge: from writing a report to reading the ack that covers it, which the service only sends
 after the report is committed to the database.
+`--device-http2` names the device port's HTTP/2 framings to measure (KUZET_BADGE_DEVICE_HTTP2),
+in that order, the service restarted for each on the same database; the first is the headline,
+every one is in `device_port_by_framing` with the ratio of its CPU per report to the first's.
 Writes bench/results/badge.json (a part run alone: badge-<part>.json); the stored objects are
 deleted at the end, the logs kept in the work directory it prints.
 """
@@ -169,10 +173,51 @@ asyncio.run(main())
 """
 
 
-def start_bare_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
-    script = data_dir / "bare_server.py"
-    script.write_text(BARE_SERVER)
-    return subprocess.Popen([sys.executable, str(script), str(port)])
+BARE_DEVICE_SERVER = """
+import asyncio, sys
+import grpc
+from kuzet.badge.grpcwire import WireEndpoint
+from kuzet.badge.v1 import badge_pb2 as A
+from kuzet.badge.wire import CONNECT, http2_framing
+
+
+class Bare:
+    # The device port's floor for one framing: the bare server's protocol over the same endpoint
+    # the service runs, so that what is left is the framing's cost per report and ack.
+    def __init__(self, stream):
+        self.stream = stream
+
+    def on_message(self, data):
+        message = A.ConnectRequest.FromString(data)
+        kind = message.WhichOneof("payload")
+        if kind == "hello":
+            self.stream.send_message(A.ConnectResponse(welcome=A.Welcome()).SerializeToString())
+        elif kind == "report":
+            reply = A.ConnectResponse(ack=A.Ack(up_to_seq=message.report.seq))
+            self.stream.send_message(reply.SerializeToString())
+
+    def on_half_close(self):
+        self.stream.finish(grpc.StatusCode.OK)
+
+    def on_closed(self):
+        pass
+
+
+async def main():
+    endpoint = WireEndpoint({CONNECT: Bare}, http2_framing(sys.argv[2]))
+    await endpoint.start("127.0.0.1", int(sys.argv[1]))
+    await asyncio.Event().wait()
+
+
+asyncio.run(main())
+"""
+
+
+def start_bare_server(port: int, data_dir: Path, framing: str = "") -> subprocess.Popen[bytes]:
+    """The bare grpc.aio server, or with ``framing`` the bare device port of that framing."""
+    script = data_dir / f"bare_server{'_' + framing if framing else ''}.py"
+    script.write_text(BARE_DEVICE_SERVER if framing else BARE_SERVER)
+    return subprocess.Popen([sys.executable, str(script), str(port), framing])
 
 
 def start_service(
@@ -427,7 +472,9 @@ def main() -> int:
     parser.add_argument("--measure", type=float, default=None, help="seconds measured after warm-up")
     parser.add_argument("--generators", type=int, default=1, help="load-generator processes")
     parser.add_argument(
-        "--floor", action="store_true", help="also run the load against a bare grpc.aio server"
+        "--floor",
+        action="store_true",
+        help="also run the load against a bare grpc.aio server and a bare device port per framing",
     )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--store", choices=["local", "s3"], default="local")
@@ -435,7 +482,20 @@ def main() -> int:
         "--only", choices=["streams", "upload"], default=None, help="run one part (writes badge-<part>.json)"
     )
     parser.add_argument("--repeats", type=int, default=None, help="measured uploads and puts")
+    parser.add_argument(
+        "--device-http2",
+        default="builtin",
+        help="device-port framings to measure, in order (KUZET_BADGE_DEVICE_HTTP2): builtin, h2 or both "
+        "as builtin,h2",
+    )
     opts = parser.parse_args()
+    framings = opts.device_http2.split(",")
+    if (
+        not framings
+        or any(f not in ("builtin", "h2") for f in framings)
+        or len(set(framings)) < len(framings)
+    ):
+        parser.error("--device-http2: builtin, h2 or both, comma-separated")
     from kuzet.common.callerkeys import use_ephemeral_keys
 
     # The services it starts verify caller tokens: keys for this run (kept until main returns).
@@ -465,6 +525,7 @@ def main() -> int:
     else:
         store_url = f"file://{work / 'objects'}"
     env["KUZET_BADGE_OBJECT_STORE_URL"] = store_url
+    env["KUZET_BADGE_DEVICE_HTTP2"] = framings[0]
     port, device_port = free_port(), free_port()
     address, device_address = f"127.0.0.1:{port}", f"127.0.0.1:{device_port}"
     run_upload, run_streams_part = opts.only in (None, "upload"), opts.only in (None, "streams")
@@ -473,6 +534,8 @@ def main() -> int:
     streams: dict[str, Any] | None = None
     api: dict[str, Any] | None = None
     floor: dict[str, Any] | None = None
+    device_floor: dict[str, dict[str, Any]] = {}
+    by_framing: dict[str, dict[str, Any]] = {}
     try:
         # The upload part needs one registered badge (BB-00000), the streams part all of them.
         tokens = seed_badges(db_url, badges if run_streams_part else 1)
@@ -483,10 +546,18 @@ def main() -> int:
             print("measuring evidence upload vs plain put ...", flush=True)
             upload = asyncio.run(measure_upload(address, store_url, upload_size, repeats, service.pid))
         if run_streams_part:
-            print(f"{badges} badges x 1 Hz on the device port ...", flush=True)
-            streams = run_streams(
-                device_address, ids, opts.generators, warmup, measure, service.pid, tokens, tls=False
-            )
+            for framing in framings:
+                if framing != env["KUZET_BADGE_DEVICE_HTTP2"]:
+                    service.terminate()
+                    service.wait(30)
+                    env["KUZET_BADGE_DEVICE_HTTP2"] = framing
+                    service = start_service(env, port, device_port, work)
+                    asyncio.run(wait_ready(address))
+                print(f"{badges} badges x 1 Hz on the device port ({framing} HTTP/2) ...", flush=True)
+                by_framing[framing] = run_streams(
+                    device_address, ids, opts.generators, warmup, measure, service.pid, tokens, tls=False
+                )
+            streams = by_framing[framings[0]]
             # The baseline: the same service, the same badges and load, Connect over grpc.aio (mTLS).
             print(f"{badges} badges x 1 Hz on the API port (grpc.aio) ...", flush=True)
             api = run_streams(address, ids, opts.generators, warmup, measure, service.pid)
@@ -503,6 +574,18 @@ def main() -> int:
             finally:
                 bare.terminate()
                 bare.wait(30)
+            for framing in framings:
+                print(f"same load against a bare device port ({framing} HTTP/2) ...", flush=True)
+                bare_port = free_port()
+                bare = start_bare_server(bare_port, work, framing)
+                try:
+                    time.sleep(2)
+                    device_floor[framing] = run_streams(
+                        f"127.0.0.1:{bare_port}", ids, opts.generators, warmup, measure, bare.pid, tls=False
+                    )
+                finally:
+                    bare.terminate()
+                    bare.wait(30)
     finally:
         if service is not None:
             service.terminate()
@@ -535,9 +618,22 @@ def main() -> int:
         "p99_ms": round(streams["p99_ms"], 1) if streams else None,
         "upload_over_put": round(upload["upload_over_put"], 3) if upload else None,
         "streams": rounded(streams, 2),
+        "device_http2": framings[0],
+        "device_port_by_framing": {
+            framing: {
+                **(rounded(part, 2) or {}),
+                "cpu_per_report_over_first": round(
+                    part["service_cpu_us_per_report"] / streams["service_cpu_us_per_report"], 2
+                )
+                if streams
+                else None,
+            }
+            for framing, part in by_framing.items()
+        },
         "upload": rounded(upload, 3),
         "api_port_grpc_aio": rounded(api, 2),
         "bare_grpc_floor": rounded(floor, 2),
+        "bare_device_floor_by_framing": {framing: rounded(part, 2) for framing, part in device_floor.items()},
         "machine": {
             "cpus": os.cpu_count(),
             "loadavg_1m_at_end": round(load[0], 2),
@@ -549,7 +645,7 @@ def main() -> int:
     if streams and api:
         rows += [
             ("badges requested", f"{streams['badges_requested']}"),
-            ("badges connected", f"{streams['badges_connected']}  (device port, plaintext HTTP/2)"),
+            ("badges connected", f"{streams['badges_connected']}  (device port, {framings[0]} HTTP/2)"),
             ("badges held at 1 Hz", f"{streams['badges_at_1hz']}"),
             ("reports stored+acked/s", f"{streams['reports_per_s']:.0f}"),
             ("ingest latency p50", f"{streams['p50_ms']:.1f} ms"),
@@ -558,6 +654,20 @@ def main() -> int:
             ("service CPU used", f"{streams['service_cpu_share'] * 100:.0f}% of a core"),
             ("load generator CPU used", f"{streams['generators_cpu_share'] * 100:.0f}% of a core"),
             ("projected badges/core", f"{streams['projected_badges_per_core']}  (1 Hz, at that CPU cost)"),
+            *(
+                row
+                for framing, part in list(by_framing.items())[1:]
+                for row in (
+                    (f"device port ({framing}): held", f"{part['badges_at_1hz']} badges at 1 Hz"),
+                    (f"device port ({framing}): p99", f"{part['p99_ms']:.1f} ms"),
+                    (
+                        f"device port ({framing}): CPU/report",
+                        f"{part['service_cpu_us_per_report']:.0f} us  "
+                        f"({part['service_cpu_us_per_report'] / streams['service_cpu_us_per_report']:.2f}x "
+                        f"{framings[0]})",
+                    ),
+                )
+            ),
             ("API port (grpc.aio): connected", f"{api['badges_connected']}  (mTLS, ALPN h2)"),
             ("API port (grpc.aio): held", f"{api['badges_at_1hz']} badges at 1 Hz  (baseline)"),
             ("API port (grpc.aio): stored", f"{api['reports_per_s']:.0f} reports/s"),
@@ -572,6 +682,14 @@ def main() -> int:
             ("bare grpc.aio: p99", f"{floor['p99_ms']:.1f} ms at {floor['badges_at_1hz']} badges held"),
             ("bare grpc.aio: CPU/report", f"{floor['service_cpu_us_per_report']:.0f} us  (the floor)"),
         ]
+    for framing, part in device_floor.items():
+        rows.append(
+            (
+                f"bare device port ({framing}): CPU/report",
+                f"{part['service_cpu_us_per_report']:.0f} us  (p99 {part['p99_ms']:.1f} ms, "
+                f"{part['badges_at_1hz']} held)",
+            )
+        )
     if upload:
         rows += [
             ("upload (service)", f"{upload['upload_s'] * 1000:.0f} ms  {upload['upload_mb_s']:.0f} MB/s"),
