@@ -17,6 +17,7 @@ from kuzet.common.errors import (
     InvalidArgument,
     NotFound,
 )
+from kuzet.common.paging import Keyset
 from kuzet.common.timeutil import as_utc, from_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 from kuzet.identity.changes import record_change
@@ -34,18 +35,20 @@ from kuzet.identity.models import (
 from kuzet.identity.rpcbase import (
     ADMIN,
     ENROLLERS,
+    PAGING,
     READERS,
     ServicerBase,
     content_type_of,
     is_expired,
     key_part,
-    next_page,
-    page_args,
 )
 from kuzet.identity.v1 import identity_pb2 as pb
 from kuzet.identity.watchlists import MIN_WATCHLIST_REVIEWERS
 
 log = logging.getLogger(__name__)
+
+GALLERY_KEYS = Keyset("identity.galleries", GalleryRow.created_at, GalleryRow.gallery_id)
+PEOPLE_KEYS = Keyset("identity.people", PersonRow.enrolled_at, PersonRow.person_id)
 
 
 class GalleryRpcs(ServicerBase):
@@ -134,23 +137,22 @@ class GalleryRpcs(ServicerBase):
     ) -> pb.ListGalleriesResponse:
         caller = current_caller()
         self._require(caller, READERS)
-        size, offset = page_args(request.page)
+        size = PAGING.size(request.page)
+        after = GALLERY_KEYS.after(request.page.page_token)
 
-        def load(s: Session) -> list[GalleryRow]:
+        def load(s: Session) -> tuple[list[GalleryRow], str]:
             q = select(GalleryRow).where(GalleryRow.agency_id == caller.agency)
             if request.include_shared:
                 shared = select(ShareRow.gallery_id).where(ShareRow.agency_id == caller.agency)
                 q = select(GalleryRow).where(
                     (GalleryRow.agency_id == caller.agency) | GalleryRow.gallery_id.in_(shared)
                 )
-            return list(
-                s.scalars(q.order_by(GalleryRow.created_at, GalleryRow.gallery_id).offset(offset).limit(size))
-            )
+            return GALLERY_KEYS.page(s.scalars(GALLERY_KEYS.query(q, after, size)).all(), size)
 
-        rows = await self.db.run(load)
+        rows, token = await self.db.run(load)
         return pb.ListGalleriesResponse(
             galleries=[await self._gallery_pb(g, caller.agency) for g in rows],
-            page=next_page(offset, size, len(rows)),
+            page=common_pb2.PageResponse(next_page_token=token),
         )
 
     async def ShareGallery(
@@ -398,25 +400,26 @@ class GalleryRpcs(ServicerBase):
         caller = current_caller()
         self._require(caller, READERS)
         g = await self._gallery_for(caller, request.gallery_id, "identity.people.list", own=True)
-        size, offset = page_args(request.page)
+        size = PAGING.size(request.page)
+        after = PEOPLE_KEYS.after(request.page.page_token)
 
-        def load(s: Session) -> list[tuple[PersonRow, int]]:
+        def load(s: Session) -> tuple[list[tuple[PersonRow, int]], str]:
             counts = (
                 select(ImageRow.person_id, func.count().label("n")).group_by(ImageRow.person_id).subquery()
             )
-            rows = s.execute(
+            query = (
                 select(PersonRow, func.coalesce(counts.c.n, 0))
                 .outerjoin(counts, counts.c.person_id == PersonRow.person_id)
                 .where(PersonRow.gallery_id == g.gallery_id)
-                .order_by(PersonRow.enrolled_at, PersonRow.person_id)
-                .offset(offset)
-                .limit(size)
-            ).all()
-            return [(r[0], int(r[1])) for r in rows]
+            )
+            rows, token = PEOPLE_KEYS.page(
+                s.execute(PEOPLE_KEYS.query(query, after, size)).all(), size, key_of=lambda r: r[0]
+            )
+            return [(r[0], int(r[1])) for r in rows], token
 
-        rows = await self.db.run(load)
+        rows, token = await self.db.run(load)
         return pb.ListPeopleResponse(
-            people=[person_pb(p, n) for p, n in rows], page=next_page(offset, size, len(rows))
+            people=[person_pb(p, n) for p, n in rows], page=common_pb2.PageResponse(next_page_token=token)
         )
 
     async def RemovePerson(

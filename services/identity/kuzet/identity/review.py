@@ -18,6 +18,7 @@ from kuzet.common.errors import (
     PermissionDenied,
 )
 from kuzet.common.events import new_event
+from kuzet.common.paging import Keyset
 from kuzet.common.timeutil import utcnow
 from kuzet.common.v1 import common_pb2
 from kuzet.identity.convert import match_subject
@@ -26,12 +27,14 @@ from kuzet.identity.models import (
     MatchRow,
     ReviewRow,
 )
-from kuzet.identity.rpcbase import REVIEWERS, VIEWERS, ServicerBase, next_page, page_args
+from kuzet.identity.rpcbase import PAGING, REVIEWERS, VIEWERS, ServicerBase
 from kuzet.identity.v1 import identity_pb2 as pb
 
 CONFIRMED_EVENT = "face_match_confirmed"
 
 log = logging.getLogger(__name__)
+
+REVIEW_KEYS = Keyset("identity.reviews", MatchRow.created_at, MatchRow.match_id)
 
 
 class ReviewRpcs(ServicerBase):
@@ -40,18 +43,17 @@ class ReviewRpcs(ServicerBase):
     ) -> pb.ListReviewsResponse:
         caller = current_caller()
         self._require(caller, REVIEWERS)
-        size, offset = page_args(request.page)
+        size = PAGING.size(request.page)
+        after = REVIEW_KEYS.after(request.page.page_token)
         state = request.state or pb.MATCH_STATE_PENDING
 
-        def load(s: Session) -> list[MatchRow]:
+        def load(s: Session) -> tuple[list[MatchRow], str]:
             q = select(MatchRow).where(MatchRow.agency_id == caller.agency, MatchRow.state == state)
             if request.gallery_id:
                 q = q.where(MatchRow.gallery_id == request.gallery_id)
-            return list(
-                s.scalars(q.order_by(MatchRow.created_at, MatchRow.match_id).offset(offset).limit(size))
-            )
+            return REVIEW_KEYS.page(s.scalars(REVIEW_KEYS.query(q, after, size)).all(), size)
 
-        rows = await self.db.run(load)
+        rows, token = await self.db.run(load)
 
         def convert(s: Session) -> list[pb.Match]:
             return [self._match_pb(s, m) for m in rows]
@@ -63,7 +65,7 @@ class ReviewRpcs(ServicerBase):
             count=len(matches),
             state=pb.MatchState.Name(state),
         )
-        return pb.ListReviewsResponse(matches=matches, page=next_page(offset, size, len(rows)))
+        return pb.ListReviewsResponse(matches=matches, page=common_pb2.PageResponse(next_page_token=token))
 
     async def SubmitReview(
         self, request: pb.SubmitReviewRequest, context: grpc.aio.ServicerContext

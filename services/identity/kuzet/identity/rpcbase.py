@@ -30,6 +30,7 @@ from kuzet.common.errors import (
 )
 from kuzet.common.eventsink import EventSink
 from kuzet.common.objectstore import ObjectStore
+from kuzet.common.paging import Paging
 from kuzet.common.timeutil import as_utc, utcnow
 from kuzet.common.v1 import common_pb2
 from kuzet.identity.config import IdentitySettings
@@ -57,7 +58,7 @@ SEARCHERS = ("operator", "investigator", "admin", "service")
 REVIEWERS = ("reviewer",)
 VIEWERS = ("reviewer", "investigator", "admin", "operator")
 READERS = ("operator", "investigator", "reviewer", "admin", "auditor", "service")
-MAX_PAGE = 500
+PAGING = Paging(default=100, maximum=500)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -71,23 +72,6 @@ def content_type_of(data: bytes) -> str:
     if data.startswith(b"\x89PNG"):
         return "image/png"
     return "application/octet-stream"
-
-
-def page_args(page: common_pb2.PageRequest) -> tuple[int, int]:
-    size = page.page_size or 100
-    if not 0 < size <= MAX_PAGE:
-        raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE}")
-    try:
-        offset = int(page.page_token or 0)
-    except ValueError:
-        raise InvalidArgument("page_token is not one this service issued") from None
-    if offset < 0:
-        raise InvalidArgument("page_token is not one this service issued")
-    return size, offset
-
-
-def next_page(offset: int, size: int, got: int) -> common_pb2.PageResponse:
-    return common_pb2.PageResponse(next_page_token=str(offset + size) if got == size else "")
 
 
 def is_expired(at: datetime | None, now: datetime) -> bool:
