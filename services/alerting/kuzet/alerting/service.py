@@ -14,17 +14,18 @@ from kuzet.alerting import domain
 from kuzet.alerting.config import AlertingSettings
 from kuzet.alerting.fanout import Hub
 from kuzet.alerting.pipeline import Pipeline
-from kuzet.alerting.store import AlertStore, Incoming, Visibility, since_until
+from kuzet.alerting.store import AlertStore, Incoming, Visibility, alert_keys, since_until
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.alerting.v1 import alerting_pb2_grpc
 from kuzet.common.caller import Caller, current_caller
 from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from kuzet.common.paging import Paging
 from kuzet.common.telemetry import context_from_traceparent, traceparent
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.waiting import within
 
 tracer = trace.get_tracer("kuzet.alerting")
-MAX_PAGE = 500
+PAGING = Paging(default=100, maximum=500)
 REPLAY_PAGE = 500
 MAX_STREAM_BATCH = 500
 ADMIN_ROLES = ("admin", "service")
@@ -265,15 +266,10 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
                 if f.agency_id == caller.agency
                 else _only_shared(vis, f.agency_id)
             )
-        size = request.page.page_size or 100
-        if not 0 < size <= MAX_PAGE:
-            raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE}")
-        try:
-            offset = int(request.page.page_token or 0)
-        except ValueError:
-            raise InvalidArgument("page_token is not one this service issued") from None
+        size = PAGING.size(request.page)
+        after = alert_keys(request.order).after(request.page.page_token)
         since, until = since_until(request)
-        alerts = await asyncio.to_thread(
+        alerts, token = await asyncio.to_thread(
             self.store.list_alerts,
             vis,
             f,
@@ -281,11 +277,10 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
             since,
             until,
             request.order,
-            offset,
-            size + 1,
+            after,
+            size,
         )
-        token = str(offset + size) if len(alerts) > size else ""
-        return pb.ListAlertsResponse(alerts=alerts[:size], page={"next_page_token": token})
+        return pb.ListAlertsResponse(alerts=alerts, page={"next_page_token": token})
 
     async def GetAlert(
         self, request: pb.GetAlertRequest, context: grpc.aio.ServicerContext

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, delete, false, insert, or_, select, text, tuple_, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import CursorResult, RowMapping
 from sqlalchemy.orm import Session
 
 from kuzet.alerting import domain, pgbulk
@@ -36,12 +36,28 @@ from kuzet.common.caller import Caller
 from kuzet.common.db import Database
 from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kuzet.common.events import CONFIRMED_BY
+from kuzet.common.paging import Keyset, descending
 from kuzet.common.timeutil import as_utc, from_timestamp, to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 
 _WRITE_LOCK = 0x616C657274  # "alert": serialises alerting writers on PostgreSQL
 OPEN_STATES = (pb.ALERT_STATE_NEW, pb.ALERT_STATE_ACKNOWLEDGED)
 DEFAULT_MAX_ESCALATION = 3
+_NEWEST_KEYS = Keyset("alerting.alerts.newest", descending(AlertRow.last_seen_at), AlertRow.alert_id)
+_ORDER_KEYS: dict[int, Keyset] = {
+    pb.ALERT_ORDER_PRIORITY: Keyset(
+        "alerting.alerts.priority",
+        descending(AlertRow.priority),
+        descending(AlertRow.last_seen_at),
+        AlertRow.alert_id,
+    ),
+    pb.ALERT_ORDER_OLDEST_FIRST: Keyset("alerting.alerts.oldest", AlertRow.first_seen_at, AlertRow.alert_id),
+}
+
+
+def alert_keys(order: int) -> Keyset:
+    """ListAlerts' order as a keyset (newest seen first unless asked otherwise)."""
+    return _ORDER_KEYS.get(order, _NEWEST_KEYS)
 
 
 @dataclass
@@ -362,9 +378,10 @@ class AlertStore:
         since: datetime | None,
         until: datetime | None,
         order: int,
-        offset: int,
-        limit: int,
-    ) -> list[pb.Alert]:
+        after: tuple[Any, ...] | None,
+        size: int,
+    ) -> tuple[list[pb.Alert], str]:
+        """One page of alerts in ``order`` after the keys ``after``, and the next page's token."""
         now = utcnow()
         t = AlertRow
         conds: list[ColumnElement[bool]] = []
@@ -399,19 +416,23 @@ class AlertStore:
         if until is not None:
             conds.append(t.first_seen_at < until)
         query = select(t.__table__).where(*conds)
-        if order == pb.ALERT_ORDER_PRIORITY:
-            query = query.order_by(t.priority.desc(), t.last_seen_at.desc(), t.alert_id)
-        elif order == pb.ALERT_ORDER_OLDEST_FIRST:
-            query = query.order_by(t.first_seen_at, t.alert_id)
-        else:
-            query = query.order_by(t.last_seen_at.desc(), t.alert_id)
+        keys = alert_keys(order)
+        found: list[tuple[RowMapping, pb.Alert]] = []
+        # duty_roles lives in a JSON column: filtered here rather than per dialect, so reading
+        # goes on past rows the filter drops until the page and one more alert are found.
+        batch = size + 50 if f.duty_roles else size
         with self.db.session() as s:
-            rows = s.execute(query.offset(offset).limit(limit + 50)).mappings().all()
-        alerts = [self.to_proto(dict(r), now) for r in rows]
-        # duty_roles lives in a JSON column: filter it here rather than per dialect.
-        if f.duty_roles:
-            alerts = [a for a in alerts if domain.filter_matches(f, a)]
-        return alerts[:limit]
+            while len(found) <= size:
+                rows = s.execute(keys.query(query, after, batch)).mappings().all()
+                for row in rows:
+                    alert = self.to_proto(dict(row), now)
+                    if not f.duty_roles or domain.filter_matches(f, alert):
+                        found.append((row, alert))
+                if len(rows) <= batch:
+                    break
+                after = keys.values(rows[-1])
+        page, token = keys.page(found, size, key_of=lambda pair: pair[0])
+        return [alert for _, alert in page], token
 
     def updates_after(self, cursor: int, owners: set[str] | None, limit: int) -> list[pb.AlertUpdate]:
         query = select(AlertUpdateRow).where(AlertUpdateRow.cursor > cursor)
