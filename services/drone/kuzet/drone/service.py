@@ -20,6 +20,7 @@ from kuzet.common.errors import (
     NotLeader,
     PermissionDenied,
 )
+from kuzet.common.paging import PageToken, Paging, page_list
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.drone import geo, planning
 from kuzet.drone.alertgate import AlertLookup, require_actionable
@@ -40,7 +41,10 @@ DEFAULT_LIMITS = {
 }
 CA = drone_pb2.ControlAction
 NO_CONTROLLER = "its link is down or its lease is changing hands"
-PAGE = 100
+# An agency's fleet is tens of drones, read whole in drone id order: a page resumes after the
+# last drone id sent.
+DRONE_PAGING = Paging(default=100, maximum=1000, clamp=True)
+DRONE_TOKEN = PageToken("drone.drones", str)
 
 
 def _agency(caller: Caller, requested: str) -> str:
@@ -141,20 +145,12 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
 
     async def ListDrones(self, request: drone_pb2.ListDronesRequest, context: Any) -> Any:
         agency = _agency(current_caller(), request.agency_id)
+        size = DRONE_PAGING.size(request.page)
+        after = DRONE_TOKEN.decode(request.page.page_token)
         drones = await self.store.list_drones(agency)
-        size = request.page.page_size or PAGE
-        if size < 0:
-            raise InvalidArgument("page_size must not be negative")
-        start = 0
-        if request.page.page_token:
-            try:
-                start = int(request.page.page_token)
-            except ValueError:
-                raise InvalidArgument("bad page_token") from None
-        page = drones[start : start + size]
+        page, token = page_list(drones, DRONE_TOKEN, after, size, lambda d: (d.drone_id,))
         resp = drone_pb2.ListDronesResponse(drones=page)
-        if start + size < len(drones):
-            resp.page.next_page_token = str(start + size)
+        resp.page.next_page_token = token
         return resp
 
     # ----- zones --------------------------------------------------------------------------
