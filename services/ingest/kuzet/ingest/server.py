@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from typing import Any
 
@@ -36,7 +35,7 @@ from kuzet.ingest.ownership import LeaseShardOwner, lease_timing
 from kuzet.ingest.pipeline import CameraPipeline, PipelineOptions, Sink, _dt, encode_jpeg
 from kuzet.ingest.retention import HOLD_KINDS, build_retention
 from kuzet.ingest.shard import ReplicaSource, ShardOwner
-from kuzet.ingest.store import CameraStore, StoredCamera
+from kuzet.ingest.store import CAMERA_KEYS, CAMERA_PAGING, CameraStore, StoredCamera
 from kuzet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
 READ_ROLES = ("operator", "admin", "reviewer", "investigator", "auditor", "service")
@@ -70,17 +69,6 @@ def _caller(*roles: str) -> Caller:
     if not caller.agency:
         raise InvalidArgument("the caller has no agency")
     return caller
-
-
-def _token(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode()
-
-
-def _untoken(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode() if token else ""
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("page.page_token is not a token this service issued") from None
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -161,15 +149,10 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.ListCamerasRequest, context: Any
     ) -> ingest_pb2.ListCamerasResponse:
         caller = _caller(*READ_ROLES)
-        size = request.page.page_size or 100
-        if not 0 < size <= 1000:
-            raise InvalidArgument("page.page_size must be 1..1000")
-        rows = await self.store.page(
-            caller.agency, request.site_id, _untoken(request.page.page_token), size + 1
-        )
-        more = len(rows) > size
-        rows = rows[:size]
-        page = common_pb2.PageResponse(next_page_token=_token(rows[-1].camera.id) if more else "")
+        size = CAMERA_PAGING.size(request.page)
+        after = CAMERA_KEYS.after(request.page.page_token)
+        rows, token = await self.store.page(caller.agency, request.site_id, after, size)
+        page = common_pb2.PageResponse(next_page_token=token)
         return ingest_pb2.ListCamerasResponse(cameras=[r.camera for r in rows], page=page)
 
     def _pipeline(self, camera_id: str, caller: Caller) -> CameraPipeline:

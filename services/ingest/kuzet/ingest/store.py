@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Index, LargeBinary, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from kuzet.common.db import Database
 from kuzet.common.errors import AlreadyExists, NotFound
+from kuzet.common.paging import Keyset, Paging
 from kuzet.common.timeutil import utcnow
 from kuzet.ingest.v1 import ingest_pb2
 
@@ -42,6 +44,10 @@ class StoredCamera:
     camera: ingest_pb2.Camera  # without credentials, has_credentials set
     username: str
     password: str
+
+
+CAMERA_PAGING = Paging(default=100, maximum=1000)
+CAMERA_KEYS = Keyset("ingest.cameras", CameraRow.id)
 
 
 def _load(row: CameraRow) -> StoredCamera:
@@ -122,12 +128,17 @@ class CameraStore:
 
         await self.db.run(work)
 
-    async def page(self, agency: str, site: str, after: str, limit: int) -> list[StoredCamera]:
-        def work(s: Session) -> list[StoredCamera]:
-            q = select(CameraRow).where(CameraRow.agency_id == agency, CameraRow.id > after)
+    async def page(
+        self, agency: str, site: str, after: tuple[Any, ...] | None, size: int
+    ) -> tuple[list[StoredCamera], str]:
+        """One page of an agency's cameras in id order after ``after``, and the next page's token."""
+
+        def work(s: Session) -> tuple[list[StoredCamera], str]:
+            q = select(CameraRow).where(CameraRow.agency_id == agency)
             if site:
                 q = q.where(CameraRow.site_id == site)
-            return [_load(r) for r in s.scalars(q.order_by(CameraRow.id).limit(limit))]
+            rows, token = CAMERA_KEYS.page(s.scalars(CAMERA_KEYS.query(q, after, size)).all(), size)
+            return [_load(r) for r in rows], token
 
         return await self.db.run(work)
 
