@@ -65,15 +65,6 @@ def test_log_lines_carry_service_agency_and_trace() -> None:
     assert "u:p@" not in line["msg"]
 
 
-def test_page_tokens_are_checked() -> None:
-    from kuzet.common.errors import InvalidArgument, page_offset
-
-    assert page_offset("") == 0 and page_offset("40") == 40
-    for bad in ("abc", "-1", "1e3"):
-        with pytest.raises(InvalidArgument, match="page_token"):
-            page_offset(bad)
-
-
 def test_settled_process_keeps_start_up_objects_out_of_collections() -> None:
     import gc
 

@@ -70,16 +70,3 @@ class NotLeader(Unavailable):
 
 class ConfigError(Exception):
     """Settings that cannot start a service; the message lists every problem."""
-
-
-def page_offset(token: str) -> int:
-    """The offset a page token stands for; a token this service did not issue is INVALID_ARGUMENT."""
-    if not token:
-        return 0
-    try:
-        offset = int(token)
-    except ValueError:
-        raise InvalidArgument("page_token is not one this service issued") from None
-    if offset < 0:
-        raise InvalidArgument("page_token is not one this service issued")
-    return offset
