@@ -38,7 +38,7 @@ from kuzet.common.errors import InvalidArgument
 from kuzet.common.v1 import common_pb2
 
 R = TypeVar("R")
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 # Values a token can carry: what sort keys hold.
 KeyValue = int | str | datetime
