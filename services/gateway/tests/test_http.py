@@ -217,3 +217,22 @@ async def test_access_log_masks_credentials(stack: Any, caplog: Any) -> None:
     assert "GET /evidence/*** 200" in lines[0] and url.split("/")[-1] not in " ".join(lines)
     assert lines[1].startswith("GET /api/v1/alerts 200") and "secret-in-query" not in lines[1]
     assert caplog.records[-1].agency == "prison"
+
+
+async def test_the_gateways_own_trail_pages_like_every_service_trail(stack: Any) -> None:
+    gw, _ = stack
+    for i in range(5):
+        await gw.gateway.audit.record("test.paging", f"item-{i}", agency="prison")
+    auditor = gw.auth("prison-auditor")
+    seen: list[str] = []
+    token = ""
+    while True:
+        params = {"action_prefix": "test.paging", "page_size": 2, "page_token": token}
+        page = (await gw.client.get("/api/v1/audit", params=params, headers=auditor)).json()
+        seen += [r["target"] for r in page["records"]]
+        token = page["page"].get("next_page_token", "")
+        if not token:
+            break
+    assert seen == [f"item-{i}" for i in range(5)]
+    bad = await gw.client.get("/api/v1/audit", params={"page_token": "17"}, headers=auditor)
+    assert bad.status_code == 400 and "page_token" in bad.json()["error"]["message"]

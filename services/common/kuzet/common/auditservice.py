@@ -61,6 +61,29 @@ def verification_to_proto(result: Verification) -> audit_pb2.VerifyAuditResponse
     return response
 
 
+async def list_page(
+    log: AuditLog, agency: str, request: audit_pb2.ListAuditRequest
+) -> audit_pb2.ListAuditResponse:
+    """One page of ``agency``'s records in ``log``: what ListAudit answers, and the gateway's own trail."""
+    size = PAGING.size(request.page)
+    after = PAGE_TOKEN.decode(request.page.page_token)
+    entries = await asyncio.to_thread(
+        log.list,
+        agency=agency,
+        action_prefix=request.action_prefix,
+        actor=request.actor,
+        target=request.target,
+        since=from_timestamp(request.since) if request.HasField("since") else None,
+        until=from_timestamp(request.until) if request.HasField("until") else None,
+        after_seq=after[0] if after else 0,
+        limit=size + 1,
+    )
+    entries, token = PAGE_TOKEN.page(entries, size, lambda e: (e.seq,))
+    return audit_pb2.ListAuditResponse(
+        records=[entry_to_proto(e) for e in entries], page=common_pb2.PageResponse(next_page_token=token)
+    )
+
+
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     def __init__(self, log: AuditLog) -> None:
         self.log = log
@@ -72,24 +95,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         caller.require_role("auditor")
         agency = request.agency_id or caller.agency
         caller.require_agency(agency)
-        size = PAGING.size(request.page)
-        after = PAGE_TOKEN.decode(request.page.page_token)
-        entries = await asyncio.to_thread(
-            self.log.list,
-            agency=agency,
-            action_prefix=request.action_prefix,
-            actor=request.actor,
-            target=request.target,
-            since=from_timestamp(request.since) if request.HasField("since") else None,
-            until=from_timestamp(request.until) if request.HasField("until") else None,
-            after_seq=after[0] if after else 0,
-            limit=size + 1,
-        )
-        entries, token = PAGE_TOKEN.page(entries, size, lambda e: (e.seq,))
-        await self.log.record("audit.list", agency, details={"count": len(entries)})
-        return audit_pb2.ListAuditResponse(
-            records=[entry_to_proto(e) for e in entries], page=common_pb2.PageResponse(next_page_token=token)
-        )
+        response = await list_page(self.log, agency, request)
+        await self.log.record("audit.list", agency, details={"count": len(response.records)})
+        return response
 
     async def VerifyAudit(
         self, request: audit_pb2.VerifyAuditRequest, context: grpc.aio.ServicerContext

@@ -11,15 +11,14 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from kuzet.common.auditservice import entry_to_proto, verification_to_proto
-from kuzet.common.timeutil import from_timestamp
+from kuzet.common.auditservice import list_page, verification_to_proto
 from kuzet.common.v1 import audit_pb2, common_pb2
 from kuzet.gateway.auth import Principal
 from kuzet.gateway.backends import AUDITED_SERVICES
 from kuzet.gateway.context import Gateway, gateway_of
 from kuzet.gateway.convert import timestamp
 from kuzet.gateway.deps import page_params, require
-from kuzet.gateway.errors import ApiError, bad_request, error_responses
+from kuzet.gateway.errors import ApiError, error_responses
 from kuzet.gateway.protojson import SCHEMAS, json_response, to_json
 from kuzet.gateway.roles import Permission
 
@@ -33,27 +32,8 @@ Service = Literal["gateway", "alerting", "identity", "ingest", "badge", "drone"]
 async def _gateway_trail(
     gw: Gateway, principal: Principal, req: audit_pb2.ListAuditRequest
 ) -> dict[str, Any]:
-    try:
-        after = int(req.page.page_token or 0)
-    except ValueError:
-        raise bad_request("page_token is not one this service issued") from None
-    size = req.page.page_size
-    entries = await asyncio.to_thread(
-        gw.audit.list,
-        agency=principal.agency,
-        action_prefix=req.action_prefix,
-        actor=req.actor,
-        target=req.target,
-        since=from_timestamp(req.since) if req.HasField("since") else None,
-        until=from_timestamp(req.until) if req.HasField("until") else None,
-        after_seq=after,
-        limit=size,
-    )
-    await gw.record(principal, "audit.list", principal.agency, details={"count": len(entries)})
-    token = str(entries[-1].seq) if len(entries) == size else ""
-    resp = audit_pb2.ListAuditResponse(
-        records=[entry_to_proto(e) for e in entries], page=common_pb2.PageResponse(next_page_token=token)
-    )
+    resp = await list_page(gw.audit, principal.agency, req)
+    await gw.record(principal, "audit.list", principal.agency, details={"count": len(resp.records)})
     return to_json(resp)
 
 
