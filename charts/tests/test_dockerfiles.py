@@ -38,11 +38,18 @@ def stages(text: str) -> list[list[str]]:
     return out
 
 
-@pytest.mark.parametrize("service", sorted(IMAGES))
-def test_dockerfile_rules(service: str) -> None:
-    path = ROOT / "services" / service / "Dockerfile"
-    text = path.read_text()
-    builder, final = stages(text)
+DOCKERFILE = ROOT / "services" / "Dockerfile"
+
+
+def test_one_recipe_builds_every_image() -> None:
+    """A service folder holds no Dockerfile of its own: the build argument SERVICE picks it."""
+    assert DOCKERFILE.exists()
+    own = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "services").glob("*/Dockerfile"))
+    assert own == [], f"per-service Dockerfiles are back: {own}"
+
+
+def test_dockerfile_rules() -> None:
+    builder, final = stages(DOCKERFILE.read_text())
     assert re.match(r"FROM (\S+) AS builder$", builder[0]), builder[0]
     assert BASE.match(builder[0].split()[1]) and BASE.match(final[0].split()[1]), "pinned slim base"
     assert not any(i.upper().startswith("ADD ") for s in (builder, final) for i in s), "no ADD"
@@ -52,14 +59,50 @@ def test_dockerfile_rules(service: str) -> None:
     assert "COPY --from=builder /opt/kuzet /opt/kuzet" in final
     users = [i for i in final if i.startswith("USER ")]
     assert users == ["USER 10001:10001"], users
-    assert f"EXPOSE {IMAGES[service]}" in final
-    assert f'ENTRYPOINT ["kuzet", "serve", "{service}"]' in final
+    assert "EXPOSE ${PORT}" in final
+    assert 'ENTRYPOINT ["kuzet", "serve"]' in final
     env = " ".join(i for i in final if i.startswith("ENV "))
-    assert f"KUZET_{service.upper()}_PORT={IMAGES[service]}" in env
-    assert f"KUZET_{service.upper()}_HOST=0.0.0.0" in env
-    # Only this service (plus the shared runtime and protos) goes into the image.
+    assert "KUZET_IMAGE_SERVICE=${SERVICE}" in env and "KUZET_HOST=0.0.0.0" in env
+    # Only the named service (plus the shared runtime and protos) goes into the image.
     copies = [i.split()[1] for i in builder if i.startswith("COPY ")]
-    assert copies == ["protos/python", "services/common", f"services/{service}"]
+    assert copies == ["protos/python", "services/common", "services/${SERVICE}"]
+
+
+def test_build_script_builds_each_chart_component_on_its_port() -> None:
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build-images.sh"), "--dry-run", "--tag", "t1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout.splitlines()
+    built = {}
+    for line in out:
+        args = line.split()
+        assert args[:4] == ["docker", "build", "-f", "services/Dockerfile"], line
+        build_args = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--build-arg")
+        built[build_args["SERVICE"]] = int(build_args["PORT"])
+        assert args[-3:] == ["-t", f"ghcr.io/kuzet/{build_args['SERVICE']}:t1", "."], line
+    assert built == IMAGES
+
+
+def test_image_names_its_service_and_binds_all_interfaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the image's environment does inside: `kuzet serve` with no argument serves
+    KUZET_IMAGE_SERVICE, and KUZET_HOST is the fallback of each service's own host setting."""
+    from kuzet.common import cli
+    from kuzet.gateway.config import GatewaySettings
+
+    served: list[str] = []
+    monkeypatch.setattr(cli, "serve", lambda name: served.append(name) or 0)
+    monkeypatch.setenv("KUZET_IMAGE_SERVICE", "gateway")
+    assert cli.main(["serve"]) == 0 and served == ["gateway"]
+    monkeypatch.delenv("KUZET_IMAGE_SERVICE")
+    with pytest.raises(SystemExit):
+        cli.main(["serve"])
+    monkeypatch.setenv("KUZET_HOST", "0.0.0.0")
+    monkeypatch.delenv("KUZET_GATEWAY_HOST", raising=False)
+    monkeypatch.delenv("KUZET_GATEWAY_PORT", raising=False)
+    assert GatewaySettings().listen_address == f"0.0.0.0:{IMAGES['gateway']}"
 
 
 @pytest.mark.parametrize("service", sorted(IMAGES))
@@ -87,9 +130,8 @@ def test_images_need_no_other_kuzet_distribution(service: str) -> None:
 def test_hadolint_clean() -> None:
     hadolint = ROOT / ".tools" / "bin" / "hadolint"
     assert os.access(hadolint, os.X_OK), "hadolint missing: run scripts/setup/helm.sh"
-    files = [str(ROOT / "services" / s / "Dockerfile") for s in sorted(IMAGES)]
     out = subprocess.run(
-        [str(hadolint), "--failure-threshold", "info", *files], capture_output=True, text=True
+        [str(hadolint), "--failure-threshold", "info", str(DOCKERFILE)], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stdout + out.stderr
 

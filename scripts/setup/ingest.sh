@@ -6,9 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
-if ! "$PY" -c 'import trackers, sys; sys.exit(0 if trackers.__version__ == "2.6.1" else 1)' 2>/dev/null; then
-  flock /tmp/kuzet-pip.lock "$PY" -m pip install --quiet --no-deps "trackers==2.6.1"
+# The pin lives in services/ingest/requirements-no-deps.txt, which the image build installs too.
+PIN=$(grep -E '^trackers==' services/ingest/requirements-no-deps.txt)
+if ! "$PY" -c "import trackers, sys; sys.exit(0 if 'trackers==' + trackers.__version__ == '$PIN' else 1)" 2>/dev/null; then
+  flock /tmp/kuzet-pip.lock "$PY" -m pip install --quiet --no-deps -r services/ingest/requirements-no-deps.txt
 fi
 "$PY" -c 'from trackers import ByteTrackTracker' || { echo "ingest: trackers not importable" >&2; exit 1; }
 bash scripts/setup/rtsp.sh
-echo "ingest: trackers 2.6.1 ready"
+echo "ingest: $PIN ready"

@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kuzet", description="Kuzet public-safety platform")
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="run one service")
-    p_serve.add_argument("service")
+    # An image holds one service and names it in KUZET_IMAGE_SERVICE (services/Dockerfile).
+    p_serve.add_argument("service", nargs="?", default=os.environ.get("KUZET_IMAGE_SERVICE") or None)
     p_up = sub.add_parser("up", help="run the whole platform on this machine")
     p_up.add_argument("--only", help="comma-separated services to start")
     p_up.add_argument(
@@ -154,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
+        if not args.service:
+            parser.error("serve: name the service (or set KUZET_IMAGE_SERVICE)")
         return serve(args.service)
     if args.command == "up":
         try:
