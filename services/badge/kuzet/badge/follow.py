@@ -8,13 +8,14 @@ that wrote them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from kuzet.badge.models import BadgeRow, BadgeStateRow, IncidentBadgeRow, IncidentRow
+from kuzet.badge.models import BadgeRow, BadgeStateRow, IncidentBadgeRow, IncidentRow, StreamHolderRow
 from kuzet.common.timeutil import as_utc
 
 CLOCK_MARGIN = timedelta(seconds=5)
@@ -31,11 +32,23 @@ class Changes:
     states: list[BadgeStateRow] = field(default_factory=list)
 
 
-def read_changes(session: Session, since: datetime) -> Changes:
+def read_changes(session: Session, since: datetime, replica_id: str) -> Changes:
     after = since - CLOCK_MARGIN
+    # The states of the badges streaming here are this replica's own writes: left in the database,
+    # not loaded back every poll (at 10,000 badges on one replica that was 10,000 rows a second).
+    held_here = select(StreamHolderRow.badge_id).where(
+        StreamHolderRow.replica_id == replica_id,
+        StreamHolderRow.expires_at_us > int(time.time() * 1_000_000),
+    )
     changes = Changes(
         badges=list(session.scalars(select(BadgeRow).where(BadgeRow.updated_at >= after))),
-        states=list(session.scalars(select(BadgeStateRow).where(BadgeStateRow.last_seen >= after))),
+        states=list(
+            session.scalars(
+                select(BadgeStateRow).where(
+                    BadgeStateRow.last_seen >= after, BadgeStateRow.badge_id.not_in(held_here)
+                )
+            )
+        ),
     )
     rows = session.execute(
         select(

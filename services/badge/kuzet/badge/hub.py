@@ -341,7 +341,7 @@ class TelemetryHub:
             await asyncio.sleep(self.settings.replica_poll_s)
             started = utcnow()
             try:
-                self.apply(await self.database.run(read_changes, since))
+                self.apply(await self.database.run(read_changes, since, self.streams.replica_id))
                 since = started
             except Exception:
                 log.exception("reading registry changes of other replicas failed; retrying")
