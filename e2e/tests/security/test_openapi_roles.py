@@ -12,11 +12,9 @@ import time
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
 
+from kuzet.common.testing import openapi_server_errors
 from kuzet.e2e.platform import Platform
-
-schemathesis = pytest.importorskip("schemathesis", reason="make dev installs it (requirements-dev.txt)")
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -37,31 +35,9 @@ def _call(case: Any, headers: dict[str, str]) -> Any:
 
 @pytest.mark.parametrize("user", USERS)
 def test_no_generated_request_gets_a_server_error(platform: Platform, user: str) -> None:
-    from schemathesis.checks import not_a_server_error
-
-    schema = schemathesis.openapi.from_url(platform.address("gateway") + "/openapi.json")
     headers = {"Authorization": f"Bearer {platform.token(user)}"}
-    failures: list[str] = []
-    operations = 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        operations += 1
-
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=operation.as_strategy())
-        def run(case: Any) -> None:
-            case.validate_response(_call(case, headers), checks=[not_a_server_error])
-
-        try:
-            run()
-        except (Exception, BaseExceptionGroup) as exc:  # collect them all, then report
-            failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:600]}")
+    operations, failures = openapi_server_errors(
+        platform.address("gateway") + "/openapi.json", EXAMPLES, lambda case: _call(case, headers)
+    )
     assert operations >= 40
     assert not failures, f"as {user}:\n\n" + "\n\n".join(failures)

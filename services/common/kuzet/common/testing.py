@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -259,3 +260,40 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield install
     for module in modules:
         sys.modules.pop(module, None)
+
+
+def openapi_server_errors(
+    schema_url: str, examples: int, call: Callable[[Any], Any]
+) -> tuple[int, list[str]]:
+    """schemathesis over every operation of the OpenAPI document at ``schema_url``: ``examples``
+    generated requests each (derandomised, so a failure reproduces), each sent by ``call(case)``,
+    which returns the response. Returns how many operations there were and, per operation that
+    got a 5xx, a line saying which and why (all collected, so one run reports them all)."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    schema = schemathesis.openapi.from_url(schema_url)
+    failures: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy())
+        def run(case: Any) -> None:
+            case.validate_response(call(case), checks=[not_a_server_error])
+
+        try:
+            run()
+        except (Exception, BaseExceptionGroup) as exc:
+            failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:600]}")
+    return operations, failures
