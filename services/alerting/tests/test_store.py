@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kuzet.alerting.store import AlertStore, Incoming
+from kuzet.alerting.folding import Incoming
+from kuzet.alerting.store import AlertStore
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.common.audit import AuditLog
 from kuzet.common.db import Database, migrate

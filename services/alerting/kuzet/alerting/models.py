@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -171,7 +170,3 @@ class WebhookDeliveryRow(Base):
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         {"sqlite_autoincrement": True},
     )
-
-
-def row_dict(row: Any) -> dict[str, Any]:
-    return {c.key: getattr(row, c.key) for c in row.__table__.columns}

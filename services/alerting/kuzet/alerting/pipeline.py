@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from kuzet.alerting.fanout import Hub
-from kuzet.alerting.store import AlertStore, Incoming, PublishOutcome
+from kuzet.alerting.folding import Incoming, PublishOutcome
+from kuzet.alerting.store import AlertStore
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.common.errors import ResourceExhausted, Unavailable
 

@@ -13,8 +13,9 @@ from opentelemetry import trace
 from kuzet.alerting import domain
 from kuzet.alerting.config import AlertingSettings
 from kuzet.alerting.fanout import Hub
+from kuzet.alerting.folding import Incoming
 from kuzet.alerting.pipeline import Pipeline
-from kuzet.alerting.store import AlertStore, Incoming, Visibility, alert_keys, since_until
+from kuzet.alerting.store import AlertStore, Visibility, alert_keys, since_until
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.alerting.v1 import alerting_pb2_grpc
 from kuzet.common.caller import Caller, current_caller

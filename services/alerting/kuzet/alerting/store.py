@@ -1,5 +1,7 @@
-"""Persistence of alerts: one transaction per batch of publishes (group commit), the update log,
-idempotency by event id, dedup, lifecycle transitions with audit, and the operators' queries.
+"""Persistence of alerts: lifecycle transitions with audit, escalation, and the operators'
+queries. Publishing folds its batches in ``kuzet.alerting.folding`` (group commit, idempotency
+by event id, dedup), both write the update log through ``kuzet.alerting.updatelog``, and the
+store's configuration (sites, shared routes, webhooks) is ``kuzet.alerting.configuration``.
 
 Every method here is synchronous and runs on a worker thread; all writes go through one writer
 at a time (``kuzet.alerting.pipeline``), and on PostgreSQL additionally take an advisory lock so
@@ -8,40 +10,39 @@ that cursor order equals commit order even if two replicas ever write.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, false, insert, or_, select, text, tuple_, update
-from sqlalchemy.engine import CursorResult, RowMapping
+from sqlalchemy import ColumnElement, and_, or_, select, text, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
-from kuzet.alerting import domain, pgbulk
-from kuzet.alerting.directory import Directory, WebhookTarget
-from kuzet.alerting.models import (
-    AlertRow,
-    AlertUpdateRow,
-    PublishedEventRow,
-    SharedRouteRow,
-    SiteConfigRow,
-    WebhookDeliveryRow,
-    WebhookRow,
-    row_dict,
+from kuzet.alerting import domain
+from kuzet.alerting.configuration import Configuration
+from kuzet.alerting.directory import Directory
+from kuzet.alerting.folding import Incoming, PublishBatch, PublishOutcome
+from kuzet.alerting.models import AlertRow, AlertUpdateRow
+from kuzet.alerting.updatelog import (
+    WRITE_LOCK,
+    Entry,
+    UpdateLog,
+    enqueue_webhooks,
+    insert_updates,
+    row_update,
+    update_proto,
 )
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.common.audit import AuditLog
 from kuzet.common.caller import Caller
 from kuzet.common.db import Database
-from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from kuzet.common.events import CONFIRMED_BY
 from kuzet.common.paging import Keyset, descending
-from kuzet.common.timeutil import as_utc, from_timestamp, to_timestamp, utcnow
+from kuzet.common.timeutil import from_timestamp, to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 
-_WRITE_LOCK = 0x616C657274  # "alert": serialises alerting writers on PostgreSQL
-OPEN_STATES = (pb.ALERT_STATE_NEW, pb.ALERT_STATE_ACKNOWLEDGED)
 DEFAULT_MAX_ESCALATION = 3
 _NEWEST_KEYS = Keyset("alerting.alerts.newest", descending(AlertRow.last_seen_at), AlertRow.alert_id)
 _ORDER_KEYS: dict[int, Keyset] = {
@@ -58,49 +59,6 @@ _ORDER_KEYS: dict[int, Keyset] = {
 def alert_keys(order: int) -> Keyset:
     """ListAlerts' order as a keyset (newest seen first unless asked otherwise)."""
     return _ORDER_KEYS.get(order, _NEWEST_KEYS)
-
-
-@dataclass
-class Incoming:
-    """One event to publish with who sent it and the trace it belongs to."""
-
-    event: common_pb2.Event
-    actor: str
-    traceparent: str
-
-
-@dataclass
-class _Entry:
-    """An update of this transaction; ``alert`` is filled ("sealed") from the final row state."""
-
-    alert_id: str
-    agency_id: str
-    kind: int
-    actor: str
-    traceparent: str
-    alert: pb.Alert | None = None
-    cursor: int = 0
-
-
-@dataclass
-class PublishOutcome:
-    event_id: str
-    alert_id: str = ""
-    disposition: int = pb.PUBLISH_DISPOSITION_UNSPECIFIED
-    count: int = 0
-    cursor: int = 0
-    error: str = ""
-    entry: _Entry | None = field(default=None, repr=False)
-
-    def to_result(self) -> pb.PublishResult:
-        return pb.PublishResult(
-            event_id=self.event_id,
-            alert_id=self.alert_id,
-            disposition=cast(pb.PublishDisposition, self.disposition),
-            count=self.count,
-            cursor=self.cursor,
-            error=self.error,
-        )
 
 
 @dataclass
@@ -124,7 +82,7 @@ class Visibility:
         return self.agencies | {r.owner_agency_id for r in self.routes}
 
 
-class AlertStore:
+class AlertStore(Configuration, UpdateLog):
     def __init__(self, database: Database, audit: AuditLog, *, default_cooldown_s: float = 300.0) -> None:
         self.db = database
         self.audit = audit
@@ -134,28 +92,9 @@ class AlertStore:
         # writer tell its own unused cursors from updates committed by another replica.
         self.allocation: tuple[int, int] = (0, 0)
 
-    # ---------------------------------------------------------------- configuration cache
-
-    def load_directory(self) -> None:
-        d = Directory()
-        with self.db.session() as s:
-            for row in s.execute(select(SiteConfigRow)).scalars():
-                d.sites[(row.agency_id, row.site_id)] = pb.SiteConfig.FromString(row.config)
-            for rrow in s.execute(select(SharedRouteRow).where(SharedRouteRow.deleted == false())).scalars():
-                d.routes[rrow.route_id] = pb.SharedRoute.FromString(rrow.route)
-            for wrow in s.execute(select(WebhookRow).where(WebhookRow.deleted == false())).scalars():
-                d.webhooks[wrow.webhook_id] = WebhookTarget(pb.Webhook.FromString(wrow.webhook), wrow.secret)
-        self.directory = d
-
     def _lock(self, s: Session) -> None:
         if not self.db.is_sqlite:
-            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
-
-    def _cooldown(self, agency: str, site: str) -> timedelta:
-        cfg = self.directory.site(agency, site)
-        if cfg is not None and cfg.cooldown_seconds > 0:
-            return timedelta(seconds=cfg.cooldown_seconds)
-        return self.default_cooldown
+            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK})
 
     # ---------------------------------------------------------------- conversion
 
@@ -194,26 +133,13 @@ class AlertStore:
         alert.shared_with_agency_ids.extend(self.directory.shared_with(alert, now or utcnow()))
         return alert
 
-    @staticmethod
-    def _evidence(event: common_pb2.Event) -> bytes:
-        ev = pb.AlertEvidence(
-            event_id=event.event_id,
-            boxes=event.boxes,
-            track_ids=event.track_ids,
-            summary=event.summary,
-        )
-        for name in ("occurred_at", "snapshot", "clip", "location", "attributes"):
-            if event.HasField(name):
-                getattr(ev, name).CopyFrom(getattr(event, name))
-        return ev.SerializeToString()
-
     # ---------------------------------------------------------------- publish (group commit)
 
     def publish(self, items: Sequence[Incoming]) -> tuple[list[PublishOutcome], list[pb.AlertUpdate]]:
         """Apply ``items`` in order in ONE transaction; results are final once this returns."""
         self.allocation = (0, 0)
         with self.db.session() as s:
-            batch = _Batch(self, s, utcnow())
+            batch = PublishBatch(self, s, utcnow())
             if not batch.pg:
                 self._lock(s)
             batch.preload(items)
@@ -272,9 +198,7 @@ class AlertStore:
         self.allocation = (0, 0)
         with self.db.session() as s:
             self._lock(s)
-            found = (
-                s.execute(select(AlertRow.__table__).where(AlertRow.alert_id == alert_id)).mappings().first()
-            )
+            found = _alert_row(s, alert_id)
             if found is None:
                 raise NotFound(f"alert {alert_id} not found")
             row = dict(found)
@@ -288,15 +212,15 @@ class AlertStore:
             row["updated_at"] = now
             row["priority"] = domain.priority(row["type"], row["severity"], row["escalation_level"])
             s.execute(update(AlertRow), [row])
-            entry = _Entry(
+            entry = Entry(
                 alert_id, row["agency_id"], kind, caller.subject, traceparent, self.to_proto(row, now)
             )
-            self.allocation = _insert_updates(s, [entry], now)
+            self.allocation = insert_updates(s, [entry], now)
             self.audit.append(
                 action, alert_id, details=details, agency=row["agency_id"], actor=caller.subject, session=s
             )
-            _enqueue_webhooks(s, self.directory, [entry], now)
-            return _update_proto(entry, now)
+            enqueue_webhooks(s, self.directory, [entry], now)
+            return update_proto(entry, now)
 
     def escalate_due(self, now: datetime, limit: int = 200) -> list[pb.AlertUpdate]:
         """Raise the escalation level of unacknowledged alerts past their deadline and re-notify."""
@@ -326,7 +250,7 @@ class AlertStore:
                 row["priority"] = domain.priority(row["type"], row["severity"], level)
                 row["updated_at"] = now
                 entries.append(
-                    _Entry(
+                    Entry(
                         row["alert_id"],
                         row["agency_id"],
                         pb.ALERT_UPDATE_KIND_ESCALATED,
@@ -345,18 +269,16 @@ class AlertStore:
                 )
             if rows:
                 s.execute(update(AlertRow), rows)
-                self.allocation = _insert_updates(s, entries, now)
-                _enqueue_webhooks(s, self.directory, entries, now)
-        return [_update_proto(e, now) for e in entries]
+                self.allocation = insert_updates(s, entries, now)
+                enqueue_webhooks(s, self.directory, entries, now)
+        return [update_proto(e, now) for e in entries]
 
     # ---------------------------------------------------------------- queries
 
     def get(self, alert_id: str, vis: Visibility, history: bool) -> tuple[pb.Alert, list[pb.AlertUpdate]]:
         now = utcnow()
         with self.db.session() as s:
-            found = (
-                s.execute(select(AlertRow.__table__).where(AlertRow.alert_id == alert_id)).mappings().first()
-            )
+            found = _alert_row(s, alert_id)
             alert = self.to_proto(dict(found), now) if found else None
             if alert is None or not vis.allows(alert, now):
                 raise NotFound(f"alert {alert_id} not found")
@@ -367,7 +289,7 @@ class AlertStore:
                     .where(AlertUpdateRow.alert_id == alert_id)
                     .order_by(AlertUpdateRow.cursor)
                 ).scalars()
-                updates = [_row_update(r) for r in rows]
+                updates = [row_update(r) for r in rows]
         return alert, updates
 
     def list_alerts(
@@ -434,490 +356,9 @@ class AlertStore:
         page, token = keys.page(found, size, key_of=lambda pair: pair[0])
         return [alert for _, alert in page], token
 
-    def updates_after(self, cursor: int, owners: set[str] | None, limit: int) -> list[pb.AlertUpdate]:
-        query = select(AlertUpdateRow).where(AlertUpdateRow.cursor > cursor)
-        if owners is not None:
-            query = query.where(AlertUpdateRow.agency_id.in_(owners))
-        with self.db.session() as s:
-            rows = s.execute(query.order_by(AlertUpdateRow.cursor).limit(limit)).scalars().all()
-            return [_row_update(r) for r in rows]
 
-    def prune(self, before: datetime) -> dict[str, int]:
-        """Drop log entries, event ids and finished webhook deliveries older than ``before``.
-
-        Alerts themselves stay (they are the record operators search). A retried publish older
-        than the retention is no longer recognised as a duplicate: producers retry for minutes,
-        not months.
-        """
-        with self.db.session() as s:
-
-            def deleted(statement: Any) -> int:
-                return int(cast(CursorResult[Any], s.execute(statement)).rowcount or 0)
-
-            counts = {
-                "alert_updates": deleted(delete(AlertUpdateRow).where(AlertUpdateRow.recorded_at < before)),
-                "published_events": deleted(
-                    delete(PublishedEventRow).where(PublishedEventRow.received_at < before)
-                ),
-                "webhook_deliveries": deleted(
-                    delete(WebhookDeliveryRow).where(
-                        WebhookDeliveryRow.status != "pending", WebhookDeliveryRow.next_attempt_at < before
-                    )
-                ),
-            }
-        return counts
-
-    def min_cursor(self) -> int:
-        """The oldest cursor still in the log (0 when empty)."""
-        with self.db.session() as s:
-            value = s.execute(select(AlertUpdateRow.cursor).order_by(AlertUpdateRow.cursor).limit(1)).scalar()
-        return int(value or 0)
-
-    def max_cursor(self) -> int:
-        with self.db.session() as s:
-            value = s.execute(
-                select(AlertUpdateRow.cursor).order_by(AlertUpdateRow.cursor.desc()).limit(1)
-            ).scalar()
-        return int(value or 0)
-
-    def published_count(self) -> int:
-        with self.db.session() as s:
-            return int(s.execute(text("SELECT count(*) FROM published_events")).scalar() or 0)
-
-    # ---------------------------------------------------------------- configuration
-
-    def put_site_config(self, cfg: pb.SiteConfig, caller: Caller) -> pb.SiteConfig:
-        domain.validate_site_config(cfg)
-        now = utcnow()
-        with self.db.session() as s:
-            values = {
-                "agency_id": cfg.agency_id,
-                "site_id": cfg.site_id,
-                "config": cfg.SerializeToString(),
-                "updated_by": caller.subject,
-                "updated_at": now,
-            }
-            exists = s.get(SiteConfigRow, (cfg.agency_id, cfg.site_id))
-            if exists is None:
-                s.execute(insert(SiteConfigRow), [values])
-            else:
-                s.execute(update(SiteConfigRow), [values])
-            self.audit.append(
-                "alerting.site_config",
-                f"{cfg.agency_id}/{cfg.site_id}",
-                details={"duty": len(cfg.duty), "ack_timeout_seconds": cfg.ack_timeout_seconds},
-                agency=cfg.agency_id,
-                actor=caller.subject,
-                session=s,
-            )
-        self.directory.sites[(cfg.agency_id, cfg.site_id)] = cfg
-        return cfg
-
-    def create_route(self, route: pb.SharedRoute, caller: Caller) -> pb.SharedRoute:
-        route.route_id = str(uuid.uuid4())
-        route.created_by = caller.subject
-        route.created_at.CopyFrom(to_timestamp(utcnow()))
-        with self.db.session() as s:
-            s.add(
-                SharedRouteRow(
-                    route_id=route.route_id,
-                    owner_agency_id=route.owner_agency_id,
-                    target_agency_id=route.target_agency_id,
-                    route=route.SerializeToString(),
-                    deleted=False,
-                )
-            )
-            self.audit.append(
-                "alerting.share.create",
-                route.route_id,
-                details={
-                    "target_agency": route.target_agency_id,
-                    "sites": list(route.site_ids),
-                    "types": list(route.types),
-                    "reason": route.reason,
-                },
-                agency=route.owner_agency_id,
-                actor=caller.subject,
-                session=s,
-            )
-        self.directory.routes[route.route_id] = route
-        return route
-
-    def delete_route(self, route_id: str, caller: Caller, reason: str) -> None:
-        route = self.directory.routes.get(route_id)
-        if route is None or (route.owner_agency_id != caller.agency and not caller.has_role("service")):
-            raise NotFound(f"shared route {route_id} not found")
-        with self.db.session() as s:
-            s.execute(update(SharedRouteRow).where(SharedRouteRow.route_id == route_id).values(deleted=True))
-            self.audit.append(
-                "alerting.share.delete",
-                route_id,
-                details={"target_agency": route.target_agency_id, "reason": reason},
-                agency=route.owner_agency_id,
-                actor=caller.subject,
-                session=s,
-            )
-        self.directory.routes.pop(route_id, None)
-
-    def create_webhook(self, hook: pb.Webhook, caller: Caller) -> pb.Webhook:
-        secret = hook.secret
-        hook.webhook_id = str(uuid.uuid4())
-        hook.secret = ""
-        hook.created_by = caller.subject
-        hook.created_at.CopyFrom(to_timestamp(utcnow()))
-        with self.db.session() as s:
-            s.add(
-                WebhookRow(
-                    webhook_id=hook.webhook_id,
-                    agency_id=hook.agency_id,
-                    webhook=hook.SerializeToString(),
-                    secret=secret,
-                    deleted=False,
-                )
-            )
-            # The URL may carry credentials: the audit keeps only the host.
-            host = hook.url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
-            self.audit.append(
-                "alerting.webhook.create",
-                hook.webhook_id,
-                details={"host": host},
-                agency=hook.agency_id,
-                actor=caller.subject,
-                session=s,
-            )
-        self.directory.webhooks[hook.webhook_id] = WebhookTarget(hook, secret)
-        return hook
-
-    def delete_webhook(self, webhook_id: str, caller: Caller) -> None:
-        target = self.directory.webhooks.get(webhook_id)
-        if target is None or (target.webhook.agency_id != caller.agency and not caller.has_role("service")):
-            raise NotFound(f"webhook {webhook_id} not found")
-        with self.db.session() as s:
-            s.execute(update(WebhookRow).where(WebhookRow.webhook_id == webhook_id).values(deleted=True))
-            self.audit.append(
-                "alerting.webhook.delete",
-                webhook_id,
-                agency=target.webhook.agency_id,
-                actor=caller.subject,
-                session=s,
-            )
-        self.directory.webhooks.pop(webhook_id, None)
-
-    def require_owner(self, caller: Caller, agency: str) -> None:
-        if agency != caller.agency and not caller.has_role("service"):
-            raise PermissionDenied(f"agency {caller.agency or '?'} may not configure agency {agency}")
-
-
-class _Batch:
-    """State of one publish transaction: alerts touched so far and the updates to log."""
-
-    def __init__(self, store: AlertStore, s: Session, now: datetime) -> None:
-        self.store = store
-        self.s = s
-        self.now = now
-        self.alerts: dict[str, dict[str, Any]] = {}
-        self.new_ids: set[str] = set()
-        self.dirty: set[str] = set()
-        self.slots: dict[str, str] = {}
-        self.entries: list[_Entry] = []
-        self.open_entry: dict[str, _Entry] = {}
-        self.seen: dict[tuple[str, str], PublishOutcome] = {}
-        self.pg = _is_pg(s)
-        self.cursors: list[int] = []
-
-    def preload(self, items: Sequence[Incoming]) -> None:
-        """Two queries for the whole batch: known event ids and foldable alerts."""
-        keys = [(i.event.agency_id, i.event.event_id) for i in items]
-        p = PublishedEventRow
-        dkeys = {domain.dedup_key(i.event) for i in items if not i.event.resolves}
-        found: list[Any] = []
-        if self.pg:
-            # Resolves can log more than one update per event; more_cursors() covers that rare case.
-            pre = pgbulk.preload(self.s, _WRITE_LOCK, [k[1] for k in keys], list(dkeys), len(items) + 8)
-            known, found, self.cursors = pre.known, pre.foldable, pre.cursors
-        else:
-            known = [
-                dict(r)
-                for r in self.s.execute(
-                    select(p.agency_id, p.event_id, p.alert_id, p.count, p.cursor).where(
-                        tuple_(p.event_id, p.agency_id).in_([(e, a) for a, e in keys])
-                    )
-                ).mappings()
-            ]
-        wanted = set(keys)
-        for r in known:
-            if (r["agency_id"], r["event_id"]) not in wanted:
-                continue
-            self.seen[(r["agency_id"], r["event_id"])] = PublishOutcome(
-                r["event_id"], r["alert_id"], pb.PUBLISH_DISPOSITION_DUPLICATE, r["count"], r["cursor"]
-            )
-        if dkeys and not self.pg:
-            found = list(
-                self.s.execute(select(AlertRow.__table__).where(AlertRow.dedup_slot.in_(dkeys))).mappings()
-            )
-        for row in found:
-            self.alerts[row["alert_id"]] = dict(row)
-            self.slots[row["dedup_slot"]] = row["alert_id"]
-
-    def apply(self, item: Incoming) -> PublishOutcome:
-        return _apply(self, item)
-
-    def flush(self, items: Sequence[Incoming], outcomes: list[PublishOutcome]) -> list[pb.AlertUpdate]:
-        s = self.s
-        for entry in self.entries:
-            if entry.alert is None:
-                entry.alert = self.store.to_proto(self.alerts[entry.alert_id], self.now)
-        changed = [self.alerts[a] for a in self.dirty - self.new_ids]
-        fresh = [self.alerts[a] for a in self.new_ids]
-        log_rows = _update_rows(self.entries, self.now)
-        if self.pg:
-            if len(self.cursors) < len(self.entries):
-                self.cursors += pgbulk.more_cursors(s, len(self.entries) - len(self.cursors))
-            self.store.allocation = (self.cursors[0], self.cursors[-1]) if self.cursors else (0, 0)
-            for entry, row, cursor in zip(self.entries, log_rows, self.cursors, strict=False):
-                entry.cursor = row["cursor"] = cursor
-        else:
-            if changed:
-                # Releases of dedup slots must land before new alerts take the same slot.
-                s.execute(update(AlertRow), changed)
-            if fresh:
-                s.execute(insert(AlertRow), fresh)
-            if self.entries:
-                self.store.allocation = _insert_updates(s, self.entries, self.now)
-        if self.entries:
-            _enqueue_webhooks(s, self.store.directory, self.entries, self.now)
-        rows = []
-        for item, out in zip(items, outcomes, strict=True):
-            if out.entry is not None:
-                out.cursor = out.entry.cursor
-            if out.disposition == pb.PUBLISH_DISPOSITION_DUPLICATE:
-                continue
-            rows.append(
-                {
-                    "agency_id": item.event.agency_id,
-                    "event_id": item.event.event_id,
-                    "alert_id": out.alert_id,
-                    "disposition": out.disposition,
-                    "count": out.count,
-                    "cursor": out.cursor,
-                    "type": item.event.type,
-                    "received_at": self.now,
-                }
-            )
-        if self.pg:
-            pgbulk.write(s, changed, fresh, log_rows, rows)
-        elif rows:
-            s.execute(insert(PublishedEventRow), rows)
-        return [_update_proto(e, self.now) for e in self.entries]
-
-
-def _apply(self: _Batch, item: Incoming) -> PublishOutcome:
-    ev = item.event
-    key = (ev.agency_id, ev.event_id)
-    earlier = self.seen.get(key)
-    if earlier is not None:
-        return PublishOutcome(
-            ev.event_id,
-            earlier.alert_id,
-            pb.PUBLISH_DISPOSITION_DUPLICATE,
-            earlier.count,
-            earlier.cursor,
-            "",
-            earlier.entry,
-        )
-    out = _resolve_by_event(self, item) if ev.resolves else _fold_or_create(self, item)
-    self.seen[key] = out
-    return out
-
-
-def _entry_for(self: _Batch, row: dict[str, Any], kind: int, item: Incoming) -> _Entry:
-    """Folds of one alert within a transaction coalesce into one update (fan-out stays small)."""
-    current = self.open_entry.get(row["alert_id"])
-    if current is not None and kind == pb.ALERT_UPDATE_KIND_UPDATED:
-        current.traceparent = item.traceparent
-        return current
-    entry = _Entry(row["alert_id"], row["agency_id"], kind, item.actor, item.traceparent)
-    self.entries.append(entry)
-    self.open_entry[row["alert_id"]] = entry
-    return entry
-
-
-def _fold_or_create(self: _Batch, item: Incoming) -> PublishOutcome:
-    ev = item.event
-    occurred = domain.occurred_at(ev, self.now)
-    dkey = domain.dedup_key(ev)
-    severity = domain.effective_severity(ev)
-    site = ev.source.site_id
-    alert_id = self.slots.get(dkey)
-    if alert_id is not None:
-        row = self.alerts[alert_id]
-        cooldown = self.store._cooldown(row["agency_id"], row["site_id"])
-        first, last = as_utc(row["first_seen_at"]), as_utc(row["last_seen_at"])
-        if first - cooldown <= occurred <= last + cooldown:
-            row["count"] += 1
-            if occurred >= last:
-                row["last_seen_at"] = occurred
-                row["latest"] = AlertStore._evidence(ev)
-                row["summary"] = ev.summary or row["summary"]
-                row["zone_id"] = ev.zone_id or row["zone_id"]
-            row["first_seen_at"] = min(first, occurred)
-            row["severity"] = max(row["severity"], severity)
-            row["priority"] = domain.priority(row["type"], row["severity"], row["escalation_level"])
-            row["traceparent"] = item.traceparent or row["traceparent"]
-            row["updated_at"] = self.now
-            self.dirty.add(alert_id)
-            entry = _entry_for(self, row, pb.ALERT_UPDATE_KIND_UPDATED, item)
-            return PublishOutcome(
-                ev.event_id, alert_id, pb.PUBLISH_DISPOSITION_FOLDED, row["count"], 0, "", entry
-            )
-        # Cool-down over: the old alert stays open for operators but no longer absorbs events.
-        row["dedup_slot"] = None
-        self.dirty.add(alert_id)
-        del self.slots[dkey]
-    cfg = self.store.directory.site(ev.agency_id, site)
-    timeout = cfg.ack_timeout_seconds if cfg else 0
-    alert_id = str(uuid.uuid4())
-    row = {
-        "alert_id": alert_id,
-        "agency_id": ev.agency_id,
-        "site_id": site,
-        "type": ev.type,
-        "severity": severity,
-        "priority": domain.priority(ev.type, severity, 0),
-        "state": pb.ALERT_STATE_NEW,
-        "count": 1,
-        "first_seen_at": occurred,
-        "last_seen_at": occurred,
-        "source_kind": int(ev.source.kind),
-        "source_id": ev.source.id,
-        "source_name": ev.source.name,
-        "rule_id": ev.rule_id,
-        "subject": ev.subject,
-        "zone_id": ev.zone_id,
-        "dedup_key": dkey,
-        "dedup_slot": dkey,
-        "latest": AlertStore._evidence(ev),
-        "summary": ev.summary,
-        "acknowledged_by": "",
-        "acknowledged_at": None,
-        "resolved_by": "",
-        "resolved_at": None,
-        "outcome": 0,
-        "note": "",
-        "escalation_level": 0,
-        "ack_deadline": self.now + timedelta(seconds=timeout) if timeout else None,
-        "duty_roles": domain.duty_roles(cfg, severity, 0, occurred),
-        "traceparent": item.traceparent,
-        "updated_at": self.now,
-    }
-    self.alerts[alert_id] = row
-    self.slots[dkey] = alert_id
-    self.new_ids.add(alert_id)
-    entry = _entry_for(self, row, pb.ALERT_UPDATE_KIND_CREATED, item)
-    return PublishOutcome(ev.event_id, alert_id, pb.PUBLISH_DISPOSITION_CREATED, 1, 0, "", entry)
-
-
-def _resolve_by_event(self: _Batch, item: Incoming) -> PublishOutcome:
-    ev = item.event
-    types = domain.resolved_types(ev.type)
-
-    def matches(row: dict[str, Any]) -> bool:
-        return (
-            row["agency_id"] == ev.agency_id
-            and row["source_id"] == ev.source.id
-            and row["rule_id"] == ev.rule_id
-            and row["subject"] == ev.subject
-            and row["type"] in types
-            and row["state"] in OPEN_STATES
-        )
-
-    t = AlertRow
-    for found in self.s.execute(
-        select(t.__table__).where(
-            t.agency_id == ev.agency_id,
-            t.source_id == ev.source.id,
-            t.rule_id == ev.rule_id,
-            t.subject == ev.subject,
-            t.type.in_(types),
-            t.state.in_(OPEN_STATES),
-        )
-    ).mappings():
-        self.alerts.setdefault(found["alert_id"], dict(found))
-    targets = [row for row in self.alerts.values() if matches(row)]
-    if not targets:
-        return PublishOutcome(ev.event_id, "", pb.PUBLISH_DISPOSITION_NO_OPEN_ALERT, 0, 0)
-    entry: _Entry | None = None
-    for row in targets:
-        # The alert's pending update shows its state before the resolution.
-        pending = self.open_entry.pop(row["alert_id"], None)
-        if pending is not None and pending.alert is None:
-            pending.alert = self.store.to_proto(row, self.now)
-        row.update(
-            state=pb.ALERT_STATE_RESOLVED,
-            resolved_by=item.actor,
-            resolved_at=self.now,
-            outcome=pb.ALERT_OUTCOME_AUTO_RESOLVED,
-            note=ev.summary or f"resolved by {ev.type}",
-            ack_deadline=None,
-            dedup_slot=None,
-            updated_at=self.now,
-        )
-        if self.slots.get(row["dedup_key"]) == row["alert_id"]:
-            del self.slots[row["dedup_key"]]
-        self.dirty.add(row["alert_id"])
-        entry = _Entry(
-            row["alert_id"], row["agency_id"], pb.ALERT_UPDATE_KIND_RESOLVED, item.actor, item.traceparent
-        )
-        entry.alert = self.store.to_proto(row, self.now)
-        self.entries.append(entry)
-        self.store.audit.append(
-            "alert.resolve",
-            row["alert_id"],
-            details={"outcome": "AUTO_RESOLVED", "event_id": ev.event_id, "event_type": ev.type},
-            agency=row["agency_id"],
-            actor=item.actor,
-            session=self.s,
-        )
-    first = targets[0]
-    return PublishOutcome(
-        ev.event_id, first["alert_id"], pb.PUBLISH_DISPOSITION_RESOLVED, first["count"], 0, "", entry
-    )
-
-
-def _update_rows(entries: list[_Entry], now: datetime) -> list[dict[str, Any]]:
-    return [
-        {
-            "alert_id": e.alert_id,
-            "agency_id": e.agency_id,
-            "kind": e.kind,
-            "actor": e.actor,
-            "traceparent": e.traceparent,
-            "recorded_at": now,
-            "alert": e.alert.SerializeToString() if e.alert is not None else b"",
-        }
-        for e in entries
-    ]
-
-
-def _insert_updates(s: Session, entries: list[_Entry], now: datetime) -> tuple[int, int]:
-    """Append ``entries`` to the log; returns the (first, last) cursor taken."""
-    rows = _update_rows(entries, now)
-    if _is_pg(s):
-        cursors = pgbulk.more_cursors(s, len(rows))
-        for row, cursor in zip(rows, cursors, strict=True):
-            row["cursor"] = cursor
-        pgbulk.write(s, [], [], rows, [])
-    else:
-        cursors = list(
-            s.execute(
-                insert(AlertUpdateRow).returning(AlertUpdateRow.cursor, sort_by_parameter_order=True), rows
-            )
-            .scalars()
-            .all()
-        )
-    for entry, cursor in zip(entries, cursors, strict=True):
-        entry.cursor = int(cursor)
-    return (entries[0].cursor, entries[-1].cursor) if entries else (0, 0)
+def _alert_row(s: Session, alert_id: str) -> RowMapping | None:
+    return s.execute(select(AlertRow.__table__).where(AlertRow.alert_id == alert_id)).mappings().first()
 
 
 def _confirmed(s: Session, row: dict[str, Any]) -> bool:
@@ -937,59 +378,10 @@ def _confirmed(s: Session, row: dict[str, Any]) -> bool:
     return found is not None
 
 
-def _is_pg(s: Session) -> bool:
-    return s.get_bind().dialect.name == "postgresql"
-
-
-def _enqueue_webhooks(s: Session, directory: Directory, entries: list[_Entry], now: datetime) -> None:
-    """Deliveries are queued in the same transaction as the update: none is lost on a crash."""
-    if not directory.webhooks:
-        return
-    rows = []
-    for e in entries:
-        assert e.alert is not None
-        for target in directory.webhooks_for(e.alert):
-            rows.append(
-                {
-                    "webhook_id": target.webhook.webhook_id,
-                    "cursor": e.cursor,
-                    "agency_id": e.agency_id,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "last_error": "",
-                }
-            )
-    if rows:
-        s.execute(insert(WebhookDeliveryRow), rows)
-
-
-def _update_proto(e: _Entry, now: datetime) -> pb.AlertUpdate:
-    return pb.AlertUpdate(
-        cursor=e.cursor,
-        kind=cast(pb.AlertUpdateKind, e.kind),
-        alert=e.alert,
-        traceparent=e.traceparent,
-        recorded_at=to_timestamp(now),
-        actor=e.actor,
-    )
-
-
-def _row_update(r: AlertUpdateRow) -> pb.AlertUpdate:
-    return pb.AlertUpdate(
-        cursor=r.cursor,
-        kind=cast(pb.AlertUpdateKind, r.kind),
-        alert=pb.Alert.FromString(r.alert),
-        traceparent=r.traceparent,
-        recorded_at=to_timestamp(r.recorded_at),
-        actor=r.actor,
-    )
-
-
 def since_until(req: pb.ListAlertsRequest) -> tuple[datetime | None, datetime | None]:
     since = from_timestamp(req.since) if req.HasField("since") else None
     until = from_timestamp(req.until) if req.HasField("until") else None
     return since, until
 
 
-__all__ = ["AlertStore", "Incoming", "PublishOutcome", "Visibility", "row_dict", "since_until"]
+__all__ = ["AlertStore", "Visibility", "since_until"]

@@ -1,8 +1,9 @@
-"""The controller of one drone: its link, telemetry, mission state machine and failsafes.
+"""The controller of one drone: its link, telemetry, mission state machine and controls.
 
-The autopilot stays in charge of flying; this controller tells it what to fly, configures its
-own failsafes, and adds the platform's: return on the battery reserve, operator-visible link
-loss, geofence breach alerts, and the emergency-stop command block.
+The autopilot stays in charge of flying; this controller tells it what to fly (the mission items
+are ``kuzet.drone.mavlink.mission``'s), configures its own failsafes, and adds the platform's:
+return on the battery reserve and geofence breach alerts (``kuzet.drone.failsafes``),
+operator-visible link loss, and the emergency-stop command block.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from kuzet.common.events import new_event
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 from kuzet.drone import geo, planning
+from kuzet.drone.failsafes import Failsafes
 from kuzet.drone.hub import TelemetryHub
 from kuzet.drone.mavlink.autopilot import AUTO, HOLD, LAND, RTL
 from kuzet.drone.mavlink.link import DroneLink, LinkError
+from kuzet.drone.mavlink.mission import fence_items, first_waypoint_seq, mission_items, upload_with_retries
 from kuzet.drone.v1 import drone_pb2
 
 log = logging.getLogger(__name__)
@@ -54,8 +57,6 @@ STREAMS = {
     mav.MAVLINK_MSG_ID_BATTERY_STATUS: 0.2,
 }
 
-BREACH_CLEAR_S = 3.0
-
 Publish = Callable[[common_pb2.Event], None]
 
 
@@ -65,7 +66,7 @@ def _source(drone: drone_pb2.Drone) -> common_pb2.Source:
     )
 
 
-class DroneController:
+class DroneController(Failsafes):
     def __init__(
         self,
         drone: drone_pb2.Drone,
@@ -223,19 +224,9 @@ class DroneController:
             self._on_breach("the autopilot reports a fence breach")
 
     @property
-    def fence_on_board(self) -> bool:
-        """The autopilot takes and enforces the uploaded fence (profile, and its capabilities if known)."""
-        link = self.link
-        if link is None or not link.state.autopilot.enforces_fence:
-            return False
-        caps = link.state.capabilities
-        return caps is None or bool(caps & mav.MAV_PROTOCOL_CAPABILITY_MISSION_FENCE)
-
-    @property
     def first_wp_seq(self) -> int:
-        """Mission seq of the plan's first waypoint: [home,] takeoff, speed, waypoints..., RTL."""
-        home = self.link is not None and self.link.state.autopilot.home_is_item_zero
-        return (1 if home else 0) + 2
+        """Mission seq of the plan's first waypoint (``mission.first_waypoint_seq``)."""
+        return first_waypoint_seq(self.link is not None and self.link.state.autopilot.home_is_item_zero)
 
     @property
     def n_waypoints(self) -> int:
@@ -302,84 +293,6 @@ class DroneController:
     def _autopilot_reason(self, default: str) -> str:
         texts = self.link.state.statustexts if self.link else []
         return texts[-1] if texts else default
-
-    def _check_flight(self) -> None:
-        """Per position sample while armed: battery reserve and zone breach."""
-        link = self.link
-        if link is None or not link.state.armed:
-            if self.breach:
-                self.breach = ""
-            return
-        s = link.state
-        m = self.mission
-        reserve = self.drone.limits.return_reserve_pct
-        if (
-            0 <= s.battery_pct < reserve
-            and not self._battery_rtl
-            and not self.blocked
-            and m is not None
-            and m.state in (MS.MISSION_STATE_IN_PROGRESS, MS.MISSION_STATE_PAUSED, MS.MISSION_STATE_LAUNCHING)
-        ):
-            self._battery_rtl = True
-            reason = f"battery {s.battery_pct:.0f}% below the return reserve {reserve:.0f}%"
-            m.reason = reason
-            self._event(
-                "drone_battery_return",
-                f"drone {self.drone.drone_id} returns: {reason}",
-                {"battery_pct": s.battery_pct, "reserve_pct": reserve},
-            )
-            self._spawn(self._failsafe_rtl(reason))
-        if self.zones and s.have_position:
-            why = planning.zone_breach(s.lat, s.lon, s.rel_alt, self.zones, self.frame)
-            if why:
-                self._inside_since = None
-                if not self.breach:
-                    self._on_breach(why)
-            elif self.breach:
-                # Re-arm the alert only after the drone has been back inside for a while, so GPS
-                # jitter along the fence line does not flood the alert queue.
-                now = time.monotonic()
-                if self._inside_since is None:
-                    self._inside_since = now
-                elif now - self._inside_since > BREACH_CLEAR_S:
-                    self.breach = ""
-
-    def _on_breach(self, why: str) -> None:
-        if self.breach:
-            return
-        self.breach = why
-        self._inside_since = None
-        if not self.fence_on_board and not self.blocked:
-            # Nobody on board acts on the fence: the service brings the drone home itself.
-            self._spawn(self._failsafe_rtl(f"geofence breach: {why}"))
-        s = self.link.state if self.link else None
-        attrs = {"reason": why}
-        self._event(
-            "drone_geofence_breach",
-            f"drone {self.drone.drone_id} breached its geofence: {why}",
-            attrs,
-            location=common_pb2.GeoPoint(latitude=s.lat, longitude=s.lon, altitude_m=s.alt_msl)
-            if s
-            else None,
-        )
-
-    async def _failsafe_rtl(self, reason: str) -> None:
-        try:
-            async with self._cmd_lock:
-                if self.blocked or self.link is None:
-                    return
-                self._commanded_mode = RTL
-                await self.link.set_mode(RTL)
-            if self.mission is not None:
-                self._set_state(MS.MISSION_STATE_RETURNING, f"returning to launch: {reason}")
-        except LinkError as exc:
-            log.error(
-                "drone %s: failsafe RTL not accepted: %s",
-                self.drone.drone_id,
-                exc,
-                extra={"agency": self.drone.agency_id},
-            )
-            self._battery_rtl = False  # try again on the next sample
 
     # ----- outgoing -----------------------------------------------------------------------
 
@@ -541,113 +454,6 @@ class DroneController:
                 "a pilot must re-enable them"
             )
 
-    def _mission_items(self, plan: drone_pb2.PatrolPlan, link: DroneLink) -> list[Any]:
-        m = link.mav
-        items: list[Any] = []
-        home = self.drone.home
-
-        def item(
-            cmd: int,
-            p1: float = 0,
-            p2: float = 0,
-            lat: float = 0,
-            lon: float = 0,
-            alt: float = 0,
-            frame: int = mav.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
-        ) -> None:
-            items.append(
-                m.mission_item_int_encode(
-                    0, 0, len(items), frame, cmd, 0, 1, p1, p2, 0, 0, round(lat * 1e7), round(lon * 1e7), alt
-                )
-            )
-
-        if link.state.autopilot.home_is_item_zero:
-            item(
-                mav.MAV_CMD_NAV_WAYPOINT,
-                lat=home.latitude,
-                lon=home.longitude,
-                alt=home.altitude_m,
-                frame=mav.MAV_FRAME_GLOBAL_INT,
-            )
-        item(mav.MAV_CMD_NAV_TAKEOFF, alt=plan.altitude_m)
-        item(mav.MAV_CMD_DO_CHANGE_SPEED, p1=1, p2=plan.speed_mps)  # 1 = ground speed
-        assert len(items) == self.first_wp_seq
-        for wp in plan.waypoints:
-            item(
-                mav.MAV_CMD_NAV_WAYPOINT,
-                p1=wp.hold_s,
-                lat=wp.latitude,
-                lon=wp.longitude,
-                alt=wp.relative_altitude_m,
-            )
-        item(mav.MAV_CMD_NAV_RETURN_TO_LAUNCH)
-        return items
-
-    def _fence_items(self, link: DroneLink) -> list[Any]:
-        m = link.mav
-        items: list[Any] = []
-        for z in self.zones:
-            cmd = (
-                mav.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION
-                if z.kind == drone_pb2.ZONE_KIND_GEOFENCE
-                else mav.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION
-            )
-            for p in z.polygon:
-                items.append(
-                    m.mission_item_int_encode(
-                        0,
-                        0,
-                        len(items),
-                        mav.MAV_FRAME_GLOBAL,
-                        cmd,
-                        0,
-                        1,
-                        len(z.polygon),
-                        0,
-                        0,
-                        0,
-                        round(p.latitude * 1e7),
-                        round(p.longitude * 1e7),
-                        0,
-                    )
-                )
-        return items
-
-    async def _configure_failsafes(self, link: DroneLink, plan: drone_pb2.PatrolPlan) -> None:
-        ap = link.state.autopilot
-        for name, value in ap.link_loss_params.items():
-            await link.set_param(name, self.timeout_s if value == "timeout" else float(value))
-        ceiling = min(
-            [self.drone.limits.max_altitude_m]
-            + [
-                z.max_altitude_m
-                for z in self.zones
-                if z.kind == drone_pb2.ZONE_KIND_GEOFENCE and z.max_altitude_m > 0
-            ]
-        )
-        if ap.name == "ardupilot":
-            await link.set_param("FENCE_ALT_MAX", ceiling)
-            await link.set_param("RTL_ALT", plan.altitude_m * 100.0)  # centimetres
-        for param, setting in ap.fence_params.items():
-            await link.set_param(param, setting)
-
-    async def _upload(self, link: DroneLink, items: list[Any], mission_type: int, attempts: int = 3) -> None:
-        """A whole transfer again when one fails (the vehicle cancelled it, or went silent)."""
-        for attempt in range(1, attempts + 1):
-            try:
-                await link.upload(items, mission_type)
-                return
-            except LinkError as exc:
-                if attempt == attempts:
-                    raise
-                log.warning(
-                    "drone %s: upload attempt %d failed (%s), retrying",
-                    self.drone.drone_id,
-                    attempt,
-                    exc,
-                    extra={"agency": self.drone.agency_id},
-                )
-
     async def dispatch(self, plan: drone_pb2.PatrolPlan, pilot: str) -> drone_pb2.Mission:
         self._require_unblocked()
         async with self._cmd_lock:
@@ -697,9 +503,16 @@ class DroneController:
             try:
                 await self._configure_failsafes(link, plan)
                 ap = link.state.autopilot
+                d = self.drone
                 if self.fence_on_board:
-                    await self._upload(link, self._fence_items(link), mav.MAV_MISSION_TYPE_FENCE)
-                await self._upload(link, self._mission_items(plan, link), mav.MAV_MISSION_TYPE_MISSION)
+                    fence = fence_items(link, self.zones)
+                    await upload_with_retries(
+                        link, fence, mav.MAV_MISSION_TYPE_FENCE, drone_id=d.drone_id, agency_id=d.agency_id
+                    )
+                items = mission_items(link, plan, d.home)
+                await upload_with_retries(
+                    link, items, mav.MAV_MISSION_TYPE_MISSION, drone_id=d.drone_id, agency_id=d.agency_id
+                )
                 self._set_state(MS.MISSION_STATE_LAUNCHING, "")
                 if ap.takeoff_mode is not None:
                     await link.set_mode(ap.takeoff_mode)
