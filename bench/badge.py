@@ -176,9 +176,9 @@ asyncio.run(main())
 BARE_DEVICE_SERVER = """
 import asyncio, sys
 import grpc
-from kuzet.badge.grpcwire import WireEndpoint
+from kuzet.badge.telemetry.grpcwire import WireEndpoint
 from kuzet.badge.v1 import badge_pb2 as A
-from kuzet.badge.wire import CONNECT, http2_framing
+from kuzet.badge.telemetry.wire import CONNECT, http2_framing
 
 
 class Bare:

@@ -28,8 +28,8 @@ import pytest
 from hpack import Encoder
 
 from kuzet.badge import credentials
-from kuzet.badge import h2grpc as h2
 from kuzet.badge.sim import SimBadge
+from kuzet.badge.telemetry import h2grpc as h2
 from kuzet.badge.v1 import badge_pb2 as A
 from kuzet.badge.v1 import badge_pb2_grpc
 

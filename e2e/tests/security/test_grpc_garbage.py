@@ -27,8 +27,8 @@ from hpack import Decoder, Encoder
 
 from kuzet.alerting.config import AlertingSettings
 from kuzet.alerting.v1 import alerting_pb2
-from kuzet.badge import h2grpc as h2
 from kuzet.badge.config import BadgeSettings
+from kuzet.badge.telemetry import h2grpc as h2
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.config import ServiceSettings

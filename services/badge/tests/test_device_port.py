@@ -17,10 +17,10 @@ import pytest
 from hpack import Decoder, Encoder
 
 from kuzet.badge import credentials
-from kuzet.badge import h2grpc as h2
 from kuzet.badge.loadgen import run_load
 from kuzet.badge.server import BadgeApp
 from kuzet.badge.sim import register_badges
+from kuzet.badge.telemetry import h2grpc as h2
 from kuzet.badge.v1 import badge_pb2 as A
 from kuzet.badge.v1 import badge_pb2_grpc
 from kuzet.common.caller import caller_metadata
@@ -97,7 +97,10 @@ class RawClient:
 async def app(request: pytest.FixtureRequest, make_app: Callable[..., Any]) -> BadgeApp:
     application: BadgeApp = await make_app(device_http2=request.param)
     framing = application.device.endpoint.framing
-    assert framing.__module__ == {"builtin": "kuzet.badge.h2grpc", "h2": "kuzet.badge.h2lib"}[request.param]
+    assert (
+        framing.__module__
+        == {"builtin": "kuzet.badge.telemetry.h2grpc", "h2": "kuzet.badge.telemetry.h2lib"}[request.param]
+    )
     return application
 
 

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from kuzet.badge.h2limits import Limits
+from kuzet.badge.telemetry.h2limits import Limits
 from kuzet.common.config import ServiceSettings
 
 
@@ -17,14 +17,14 @@ class BadgeSettings(ServiceSettings):
     service_name: ClassVar[str] = "badge"
     default_port: ClassVar[int] = 50055
 
-    # The device port: badges' Connect streams over the lean HTTP/2 endpoint (see wire.py).
+    # The device port: badges' Connect streams over the lean HTTP/2 endpoint (see telemetry/wire.py).
     device_port: int = Field(default=50065, ge=0, le=65535, description="port badges connect to")
     device_http2: Literal["builtin", "h2"] = Field(
         default="builtin",
-        description="HTTP/2 framing and HPACK of the device port: builtin (h2grpc.py) or h2 (the h2 "
-        "package, h2lib.py); the same calls and limits. builtin stays the default: h2 costs 1.9-2.3x its "
-        "CPU per report and ack on a bare port (103-130 against 54-60 us), 1.2-1.6x the whole service's, "
-        "and 5x its memory per idle connection (18 against 4 KiB); see docs/performance.md",
+        description="HTTP/2 framing and HPACK of the device port: builtin (telemetry/h2grpc.py) or h2 "
+        "(the h2 package, telemetry/h2lib.py); the same calls and limits. builtin stays the default: h2 "
+        "costs 1.9-2.3x its CPU per report and ack on a bare port (103-130 against 54-60 us), 1.2-1.6x the "
+        "whole service's, and 5x its memory per idle connection (18 against 4 KiB); see docs/performance.md",
     )
     device_max_streams: int = Field(
         default=1000, ge=1, description="concurrent Connect streams one connection may carry"

@@ -33,7 +33,7 @@ from pathlib import Path
 from hpack import Decoder, Encoder
 
 from kuzet.badge import credentials
-from kuzet.badge import h2grpc as h2
+from kuzet.badge.telemetry import h2grpc as h2
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.v1 import common_pb2
 from kuzet.common.waiting import within

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuzet.badge import convert, credentials
-from kuzet.badge.hub import TelemetryHub
 from kuzet.badge.models import BadgeRow, IncidentBadgeRow, IncidentRow, ShiftRow
+from kuzet.badge.telemetry.hub import TelemetryHub
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.audit import AuditLog
 from kuzet.common.caller import Caller
@@ -288,7 +288,7 @@ class Registry:
             self.hub.set_incident(badge_id, request.incident_id, now.timestamp())
             live = self.hub.badges.get(badge_id)
             if request.command_recording and live is not None:
-                # Stored and sent by whichever replica holds the badge's stream (commands.py).
+                # Stored and sent by whichever replica holds the badge's stream (telemetry/commands.py).
                 await self.hub.send_command(
                     live,
                     A.BadgeCommand(

@@ -13,15 +13,15 @@ from grpc_health.v1 import health_pb2
 
 from kuzet.badge.config import BadgeSettings
 from kuzet.badge.evidence import EvidenceStore
-from kuzet.badge.hub import TelemetryHub
-from kuzet.badge.link import QueuedLink
-from kuzet.badge.live import BadgeLive
 from kuzet.badge.records import Records
 from kuzet.badge.registry import Registry
-from kuzet.badge.rules import RuleEngine
-from kuzet.badge.session import ConnectSessions
+from kuzet.badge.telemetry.hub import TelemetryHub
+from kuzet.badge.telemetry.link import QueuedLink
+from kuzet.badge.telemetry.live import BadgeLive
+from kuzet.badge.telemetry.rules import RuleEngine
+from kuzet.badge.telemetry.session import ConnectSessions
+from kuzet.badge.telemetry.wire import DeviceEndpoint
 from kuzet.badge.v1 import badge_pb2, badge_pb2_grpc
-from kuzet.badge.wire import DeviceEndpoint
 from kuzet.common.audit import open_audit_log
 from kuzet.common.auditservice import AuditServicer
 from kuzet.common.caller import Caller, current_caller, service_caller
@@ -180,7 +180,7 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
                         yield A.WatchBadgeStatesResponse(state=changed.to_proto())
 
     async def GetTelemetryHistory(self, request: Any, context: Any) -> badge_pb2.GetTelemetryHistoryResponse:
-        from kuzet.badge.history import read_history
+        from kuzet.badge.telemetry.history import read_history
 
         live = self._live(current_caller(), request.badge_id)
         return await read_history(
@@ -348,7 +348,7 @@ async def _report_replicas(server: GrpcServer, hub: TelemetryHub) -> None:
 
 
 async def _lead_forever() -> None:
-    """The rules leader's work is done by streams.py while ``is_leader`` holds."""
+    """The rules leader's work is done by telemetry/streams.py while ``is_leader`` holds."""
     await asyncio.Event().wait()
 
 
@@ -377,7 +377,7 @@ async def build_app(
     rules = RuleEngine(settings, sink.publish)
     replica_id = settings.replica_id or pod_identity()
     hub = TelemetryHub(settings, database, rules, replica_id)
-    # One replica judges the badges connected to none (streams.py); the others stand by.
+    # One replica judges the badges connected to none (telemetry/streams.py); the others stand by.
     rules_lock = open_lease_lock(
         "kuzet-badge-rules", database=database, identity=replica_id, lease_duration_s=settings.stream_lease_s
     )

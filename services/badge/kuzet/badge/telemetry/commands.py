@@ -19,9 +19,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from kuzet.badge.config import BadgeSettings
-from kuzet.badge.link import BadgeLink
-from kuzet.badge.live import BadgeLive
 from kuzet.badge.models import CommandRow, StreamHolderRow
+from kuzet.badge.telemetry.link import BadgeLink
+from kuzet.badge.telemetry.live import BadgeLive
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.db import Database
 from kuzet.common.pglisten import listen

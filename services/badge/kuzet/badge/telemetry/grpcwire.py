@@ -19,7 +19,7 @@ from typing import Protocol
 
 import grpc
 
-from kuzet.badge.h2limits import Limits, PeerBudget
+from kuzet.badge.telemetry.h2limits import Limits, PeerBudget
 from kuzet.common.waiting import wait_set, within
 
 log = logging.getLogger(__name__)

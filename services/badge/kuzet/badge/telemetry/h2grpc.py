@@ -30,7 +30,7 @@ from collections import deque
 from hpack import Decoder
 from hpack.exceptions import HPACKError
 
-from kuzet.badge.grpcwire import (
+from kuzet.badge.telemetry.grpcwire import (
     CONNECTION_RECEIVE_WINDOW,
     PREFACE,
     RECEIVE_WINDOW,
@@ -41,7 +41,7 @@ from kuzet.badge.grpcwire import (
     WireStream,
     grpc_message,
 )
-from kuzet.badge.h2limits import Flood
+from kuzet.badge.telemetry.h2limits import Flood
 
 log = logging.getLogger(__name__)
 

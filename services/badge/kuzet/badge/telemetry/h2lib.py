@@ -42,7 +42,7 @@ from h2.exceptions import ProtocolError as H2ProtocolError
 from h2.settings import SettingCodes, Settings
 from hyperframe.frame import GoAwayFrame
 
-from kuzet.badge.grpcwire import (
+from kuzet.badge.telemetry.grpcwire import (
     CONNECTION_RECEIVE_WINDOW,
     PREFACE,
     RECEIVE_WINDOW,
@@ -53,7 +53,7 @@ from kuzet.badge.grpcwire import (
     WireStream,
     grpc_message,
 )
-from kuzet.badge.h2limits import Flood
+from kuzet.badge.telemetry.h2limits import Flood
 
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuzet.badge import convert
-from kuzet.badge.commands import CommandRouter
 from kuzet.badge.config import BadgeSettings
-from kuzet.badge.follow import Changes, read_changes
-from kuzet.badge.link import BadgeLink
-from kuzet.badge.live import BadgeLive
 from kuzet.badge.models import BadgeRow, BadgeStateRow, IncidentBadgeRow, IncidentRow, TelemetryRow
-from kuzet.badge.rules import RuleEngine
-from kuzet.badge.streams import StreamHolders
+from kuzet.badge.telemetry.commands import CommandRouter
+from kuzet.badge.telemetry.follow import Changes, read_changes
+from kuzet.badge.telemetry.link import BadgeLink
+from kuzet.badge.telemetry.live import BadgeLive
+from kuzet.badge.telemetry.rules import RuleEngine
+from kuzet.badge.telemetry.streams import StreamHolders
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.caller import Caller
 from kuzet.common.db import Database
@@ -93,7 +93,7 @@ class TelemetryHub:
         last_seen_type = BadgeStateRow.__table__.c.last_seen.type
         self._bind_time = last_seen_type.bind_processor(database.engine.dialect) or (lambda value: value)
         self.stats = {"reports": 0, "duplicates": 0, "written": 0, "write_errors": 0}
-        # Whether this replica judges the badges connected to none (server.py elects the leader).
+        # Whether this replica judges the badges connected to none (kuzet.badge.server elects the leader).
         self.leading: Callable[[], bool] = lambda: True
         # Several replicas share the database: who holds which stream, and commands for badges.
         self.streams = StreamHolders(

@@ -14,7 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from kuzet.badge.v1 import badge_pb2
 
 if TYPE_CHECKING:
-    from kuzet.badge.link import BadgeLink
+    from kuzet.badge.telemetry.link import BadgeLink
 
 
 @dataclass(slots=True)
@@ -24,7 +24,7 @@ class BadgeLive:
     unit_id: str = ""
     officer_id: str = ""
     status: int = badge_pb2.BADGE_STATUS_ACTIVE
-    # Hash of the device token (credentials.py); empty: the device port refuses the badge.
+    # Hash of the device token (kuzet.badge.credentials); empty: the device port refuses the badge.
     credential_hash: str = ""
 
     # Acknowledgement: every seq <= received_hwm has arrived; seqs above it that arrived are in

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kuzet.badge.config import BadgeSettings
-from kuzet.badge.live import BadgeLive
+from kuzet.badge.telemetry.live import BadgeLive
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.events import new_event
 from kuzet.common.v1 import common_pb2

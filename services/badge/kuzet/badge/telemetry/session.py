@@ -6,9 +6,9 @@ import logging
 
 from kuzet.badge import convert
 from kuzet.badge.config import BadgeSettings
-from kuzet.badge.hub import TelemetryHub
-from kuzet.badge.link import BadgeLink
-from kuzet.badge.live import BadgeLive
+from kuzet.badge.telemetry.hub import TelemetryHub
+from kuzet.badge.telemetry.link import BadgeLink
+from kuzet.badge.telemetry.live import BadgeLive
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.caller import Caller
 from kuzet.common.errors import FailedPrecondition, InvalidArgument, PermissionDenied

@@ -26,9 +26,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kuzet.badge.config import BadgeSettings
-from kuzet.badge.live import BadgeLive
 from kuzet.badge.models import StreamHolderRow
-from kuzet.badge.rules import RuleEngine
+from kuzet.badge.telemetry.live import BadgeLive
+from kuzet.badge.telemetry.rules import RuleEngine
 from kuzet.common.db import Database
 from kuzet.common.waiting import wait_set
 

@@ -4,7 +4,7 @@ The device port carries only Connect, the one call every badge holds open all sh
 port (grpc.aio) keeps every other call and Connect as well for clients inside the cluster.
 
 The device port faces badges in the field, so caller metadata means nothing here: every stream
-presents its badge's own device token (credentials.py) and is bound to that badge and its agency.
+presents its badge's own device token (kuzet.badge.credentials) and is bound to that badge and its agency.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from google.protobuf.message import DecodeError
 from opentelemetry import propagate, trace
 
 from kuzet.badge import credentials
-from kuzet.badge.grpcwire import StreamRefused, WireConnection, WireEndpoint, WireStream
-from kuzet.badge.h2grpc import H2GrpcConnection
-from kuzet.badge.h2limits import Limits
-from kuzet.badge.hub import TelemetryHub
-from kuzet.badge.live import BadgeLive
-from kuzet.badge.session import ConnectSessions
+from kuzet.badge.telemetry.grpcwire import StreamRefused, WireConnection, WireEndpoint, WireStream
+from kuzet.badge.telemetry.h2grpc import H2GrpcConnection
+from kuzet.badge.telemetry.h2limits import Limits
+from kuzet.badge.telemetry.hub import TelemetryHub
+from kuzet.badge.telemetry.live import BadgeLive
+from kuzet.badge.telemetry.session import ConnectSessions
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.caller import Caller
 from kuzet.common.errors import InvalidArgument, KuzetError, PermissionDenied, Unauthenticated
@@ -41,7 +41,7 @@ def http2_framing(name: str) -> Callable[[WireEndpoint], WireConnection]:
     """The framing KUZET_BADGE_DEVICE_HTTP2 names: ``builtin`` (h2grpc.py) or ``h2`` (h2lib.py)."""
     if name == "h2":
         # Imported only when chosen: the default path does not load the h2 package.
-        from kuzet.badge.h2lib import H2LibConnection
+        from kuzet.badge.telemetry.h2lib import H2LibConnection
 
         return H2LibConnection
     return H2GrpcConnection
