@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 # in memory without bound when the database stalls.
 MAX_BUFFERED = 200_000
 # Badges handled per pass of the loop by the periodic jobs over all of them.
-STATE_SLICE = 500
-STATE_SLICE_PAUSE_S = 0.01
+STATE_SLICE = 250
+STATE_SLICE_PAUSE_S = 0.03
 
 
 @dataclass
@@ -64,8 +64,8 @@ class TelemetryHub:
         self.database = database
         self.rules = rules
         self.badges: dict[str, BadgeLive] = {}
-        # (badge, report, device time, receipt time, received_hwm right after this report)
-        self._buffer: list[tuple[BadgeLive, badge_pb2.TelemetryReport, float, float, int]] = []
+        # (badge, seq, serialized report, device time, receipt time, received_hwm right after it)
+        self._buffer: list[tuple[BadgeLive, int, bytes, float, float, int]] = []
         self._dirty: set[str] = set()
         # Badges the registry mirror has applied a row of (a new BadgeLive is announced once).
         self._seen: set[str] = set()
@@ -104,6 +104,7 @@ class TelemetryHub:
             replica_id,
             leading=lambda: self.leading(),
             changed=self.changed,
+            write_lock=self._write_lock,
         )
         self.commands = CommandRouter(settings, database, self.badges)
 
@@ -194,7 +195,9 @@ class TelemetryHub:
         if proto.HasField("last_report"):
             device_ts = proto.last_report.device_time.ToNanoseconds() / 1e9
             if device_ts >= live.last_device_ts:
-                live.last_report, live.last_device_ts = proto.last_report, device_ts
+                live.set_last_report(
+                    proto.last_report.SerializeToString(), proto.last_report.recording, device_ts
+                )
         live.panic_active = proto.panic_active
         return proto
 
@@ -277,10 +280,10 @@ class TelemetryHub:
             raise ResourceExhausted("telemetry store is behind; retry later")
         device_ts = report.device_time.seconds + report.device_time.nanos / 1e9
         is_latest = device_ts >= live.last_device_ts
+        data = report.SerializeToString()
         if is_latest:
-            live.last_report = report
-            live.last_device_ts = device_ts
-        self._buffer.append((live, report, device_ts, now, live.received_hwm))
+            live.set_last_report(data, report.recording, device_ts)
+        self._buffer.append((live, report.seq, data, device_ts, now, live.received_hwm))
         lost = live.signal_lost
         self.rules.on_report(live, report, is_latest, now)
         if lost and not live.signal_lost:
@@ -362,7 +365,7 @@ class TelemetryHub:
             batch = self._buffer[: self.settings.history_batch_max]
             # Every seq up to a row's hwm arrived no later than that row, so it is in this batch or
             # an earlier one: once the batch commits it is all stored.
-            marks = {live.badge_id: (live, hwm) for live, _, _, _, hwm in batch}
+            marks = {live.badge_id: (live, hwm) for live, _, _, _, _, hwm in batch}
             async with self._write_lock:
                 await asyncio.to_thread(self._insert_rows, batch)
             del self._buffer[: len(batch)]
@@ -373,12 +376,10 @@ class TelemetryHub:
                     if live.link is not None:
                         live.link.send_ack(hwm)
 
-    def _insert_rows(
-        self, batch: list[tuple[BadgeLive, badge_pb2.TelemetryReport, float, float, int]]
-    ) -> None:
+    def _insert_rows(self, batch: list[tuple[BadgeLive, int, bytes, float, float, int]]) -> None:
         rows = [
-            (live.badge_id, report.seq, int(device_ts * 1e6), int(received * 1e6), report.SerializeToString())
-            for live, report, device_ts, received, _ in batch
+            (live.badge_id, seq, int(device_ts * 1e6), int(received * 1e6), data)
+            for live, seq, data, device_ts, received, _ in batch
         ]
         with self.database.engine.begin() as connection:
             connection.exec_driver_sql(self._insert_sql, rows)

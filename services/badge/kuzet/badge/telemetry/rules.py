@@ -126,7 +126,7 @@ class RuleEngine:
             )
 
     def _check_recording(self, live: BadgeLive, now: float) -> None:
-        recording = live.last_report is not None and live.last_report.recording == RECORDING_ON
+        recording = live.recording == RECORDING_ON
         due = (
             bool(live.incident_id)
             and not recording
@@ -134,9 +134,7 @@ class RuleEngine:
         )
         if due and not live.recording_alert_open:
             live.recording_alert_open = True
-            state = (
-                badge_pb2.RecordingState.Name(live.last_report.recording) if live.last_report else "NO_REPORT"
-            )
+            state = badge_pb2.RecordingState.Name(live.recording) if live.last_report_bytes else "NO_REPORT"
             self._fire(
                 live,
                 "badge_recording_off",

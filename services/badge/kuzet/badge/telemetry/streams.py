@@ -35,6 +35,8 @@ from kuzet.common.waiting import wait_set
 log = logging.getLogger(__name__)
 
 H = StreamHolderRow
+RENEW_SLICE = 250
+RENEW_SLICE_PAUSE_S = 0.03
 
 
 def _us(seconds: float) -> int:
@@ -73,6 +75,7 @@ class StreamHolders:
         *,
         leading: Callable[[], bool],
         changed: Callable[[BadgeLive], None],
+        write_lock: asyncio.Lock,
     ) -> None:
         self.settings = settings
         self.database = database
@@ -81,6 +84,9 @@ class StreamHolders:
         self.replica_id = replica_id
         self.leading = leading
         self._changed = changed
+        # The hub's lock over the telemetry writes: on SQLite a second writer waiting for the
+        # database lock backs off in sleeps of up to 100 ms, which every waiting ack would sit through.
+        self._write_lock = write_lock
         self._ops: list[_Op] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -197,7 +203,8 @@ class StreamHolders:
             return resolve
 
         try:
-            resolve = await self.database.run(write)
+            async with self._write_lock:
+                resolve = await self.database.run(write)
         except Exception:
             self._ops[:0] = ops
             raise
@@ -223,13 +230,17 @@ class StreamHolders:
         expires = _us(now + self.settings.stream_lease_s)
         rows = [(expires, _us(self.badges[b].last_seen), b, self.replica_id) for b in held]
 
-        def write(session: Session) -> None:
+        def write(session: Session, chunk: list[tuple[int, int, str, str]]) -> None:
             # As the driver's executemany, without SQLAlchemy's per-row parameter processing: at
             # 10,000 badges that processing held the GIL for ~100 ms, stalling every ack.
-            session.connection().exec_driver_sql(self._renew_sql, rows)
+            session.connection().exec_driver_sql(self._renew_sql, chunk)
 
-        if rows:
-            await self.database.run(write)
+        # In slices between the telemetry writes, as the hub's state writer does.
+        for start in range(0, len(rows), RENEW_SLICE):
+            if start:
+                await asyncio.sleep(RENEW_SLICE_PAUSE_S)
+            async with self._write_lock:
+                await self.database.run(write, rows[start : start + RENEW_SLICE])
 
         def others(session: Session) -> list[tuple[str, int]]:
             query = select(H.badge_id, H.expires_at_us).where(H.replica_id != self.replica_id)
