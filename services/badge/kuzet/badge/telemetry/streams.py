@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -84,9 +85,11 @@ class StreamHolders:
         self.replica_id = replica_id
         self.leading = leading
         self._changed = changed
-        # The hub's lock over the telemetry writes: on SQLite a second writer waiting for the
-        # database lock backs off in sleeps of up to 100 ms, which every waiting ack would sit through.
-        self._write_lock = write_lock
+        # On SQLite, the hub's lock over the telemetry writes: a second writer waiting for the
+        # database lock backs off in sleeps of up to 100 ms, which every waiting ack would sit
+        # through. PostgreSQL takes concurrent writers, and 10,000 claims written at once (each a
+        # round trip) would hold the history writer back for seconds: a lock of its own there.
+        self._write_lock = write_lock if database.is_sqlite else asyncio.Lock()
         self._ops: list[_Op] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -170,36 +173,47 @@ class StreamHolders:
         now = time.time()
         expires = _us(now + self.settings.stream_lease_s)
 
+        claim_sql = self._upsert.values(
+            badge_id=bindparam("b"),
+            replica_id=self.replica_id,
+            expires_at_us=expires,
+            last_seen_us=_us(now),
+            signal_lost=False,
+        ).on_conflict_do_update(
+            index_elements=[H.badge_id],
+            set_={"replica_id": self.replica_id, "expires_at_us": expires, "last_seen_us": _us(now)},
+        )
+        release_sql = (
+            update(H)
+            .where(H.badge_id == bindparam("b"), H.replica_id == self.replica_id)
+            .values(expires_at_us=0, last_seen_us=bindparam("seen"))
+        )
+
         def write(session: Session) -> list[_Claim]:
-            resolve = []
-            for op in ops:
-                badge_id = op.live.badge_id
-                if isinstance(op, _Claim):
-                    statement = self._upsert.values(
-                        badge_id=badge_id,
-                        replica_id=self.replica_id,
-                        expires_at_us=expires,
-                        last_seen_us=_us(now),
-                        signal_lost=False,
-                    ).on_conflict_do_update(
-                        index_elements=[H.badge_id],
-                        set_={
-                            "replica_id": self.replica_id,
-                            "expires_at_us": expires,
-                            "last_seen_us": _us(now),
-                        },
-                    )
-                    session.execute(statement)
-                    if self._clear_lost(session, badge_id) and not op.knew_lost:
-                        resolve.append(op)
-                elif isinstance(op, _Release):
-                    session.execute(
-                        update(H)
-                        .where(H.badge_id == badge_id, H.replica_id == self.replica_id)
-                        .values(expires_at_us=0, last_seen_us=_us(op.last_seen))
-                    )
-                else:
-                    self._clear_lost(session, badge_id)
+            # Consecutive operations of one kind in one statement each (a badge may connect,
+            # leave and come back within one flush: their order is kept). 10,000 badges
+            # connecting at once were 20,000 round trips on PostgreSQL, for seconds.
+            resolve: list[_Claim] = []
+            connection = session.connection()
+            for kind, run in itertools.groupby(ops, key=type):
+                group = list(run)
+                ids = [op.live.badge_id for op in group]
+                if kind is _Release:
+                    rows = [
+                        {"b": op.live.badge_id, "seen": _us(op.last_seen)}
+                        for op in group
+                        if isinstance(op, _Release)
+                    ]
+                    connection.execute(release_sql, rows)
+                    continue
+                lost = self._clear_lost(session, ids)
+                if kind is _Claim:
+                    connection.execute(claim_sql, [{"b": badge_id} for badge_id in ids])
+                    resolve += [
+                        op
+                        for op in group
+                        if isinstance(op, _Claim) and op.live.badge_id in lost and not op.knew_lost
+                    ]
             return resolve
 
         try:
@@ -216,11 +230,18 @@ class StreamHolders:
             self._changed(live)
 
     @staticmethod
-    def _clear_lost(session: Session, badge_id: str) -> bool:
-        cleared = session.execute(
-            update(H).where(H.badge_id == badge_id, H.signal_lost.is_(True)).values(signal_lost=False)
-        )
-        return bool(cleared.rowcount)  # type: ignore[attr-defined]
+    def _clear_lost(session: Session, badge_ids: list[str]) -> set[str]:
+        """Close the open signal-lost of these badges; the ones that had one."""
+        cleared: set[str] = set()
+        for start in range(0, len(badge_ids), RENEW_SLICE):
+            query = (
+                update(H)
+                .where(H.badge_id.in_(badge_ids[start : start + RENEW_SLICE]), H.signal_lost.is_(True))
+                .values(signal_lost=False)
+                .returning(H.badge_id)
+            )
+            cleared.update(session.scalars(query))
+        return cleared
 
     async def _renew(self) -> None:
         """Renew the claims on the badges connected here; close streams another replica took."""
