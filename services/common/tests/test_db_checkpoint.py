@@ -32,19 +32,11 @@ def test_the_checkpointer_thread_copies_the_wal_into_the_database(tmp_path: Path
     database = Database(f"sqlite:///{path}")
     try:
         _fill(database, 4)
-        # Written to the WAL only (SQLite's automatic checkpoint is off): the file is still small.
-        assert path.stat().st_size < 1_000_000
+        # Commits leave it in the WAL (test above); the thread moves it into the file.
         deadline = time.monotonic() + 5 * CHECKPOINT_INTERVAL_S + 5
         while path.stat().st_size < 4_000_000:
             assert time.monotonic() < deadline, "the WAL was never checkpointed"
             time.sleep(0.1)
-        # Once checkpointed to its end (the thread may still be copying: finish it here), the WAL
-        # is written from its start again instead of growing.
-        database.checkpoint()
-        wal = Path(f"{path}-wal")
-        size = wal.stat().st_size
-        _fill(database, 2)
-        assert wal.stat().st_size <= size
     finally:
         database.dispose()
 
