@@ -1,13 +1,12 @@
-"""SQLite's WAL is checkpointed by kuzet.common.db's own thread, never inside a writer's commit."""
+"""A database that owns its checkpoints: SQLite commits never checkpoint its WAL, checkpoint() does."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from sqlalchemy import text
 
-from kuzet.common.db import CHECKPOINT_INTERVAL_S, Database
+from kuzet.common.db import Database
 
 
 def _fill(database: Database, megabytes: int) -> None:
@@ -18,35 +17,37 @@ def _fill(database: Database, megabytes: int) -> None:
             connection.execute(text("INSERT INTO blobs (data) VALUES (randomblob(262144))"))
 
 
-def test_commits_do_not_checkpoint(tmp_path: Path) -> None:
-    database = Database(f"sqlite:///{tmp_path / 'a.db'}")
-    try:
-        with database.engine.connect() as connection:
-            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
-    finally:
-        database.dispose()
+def test_commits_checkpoint_only_where_sqlite_does_it(tmp_path: Path) -> None:
+    for own, expected in ((True, 0), (False, 1000)):
+        database = Database(f"sqlite:///{tmp_path / f'{own}.db'}", own_checkpoints=own)
+        try:
+            with database.engine.connect() as connection:
+                assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == expected
+        finally:
+            database.dispose()
 
 
-def test_the_checkpointer_thread_copies_the_wal_into_the_database(tmp_path: Path) -> None:
+def test_checkpoint_copies_the_wal_into_the_database(tmp_path: Path) -> None:
     path = tmp_path / "b.db"
-    database = Database(f"sqlite:///{path}")
+    database = Database(f"sqlite:///{path}", own_checkpoints=True)
     try:
         _fill(database, 4)
-        # Commits leave it in the WAL (test above); the thread moves it into the file.
-        deadline = time.monotonic() + 5 * CHECKPOINT_INTERVAL_S + 5
-        while path.stat().st_size < 4_000_000:
-            assert time.monotonic() < deadline, "the WAL was never checkpointed"
-            time.sleep(0.1)
+        assert path.stat().st_size < 1_000_000, "a commit checkpointed"
+        database.checkpoint()
+        assert path.stat().st_size > 4_000_000
     finally:
         database.dispose()
 
 
-def test_a_disposed_database_is_left_alone(tmp_path: Path) -> None:
+def test_checkpoint_leaves_a_removed_database_removed(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
-    database = Database(f"sqlite:///{path}")
-    _fill(database, 1)
-    database.dispose()
-    path.unlink()
-    Path(f"{path}-wal").unlink(missing_ok=True)
-    time.sleep(2 * CHECKPOINT_INTERVAL_S + 0.5)
-    assert not path.exists(), "a checkpoint must not create the database file again"
+    database = Database(f"sqlite:///{path}", own_checkpoints=True)
+    try:
+        _fill(database, 1)
+        database.engine.dispose()
+        path.unlink()
+        Path(f"{path}-wal").unlink(missing_ok=True)
+        database.checkpoint()
+        assert not path.exists()
+    finally:
+        database.dispose()

@@ -107,7 +107,7 @@ async def build_app(
     device_port: int | None = None,
 ) -> BadgeApp:
     """Wire the service. Without ``sink`` events go to alerting through kuzet.common.eventsink."""
-    database = Database(settings.effective_database_url)
+    database = Database(settings.effective_database_url, own_checkpoints=True)
     await asyncio.to_thread(migrate, database, "kuzet.badge.migrations")
     audit = await asyncio.to_thread(open_audit_log, settings, database)
     await audit.start()

@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import threading
-import time
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -26,8 +23,6 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-# How often the WAL of every open SQLite database is checkpointed, off the writers' path.
-CHECKPOINT_INTERVAL_S = 1.0
 
 # A 64-bit autoincrement key: SQLite only autoincrements an INTEGER PRIMARY KEY, PostgreSQL
 # needs 64 bits for logs that grow by thousands of rows a minute.
@@ -42,7 +37,11 @@ def normalise_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, own_checkpoints: bool = False) -> None:
+        """``own_checkpoints``: on SQLite, commits never checkpoint the WAL; the owner calls
+        ``checkpoint()`` (SQLite's automatic one runs inside the commit that crosses 1,000 WAL
+        pages, fsyncs included: at 10,000 badge reports a second, a 100-200 ms commit every few
+        seconds, every acknowledgement waiting behind it)."""
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -57,11 +56,14 @@ class Database:
                 if parsed.database not in (None, "", ":memory:")
                 else pool.StaticPool,
             )
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(
+                self.engine,
+                "connect",
+                _sqlite_pragmas_own_checkpoints if own_checkpoints else _sqlite_pragmas,
+            )
             event.listen(self.engine, "begin", _begin_immediate)
             if parsed.database not in (None, "", ":memory:"):
                 self._file = Path(parsed.database)
-                _checkpointer.watch(self)
         else:
             self.engine = create_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -94,49 +96,7 @@ class Database:
             raw.close()
 
     def dispose(self) -> None:
-        if self.is_sqlite:
-            _checkpointer.forget(self)
         self.engine.dispose()
-
-
-class _Checkpointer:
-    """One thread checkpointing every open SQLite database's WAL.
-
-    SQLite's own automatic checkpoint runs inside the commit that crosses 1,000 WAL pages, with
-    its fsyncs: at 10,000 badge reports a second that was a 100-200 ms commit every few seconds,
-    and every acknowledgement waiting behind it (bench/badge.py p99 86-173 ms; 49 ms without).
-    Connections have it off (_sqlite_pragmas) and this thread does it instead.
-    """
-
-    def __init__(self) -> None:
-        self._databases: weakref.WeakSet[Database] = weakref.WeakSet()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def watch(self, database: Database) -> None:
-        with self._lock:
-            self._databases.add(database)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
-                self._thread.start()
-
-    def forget(self, database: Database) -> None:
-        with self._lock:
-            self._databases.discard(database)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(CHECKPOINT_INTERVAL_S)
-            with self._lock:
-                databases = list(self._databases)
-            for database in databases:
-                try:
-                    database.checkpoint()
-                except Exception as exc:  # the next round tries again; writers are not affected
-                    log.debug("WAL checkpoint of %s failed: %s", database.url, exc)
-
-
-_checkpointer = _Checkpointer()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -146,11 +106,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the single writer; NORMAL sync is durable at commit in WAL mode.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # Checkpoints run on their own thread (_Checkpointer), not inside a writer's commit.
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_pragmas_own_checkpoints(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
 
 def _begin_immediate(connection: Any) -> None:

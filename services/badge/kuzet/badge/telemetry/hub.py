@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 MAX_BUFFERED = 200_000
 # Badges handled per pass of the loop by the periodic jobs over all of them.
 STATE_SLICE = 250
+CHECKPOINT_INTERVAL_S = 1.0
 STATE_SLICE_PAUSE_S = 0.03
 
 
@@ -124,6 +125,7 @@ class TelemetryHub:
             asyncio.create_task(self._writer(), name="badge-history-writer"),
             asyncio.create_task(self._state_writer(), name="badge-state-writer"),
             asyncio.create_task(self._supervisor(), name="badge-supervisor"),
+            asyncio.create_task(self._checkpointer(), name="badge-wal-checkpoint"),
         ]
         await self.streams.start()
         await self.commands.start()
@@ -394,6 +396,17 @@ class TelemetryHub:
                 connection.exec_driver_sql(
                     self._insert_sql, tuple(list(column) for column in zip(*rows, strict=True))
                 )
+
+    async def _checkpointer(self) -> None:
+        """SQLite: the WAL is checkpointed here, off the writers' commits (Database own_checkpoints)."""
+        if not self.database.is_sqlite:
+            return
+        while True:
+            await asyncio.sleep(CHECKPOINT_INTERVAL_S)
+            try:
+                await asyncio.to_thread(self.database.checkpoint)
+            except Exception:
+                log.exception("WAL checkpoint failed; retrying")
 
     async def _state_writer(self) -> None:
         while True:
