@@ -166,9 +166,6 @@ async def test_server_goes_away_and_comes_back(tmp_path: Path, catalog: Catalog,
         backend="triton",
         triton_url=triton.url,
         triton_retry_s=0.5,
-        # A stopped Triton's port can still accept for a while (a connection then hangs): each
-        # hung call ends after this long, well inside the health waits below.
-        triton_timeout_s=2.0,
         triton_health_interval_s=0.2,
     )
     service = await build(settings)

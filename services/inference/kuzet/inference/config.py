@@ -23,9 +23,8 @@ class InferenceSettings(ServiceSettings):
         "or a backend another distribution registers (entry point group kuzet.inference.backends)",
     )
     triton_url: str = Field(default="127.0.0.1:8001", description="Triton gRPC address (host:port)")
-    # Below the 30 s deadline of kuzet.common.inference's callers: a Triton that accepts and then
-    # hangs (its port still held while it shuts down) gives them UNAVAILABLE with the reason,
-    # not a bare DEADLINE_EXCEEDED (CI saw the latter when both were 30 s).
+    # Below the 30 s deadline of kuzet.common.inference's callers: a Triton call that hangs ends
+    # in UNAVAILABLE with its reason before the caller gives up with a bare DEADLINE_EXCEEDED.
     triton_timeout_s: float = Field(default=10.0, gt=0, description="per Triton call")
     triton_retry_s: float = Field(default=2.0, ge=0, description="how long to retry a lost Triton connection")
     providers: str = Field(

@@ -9,11 +9,9 @@ libcudart from ``nvidia_pytriton.libs`` (its relative rpath breaks once the stub
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -69,11 +67,14 @@ def server_env() -> dict[str, str]:
     return env
 
 
-def _die_with_parent() -> None:
-    # A test run or benchmark that is killed must not leave a tritonserver behind.
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def _die_with_parent(cmd: list[str]) -> list[str]:
+    """``cmd`` run so that it gets SIGTERM when this process dies: a test run or benchmark that is
+    killed must not leave a tritonserver behind. Through setpriv rather than a ``preexec_fn``:
+    Python code between fork and exec, in a process whose gRPC threads are busy (the tests' own
+    clients), could crash the child before it ran tritonserver ("epoll_wait error: Bad file
+    descriptor", then "tritonserver exited" in CI)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *cmd] if setpriv else cmd
 
 
 def _tls_args() -> list[str]:
@@ -136,7 +137,7 @@ class LocalTriton:
         cmd += _tls_args()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=server_env(), preexec_fn=_die_with_parent
+            _die_with_parent(cmd), stdout=log, stderr=subprocess.STDOUT, env=server_env()
         )
         log.close()
         self._wait_ready(timeout_s)

@@ -50,6 +50,8 @@ class TritonBackend:
         self.retry_s = retry_s
         self.model_version = model_version
         self._client: InferenceServerClient | None = None
+        # Channels given up on, closed once the calls still on them have ended (see _reset).
+        self._retiring: set[asyncio.Task[None]] = set()
 
     def _connect(self) -> InferenceServerClient:
         if self._client is None:
@@ -58,9 +60,20 @@ class TritonBackend:
         return self._client
 
     async def _reset(self) -> None:
-        # A fresh channel skips gRPC's own reconnect backoff, which can grow to minutes.
+        """The next call opens a fresh channel, skipping gRPC's own reconnect backoff (it can grow
+        to minutes). The old channel is closed only after ``timeout_s``: closing it at once
+        cancelled the calls other tasks still had on it with CancelledError, which killed the
+        health follower and left a DetectFaces call unanswered until its caller's deadline."""
         client, self._client = self._client, None
         if client is not None:
+            task = asyncio.create_task(self._close_later(client), name="triton-channel-close")
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    async def _close_later(self, client: InferenceServerClient) -> None:
+        try:
+            await asyncio.sleep(self.timeout_s)
+        finally:
             try:
                 await client.close()
             except Exception as exc:  # closing a broken channel may fail; nothing to do about it
@@ -76,6 +89,9 @@ class TritonBackend:
 
     async def close(self) -> None:
         await self._reset()
+        for task in list(self._retiring):
+            task.cancel()  # closes its channel now
+        await asyncio.gather(*self._retiring, return_exceptions=True)
 
     async def server_ready(self) -> bool:
         try:
