@@ -21,6 +21,7 @@ def test_commits_checkpoint_only_where_sqlite_does_it(tmp_path: Path) -> None:
     for own, expected in ((True, 0), (False, 1000)):
         database = Database(f"sqlite:///{tmp_path / f'{own}.db'}", own_checkpoints=own)
         try:
+            assert database.own_checkpoints is own
             with database.engine.connect() as connection:
                 assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == expected
         finally:

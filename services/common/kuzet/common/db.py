@@ -45,6 +45,7 @@ class Database:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.own_checkpoints = own_checkpoints and self.is_sqlite
         self._file: Path | None = None
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":

@@ -30,6 +30,7 @@ from kuzet.badge.telemetry.live import BadgeLive
 from kuzet.badge.telemetry.rules import RuleEngine
 from kuzet.badge.telemetry.streams import StreamHolders
 from kuzet.badge.v1 import badge_pb2
+from kuzet.common.bulkwrite import bulk_insert, bulk_upsert
 from kuzet.common.caller import Caller
 from kuzet.common.db import Database
 from kuzet.common.errors import NotFound, ResourceExhausted, Unauthenticated
@@ -74,27 +75,25 @@ class TelemetryHub:
         self._released: set[str] = set()
         self._watchers: list[Watcher] = []
         self._tasks: list[asyncio.Task[None]] = []
-        # History and state writes take turns: two SQLite writers contending for the lock back
-        # off in sleeps of up to 100 ms, which every waiting ack would sit through.
-        self._write_lock = asyncio.Lock()
-        # The hottest statement of the service goes to the driver as is: SQLAlchemy's per-row
+        # On SQLite the telemetry writers (history, states, stream claims) take turns: two writers
+        # contending for the database lock back off in sleeps of up to 100 ms, which every waiting
+        # ack would sit through. PostgreSQL takes concurrent writers: no turns there.
+        self._write_turn: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if database.is_sqlite else contextlib.nullcontext()
+        )
+        # The hottest statements of the service go to the driver as they are: SQLAlchemy's per-row
         # parameter processing cost about as much as the insert itself at 10,000 rows/s.
-        mark = "?" if database.is_sqlite else "%s"
-        history = f"INSERT INTO {TelemetryRow.__tablename__} (badge_id, seq, device_time_us, received_at_us, payload) "
-        if database.is_sqlite:
-            self._insert_sql = f"{history} VALUES ({', '.join([mark] * 5)}) ON CONFLICT DO NOTHING"
-        else:
-            # One statement per batch, its columns as typed arrays: psycopg's executemany sends a
-            # statement per row through its pipeline, the largest single cost at 10,000 rows/s.
-            self._insert_sql = (
-                f"{history} SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], "
-                "%s::bytea[]) ON CONFLICT DO NOTHING"
-            )
-        columns = ("badge_id", "agency_id", "acked_seq", "last_seen", "payload")
-        self._upsert_state_sql = (
-            f"INSERT INTO {BadgeStateRow.__tablename__} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT (badge_id) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+        self._insert_history = bulk_insert(
+            database,
+            TelemetryRow,
+            ("badge_id", "seq", "device_time_us", "received_at_us", "payload"),
+            on_conflict="DO NOTHING",
+        )
+        self._upsert_state = bulk_upsert(
+            database,
+            BadgeStateRow,
+            ("badge_id", "agency_id", "acked_seq", "last_seen", "payload"),
+            key=("badge_id",),
         )
         # The dialect's own conversion of the timestamp column, as SQLAlchemy would bind it.
         last_seen_type = BadgeStateRow.__table__.c.last_seen.type
@@ -111,7 +110,7 @@ class TelemetryHub:
             replica_id,
             leading=lambda: self.leading(),
             changed=self.changed,
-            write_lock=self._write_lock,
+            write_turn=self._write_turn,
         )
         self.commands = CommandRouter(settings, database, self.badges)
 
@@ -125,8 +124,9 @@ class TelemetryHub:
             asyncio.create_task(self._writer(), name="badge-history-writer"),
             asyncio.create_task(self._state_writer(), name="badge-state-writer"),
             asyncio.create_task(self._supervisor(), name="badge-supervisor"),
-            asyncio.create_task(self._checkpointer(), name="badge-wal-checkpoint"),
         ]
+        if self.database.own_checkpoints:
+            self._tasks.append(asyncio.create_task(self._checkpointer(), name="badge-wal-checkpoint"))
         await self.streams.start()
         await self.commands.start()
 
@@ -374,7 +374,7 @@ class TelemetryHub:
             # Every seq up to a row's hwm arrived no later than that row, so it is in this batch or
             # an earlier one: once the batch commits it is all stored.
             marks = {live.badge_id: (live, hwm) for live, _, _, _, _, hwm in batch}
-            async with self._write_lock:
+            async with self._write_turn:
                 await asyncio.to_thread(self._insert_rows, batch)
             del self._buffer[: len(batch)]
             self.stats["written"] += len(batch)
@@ -390,17 +390,10 @@ class TelemetryHub:
             for live, seq, data, device_ts, received, _ in batch
         ]
         with self.database.engine.begin() as connection:
-            if self.database.is_sqlite:
-                connection.exec_driver_sql(self._insert_sql, rows)
-            else:
-                connection.exec_driver_sql(
-                    self._insert_sql, tuple(list(column) for column in zip(*rows, strict=True))
-                )
+            self._insert_history.execute(connection, rows)
 
     async def _checkpointer(self) -> None:
-        """SQLite: the WAL is checkpointed here, off the writers' commits (Database own_checkpoints)."""
-        if not self.database.is_sqlite:
-            return
+        """The WAL is checkpointed here, off the writers' commits (Database own_checkpoints)."""
         while True:
             await asyncio.sleep(CHECKPOINT_INTERVAL_S)
             try:
@@ -428,7 +421,7 @@ class TelemetryHub:
             if not rows:
                 continue
             try:
-                async with self._write_lock:
+                async with self._write_turn:
                     await asyncio.to_thread(self._upsert_states, rows)
             except Exception:
                 self._dirty.update(dirty[start:])
@@ -458,7 +451,7 @@ class TelemetryHub:
 
     def _upsert_states(self, rows: list[tuple[Any, ...]]) -> None:
         with self.database.engine.begin() as connection:
-            connection.exec_driver_sql(self._upsert_state_sql, rows)
+            self._upsert_state.execute(connection, rows)
 
     async def _supervisor(self) -> None:
         while True:

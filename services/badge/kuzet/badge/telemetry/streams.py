@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,6 +31,7 @@ from kuzet.badge.config import BadgeSettings
 from kuzet.badge.models import StreamHolderRow
 from kuzet.badge.telemetry.live import BadgeLive
 from kuzet.badge.telemetry.rules import RuleEngine
+from kuzet.common.bulkwrite import bulk_update
 from kuzet.common.db import Database
 from kuzet.common.waiting import wait_set
 
@@ -76,7 +78,7 @@ class StreamHolders:
         *,
         leading: Callable[[], bool],
         changed: Callable[[BadgeLive], None],
-        write_lock: asyncio.Lock,
+        write_turn: contextlib.AbstractAsyncContextManager[Any],
     ) -> None:
         self.settings = settings
         self.database = database
@@ -85,19 +87,17 @@ class StreamHolders:
         self.replica_id = replica_id
         self.leading = leading
         self._changed = changed
-        # On SQLite, the hub's lock over the telemetry writes: a second writer waiting for the
-        # database lock backs off in sleeps of up to 100 ms, which every waiting ack would sit
-        # through. PostgreSQL takes concurrent writers, and 10,000 claims written at once (each a
-        # round trip) would hold the history writer back for seconds: a lock of its own there.
-        self._write_lock = write_lock if database.is_sqlite else asyncio.Lock()
+        # The hub's turns over the telemetry writes (kuzet.badge.telemetry.hub).
+        self._write_turn = write_turn
         self._ops: list[_Op] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._upsert = (sqlite.insert if database.is_sqlite else postgresql.insert)(H)
-        mark = "?" if database.is_sqlite else "%s"
-        self._renew_sql = (
-            f"UPDATE {H.__tablename__} SET expires_at_us = {mark}, last_seen_us = {mark} "
-            f"WHERE badge_id = {mark} AND replica_id = {mark}"
+        # Renewals and releases: (expires_at_us, last_seen_us, badge_id, replica_id) rows, as the
+        # driver's statement without SQLAlchemy's per-row parameter processing (at 10,000 badges
+        # that processing held the GIL for ~100 ms, stalling every ack).
+        self._set_expiry = bulk_update(
+            database, H, assign=("expires_at_us", "last_seen_us"), match=("badge_id", "replica_id")
         )
         self.healthy = True
         # Badges whose live claim names another replica, as last read: shown connected here, and
@@ -183,11 +183,6 @@ class StreamHolders:
             index_elements=[H.badge_id],
             set_={"replica_id": self.replica_id, "expires_at_us": expires, "last_seen_us": _us(now)},
         )
-        release_sql = (
-            update(H)
-            .where(H.badge_id == bindparam("b"), H.replica_id == self.replica_id)
-            .values(expires_at_us=0, last_seen_us=bindparam("seen"))
-        )
 
         def write(session: Session) -> list[_Claim]:
             # Consecutive operations of one kind in one statement each (a badge may connect,
@@ -200,11 +195,11 @@ class StreamHolders:
                 ids = [op.live.badge_id for op in group]
                 if kind is _Release:
                     rows = [
-                        {"b": op.live.badge_id, "seen": _us(op.last_seen)}
+                        (0, _us(op.last_seen), op.live.badge_id, self.replica_id)
                         for op in group
                         if isinstance(op, _Release)
                     ]
-                    connection.execute(release_sql, rows)
+                    self._set_expiry.execute(connection, rows)
                     continue
                 lost = self._clear_lost(session, ids)
                 if kind is _Claim:
@@ -217,7 +212,7 @@ class StreamHolders:
             return resolve
 
         try:
-            async with self._write_lock:
+            async with self._write_turn:
                 resolve = await self.database.run(write)
         except Exception:
             self._ops[:0] = ops
@@ -252,15 +247,13 @@ class StreamHolders:
         rows = [(expires, _us(self.badges[b].last_seen), b, self.replica_id) for b in held]
 
         def write(session: Session, chunk: list[tuple[int, int, str, str]]) -> None:
-            # As the driver's executemany, without SQLAlchemy's per-row parameter processing: at
-            # 10,000 badges that processing held the GIL for ~100 ms, stalling every ack.
-            session.connection().exec_driver_sql(self._renew_sql, chunk)
+            self._set_expiry.execute(session.connection(), chunk)
 
         # In slices between the telemetry writes, as the hub's state writer does.
         for start in range(0, len(rows), RENEW_SLICE):
             if start:
                 await asyncio.sleep(RENEW_SLICE_PAUSE_S)
-            async with self._write_lock:
+            async with self._write_turn:
                 await self.database.run(write, rows[start : start + RENEW_SLICE])
 
         def others(session: Session) -> list[tuple[str, int]]:
