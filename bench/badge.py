@@ -25,8 +25,9 @@ after the report is committed to the database.
 `--device-http2` names the device port's HTTP/2 framings to measure (KUZET_BADGE_DEVICE_HTTP2),
 in that order, the service restarted for each on the same database; the first is the headline,
 every one is in `device_port_by_framing` with the ratio of its CPU per report to the first's.
-Writes bench/results/badge.json (a part run alone: badge-<part>.json); the stored objects are
-deleted at the end, the logs kept in the work directory it prints.
+Writes bench/results/badge.json (a part run alone: badge-<part>.json; on PostgreSQL, -postgres
+follows); the stored objects are deleted at the end, the logs kept in the work directory it
+prints.
 """
 
 from __future__ import annotations
@@ -706,7 +707,10 @@ def main() -> int:
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
     # A partial run must not replace the figures of a whole one.
-    out = ROOT / "bench" / "results" / (f"badge-{opts.only}.json" if opts.only else "badge.json")
+    name = "-".join(
+        ["badge", *([opts.only] if opts.only else []), *([opts.db] if opts.db != "sqlite" else [])]
+    )
+    out = ROOT / "bench" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}; logs in {work}")
