@@ -1,0 +1,279 @@
+"""Natural-resource patrols: coverage planning of a 50 km² reserve and detection geolocation.
+
+Planning: a 50 km² steppe reserve (a concave outline with a lake and a village as holes, an eagle
+nesting site as a no-fly zone, a geofence 1 km around it) planned for three drones at 100 m:
+survey_area + plan_coverage (sweep, split by battery, legs cut and checked) against the baseline
+in the same run, the plain fixed-spacing sweep of single-drone planning (kuzet.drone.geo.sweep_lines
+over the outline: no holes, no no-fly zones, no battery, one path). coverage_ratio is the ground
+seen by the planned legs (footprint union) over the allowed area (outline - holes - no-fly zone).
+
+Geolocation at 100 m above ground: true detections (a uniform pixel of a 1920x1080, 70 deg camera
+on a stabilised gimbal, 70 % nadir and 30 % oblique at -45..-70 deg, any heading) placed on the true
+ground, then located from what the drone reports, with these errors (1 sigma):
+  GNSS 1.5 m per horizontal axis (consumer receiver, no RTK), barometric height 1.0 m,
+  terrain 1.0 m off the configured flat elevation, yaw 2 deg, gimbal pitch and roll 0.5 deg each,
+  gimbal pitch angle 0.5 deg, box centre 3 px.
+geo_error_m_p95 is the 95th percentile of the distance from the true ground point; also reported:
+how often the true point lies within the stated uncertainty radius (95 % if the radius is honest).
+
+detection_recall is not measured: it needs the simulated video of issue #23 item 2.
+
+    python bench/nature.py            # 7 planning runs, 20,000 detections
+    python bench/nature.py --quick    # 3 planning runs, 2,000 detections (< 1 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pyproj import Geod
+from shapely.geometry import LineString
+
+from kuzet.common.v1 import common_pb2
+from kuzet.drone import geo
+from kuzet.drone.coverage.area import survey_area
+from kuzet.drone.coverage.coverage import coverage_ratio, seen_by_path, seen_by_plan
+from kuzet.drone.coverage.footprint import camera_of, footprint, line_spacing
+from kuzet.drone.coverage.split import plan_coverage
+from kuzet.drone.geolocate import Intrinsics, Pose, PoseErrors, locate
+from kuzet.drone.v1 import drone_pb2
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAME = geo.LocalFrame(50.42, 71.95)
+ALTITUDE_M = 100.0
+GEOD = Geod(ellps="WGS84")
+# Metres East/North of FRAME: about 11 x 6 km, concave on the north side; 50 km² less the holes.
+OUTLINE = [
+    (0, 0),
+    (6000, -600),
+    (11000, 0),
+    (11200, 3300),
+    (8000, 4900),
+    (6500, 3300),
+    (4500, 5200),
+    (500, 4700),
+]
+HOLES = [
+    [(2000, 1500), (3100, 1400), (3300, 2300), (2200, 2500)],  # lake
+    [(8000, 1500), (8700, 1500), (8700, 2200), (8000, 2200)],  # village
+]
+NO_FLY = [(5200, 1800), (6000, 1700), (6100, 2500), (5300, 2600)]  # eagle nest
+FENCE = [(-1000, -1600), (12500, -1600), (12500, 6600), (-1000, 6600)]
+HOMES = {"west": (-500, 2500), "south": (6000, -1200), "east": (11900, 2000)}
+
+
+def pts(xy: Sequence[tuple[float, float]]) -> list[common_pb2.GeoPoint]:
+    return [
+        common_pb2.GeoPoint(latitude=lat, longitude=lon)
+        for lat, lon in (FRAME.to_latlon(x, y) for x, y in xy)
+    ]
+
+
+def fleet() -> list[drone_pb2.Drone]:
+    return [
+        drone_pb2.Drone(
+            drone_id=name,
+            home=pts([xy])[0],
+            limits=drone_pb2.DroneLimits(
+                max_altitude_m=120,
+                max_range_m=15000,
+                min_launch_battery_pct=30,
+                return_reserve_pct=20,
+                endurance_s=2400,
+                cruise_speed_mps=15,
+            ),
+            camera=drone_pb2.CameraSpec(horizontal_fov_deg=70, side_overlap=0.2),
+        )
+        for name, xy in HOMES.items()
+    ]
+
+
+def zones() -> list[drone_pb2.Zone]:
+    return [
+        drone_pb2.Zone(
+            zone_id="fence", name="reserve fence", kind=drone_pb2.ZONE_KIND_GEOFENCE, polygon=pts(FENCE)
+        ),
+        drone_pb2.Zone(
+            zone_id="nest", name="eagle nest", kind=drone_pb2.ZONE_KIND_NO_FLY, polygon=pts(NO_FLY)
+        ),
+    ]
+
+
+def bench_planning(runs: int) -> dict[str, Any]:
+    drones, zs = fleet(), zones()
+    kuzet_ms, base_ms = [], []
+    plan = area = None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        area = survey_area(pts(OUTLINE), [pts(h) for h in HOLES], zs)
+        plan = plan_coverage(area, drones, ALTITUDE_M)
+        kuzet_ms.append((time.perf_counter() - t0) * 1000)
+    assert plan is not None and area is not None
+    spacing = line_spacing(camera_of(drones[0]), ALTITUDE_M)
+    outline = [FRAME.to_xy(p.latitude, p.longitude) for p in pts(OUTLINE)]
+    base: list[tuple[float, float]] = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        base = geo.sweep_lines(outline, spacing)
+        base_ms.append((time.perf_counter() - t0) * 1000)
+    ratio = coverage_ratio(seen_by_plan(plan), area.allowed)
+    # The baseline's path in the area's metres, for its coverage and whether it crosses the nest.
+    base_m = area.projection.to_xy([FRAME.to_latlon(x, y) for x, y in base])
+    base_seen = seen_by_path(base_m, footprint(camera_of(drones[0]), ALTITUDE_M))
+    base_line = LineString(base_m)
+    return {
+        "area_km2": round(area.asked.area / 1e6, 2),
+        "allowed_km2": round(area.allowed.area / 1e6, 2),
+        "drones": len(drones),
+        "altitude_m": ALTITUDE_M,
+        "spacing_m": round(spacing, 1),
+        "legs": len(plan.legs),
+        "legs_per_drone": {
+            s.drone_id: sum(1 for leg in plan.legs if leg.drone_id == s.drone_id) for s in plan.strips
+        },
+        "waypoints": sum(len(leg.waypoints) for leg in plan.legs),
+        "flight_km": round(sum(leg.distance_m for leg in plan.legs) / 1000, 1),
+        "coverage_ratio": round(ratio, 4),
+        "planning_ms": round(statistics.median(kuzet_ms), 1),
+        "planning_runs_ms": [round(x, 1) for x in kuzet_ms],
+        "planning_baseline_ms": round(statistics.median(base_ms), 2),
+        "baseline_waypoints": len(base),
+        "baseline_flight_km": round(geo.path_length(base) / 1000, 1),
+        "baseline_coverage_ratio": round(coverage_ratio(base_seen, area.allowed), 4),
+        "baseline_crosses_no_fly": bool(base_line.intersects(area.no_fly)),
+    }
+
+
+def bench_geolocation(n: int) -> dict[str, Any]:
+    rng = np.random.default_rng(23)
+    cam = Intrinsics.from_fov(70.0, 1920, 1080)
+    exact = PoseErrors(horizontal_m=0, vertical_m=0, yaw_deg=0, tilt_deg=0, gimbal_deg=0, pixel=0)
+    gnss_m, baro_m, terrain_m, yaw_deg, tilt_deg, gimbal_deg, pixel = 1.5, 1.0, 1.0, 2.0, 0.5, 0.5, 3.0
+    # The stated errors: height error is barometer and terrain together.
+    stated = PoseErrors(
+        horizontal_m=gnss_m,
+        vertical_m=math.hypot(baro_m, terrain_m),
+        yaw_deg=yaw_deg,
+        tilt_deg=tilt_deg,
+        gimbal_deg=gimbal_deg,
+        pixel=pixel,
+    )
+    ground = 380.0  # configured elevation of the steppe, metres above sea level
+    errors, inside, nadir_errors = [], 0, []
+    for _ in range(n):
+        lat, lon = FRAME.to_latlon(rng.uniform(0, 11000), rng.uniform(0, 5000))
+        nadir = rng.random() < 0.7
+        true_pose = Pose(
+            lat,
+            lon,
+            ground + ALTITUDE_M,
+            yaw_deg=rng.uniform(0, 360),
+            gimbal_pitch_deg=-90.0 if nadir else rng.uniform(-70, -45),
+        )
+        u, v = rng.uniform(0, 1920), rng.uniform(0, 1080)
+        truth = locate(
+            (u, v), true_pose, cam, ground_elevation_m=ground + rng.normal(0, terrain_m), errors=exact
+        )
+        dn, de = rng.normal(0, gnss_m, 2)
+        rlon, rlat, _ = GEOD.fwd(lon, lat, math.degrees(math.atan2(de, dn)), math.hypot(dn, de))
+        reported = Pose(
+            rlat,
+            rlon,
+            true_pose.altitude_m + rng.normal(0, baro_m),
+            yaw_deg=true_pose.yaw_deg + rng.normal(0, yaw_deg),
+            pitch_deg=rng.normal(0, tilt_deg),
+            roll_deg=rng.normal(0, tilt_deg),
+            gimbal_pitch_deg=true_pose.gimbal_pitch_deg + rng.normal(0, gimbal_deg),
+        )
+        seen = (
+            float(np.clip(u + rng.normal(0, pixel), 0, 1920)),
+            float(np.clip(v + rng.normal(0, pixel), 0, 1080)),
+        )
+        fix = locate(seen, reported, cam, ground_elevation_m=ground, errors=stated)
+        _, _, err = GEOD.inv(truth.longitude, truth.latitude, fix.longitude, fix.latitude)
+        errors.append(err)
+        if nadir:
+            nadir_errors.append(err)
+        inside += err <= fix.uncertainty_m
+    return {
+        "geo_detections": n,
+        "geo_error_m_p50": round(float(np.percentile(errors, 50)), 2),
+        "geo_error_m_p95": round(float(np.percentile(errors, 95)), 2),
+        "geo_error_m_max": round(float(np.max(errors)), 2),
+        "geo_error_m_p95_nadir": round(float(np.percentile(nadir_errors, 95)), 2),
+        "geo_within_uncertainty": round(inside / n, 3),
+        "geo_noise_1sigma": {
+            "gnss_m_per_axis": gnss_m,
+            "baro_m": baro_m,
+            "terrain_m": terrain_m,
+            "yaw_deg": yaw_deg,
+            "pitch_roll_deg": tilt_deg,
+            "gimbal_pitch_deg": gimbal_deg,
+            "box_centre_px": pixel,
+        },
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    opts = p.parse_args()
+    runs, detections = (3, 2000) if opts.quick else (7, 20000)
+    plan = bench_planning(runs)
+    located = bench_geolocation(detections)
+    goal = {"coverage_ratio": 0.98, "geo_error_m_p95": 10.0, "detection_recall": 0.9}
+    result: dict[str, Any] = {
+        "benchmark": "nature",
+        "quick": opts.quick,
+        "cpu_count": os.cpu_count(),
+        "cpu_shared": True,
+        **plan,
+        **located,
+        "detection_recall": None,
+        "detection_recall_note": "not measured: needs the simulated video (item 2)",
+        "goal": goal,
+        "goal_met": {
+            "coverage_ratio": plan["coverage_ratio"] >= goal["coverage_ratio"],
+            "geo_error_m_p95": located["geo_error_m_p95"] <= goal["geo_error_m_p95"],
+            "detection_recall": None,
+        },
+        "load_average_1m": os.getloadavg()[0],
+    }
+    print(f"\nCPU: {os.cpu_count()} cores shared with other work (load average {os.getloadavg()[0]:.1f})\n")
+    print(f"{'planning, 50 km² reserve':<34} {'kuzet plan':>12} {'fixed sweep':>12}")
+    print(f"{'median time (ms)':<34} {plan['planning_ms']:>12.1f} {plan['planning_baseline_ms']:>12.2f}")
+    print(
+        f"{'coverage of the allowed area':<34} {plan['coverage_ratio']:>12.4f} {plan['baseline_coverage_ratio']:>12.4f}"
+    )
+    print(f"{'waypoints':<34} {plan['waypoints']:>12} {plan['baseline_waypoints']:>12}")
+    print(f"{'flight (km)':<34} {plan['flight_km']:>12.1f} {plan['baseline_flight_km']:>12.1f}")
+    print(f"{'legs (one battery each)':<34} {plan['legs']:>12} {'1 (no battery)':>12}")
+    print(
+        f"{'crosses the no-fly zone':<34} {'no':>12} {'yes' if plan['baseline_crosses_no_fly'] else 'no':>12}"
+    )
+    print(
+        f"\ngeolocation at {ALTITUDE_M:.0f} m, {detections} detections: error p50 {located['geo_error_m_p50']} m, "
+        f"p95 {located['geo_error_m_p95']} m (nadir only {located['geo_error_m_p95_nadir']} m), "
+        f"max {located['geo_error_m_max']} m; true point within the stated radius: "
+        f"{located['geo_within_uncertainty']:.1%}"
+    )
+    print("detection_recall: not measured (needs the simulated video of item 2)")
+    out = ROOT / "bench" / "results" / "nature.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\n-> {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
