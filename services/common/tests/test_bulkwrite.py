@@ -40,7 +40,9 @@ def database(db_url: str) -> Iterator[Database]:
 
 def rows_of(database: Database) -> list[tuple[object, ...]]:
     with database.engine.connect() as connection:
-        result = connection.execute(select(Row.key, Row.owner, Row.count, Row.data).order_by(Row.key, Row.owner))
+        result = connection.execute(
+            select(Row.key, Row.owner, Row.count, Row.data).order_by(Row.key, Row.owner)
+        )
         return [tuple(row) for row in result]
 
 
