@@ -33,6 +33,7 @@ from kuzet.identity.models import (
     TrackRow,
 )
 from kuzet.identity.rpcbase import SEARCHERS, ProbeFace, ServicerBase, is_expired
+from kuzet.identity.sightings import pending_at_camera, sighting_key
 from kuzet.identity.v1 import identity_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -264,8 +265,11 @@ class MatchingRpcs(ServicerBase):
         rows: list[MatchRow] = []
         event: common_pb2.Event | None = None
         if hits:
-            ref = await self._store_probe(caller.agency, request.crop)
+            pending = await self.db.run(lambda s: pending_at_camera(s, request.source, hits))
+            fresh = [(g, h) for g, h in hits if sighting_key(g, h) not in pending]
             snap = request.snapshot
+            # The probe is kept for a new review only: a repeat sighting's face is not reviewed.
+            ref = await self._store_probe(caller.agency, request.crop) if fresh else ("", "", 0, "")
             rows = [
                 self._new_match(
                     caller,
@@ -285,35 +289,41 @@ class MatchingRpcs(ServicerBase):
                     occurred_at=occurred,
                     purpose="live matching of a tracked face",
                 )
-                for g, h in hits
+                for g, h in fresh
             ]
+            opened = iter(rows)
+            match_ids = [pending.get(sighting_key(g, h)) or next(opened).match_id for g, h in hits]
             best_g, best = hits[0]
-            first = rows[0]
+            first_id = match_ids[0]
+            seen_again = first_id in pending.values()
             event = new_event(
                 best_g.agency_id,
                 "face_match_candidate",
                 request.source,
                 occurred_at=occurred,
                 # Opaque until confirmed: the subject and attributes name the review, not the
-                # person, the gallery or the enrolled image (ARCHITECTURE "Safeguards").
-                subject=match_subject(first.match_id),
+                # person, the gallery or the enrolled image (ARCHITECTURE "Safeguards"). A repeat
+                # sighting carries its pending match's subject, so it folds into that alert.
+                subject=match_subject(first_id),
                 zone_id=request.zone_id,
                 track_ids=[request.track_id],
                 boxes=[request.box],
                 location=request.location,
                 snapshot=request.snapshot,
                 attributes={
-                    "match_id": first.match_id,
+                    "match_id": first_id,
                     "score": round(best.score, 4),
                     "threshold": best_g.threshold,
                     "review_state": "pending",
                     "required_reviewers": best_g.required_reviewers,
-                    "candidates": len(rows),
+                    "candidates": len(hits),
                     "confirmed": False,
+                    "seen_again": seen_again,
                 },
                 summary=(
                     f"Possible face match, unconfirmed: {best_g.required_reviewers} reviewers must "
-                    f"confirm it before anyone is named or acts (review {first.match_id})"
+                    f"confirm it before anyone is named or acts (review {first_id}"
+                    + (", seen again while it waits)" if seen_again else ")")
                 ),
             )
             for r in rows:
@@ -321,7 +331,7 @@ class MatchingRpcs(ServicerBase):
             response.outcome = pb.TRACK_OUTCOME_CANDIDATE
             response.event_id = event.event_id
             response.candidates.extend(
-                self._candidate(g, h, r.match_id) for (g, h), r in zip(hits, rows, strict=True)
+                self._candidate(g, h, match_id) for (g, h), match_id in zip(hits, match_ids, strict=True)
             )
 
         def save(s: Session) -> None:

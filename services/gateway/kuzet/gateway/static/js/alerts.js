@@ -1,6 +1,7 @@
 // Live alert list: initial page from REST, then the WebSocket feed (resumes from the last cursor).
 import { api, session } from "./api.js";
 import { closeAlertDetail, openAlertDetail, refreshAlertDetail } from "./alertdetail.js";
+import { ALERT_PAGE, forgetThumbs, thumbOf } from "./thumbs.js";
 import { $, ago, clear, h, place, severityRank, short, showError, sourceText, when } from "./dom.js";
 
 const alerts = new Map();
@@ -56,36 +57,6 @@ export function resolveForm(a) {
     outcome, note,
     h("button", { type: "submit", class: "resolve-confirm" }, "Close alert"),
     h("button", { type: "button", class: "secondary", onclick: () => { drafts.delete(a.alert_id); render(); } }, "Cancel"));
-}
-
-// Every listing and feed update signs a new link to the same snapshot. The row keeps its image
-// element while the snapshot is the same: a re-render then fetches nothing, and a row that
-// stops getting updates (a resolved one) keeps the picture it loaded instead of asking again
-// with a link that has expired in the meantime.
-const thumbs = new Map();
-const snapshotKey = (a) => (a.latest && a.latest.snapshot && a.latest.snapshot.key) || "";
-
-function thumbOf(a) {
-  const key = snapshotKey(a);
-  const kept = thumbs.get(a.alert_id);
-  if (kept && kept.key === key) return kept.el;
-  const camera = (a.source && (a.source.name || a.source.id)) || "";
-  const el = a.snapshot_url
-    ? h("img", { class: "thumb", src: a.snapshot_url, alt: `snapshot of ${camera}`, loading: "lazy",
-        onerror: () => relink(a.alert_id, el) })
-    : h("div", { class: "thumb none" }, "no image");
-  thumbs.set(a.alert_id, { key, el });
-  return el;
-}
-
-// An image that was never scrolled into view can outlive its link; ask once for a fresh one.
-async function relink(id, el) {
-  if (el.dataset.broken) { el.dataset.broken = "gone"; el.classList.add("broken"); return; }
-  el.dataset.broken = "retried";
-  try {
-    const data = await api(`/api/v1/alerts/${encodeURIComponent(id)}`);
-    if (data.alert.snapshot_url) el.src = data.alert.snapshot_url;
-  } catch { el.dataset.broken = "gone"; el.classList.add("broken"); }
 }
 
 function row(a) {
@@ -174,7 +145,7 @@ function connect() {
 export async function startAlerts() {
   stopped = false;
   try {
-    const data = await api("/api/v1/alerts", { query: { page_size: 200, order: "priority" } });
+    const data = await api("/api/v1/alerts", { query: ALERT_PAGE });
     for (const a of data.alerts) alerts.set(a.alert_id, a);
   } catch (e) { showError(`alerts: ${e.message}`); }
   render();
@@ -186,7 +157,7 @@ export function stopAlerts() {
   if (socket) socket.close();
   closeAlertDetail();
   alerts.clear();
-  thumbs.clear();
+  forgetThumbs();
   lastCursor = null;
 }
 

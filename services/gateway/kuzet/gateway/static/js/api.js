@@ -37,6 +37,19 @@ export async function api(path, { method = "GET", body, query } = {}) {
   return data;
 }
 
+const pause = (ms) => new Promise((done) => setTimeout(done, ms));
+
+// A call that the per-user rate limit refused is tried again after the Retry-After the gateway
+// gave, a few times, instead of failing what the user asked for.
+export async function patiently(call, tries = 6) {
+  for (let attempt = 1; ; attempt++) {
+    try { return await call(); } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 429 || attempt >= tries) throw e;
+      await pause(Math.max(1, e.retryAfter) * 1000);
+    }
+  }
+}
+
 export async function signIn(username, password) {
   const resp = await fetch("/oidc/token", {
     method: "POST",

@@ -1,11 +1,13 @@
 // Review queue: the probe face next to the enrolled face, score against threshold, and what
 // other reviewers already decided. Each reviewer counts once; the server enforces it.
 //
-// A camera opens one match per track, so a person who passes the same camera again and again
-// (a looping demo video, a daily walk past a gate) queues identical matches. The queue shows one
-// card per person, gallery, camera and review state, with its sightings; a decision on the card
-// is submitted for each of its matches.
-import { api, session } from "./api.js";
+// A person who passes the same camera again and again (a looping demo video, a daily walk past a
+// gate) is one review while it waits: identity files each new track under the pending match, and
+// alerting counts them in its alert, whose count the card shows. Matches opened before that, or
+// by two replicas at once, are still one card per person, gallery, camera and review state; a
+// decision on such a card is submitted for each of its matches.
+import { alertStore } from "./alerts.js";
+import { api, patiently, session } from "./api.js";
 import { $, clear, h, short, showError, when } from "./dom.js";
 
 // Face images kept across reloads: each listing signs new links to the same images.
@@ -59,19 +61,9 @@ function grouped(matches) {
   return [...groups.values()];
 }
 
-const pause = (ms) => new Promise((done) => setTimeout(done, ms));
-
-async function submit(m, decision, reason) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await api(`/api/v1/reviews/${encodeURIComponent(m.match_id)}`, { method: "POST", body: { decision, reason } });
-    } catch (e) {
-      // A long group can outrun the per-user rate: wait as long as the gateway asks.
-      if (e.status !== 429 || attempt >= 5) throw e;
-      await pause(Math.max(1, e.retryAfter) * 1000);
-    }
-  }
-}
+// A long group can outrun the per-user rate: `patiently` waits as long as the gateway asks.
+const submit = (m, decision, reason) =>
+  patiently(() => api(`/api/v1/reviews/${encodeURIComponent(m.match_id)}`, { method: "POST", body: { decision, reason } }));
 
 async function decide(group, decision, reasonInput, buttons) {
   const reason = reasonInput.value.trim();
@@ -86,14 +78,47 @@ async function decide(group, decision, reasonInput, buttons) {
   await loadReviews();
 }
 
-function sightings(group) {
-  if (group.length < 2) return null;
-  const tracks = [...new Set(group.map((m) => m.track_id).filter(Boolean))];
-  const shown = tracks.slice(0, 8).join(", ") + (tracks.length > 8 ? ", …" : "");
-  return h("p", { class: "sightings" },
-    `${group.length} sightings (tracks ${shown}), ${when(group[group.length - 1].occurred_at)} to ${when(group[0].occurred_at)}. ` +
-    "A decision here is recorded for each of them.");
+// Sightings of the card's matches: each match's alerts count the tracks filed under it.
+function seen(group) {
+  const counts = new Map(group.map((m) => [`match:${m.match_id}`, 0]));
+  let last = "";
+  for (const a of alertStore.all()) {
+    if (a.type !== "face_match_candidate" || !counts.has(a.subject)) continue;
+    counts.set(a.subject, counts.get(a.subject) + (Number(a.count) || 1));
+    if (String(a.last_seen_at) > last) last = String(a.last_seen_at);
+  }
+  return { times: [...counts.values()].reduce((n, c) => n + Math.max(1, c), 0), last };
 }
+
+function sightingsText(group) {
+  const { times, last } = seen(group);
+  const parts = [];
+  if (times > 1) parts.push(`Seen ${times} times at this camera, last ${when(last)}.`);
+  if (group.length > 1) {
+    const tracks = [...new Set(group.map((m) => m.track_id).filter(Boolean))];
+    const listed = tracks.slice(0, 8).join(", ") + (tracks.length > 8 ? ", …" : "");
+    parts.push(`${group.length} reviews (tracks ${listed}), ${when(group[group.length - 1].occurred_at)} to ` +
+      `${when(group[0].occurred_at)}: a decision here is recorded for each of them.`);
+  }
+  return parts.join(" ");
+}
+
+// Cards on screen with their groups, so a sighting that comes in updates its card in place.
+let shown = [];
+
+function sightings(group) {
+  const text = sightingsText(group);
+  const el = h("p", { class: "sightings", hidden: !text }, text);
+  shown.push([group, el]);
+  return el;
+}
+
+alertStore.onChange(() => {
+  for (const [group, el] of shown) {
+    const text = sightingsText(group);
+    if (el.textContent !== text) { el.textContent = text; el.hidden = !text; }
+  }
+});
 
 function card(group) {
   const m = group[0];
@@ -131,6 +156,7 @@ export async function loadReviews() {
     if (mine !== loads) return;
     // Clear after the answer, not before: two loads in flight would otherwise both append.
     const list = clear($("#review-list"));
+    shown = [];
     const groups = grouped(data.matches);
     for (const g of groups) list.append(card(g));
     const kept = new Set(groups.map((g) => g[0].match_id));
