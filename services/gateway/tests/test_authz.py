@@ -72,6 +72,9 @@ MATRIX: list[tuple[str, str, Permission, Any]] = [
     ("DELETE", "/api/v1/drone-zones/z-1", P.DRONES_ADMIN, None),
     ("POST", "/api/v1/drones/plans", P.DRONES_COMMAND, {"drone_id": "d-1"}),
     ("POST", "/api/v1/drones/dispatch", P.DRONES_COMMAND, {"plan_id": "p-1", "pilot_confirmed": True}),
+    ("POST", "/api/v1/drones/coverage-plans", P.DRONES_COMMAND, {"drone_ids": ["d-1"]}),
+    ("GET", "/api/v1/drones/coverage-reports/c-1", P.DRONES_READ, None),
+    ("GET", "/api/v1/drones/coverage-reports/c-1/geojson", P.DRONES_READ, None),
     ("GET", "/api/v1/holds", P.HOLDS_READ, None),
     (
         "POST",

@@ -24,6 +24,7 @@ from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 from kuzet.drone import geo, planning
 from kuzet.drone.failsafes import Failsafes
+from kuzet.drone.flighttrack import Track
 from kuzet.drone.hub import TelemetryHub
 from kuzet.drone.mavlink.autopilot import AUTO, HOLD, LAND, RTL
 from kuzet.drone.mavlink.link import DroneLink, LinkError
@@ -86,6 +87,8 @@ class DroneController(Failsafes):
         self.link: DroneLink | None = None
         self.link_state = LS.LINK_STATE_CLOSED
         self.mission: drone_pb2.Mission | None = None
+        # The positions flown by the mission this controller dispatched (not one it took over).
+        self.track: Track | None = None
         self.blocked = False
         self.blocked_reason = ""
         self.zones: Sequence[drone_pb2.Zone] = []
@@ -208,6 +211,7 @@ class DroneController(Failsafes):
         t = msg.get_type()
         if t == "GLOBAL_POSITION_INT":
             self.samples += 1
+            self._record_position(link)
             self._check_flight()
             self._publish()
         elif t == "HEARTBEAT":
@@ -222,6 +226,11 @@ class DroneController(Failsafes):
             self._on_progress()
         elif t == "FENCE_STATUS" and msg.breach_status:
             self._on_breach("the autopilot reports a fence breach")
+
+    def _record_position(self, link: DroneLink) -> None:
+        m, track, s = self.mission, self.track, link.state
+        if m is not None and track is not None and m.state in FLYING and s.have_position:
+            track.add(time.time(), s.lat, s.lon, s.rel_alt)
 
     @property
     def first_wp_seq(self) -> int:
@@ -494,6 +503,7 @@ class DroneController(Failsafes):
             mission.progress.total = len(plan.waypoints)
             mission.progress.reached_seq = -1
             self.mission = mission
+            self.track = Track(mission.mission_id)
             self._battery_rtl = False
             self._lost_in_flight = False
             self._commanded_mode = None

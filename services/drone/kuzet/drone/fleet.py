@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kuzet.common.v1 import common_pb2
@@ -18,6 +19,7 @@ from kuzet.drone.v1 import drone_pb2
 log = logging.getLogger(__name__)
 
 SUPERVISE_S = 0.5
+ENDED = (drone_pb2.MISSION_STATE_COMPLETED, drone_pb2.MISSION_STATE_ABORTED)
 
 
 class Fleet:
@@ -41,6 +43,8 @@ class Fleet:
         self._task: asyncio.Task[None] | None = None
         self._saves: set[asyncio.Task[Any]] = set()
         self._taking: set[str] = set()
+        # Called after an ended mission (and its track) is stored: the coverage report's hook.
+        self.on_mission_end: Callable[[drone_pb2.Mission], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         for zone in await self.store.list_zones():
@@ -61,9 +65,23 @@ class Fleet:
             await asyncio.gather(*self._saves, return_exceptions=True)
 
     def _save_mission(self, mission: drone_pb2.Mission) -> None:
-        task = asyncio.create_task(self.store.put_mission(mission))
+        task = asyncio.create_task(self._persist(mission, self.live_track(mission)))
         self._saves.add(task)
         task.add_done_callback(self._saves.discard)
+
+    async def _persist(self, mission: drone_pb2.Mission, track: bytes | None) -> None:
+        await self.store.put_mission(mission)
+        if track is not None:
+            await self.store.put_track(mission, track)
+        if mission.state in ENDED and self.on_mission_end is not None:
+            await self.on_mission_end(mission)
+
+    def live_track(self, mission: drone_pb2.Mission) -> bytes | None:
+        """The positions flown so far by a mission a controller of this replica dispatched."""
+        ctl = self.controllers.get(mission.drone_id)
+        if ctl is None or ctl.track is None or ctl.track.mission_id != mission.mission_id:
+            return None
+        return ctl.track.to_bytes()
 
     async def add(self, drone: drone_pb2.Drone) -> None:
         """Register (or replace) a drone; take control of it if its lease is free."""

@@ -42,8 +42,36 @@ class MissionRow(Base):
     agency_id: Mapped[str] = mapped_column(String(64))
     dispatched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    # Null for missions stored before coverage plans (0003); set for every mission since.
+    plan_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
 
     __table_args__ = (Index("ix_drone_missions_drone_time", "drone_id", "dispatched_at"),)
+
+
+class CoveragePlanRow(Base):
+    __tablename__ = "drone_coverage_plans"
+    coverage_plan_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TrackRow(Base):
+    """A mission's flown positions (``flighttrack.Track.to_bytes``)."""
+
+    __tablename__ = "drone_tracks"
+    mission_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    drone_id: Mapped[str] = mapped_column(String(64))
+    agency_id: Mapped[str] = mapped_column(String(64))
+    points: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CoverageReportRow(Base):
+    __tablename__ = "drone_coverage_reports"
+    coverage_plan_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ReplicaRow(Base):

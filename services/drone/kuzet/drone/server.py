@@ -19,6 +19,7 @@ from kuzet.common.runner import run_service
 from kuzet.common.v1 import common_pb2
 from kuzet.drone.alertgate import AlertLookup, alerting_lookup
 from kuzet.drone.config import DroneSettings
+from kuzet.drone.coveragereport import CoverageReports
 from kuzet.drone.fleet import Fleet
 from kuzet.drone.leadership import DatabaseLeadership, InProcessLeadership, KubernetesLeadership, Leadership
 from kuzet.drone.service import DroneServicer
@@ -93,6 +94,8 @@ async def build(
         publish_event,
         telemetry_hz=settings.telemetry_hz,
     )
+    reports = CoverageReports(store, fleet.live_track)
+    fleet.on_mission_end = reports.mission_ended
     await fleet.start()
 
     async def advertise() -> None:
@@ -106,7 +109,10 @@ async def build(
     server = DroneServer(
         settings,
         [
-            (drone_pb2_grpc.add_DroneServiceServicer_to_server, DroneServicer(fleet, store, audit, alerts)),
+            (
+                drone_pb2_grpc.add_DroneServiceServicer_to_server,
+                DroneServicer(fleet, store, audit, alerts, reports),
+            ),
             add_audit_service(audit),
         ],
         [SERVICE_NAME, AUDIT_SERVICE_NAME],

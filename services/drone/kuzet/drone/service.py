@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from collections.abc import AsyncIterator
@@ -22,9 +23,10 @@ from kuzet.common.errors import (
 )
 from kuzet.common.paging import PageToken, Paging, page_list
 from kuzet.common.timeutil import to_timestamp, utcnow
-from kuzet.drone import geo, planning
+from kuzet.drone import geo, planning, surveys
 from kuzet.drone.alertgate import AlertLookup, require_actionable
 from kuzet.drone.controller import DroneController
+from kuzet.drone.coveragereport import CoverageReports
 from kuzet.drone.fleet import Fleet, location_of
 from kuzet.drone.mavlink.transport import parse_link_url
 from kuzet.drone.store import DroneStore
@@ -56,11 +58,19 @@ def _agency(caller: Caller, requested: str) -> str:
 
 
 class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
-    def __init__(self, fleet: Fleet, store: DroneStore, audit: AuditLog, alerts: AlertLookup) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        store: DroneStore,
+        audit: AuditLog,
+        alerts: AlertLookup,
+        reports: CoverageReports,
+    ) -> None:
         self.fleet = fleet
         self.store = store
         self.audit = audit
         self.alerts = alerts
+        self.reports = reports
 
     async def _drone(self, drone_id: str) -> drone_pb2.Drone:
         if not drone_id:
@@ -217,6 +227,54 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         )
         await self.store.put_plan(plan)
         return drone_pb2.PlanPatrolResponse(plan=plan)
+
+    async def PlanCoverage(self, request: drone_pb2.PlanCoverageRequest, context: Any) -> Any:
+        caller = current_caller()
+        caller.require_role("pilot", "operator")
+        if not request.drone_ids:
+            raise InvalidArgument("drone_ids is required: the drones to share the area between")
+        drones = [await self._drone(drone_id) for drone_id in request.drone_ids]
+        agencies = {d.agency_id for d in drones}
+        if len(agencies) > 1:
+            raise InvalidArgument(f"the drones belong to several agencies ({', '.join(sorted(agencies))})")
+        zones = self.fleet.zones.get(drones[0].agency_id, [])
+        # Seconds of GEOS work for a large reserve: off the event loop that carries telemetry.
+        plan = await asyncio.to_thread(surveys.plan_survey, request, drones, zones, caller.subject)
+        await self.store.put_coverage_plan(plan)
+        await self.audit.record(
+            "drone.coverage.plan",
+            plan.coverage_plan_id,
+            "ok",
+            {"drones": list(request.drone_ids), "legs": sum(len(d.legs) for d in plan.drones)},
+        )
+        return drone_pb2.PlanCoverageResponse(plan=plan)
+
+    async def GetCoverageReport(self, request: drone_pb2.GetCoverageReportRequest, context: Any) -> Any:
+        caller = current_caller()
+        plan_id = request.coverage_plan_id
+        if request.mission_id:
+            mission = await self.store.get_mission(request.mission_id)
+            if mission is None:
+                raise NotFound(f"mission {request.mission_id} does not exist")
+            caller.require_agency(mission.agency_id)
+            leg = await self.store.get_plan(mission.plan_id)
+            if leg is None or not leg.coverage_plan_id:
+                raise InvalidArgument(f"mission {request.mission_id} does not fly a leg of a coverage plan")
+            if plan_id and plan_id != leg.coverage_plan_id:
+                raise InvalidArgument(
+                    f"mission {request.mission_id} flies coverage plan {leg.coverage_plan_id}"
+                )
+            plan_id = leg.coverage_plan_id
+        if not plan_id:
+            raise InvalidArgument("coverage_plan_id or mission_id is required")
+        plan = await self.store.get_coverage_plan(plan_id)
+        if plan is None:
+            raise NotFound(f"coverage plan {plan_id} does not exist")
+        caller.require_agency(plan.agency_id)
+        report = None if request.recompute else await self.store.get_coverage_report(plan_id)
+        if report is None:
+            report = await self.reports.compute(plan)
+        return drone_pb2.GetCoverageReportResponse(report=report)
 
     async def Dispatch(self, request: drone_pb2.DispatchRequest, context: Any) -> Any:
         # Refused attempts are audited too: who tried to fly what, and why it was refused.

@@ -1,4 +1,4 @@
-"""Persistence of drones, zones, plans and missions (SQLite embedded, PostgreSQL in production)."""
+"""Persistence of drones, zones, plans, missions, coverage plans, tracks and coverage reports (SQLite embedded, PostgreSQL in production)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,27 @@ from sqlalchemy.orm import Session
 
 from kuzet.common.db import Database
 from kuzet.common.timeutil import from_timestamp, utcnow
-from kuzet.drone.models import DroneRow, MissionRow, PlanRow, ReplicaRow, ZoneRow
+from kuzet.drone.models import (
+    CoveragePlanRow,
+    CoverageReportRow,
+    DroneRow,
+    MissionRow,
+    PlanRow,
+    ReplicaRow,
+    TrackRow,
+    ZoneRow,
+)
 from kuzet.drone.v1 import drone_pb2
+
+
+def _plan_row(plan: drone_pb2.PatrolPlan) -> PlanRow:
+    return PlanRow(
+        plan_id=plan.plan_id,
+        drone_id=plan.drone_id,
+        agency_id=plan.agency_id,
+        created_at=from_timestamp(plan.created_at) or utcnow(),
+        data=plan.SerializeToString(),
+    )
 
 
 class DroneStore:
@@ -90,15 +109,7 @@ class DroneStore:
     # Plans
     async def put_plan(self, plan: drone_pb2.PatrolPlan) -> None:
         def work(s: Session) -> None:
-            s.merge(
-                PlanRow(
-                    plan_id=plan.plan_id,
-                    drone_id=plan.drone_id,
-                    agency_id=plan.agency_id,
-                    created_at=from_timestamp(plan.created_at) or utcnow(),
-                    data=plan.SerializeToString(),
-                )
-            )
+            s.merge(_plan_row(plan))
 
         await self.db.run(work)
 
@@ -120,6 +131,7 @@ class DroneStore:
                     agency_id=mission.agency_id,
                     dispatched_at=from_timestamp(mission.dispatched_at) or utcnow(),
                     data=mission.SerializeToString(),
+                    plan_id=mission.plan_id or None,
                 )
             )
 
@@ -137,3 +149,89 @@ class DroneStore:
 
         data = await self.db.run(work)
         return drone_pb2.Mission.FromString(data) if data is not None else None
+
+    async def get_mission(self, mission_id: str) -> drone_pb2.Mission | None:
+        def work(s: Session) -> bytes | None:
+            row = s.get(MissionRow, mission_id)
+            return row.data if row else None
+
+        data = await self.db.run(work)
+        return drone_pb2.Mission.FromString(data) if data is not None else None
+
+    async def missions_of_plans(self, plan_ids: list[str]) -> list[drone_pb2.Mission]:
+        def work(s: Session) -> list[bytes]:
+            q = (
+                select(MissionRow.data)
+                .where(MissionRow.plan_id.in_(plan_ids))
+                .order_by(MissionRow.dispatched_at)
+            )
+            return list(s.scalars(q))
+
+        return [drone_pb2.Mission.FromString(d) for d in await self.db.run(work)] if plan_ids else []
+
+    # Coverage plans, tracks and reports
+    async def put_coverage_plan(self, plan: drone_pb2.CoveragePlan) -> None:
+        def work(s: Session) -> None:
+            s.merge(
+                CoveragePlanRow(
+                    coverage_plan_id=plan.coverage_plan_id,
+                    agency_id=plan.agency_id,
+                    created_at=from_timestamp(plan.created_at) or utcnow(),
+                    data=plan.SerializeToString(),
+                )
+            )
+            # The legs are patrol plans Dispatch reads like any other; stored in the same transaction.
+            for d in plan.drones:
+                for leg in d.legs:
+                    s.merge(_plan_row(leg))
+
+        await self.db.run(work)
+
+    async def get_coverage_plan(self, coverage_plan_id: str) -> drone_pb2.CoveragePlan | None:
+        def work(s: Session) -> bytes | None:
+            row = s.get(CoveragePlanRow, coverage_plan_id)
+            return row.data if row else None
+
+        data = await self.db.run(work)
+        return drone_pb2.CoveragePlan.FromString(data) if data is not None else None
+
+    async def put_track(self, mission: drone_pb2.Mission, points: bytes) -> None:
+        def work(s: Session) -> None:
+            s.merge(
+                TrackRow(
+                    mission_id=mission.mission_id,
+                    drone_id=mission.drone_id,
+                    agency_id=mission.agency_id,
+                    points=points,
+                )
+            )
+
+        await self.db.run(work)
+
+    async def tracks(self, mission_ids: list[str]) -> dict[str, bytes]:
+        def work(s: Session) -> dict[str, bytes]:
+            q = select(TrackRow.mission_id, TrackRow.points).where(TrackRow.mission_id.in_(mission_ids))
+            return {m: p for m, p in s.execute(q)}
+
+        return await self.db.run(work) if mission_ids else {}
+
+    async def put_coverage_report(self, report: drone_pb2.CoverageReport) -> None:
+        def work(s: Session) -> None:
+            s.merge(
+                CoverageReportRow(
+                    coverage_plan_id=report.coverage_plan_id,
+                    agency_id=report.agency_id,
+                    computed_at=from_timestamp(report.computed_at) or utcnow(),
+                    data=report.SerializeToString(),
+                )
+            )
+
+        await self.db.run(work)
+
+    async def get_coverage_report(self, coverage_plan_id: str) -> drone_pb2.CoverageReport | None:
+        def work(s: Session) -> bytes | None:
+            row = s.get(CoverageReportRow, coverage_plan_id)
+            return row.data if row else None
+
+        data = await self.db.run(work)
+        return drone_pb2.CoverageReport.FromString(data) if data is not None else None

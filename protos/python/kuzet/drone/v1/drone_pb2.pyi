@@ -230,7 +230,7 @@ class Violation(_message.Message):
     def __init__(self, kind: _Optional[_Union[ViolationKind, str, int]] = ..., message: _Optional[str] = ..., zone_id: _Optional[str] = ..., waypoint_seq: _Optional[int] = ...) -> None: ...
 
 class PatrolPlan(_message.Message):
-    __slots__ = ("plan_id", "drone_id", "agency_id", "kind", "waypoints", "distance_m", "estimated_duration_s", "estimated_battery_pct", "estimated_landing_battery_pct", "altitude_m", "speed_mps", "ok", "violations", "alert_id", "created_at", "sweep_spacing_m")
+    __slots__ = ("plan_id", "drone_id", "agency_id", "kind", "waypoints", "distance_m", "estimated_duration_s", "estimated_battery_pct", "estimated_landing_battery_pct", "altitude_m", "speed_mps", "ok", "violations", "alert_id", "created_at", "sweep_spacing_m", "coverage_plan_id", "coverage_leg")
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     DRONE_ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -247,6 +247,8 @@ class PatrolPlan(_message.Message):
     ALERT_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SWEEP_SPACING_M_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_LEG_FIELD_NUMBER: _ClassVar[int]
     plan_id: str
     drone_id: str
     agency_id: str
@@ -263,7 +265,9 @@ class PatrolPlan(_message.Message):
     alert_id: str
     created_at: _timestamp_pb2.Timestamp
     sweep_spacing_m: float
-    def __init__(self, plan_id: _Optional[str] = ..., drone_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., kind: _Optional[_Union[PatrolKind, str, int]] = ..., waypoints: _Optional[_Iterable[_Union[Waypoint, _Mapping]]] = ..., distance_m: _Optional[float] = ..., estimated_duration_s: _Optional[float] = ..., estimated_battery_pct: _Optional[float] = ..., estimated_landing_battery_pct: _Optional[float] = ..., altitude_m: _Optional[float] = ..., speed_mps: _Optional[float] = ..., ok: _Optional[bool] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., alert_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sweep_spacing_m: _Optional[float] = ...) -> None: ...
+    coverage_plan_id: str
+    coverage_leg: int
+    def __init__(self, plan_id: _Optional[str] = ..., drone_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., kind: _Optional[_Union[PatrolKind, str, int]] = ..., waypoints: _Optional[_Iterable[_Union[Waypoint, _Mapping]]] = ..., distance_m: _Optional[float] = ..., estimated_duration_s: _Optional[float] = ..., estimated_battery_pct: _Optional[float] = ..., estimated_landing_battery_pct: _Optional[float] = ..., altitude_m: _Optional[float] = ..., speed_mps: _Optional[float] = ..., ok: _Optional[bool] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., alert_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sweep_spacing_m: _Optional[float] = ..., coverage_plan_id: _Optional[str] = ..., coverage_leg: _Optional[int] = ...) -> None: ...
 
 class MissionProgress(_message.Message):
     __slots__ = ("current_seq", "total", "reached_seq")
@@ -574,3 +578,173 @@ class GetDroneStateResponse(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     state: DroneState
     def __init__(self, state: _Optional[_Union[DroneState, _Mapping]] = ...) -> None: ...
+
+class GeoRing(_message.Message):
+    __slots__ = ("points",)
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[_common_pb2.GeoPoint]
+    def __init__(self, points: _Optional[_Iterable[_Union[_common_pb2.GeoPoint, _Mapping]]] = ...) -> None: ...
+
+class AreaPolygon(_message.Message):
+    __slots__ = ("outline", "holes", "area_m2")
+    OUTLINE_FIELD_NUMBER: _ClassVar[int]
+    HOLES_FIELD_NUMBER: _ClassVar[int]
+    AREA_M2_FIELD_NUMBER: _ClassVar[int]
+    outline: _containers.RepeatedCompositeFieldContainer[_common_pb2.GeoPoint]
+    holes: _containers.RepeatedCompositeFieldContainer[GeoRing]
+    area_m2: float
+    def __init__(self, outline: _Optional[_Iterable[_Union[_common_pb2.GeoPoint, _Mapping]]] = ..., holes: _Optional[_Iterable[_Union[GeoRing, _Mapping]]] = ..., area_m2: _Optional[float] = ...) -> None: ...
+
+class PlanCoverageRequest(_message.Message):
+    __slots__ = ("outline", "holes", "no_fly", "drone_ids", "altitude_m", "side_overlap", "speed_mps", "name")
+    OUTLINE_FIELD_NUMBER: _ClassVar[int]
+    HOLES_FIELD_NUMBER: _ClassVar[int]
+    NO_FLY_FIELD_NUMBER: _ClassVar[int]
+    DRONE_IDS_FIELD_NUMBER: _ClassVar[int]
+    ALTITUDE_M_FIELD_NUMBER: _ClassVar[int]
+    SIDE_OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    SPEED_MPS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    outline: _containers.RepeatedCompositeFieldContainer[_common_pb2.GeoPoint]
+    holes: _containers.RepeatedCompositeFieldContainer[GeoRing]
+    no_fly: _containers.RepeatedCompositeFieldContainer[GeoRing]
+    drone_ids: _containers.RepeatedScalarFieldContainer[str]
+    altitude_m: float
+    side_overlap: float
+    speed_mps: float
+    name: str
+    def __init__(self, outline: _Optional[_Iterable[_Union[_common_pb2.GeoPoint, _Mapping]]] = ..., holes: _Optional[_Iterable[_Union[GeoRing, _Mapping]]] = ..., no_fly: _Optional[_Iterable[_Union[GeoRing, _Mapping]]] = ..., drone_ids: _Optional[_Iterable[str]] = ..., altitude_m: _Optional[float] = ..., side_overlap: _Optional[float] = ..., speed_mps: _Optional[float] = ..., name: _Optional[str] = ...) -> None: ...
+
+class DroneCoverage(_message.Message):
+    __slots__ = ("drone_id", "strip_m2", "spacing_m", "footprint_across_m", "footprint_along_m", "speed_mps", "legs", "coverage_ratio")
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    STRIP_M2_FIELD_NUMBER: _ClassVar[int]
+    SPACING_M_FIELD_NUMBER: _ClassVar[int]
+    FOOTPRINT_ACROSS_M_FIELD_NUMBER: _ClassVar[int]
+    FOOTPRINT_ALONG_M_FIELD_NUMBER: _ClassVar[int]
+    SPEED_MPS_FIELD_NUMBER: _ClassVar[int]
+    LEGS_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    drone_id: str
+    strip_m2: float
+    spacing_m: float
+    footprint_across_m: float
+    footprint_along_m: float
+    speed_mps: float
+    legs: _containers.RepeatedCompositeFieldContainer[PatrolPlan]
+    coverage_ratio: float
+    def __init__(self, drone_id: _Optional[str] = ..., strip_m2: _Optional[float] = ..., spacing_m: _Optional[float] = ..., footprint_across_m: _Optional[float] = ..., footprint_along_m: _Optional[float] = ..., speed_mps: _Optional[float] = ..., legs: _Optional[_Iterable[_Union[PatrolPlan, _Mapping]]] = ..., coverage_ratio: _Optional[float] = ...) -> None: ...
+
+class CoveragePlan(_message.Message):
+    __slots__ = ("coverage_plan_id", "agency_id", "name", "outline", "holes", "no_fly", "altitude_m", "drones", "asked_m2", "allowed_m2", "unflyable_m2", "coverage_ratio", "zones", "created_by", "created_at")
+    COVERAGE_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OUTLINE_FIELD_NUMBER: _ClassVar[int]
+    HOLES_FIELD_NUMBER: _ClassVar[int]
+    NO_FLY_FIELD_NUMBER: _ClassVar[int]
+    ALTITUDE_M_FIELD_NUMBER: _ClassVar[int]
+    DRONES_FIELD_NUMBER: _ClassVar[int]
+    ASKED_M2_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_M2_FIELD_NUMBER: _ClassVar[int]
+    UNFLYABLE_M2_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    ZONES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    coverage_plan_id: str
+    agency_id: str
+    name: str
+    outline: _containers.RepeatedCompositeFieldContainer[_common_pb2.GeoPoint]
+    holes: _containers.RepeatedCompositeFieldContainer[GeoRing]
+    no_fly: _containers.RepeatedCompositeFieldContainer[GeoRing]
+    altitude_m: float
+    drones: _containers.RepeatedCompositeFieldContainer[DroneCoverage]
+    asked_m2: float
+    allowed_m2: float
+    unflyable_m2: float
+    coverage_ratio: float
+    zones: _containers.RepeatedCompositeFieldContainer[Zone]
+    created_by: str
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, coverage_plan_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., name: _Optional[str] = ..., outline: _Optional[_Iterable[_Union[_common_pb2.GeoPoint, _Mapping]]] = ..., holes: _Optional[_Iterable[_Union[GeoRing, _Mapping]]] = ..., no_fly: _Optional[_Iterable[_Union[GeoRing, _Mapping]]] = ..., altitude_m: _Optional[float] = ..., drones: _Optional[_Iterable[_Union[DroneCoverage, _Mapping]]] = ..., asked_m2: _Optional[float] = ..., allowed_m2: _Optional[float] = ..., unflyable_m2: _Optional[float] = ..., coverage_ratio: _Optional[float] = ..., zones: _Optional[_Iterable[_Union[Zone, _Mapping]]] = ..., created_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PlanCoverageResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: CoveragePlan
+    def __init__(self, plan: _Optional[_Union[CoveragePlan, _Mapping]] = ...) -> None: ...
+
+class GetCoverageReportRequest(_message.Message):
+    __slots__ = ("coverage_plan_id", "mission_id", "recompute")
+    COVERAGE_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    MISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    RECOMPUTE_FIELD_NUMBER: _ClassVar[int]
+    coverage_plan_id: str
+    mission_id: str
+    recompute: bool
+    def __init__(self, coverage_plan_id: _Optional[str] = ..., mission_id: _Optional[str] = ..., recompute: _Optional[bool] = ...) -> None: ...
+
+class MissionCoverage(_message.Message):
+    __slots__ = ("mission_id", "plan_id", "drone_id", "coverage_leg", "state", "reason", "flight_time_s", "track_points", "seen_m2")
+    MISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_LEG_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FLIGHT_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    TRACK_POINTS_FIELD_NUMBER: _ClassVar[int]
+    SEEN_M2_FIELD_NUMBER: _ClassVar[int]
+    mission_id: str
+    plan_id: str
+    drone_id: str
+    coverage_leg: int
+    state: MissionState
+    reason: str
+    flight_time_s: float
+    track_points: int
+    seen_m2: float
+    def __init__(self, mission_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., drone_id: _Optional[str] = ..., coverage_leg: _Optional[int] = ..., state: _Optional[_Union[MissionState, str, int]] = ..., reason: _Optional[str] = ..., flight_time_s: _Optional[float] = ..., track_points: _Optional[int] = ..., seen_m2: _Optional[float] = ...) -> None: ...
+
+class CoverageReport(_message.Message):
+    __slots__ = ("coverage_plan_id", "agency_id", "computed_at", "asked_m2", "allowed_m2", "seen_m2", "coverage_ratio", "allowed_coverage_ratio", "seen", "gaps", "gaps_m2", "flight_time_s", "detections", "legs_planned", "legs_flown", "missions")
+    COVERAGE_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPUTED_AT_FIELD_NUMBER: _ClassVar[int]
+    ASKED_M2_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_M2_FIELD_NUMBER: _ClassVar[int]
+    SEEN_M2_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_COVERAGE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    SEEN_FIELD_NUMBER: _ClassVar[int]
+    GAPS_FIELD_NUMBER: _ClassVar[int]
+    GAPS_M2_FIELD_NUMBER: _ClassVar[int]
+    FLIGHT_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    DETECTIONS_FIELD_NUMBER: _ClassVar[int]
+    LEGS_PLANNED_FIELD_NUMBER: _ClassVar[int]
+    LEGS_FLOWN_FIELD_NUMBER: _ClassVar[int]
+    MISSIONS_FIELD_NUMBER: _ClassVar[int]
+    coverage_plan_id: str
+    agency_id: str
+    computed_at: _timestamp_pb2.Timestamp
+    asked_m2: float
+    allowed_m2: float
+    seen_m2: float
+    coverage_ratio: float
+    allowed_coverage_ratio: float
+    seen: _containers.RepeatedCompositeFieldContainer[AreaPolygon]
+    gaps: _containers.RepeatedCompositeFieldContainer[AreaPolygon]
+    gaps_m2: float
+    flight_time_s: float
+    detections: int
+    legs_planned: int
+    legs_flown: int
+    missions: _containers.RepeatedCompositeFieldContainer[MissionCoverage]
+    def __init__(self, coverage_plan_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., computed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., asked_m2: _Optional[float] = ..., allowed_m2: _Optional[float] = ..., seen_m2: _Optional[float] = ..., coverage_ratio: _Optional[float] = ..., allowed_coverage_ratio: _Optional[float] = ..., seen: _Optional[_Iterable[_Union[AreaPolygon, _Mapping]]] = ..., gaps: _Optional[_Iterable[_Union[AreaPolygon, _Mapping]]] = ..., gaps_m2: _Optional[float] = ..., flight_time_s: _Optional[float] = ..., detections: _Optional[int] = ..., legs_planned: _Optional[int] = ..., legs_flown: _Optional[int] = ..., missions: _Optional[_Iterable[_Union[MissionCoverage, _Mapping]]] = ...) -> None: ...
+
+class GetCoverageReportResponse(_message.Message):
+    __slots__ = ("report",)
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    report: CoverageReport
+    def __init__(self, report: _Optional[_Union[CoverageReport, _Mapping]] = ...) -> None: ...

@@ -100,6 +100,16 @@ class DroneServiceStub:
                 request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetDroneStateRequest.SerializeToString,
                 response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetDroneStateResponse.FromString,
                 _registered_method=True)
+        self.PlanCoverage = channel.unary_unary(
+                '/kuzet.drone.v1.DroneService/PlanCoverage',
+                request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.PlanCoverageRequest.SerializeToString,
+                response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.PlanCoverageResponse.FromString,
+                _registered_method=True)
+        self.GetCoverageReport = channel.unary_unary(
+                '/kuzet.drone.v1.DroneService/GetCoverageReport',
+                request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportRequest.SerializeToString,
+                response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportResponse.FromString,
+                _registered_method=True)
 
 
 class DroneServiceServicer:
@@ -199,6 +209,22 @@ class DroneServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanCoverage(self, request, context):
+        """Divides a protected area across drones into checked one-battery legs (patrol plans that a
+        pilot dispatches one by one); refuses bad input with INVALID_ARGUMENT. Never flies anything.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCoverageReport(self, request, context):
+        """The ground a coverage plan's flights saw, its gaps, flight time and detections (stored;
+        computed from the recorded tracks when missing, a leg's mission ends, or on request).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DroneServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -266,6 +292,16 @@ def add_DroneServiceServicer_to_server(servicer, server):
                     servicer.GetDroneState,
                     request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetDroneStateRequest.FromString,
                     response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetDroneStateResponse.SerializeToString,
+            ),
+            'PlanCoverage': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanCoverage,
+                    request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.PlanCoverageRequest.FromString,
+                    response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.PlanCoverageResponse.SerializeToString,
+            ),
+            'GetCoverageReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCoverageReport,
+                    request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportRequest.FromString,
+                    response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -620,6 +656,60 @@ class DroneService:
             '/kuzet.drone.v1.DroneService/GetDroneState',
             kuzet_dot_drone_dot_v1_dot_drone__pb2.GetDroneStateRequest.SerializeToString,
             kuzet_dot_drone_dot_v1_dot_drone__pb2.GetDroneStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanCoverage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.drone.v1.DroneService/PlanCoverage',
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.PlanCoverageRequest.SerializeToString,
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.PlanCoverageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCoverageReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.drone.v1.DroneService/GetCoverageReport',
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportRequest.SerializeToString,
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportResponse.FromString,
             options,
             channel_credentials,
             insecure,
