@@ -81,6 +81,8 @@ ATTEMPTS: dict[tuple[str, str], Attempt] = {
     ("GET", "/api/v1/cameras/{camera_id}/snapshot"): Attempt("investigator", params={"reason": "mine"}),
     ("GET", "/api/v1/drones/{drone_id}/state"): Attempt("admin"),
     ("DELETE", "/api/v1/drone-zones/{zone_id}"): Attempt("admin"),
+    ("GET", "/api/v1/drones/coverage-reports/{coverage_plan_id}"): Attempt("operator"),
+    ("GET", "/api/v1/drones/coverage-reports/{coverage_plan_id}/geojson"): Attempt("operator"),
     ("GET", "/api/v1/holds/{service}/{hold_id}"): Attempt("investigator"),
     ("POST", "/api/v1/holds/{service}/{hold_id}/release"): Attempt("investigator", body={"reason": "mine"}),
 }
@@ -193,6 +195,20 @@ def _make_prison_objects(platform: Platform) -> Objects:
             )
         )
         ids["zone_id"] = zone["zone"]["zone_id"]
+    with platform.api(f"{OWNER}-pilot") as pilot:
+        # A 200 m square beside the drone's home: planning needs its registration, not its link.
+        square = [(43.2391, 76.9388), (43.2391, 76.9412), (43.2409, 76.9412), (43.2409, 76.9388)]
+        plan = _ok(
+            pilot.post(
+                "/api/v1/drones/coverage-plans",
+                json={
+                    "outline": [{"latitude": lat, "longitude": lon} for lat, lon in square],
+                    "drone_ids": [ids["drone_id"]],
+                    "altitude_m": 40,
+                },
+            )
+        )
+        ids["coverage_plan_id"] = plan["plan"]["coverage_plan_id"]
     with platform.api(f"{OWNER}-investigator") as investigator:
         found = _ok(
             investigator.post(
@@ -246,6 +262,9 @@ def _owner_view(platform: Platform, objects: Objects) -> dict[str, str]:
         view["drone"] = [d for d in drones if d.get("drone_id") == ids["drone_id"]]
         zones = _ok(admin.get("/api/v1/drone-zones")).get("zones", [])
         view["zone"] = [z for z in zones if z.get("zone_id") == ids["zone_id"]]
+    with platform.api(f"{OWNER}-operator") as operator:
+        report = _ok(operator.get(f"/api/v1/drones/coverage-reports/{ids['coverage_plan_id']}"))
+        view["coverage_report"] = report["report"]
     with platform.api(f"{OWNER}-investigator") as investigator:
         view["hold"] = _ok(investigator.get(f"/api/v1/holds/identity/{ids['hold_id']}"))["hold"]
     with platform.api(f"{OWNER}-reviewer") as reviewer:
