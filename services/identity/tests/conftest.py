@@ -19,6 +19,9 @@ import pytest
 import pytest_asyncio
 from PIL import Image, ImageFilter
 
+from kuzet.alerting.config import AlertingSettings
+from kuzet.alerting.server import build as build_alerting
+from kuzet.alerting.v1 import alerting_pb2_grpc
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.config import Endpoints
 from kuzet.common.grpcclient import open_channel
@@ -178,6 +181,40 @@ async def identity(db_url: str, tmp_path: Path, inference_address: str) -> Async
     finally:
         await running.channel.close()
         await running.server.stop(0)
+
+
+AlertingStub = alerting_pb2_grpc.AlertingServiceStub
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def identity_to_alerting(
+    tmp_path: Path, inference_address: str
+) -> AsyncIterator[tuple[Running, AlertingStub]]:
+    """Identity on SQLite publishing its events to a real alerting service, and alerting's stub."""
+    alerting_server, _ = await build_alerting(
+        AlertingSettings(
+            database_url=f"sqlite:///{tmp_path / 'alerting.db'}",
+            data_dir=tmp_path / "a",
+            escalation_interval_s=3600,
+        ),
+        port=0,
+    )
+    alerting_address = await alerting_server.start()
+    running = await start_identity(
+        f"sqlite:///{tmp_path / 'identity.db'}",
+        tmp_path,
+        inference_address,
+        publish_events=True,
+        alerting=alerting_address,
+    )
+    alerts = open_channel(alerting_address, audience="alerting")
+    try:
+        yield running, AlertingStub(alerts)
+    finally:
+        await alerts.close()
+        await running.channel.close()
+        await running.server.stop(0)
+        await alerting_server.stop(0)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

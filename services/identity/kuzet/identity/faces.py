@@ -8,7 +8,7 @@ refused with the measured value and the bar, never enrolled silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 import numpy as np
@@ -19,6 +19,9 @@ from kuzet.common.inference.client import FaceInput, InferenceClient
 from kuzet.common.inference.results import Box, FaceEmbedding
 from kuzet.identity.v1 import identity_pb2 as pb
 
+if TYPE_CHECKING:
+    from kuzet.identity.config import IdentitySettings
+
 
 @dataclass(frozen=True)
 class QualityBar:
@@ -27,6 +30,17 @@ class QualityBar:
     max_yaw: float = 0.6
     min_face_score: float = 0.75
     ambiguous_face_ratio: float = 0.5
+
+    @classmethod
+    def of(cls, settings: IdentitySettings) -> QualityBar:
+        """The bar the service enrols with, as configured."""
+        return cls(
+            min_inter_eye_px=settings.min_inter_eye_px,
+            min_sharpness=settings.min_sharpness,
+            max_yaw=settings.max_yaw,
+            min_face_score=settings.min_face_score,
+            ambiguous_face_ratio=settings.ambiguous_face_ratio,
+        )
 
 
 @dataclass(frozen=True)

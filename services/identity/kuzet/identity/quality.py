@@ -121,13 +121,7 @@ async def embed_all(
     from kuzet.identity.v1 import identity_pb2 as pb
 
     settings = IdentitySettings()
-    bar = QualityBar(
-        settings.min_inter_eye_px,
-        settings.min_sharpness,
-        settings.max_yaw,
-        settings.min_face_score,
-        settings.ambiguous_face_ratio,
-    )
+    bar = QualityBar.of(settings)
     channel = open_channel(inference, audience="inference", caller=service_caller("identity-quality"))
     try:
         faces = InferenceFaces(InferenceClient(channel), bar)

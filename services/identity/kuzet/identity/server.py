@@ -140,13 +140,7 @@ async def build(
     channel = open_channel(endpoints.inference, audience="inference", max_message_mb=settings.max_message_mb)
     faces = InferenceFaces(
         InferenceClient(channel),
-        QualityBar(
-            min_inter_eye_px=settings.min_inter_eye_px,
-            min_sharpness=settings.min_sharpness,
-            max_yaw=settings.max_yaw,
-            min_face_score=settings.min_face_score,
-            ambiguous_face_ratio=settings.ambiguous_face_ratio,
-        ),
+        QualityBar.of(settings),
     )
     events: EventSink | None = None
     if settings.publish_events:

@@ -91,13 +91,7 @@ async def import_wanted(
         audit = await asyncio.to_thread(open_audit_log, settings, database)
         faces = InferenceFaces(
             InferenceClient(channel),
-            QualityBar(
-                min_inter_eye_px=settings.min_inter_eye_px,
-                min_sharpness=settings.min_sharpness,
-                max_yaw=settings.max_yaw,
-                min_face_score=settings.min_face_score,
-                ambiguous_face_ratio=settings.ambiguous_face_ratio,
-            ),
+            QualityBar.of(settings),
         )
         target = WatchlistTarget(opts.watchlist, opts.agency, opts.operator, snapshot=not opts.delta)
         sink = WatchlistSink(
