@@ -100,7 +100,7 @@ class GroundFix:
     range_m: float  # horizontal distance from the drone
 
 
-def _rotations(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray, gimbal: np.ndarray) -> np.ndarray:
+def camera_rotations(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray, gimbal: np.ndarray) -> np.ndarray:
     """Camera axes -> North-East-Down, one 3x3 matrix per sample (angles in radians)."""
     cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
     cr, sr, cg, sg = np.cos(roll), np.sin(roll), np.cos(gimbal), np.sin(gimbal)
@@ -125,7 +125,7 @@ def _check(pose: Pose, ground_elevation_m: float) -> float:
     return height
 
 
-def _ground_offsets(
+def ground_offsets(
     u: np.ndarray, v: np.ndarray, cam: Intrinsics, rot: np.ndarray, height: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """North and East metres of each ray's ground point from the camera; and which rays hit it."""
@@ -156,13 +156,13 @@ def locate(
     noise = rng.standard_normal((n, 9))
     noise[0] = 0.0
     rad = math.radians
-    rot = _rotations(
+    rot = camera_rotations(
         rad(pose.yaw_deg) + noise[:, 0] * rad(errors.yaw_deg),
         rad(pose.pitch_deg) + noise[:, 1] * rad(errors.tilt_deg),
         rad(pose.roll_deg) + noise[:, 2] * rad(errors.tilt_deg),
         rad(pose.gimbal_pitch_deg) + noise[:, 3] * rad(errors.gimbal_deg),
     )
-    north, east, hits = _ground_offsets(
+    north, east, hits = ground_offsets(
         u0 + noise[:, 4] * errors.pixel,
         v0 + noise[:, 5] * errors.pixel,
         cam,
@@ -194,7 +194,7 @@ def project(
     az, _, distance = _GEOD.inv(pose.longitude, pose.latitude, longitude, latitude)
     ned = np.array([distance * math.cos(math.radians(az)), distance * math.sin(math.radians(az)), height])
     rad = math.radians
-    rot = _rotations(
+    rot = camera_rotations(
         np.array([rad(pose.yaw_deg)]),
         np.array([rad(pose.pitch_deg)]),
         np.array([rad(pose.roll_deg)]),

@@ -27,7 +27,7 @@ import numpy as np
 
 from kuzet.common.errors import InvalidArgument
 from kuzet.drone.geo import LocalFrame
-from kuzet.drone.geolocate import Intrinsics, Pose, _ground_offsets, _rotations, project
+from kuzet.drone.geolocate import Intrinsics, Pose, camera_rotations, ground_offsets, project
 from kuzet.drone.sim.aerial_texture import GroundTexture
 
 __all__ = ["AerialScene", "FlightLine", "GroundObject", "Placed", "Sprite", "default_camera"]
@@ -171,13 +171,13 @@ def _pixel_offsets(
     if key not in _OFFSETS:
         v, u = np.mgrid[0 : cam.height, 0 : cam.width].astype(np.float64) + 0.5
         n = u.size
-        rot = _rotations(
+        rot = camera_rotations(
             np.full(n, math.radians(yaw_deg)),
             np.zeros(n),
             np.zeros(n),
             np.full(n, math.radians(gimbal_deg)),
         )
-        north, east, hits = _ground_offsets(u.ravel(), v.ravel(), cam, rot, np.ones(n))
+        north, east, hits = ground_offsets(u.ravel(), v.ravel(), cam, rot, np.ones(n))
         shape = (cam.height, cam.width)
         _OFFSETS[key] = (
             np.nan_to_num(north).reshape(shape),
