@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kuzet.common.errors import InvalidArgument
+from kuzet.common.roads.plates import normalise
 from kuzet.traffic.hotlist import EXACT, FUZZY, Hotlist, HotlistEntry, hotlist_entry
-from kuzet.traffic.plates import normalise
 
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 

@@ -16,8 +16,8 @@ from datetime import datetime
 from itertools import combinations
 
 from kuzet.common.errors import InvalidArgument
+from kuzet.common.roads.plates import PlateReading, normalise
 from kuzet.common.timeutil import as_utc
-from kuzet.traffic.plates import PlateReading, normalise
 
 EXACT = "exact"
 FUZZY = "fuzzy"

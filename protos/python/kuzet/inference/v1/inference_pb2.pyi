@@ -59,6 +59,8 @@ class ModelTask(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MODEL_TASK_FACE_DETECTION: _ClassVar[ModelTask]
     MODEL_TASK_FACE_EMBEDDING: _ClassVar[ModelTask]
     MODEL_TASK_POSE_ESTIMATION: _ClassVar[ModelTask]
+    MODEL_TASK_TEXT_DETECTION: _ClassVar[ModelTask]
+    MODEL_TASK_TEXT_RECOGNITION: _ClassVar[ModelTask]
 
 class ModelState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -102,6 +104,8 @@ MODEL_TASK_OBJECT_DETECTION: ModelTask
 MODEL_TASK_FACE_DETECTION: ModelTask
 MODEL_TASK_FACE_EMBEDDING: ModelTask
 MODEL_TASK_POSE_ESTIMATION: ModelTask
+MODEL_TASK_TEXT_DETECTION: ModelTask
+MODEL_TASK_TEXT_RECOGNITION: ModelTask
 MODEL_STATE_UNSPECIFIED: ModelState
 MODEL_STATE_READY: ModelState
 MODEL_STATE_UNAVAILABLE: ModelState
@@ -391,3 +395,47 @@ class GetModelStatusResponse(_message.Message):
     model: ModelInfo
     statistics: ModelStatistics
     def __init__(self, model: _Optional[_Union[ModelInfo, _Mapping]] = ..., statistics: _Optional[_Union[ModelStatistics, _Mapping]] = ...) -> None: ...
+
+class ReadPlatesRequest(_message.Message):
+    __slots__ = ("images", "min_score", "max_plates")
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    MAX_PLATES_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedCompositeFieldContainer[Image]
+    min_score: float
+    max_plates: int
+    def __init__(self, images: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., min_score: _Optional[float] = ..., max_plates: _Optional[int] = ...) -> None: ...
+
+class ReadPlate(_message.Message):
+    __slots__ = ("box", "corners", "text", "confidence", "detection_score")
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    CORNERS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    DETECTION_SCORE_FIELD_NUMBER: _ClassVar[int]
+    box: _common_pb2.Box
+    corners: _containers.RepeatedCompositeFieldContainer[_common_pb2.Point]
+    text: str
+    confidence: float
+    detection_score: float
+    def __init__(self, box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., corners: _Optional[_Iterable[_Union[_common_pb2.Point, _Mapping]]] = ..., text: _Optional[str] = ..., confidence: _Optional[float] = ..., detection_score: _Optional[float] = ...) -> None: ...
+
+class ImagePlates(_message.Message):
+    __slots__ = ("plates", "image_width", "image_height")
+    PLATES_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    plates: _containers.RepeatedCompositeFieldContainer[ReadPlate]
+    image_width: int
+    image_height: int
+    def __init__(self, plates: _Optional[_Iterable[_Union[ReadPlate, _Mapping]]] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ...) -> None: ...
+
+class ReadPlatesResponse(_message.Message):
+    __slots__ = ("results", "detector", "recogniser")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    DETECTOR_FIELD_NUMBER: _ClassVar[int]
+    RECOGNISER_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[ImagePlates]
+    detector: ModelRef
+    recogniser: ModelRef
+    def __init__(self, results: _Optional[_Iterable[_Union[ImagePlates, _Mapping]]] = ..., detector: _Optional[_Union[ModelRef, _Mapping]] = ..., recogniser: _Optional[_Union[ModelRef, _Mapping]] = ...) -> None: ...

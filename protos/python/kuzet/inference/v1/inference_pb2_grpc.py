@@ -56,6 +56,11 @@ class InferenceServiceStub:
                 request_serializer=kuzet_dot_inference_dot_v1_dot_inference__pb2.EstimatePosesRequest.SerializeToString,
                 response_deserializer=kuzet_dot_inference_dot_v1_dot_inference__pb2.EstimatePosesResponse.FromString,
                 _registered_method=True)
+        self.ReadPlates = channel.unary_unary(
+                '/kuzet.inference.v1.InferenceService/ReadPlates',
+                request_serializer=kuzet_dot_inference_dot_v1_dot_inference__pb2.ReadPlatesRequest.SerializeToString,
+                response_deserializer=kuzet_dot_inference_dot_v1_dot_inference__pb2.ReadPlatesResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/kuzet.inference.v1.InferenceService/ListModels',
                 request_serializer=kuzet_dot_inference_dot_v1_dot_inference__pb2.ListModelsRequest.SerializeToString,
@@ -101,6 +106,13 @@ class InferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadPlates(self, request, context):
+        """Licence plates (text regions) found and read in each image, e.g. a vehicle's crop.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """The models this service can run and their state.
         """
@@ -137,6 +149,11 @@ def add_InferenceServiceServicer_to_server(servicer, server):
                     servicer.EstimatePoses,
                     request_deserializer=kuzet_dot_inference_dot_v1_dot_inference__pb2.EstimatePosesRequest.FromString,
                     response_serializer=kuzet_dot_inference_dot_v1_dot_inference__pb2.EstimatePosesResponse.SerializeToString,
+            ),
+            'ReadPlates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadPlates,
+                    request_deserializer=kuzet_dot_inference_dot_v1_dot_inference__pb2.ReadPlatesRequest.FromString,
+                    response_serializer=kuzet_dot_inference_dot_v1_dot_inference__pb2.ReadPlatesResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
@@ -259,6 +276,33 @@ class InferenceService:
             '/kuzet.inference.v1.InferenceService/EstimatePoses',
             kuzet_dot_inference_dot_v1_dot_inference__pb2.EstimatePosesRequest.SerializeToString,
             kuzet_dot_inference_dot_v1_dot_inference__pb2.EstimatePosesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadPlates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.inference.v1.InferenceService/ReadPlates',
+            kuzet_dot_inference_dot_v1_dot_inference__pb2.ReadPlatesRequest.SerializeToString,
+            kuzet_dot_inference_dot_v1_dot_inference__pb2.ReadPlatesResponse.FromString,
             options,
             channel_credentials,
             insecure,

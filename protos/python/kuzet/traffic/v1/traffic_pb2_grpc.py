@@ -55,6 +55,41 @@ class TrafficServiceStub:
                 request_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.UpsertHotlistEntriesRequest.SerializeToString,
                 response_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.UpsertHotlistEntriesResponse.FromString,
                 _registered_method=True)
+        self.GetCamera = channel.unary_unary(
+                '/kuzet.traffic.v1.TrafficService/GetCamera',
+                request_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetCameraRequest.SerializeToString,
+                response_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetCameraResponse.FromString,
+                _registered_method=True)
+        self.ListCameras = channel.unary_unary(
+                '/kuzet.traffic.v1.TrafficService/ListCameras',
+                request_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListCamerasRequest.SerializeToString,
+                response_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListCamerasResponse.FromString,
+                _registered_method=True)
+        self.GetSpeedDistribution = channel.unary_unary(
+                '/kuzet.traffic.v1.TrafficService/GetSpeedDistribution',
+                request_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetSpeedDistributionRequest.SerializeToString,
+                response_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetSpeedDistributionResponse.FromString,
+                _registered_method=True)
+        self.SearchPlates = channel.unary_unary(
+                '/kuzet.traffic.v1.TrafficService/SearchPlates',
+                request_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.SearchPlatesRequest.SerializeToString,
+                response_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.SearchPlatesResponse.FromString,
+                _registered_method=True)
+        self.ListHotlistEntries = channel.unary_unary(
+                '/kuzet.traffic.v1.TrafficService/ListHotlistEntries',
+                request_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistEntriesRequest.SerializeToString,
+                response_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistEntriesResponse.FromString,
+                _registered_method=True)
+        self.RemoveHotlistEntry = channel.unary_unary(
+                '/kuzet.traffic.v1.TrafficService/RemoveHotlistEntry',
+                request_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.RemoveHotlistEntryRequest.SerializeToString,
+                response_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.RemoveHotlistEntryResponse.FromString,
+                _registered_method=True)
+        self.ListHotlistHits = channel.unary_unary(
+                '/kuzet.traffic.v1.TrafficService/ListHotlistHits',
+                request_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistHitsRequest.SerializeToString,
+                response_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistHitsResponse.FromString,
+                _registered_method=True)
 
 
 class TrafficServiceServicer:
@@ -89,6 +124,55 @@ class TrafficServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCamera(self, request, context):
+        """A camera's traffic profile (ingest reads its lines and calibration from here).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCameras(self, request, context):
+        """The caller's agency's traffic cameras.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSpeedDistribution(self, request, context):
+        """Measured speeds of one camera in bins.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchPlates(self, request, context):
+        """Where and when a plate was seen (audited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListHotlistEntries(self, request, context):
+        """The hotlist of the caller's agency.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveHotlistEntry(self, request, context):
+        """Takes a plate off the hotlist (audited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListHotlistHits(self, request, context):
+        """Recent hotlist hits, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrafficServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +195,41 @@ def add_TrafficServiceServicer_to_server(servicer, server):
                     servicer.UpsertHotlistEntries,
                     request_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.UpsertHotlistEntriesRequest.FromString,
                     response_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.UpsertHotlistEntriesResponse.SerializeToString,
+            ),
+            'GetCamera': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCamera,
+                    request_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetCameraRequest.FromString,
+                    response_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetCameraResponse.SerializeToString,
+            ),
+            'ListCameras': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCameras,
+                    request_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListCamerasRequest.FromString,
+                    response_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListCamerasResponse.SerializeToString,
+            ),
+            'GetSpeedDistribution': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSpeedDistribution,
+                    request_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetSpeedDistributionRequest.FromString,
+                    response_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetSpeedDistributionResponse.SerializeToString,
+            ),
+            'SearchPlates': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchPlates,
+                    request_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.SearchPlatesRequest.FromString,
+                    response_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.SearchPlatesResponse.SerializeToString,
+            ),
+            'ListHotlistEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHotlistEntries,
+                    request_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistEntriesRequest.FromString,
+                    response_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistEntriesResponse.SerializeToString,
+            ),
+            'RemoveHotlistEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveHotlistEntry,
+                    request_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.RemoveHotlistEntryRequest.FromString,
+                    response_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.RemoveHotlistEntryResponse.SerializeToString,
+            ),
+            'ListHotlistHits': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHotlistHits,
+                    request_deserializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistHitsRequest.FromString,
+                    response_serializer=kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistHitsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +341,195 @@ class TrafficService:
             '/kuzet.traffic.v1.TrafficService/UpsertHotlistEntries',
             kuzet_dot_traffic_dot_v1_dot_traffic__pb2.UpsertHotlistEntriesRequest.SerializeToString,
             kuzet_dot_traffic_dot_v1_dot_traffic__pb2.UpsertHotlistEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCamera(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.traffic.v1.TrafficService/GetCamera',
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetCameraRequest.SerializeToString,
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetCameraResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCameras(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.traffic.v1.TrafficService/ListCameras',
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListCamerasRequest.SerializeToString,
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListCamerasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSpeedDistribution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.traffic.v1.TrafficService/GetSpeedDistribution',
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetSpeedDistributionRequest.SerializeToString,
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.GetSpeedDistributionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchPlates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.traffic.v1.TrafficService/SearchPlates',
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.SearchPlatesRequest.SerializeToString,
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.SearchPlatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHotlistEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.traffic.v1.TrafficService/ListHotlistEntries',
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistEntriesRequest.SerializeToString,
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveHotlistEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.traffic.v1.TrafficService/RemoveHotlistEntry',
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.RemoveHotlistEntryRequest.SerializeToString,
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.RemoveHotlistEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHotlistHits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.traffic.v1.TrafficService/ListHotlistHits',
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistHitsRequest.SerializeToString,
+            kuzet_dot_traffic_dot_v1_dot_traffic__pb2.ListHotlistHitsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,15 +10,14 @@ import numpy as np
 import pytest
 
 from kuzet.common.errors import InvalidArgument
-from kuzet.traffic.calibration import GroundCalibration, fit_calibration
-from kuzet.traffic.speed import (
+from kuzet.common.roads.calibration import GroundCalibration, fit_calibration
+from kuzet.common.roads.speed import (
     SpeedLimit,
     TrackPoint,
     speed_along_track,
     speed_between_lines,
 )
-
-from .conftest import CALIBRATION_GROUND, FPS, T0, SyntheticCamera
+from kuzet.common.roads.synthetic import CALIBRATION_GROUND, FPS, T0, SyntheticCamera
 
 ENTRY_Y, EXIT_Y = 20.0, 45.0
 

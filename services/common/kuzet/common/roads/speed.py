@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from kuzet.common.errors import InvalidArgument
 from kuzet.common.geometry import Pt, cross, segments_intersect
-from kuzet.traffic.calibration import GroundCalibration
+from kuzet.common.roads.calibration import GroundCalibration
 
 MS_TO_KMH = 3.6
 # Defaults of the error model: a tracked box's bottom centre wanders about a pixel from frame to

@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kuzet.common.errors import FailedPrecondition, InvalidArgument
+from kuzet.common.roads.calibration import fit_calibration
+from kuzet.common.roads.lanes import FORWARD, WRONG_WAY, CountAggregator, CountingLine, Crossing, LaneCounter
+from kuzet.common.roads.plates import normalise
+from kuzet.common.roads.speed import TrackPoint, speed_between_lines
+from kuzet.common.roads.synthetic import CALIBRATION_GROUND, T0, SyntheticCamera
 from kuzet.common.timeutil import from_timestamp
-from kuzet.traffic.calibration import fit_calibration
-from kuzet.traffic.lanes import FORWARD, WRONG_WAY, CountAggregator, CountingLine, Crossing, LaneCounter
-from kuzet.traffic.plates import normalise
-from kuzet.traffic.speed import TrackPoint, speed_between_lines
 from kuzet.traffic.v1 import traffic_pb2
-
-from .conftest import CALIBRATION_GROUND, T0, SyntheticCamera
 
 # A line across a lane drawn left to right on the picture: the lane's traffic moves down the picture.
 LINE = CountingLine(id="l1", lane="northbound-1", start=(100.0, 500.0), end=(300.0, 500.0))

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 
 from kuzet.common.errors import FailedPrecondition, InvalidArgument
 from kuzet.common.geometry import Pt, segments_intersect
+from kuzet.common.roads.plates import PlateReading
 from kuzet.common.timeutil import as_utc, to_timestamp
 from kuzet.common.v1 import common_pb2
-from kuzet.traffic.plates import PlateReading
 from kuzet.traffic.v1 import traffic_pb2
 
 FORWARD = "forward"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kuzet.common.errors import InvalidArgument
-from kuzet.traffic.plates import REGIONS_1993, REGIONS_2012, normalise
+from kuzet.common.roads.plates import REGIONS_1993, REGIONS_2012, normalise
 
 
 @pytest.mark.parametrize(

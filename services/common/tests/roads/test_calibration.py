@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from kuzet.common.errors import InvalidArgument
+from kuzet.common.roads.calibration import calibration_from_proto, fit_calibration
+from kuzet.common.roads.synthetic import CALIBRATION_GROUND, SyntheticCamera
 from kuzet.common.v1 import common_pb2
-from kuzet.traffic.calibration import calibration_from_proto, fit_calibration
 from kuzet.traffic.v1 import traffic_pb2
-
-from .conftest import CALIBRATION_GROUND, SyntheticCamera
 
 
 def test_exact_points_give_the_camera_back(camera: SyntheticCamera) -> None:

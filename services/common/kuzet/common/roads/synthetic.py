@@ -1,4 +1,7 @@
-"""A synthetic road camera: a pinhole camera over a flat road, so every ground point's pixel is known."""
+"""A synthetic road camera: a pinhole camera over a flat road, so every ground point's pixel is known.
+
+Tests, benchmarks and the rendered road scenes use it to put vehicles at known positions and speeds.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pytest
 
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 FPS = 25.0
@@ -87,8 +89,3 @@ class SyntheticCamera:
 
 # Marked on the road: the corners of the three lanes 60 m apart, and the middle lane's marks at 40 m.
 CALIBRATION_GROUND = [(-5.25, 10.0), (5.25, 10.0), (-5.25, 70.0), (5.25, 70.0), (-1.75, 40.0), (1.75, 40.0)]
-
-
-@pytest.fixture
-def camera() -> SyntheticCamera:
-    return SyntheticCamera()
