@@ -14,6 +14,7 @@ from kuzet.alerting import domain
 from kuzet.alerting.config import AlertingSettings
 from kuzet.alerting.fanout import Hub
 from kuzet.alerting.folding import Incoming
+from kuzet.alerting.outcomes import read_outcomes
 from kuzet.alerting.pipeline import Pipeline
 from kuzet.alerting.store import AlertStore, Visibility, alert_keys, since_until
 from kuzet.alerting.v1 import alerting_pb2 as pb
@@ -22,7 +23,7 @@ from kuzet.common.caller import Caller, current_caller
 from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kuzet.common.paging import Paging
 from kuzet.common.telemetry import context_from_traceparent, traceparent
-from kuzet.common.timeutil import to_timestamp, utcnow
+from kuzet.common.timeutil import from_timestamp, to_timestamp, utcnow
 from kuzet.common.waiting import within
 
 tracer = trace.get_tracer("kuzet.alerting")
@@ -293,6 +294,27 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
             self.store.get, request.alert_id, vis, request.include_history
         )
         return pb.GetAlertResponse(alert=alert, history=history)
+
+    async def GetOutcomeReport(
+        self, request: pb.GetOutcomeReportRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetOutcomeReportResponse:
+        caller = _who(current_caller())
+        if not caller.agency:
+            raise InvalidArgument("the outcome report is per agency: the caller has none")
+        since = from_timestamp(request.since) if request.HasField("since") else None
+        until = from_timestamp(request.until) if request.HasField("until") else None
+        if since is not None and until is not None and until <= since:
+            raise InvalidArgument("until must be after since")
+        rules = await asyncio.to_thread(
+            read_outcomes,
+            self.store.db,
+            caller.agency,
+            since,
+            until,
+            list(request.types),
+            list(request.site_ids),
+        )
+        return pb.GetOutcomeReportResponse(rules=rules)
 
     # ------------------------------------------------------------------ lifecycle
 

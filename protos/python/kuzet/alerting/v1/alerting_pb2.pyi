@@ -534,3 +534,50 @@ class ListWebhooksResponse(_message.Message):
     WEBHOOKS_FIELD_NUMBER: _ClassVar[int]
     webhooks: _containers.RepeatedCompositeFieldContainer[Webhook]
     def __init__(self, webhooks: _Optional[_Iterable[_Union[Webhook, _Mapping]]] = ...) -> None: ...
+
+class GetOutcomeReportRequest(_message.Message):
+    __slots__ = ("since", "until", "types", "site_ids")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    SITE_IDS_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    types: _containers.RepeatedScalarFieldContainer[str]
+    site_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., types: _Optional[_Iterable[str]] = ..., site_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RuleOutcomes(_message.Message):
+    __slots__ = ("type", "rule_id", "resolved", "true_alarms", "false_alarms", "not_judged", "precision", "has_precision", "by_outcome")
+    class ByOutcomeEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    TRUE_ALARMS_FIELD_NUMBER: _ClassVar[int]
+    FALSE_ALARMS_FIELD_NUMBER: _ClassVar[int]
+    NOT_JUDGED_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    HAS_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    BY_OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    rule_id: str
+    resolved: int
+    true_alarms: int
+    false_alarms: int
+    not_judged: int
+    precision: float
+    has_precision: bool
+    by_outcome: _containers.ScalarMap[str, int]
+    def __init__(self, type: _Optional[str] = ..., rule_id: _Optional[str] = ..., resolved: _Optional[int] = ..., true_alarms: _Optional[int] = ..., false_alarms: _Optional[int] = ..., not_judged: _Optional[int] = ..., precision: _Optional[float] = ..., has_precision: _Optional[bool] = ..., by_outcome: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class GetOutcomeReportResponse(_message.Message):
+    __slots__ = ("rules",)
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    rules: _containers.RepeatedCompositeFieldContainer[RuleOutcomes]
+    def __init__(self, rules: _Optional[_Iterable[_Union[RuleOutcomes, _Mapping]]] = ...) -> None: ...

@@ -117,6 +117,11 @@ class AlertingServiceStub:
                 request_serializer=kuzet_dot_alerting_dot_v1_dot_alerting__pb2.ListWebhooksRequest.SerializeToString,
                 response_deserializer=kuzet_dot_alerting_dot_v1_dot_alerting__pb2.ListWebhooksResponse.FromString,
                 _registered_method=True)
+        self.GetOutcomeReport = channel.unary_unary(
+                '/kuzet.alerting.v1.AlertingService/GetOutcomeReport',
+                request_serializer=kuzet_dot_alerting_dot_v1_dot_alerting__pb2.GetOutcomeReportRequest.SerializeToString,
+                response_deserializer=kuzet_dot_alerting_dot_v1_dot_alerting__pb2.GetOutcomeReportResponse.FromString,
+                _registered_method=True)
 
 
 class AlertingServiceServicer:
@@ -227,6 +232,14 @@ class AlertingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOutcomeReport(self, request, context):
+        """How operators closed the caller's agency's alerts, per event type and rule: the precision
+        each rule has in practice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AlertingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -309,6 +322,11 @@ def add_AlertingServiceServicer_to_server(servicer, server):
                     servicer.ListWebhooks,
                     request_deserializer=kuzet_dot_alerting_dot_v1_dot_alerting__pb2.ListWebhooksRequest.FromString,
                     response_serializer=kuzet_dot_alerting_dot_v1_dot_alerting__pb2.ListWebhooksResponse.SerializeToString,
+            ),
+            'GetOutcomeReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOutcomeReport,
+                    request_deserializer=kuzet_dot_alerting_dot_v1_dot_alerting__pb2.GetOutcomeReportRequest.FromString,
+                    response_serializer=kuzet_dot_alerting_dot_v1_dot_alerting__pb2.GetOutcomeReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -746,6 +764,33 @@ class AlertingService:
             '/kuzet.alerting.v1.AlertingService/ListWebhooks',
             kuzet_dot_alerting_dot_v1_dot_alerting__pb2.ListWebhooksRequest.SerializeToString,
             kuzet_dot_alerting_dot_v1_dot_alerting__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOutcomeReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.alerting.v1.AlertingService/GetOutcomeReport',
+            kuzet_dot_alerting_dot_v1_dot_alerting__pb2.GetOutcomeReportRequest.SerializeToString,
+            kuzet_dot_alerting_dot_v1_dot_alerting__pb2.GetOutcomeReportResponse.FromString,
             options,
             channel_credentials,
             insecure,
