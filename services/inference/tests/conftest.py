@@ -46,6 +46,19 @@ def street_photos() -> list[Path]:
         missing_component(f"street photos unavailable: {exc}")
 
 
+@pytest.fixture(scope="session")
+def car_photo() -> Path:
+    try:
+        return testdata.car_photo()
+    except testdata.TestDataUnavailable as exc:
+        missing_component(f"car photo unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def car_png(car_photo: Path) -> bytes:
+    return car_photo.read_bytes()
+
+
 @pytest.fixture
 async def service(embedded: EmbeddedBackend, free_port: int) -> AsyncIterator[InferenceClient]:
     """The real gRPC service (embedded backend) and a client connected to it."""

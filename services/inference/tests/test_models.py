@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -32,7 +33,7 @@ print(json.dumps({m.name: (m.name in backend._sessions, backend._errors.get(m.na
 
 def test_manifest_lists_every_shipped_file_with_provenance() -> None:
     manifest = json.loads((MODELS_DIR / "MANIFEST.json").read_text())
-    files = {m["file"] for m in manifest["models"]}
+    files = {m["file"] for m in manifest["models"] if not m.get("package")}
     assert files == {p.name for p in MODELS_DIR.glob("*.onnx")}, "every shipped file is in the manifest"
     for m in manifest["models"]:
         for key in ("license", "source", "sha256", "derivation", "version"):
@@ -46,7 +47,18 @@ def test_every_model_loads_offline_with_verified_sha256() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
-    assert loaded == {name: [True, ""] for name in ("centernet", "yunet", "sface", "movenet")}
+    names = ("centernet", "yunet", "sface", "movenet", "ppocrv4_det", "ppocrv4_rec")
+    assert loaded == {name: [True, ""] for name in names}
+
+
+def test_text_models_load_from_their_installed_package_and_need_it() -> None:
+    spec = load_catalog().models["ppocrv4_rec"]
+    assert spec.package == "rapidocr-onnxruntime"
+    assert spec.path.is_file() and "rapidocr_onnxruntime" in spec.path.parts
+    spec.verify()
+    absent = dataclasses.replace(spec, package="kuzet-no-such-distribution")
+    with pytest.raises(ModelIntegrityError, match="kuzet-no-such-distribution is not installed"):
+        absent.verify()
 
 
 def test_a_tampered_model_file_is_refused(tmp_path: Path) -> None:

@@ -106,13 +106,15 @@ async def test_poses_of_people_in_a_street_photo(service: InferenceClient, stree
 
 async def test_models_are_listed_with_provenance_and_statistics(service: InferenceClient) -> None:
     models = {m.name: m for m in await service.list_models()}
-    assert set(models) == {"centernet", "yunet", "sface", "movenet"}
+    assert set(models) == {"centernet", "yunet", "sface", "movenet", "ppocrv4_det", "ppocrv4_rec"}
     assert all(m.ready and m.backend == "embedded" for m in models.values())
     assert models["sface"].license == "Apache-2.0" and models["sface"].is_default
     assert models["centernet"].max_batch_size == 1
     await service.detect_faces([np.zeros((64, 64, 3), np.uint8)])
     info, stats = await service.model_status("yunet")
     assert info.task == "face_detection" and stats.execution_count >= 1
+    assert models["ppocrv4_det"].task == "text_detection" and models["ppocrv4_det"].is_default
+    assert models["ppocrv4_rec"].task == "text_recognition" and models["ppocrv4_rec"].license == "Apache-2.0"
 
 
 async def _code(call: Any) -> tuple[grpc.StatusCode, str]:

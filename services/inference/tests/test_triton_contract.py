@@ -29,7 +29,8 @@ from kuzet.inference.tritonlocal import LocalTriton, TritonUnavailable, pytriton
 
 pytestmark = pytest.mark.slow
 
-LOADED = ["yunet", "sface", "centernet"]  # movenet stays in the repository, not loaded
+# movenet stays in the repository, not loaded
+LOADED = ["yunet", "sface", "centernet", "ppocrv4_det", "ppocrv4_rec"]
 
 
 def _require_triton() -> None:
@@ -62,6 +63,10 @@ def _bgr(path: Path) -> np.ndarray:
     return image
 
 
+def _alnum(text: str) -> str:
+    return "".join(c for c in text if c.isalnum())
+
+
 async def test_readiness_and_metadata(backend: TritonBackend, catalog: Catalog) -> None:
     assert await backend.server_ready()
     for name in LOADED:
@@ -92,6 +97,7 @@ async def test_domain_results_of_both_backends_agree(
     catalog: Catalog,
     face_photos: dict[str, list[Path]],
     street_photos: list[Path],
+    car_photo: Path,
 ) -> None:
     on_triton, on_embedded = InferenceEngine(catalog, backend), InferenceEngine(catalog, embedded)
     street = [_bgr(p) for p in street_photos]
@@ -111,10 +117,20 @@ async def test_domain_results_of_both_backends_agree(
     _, eb = await on_embedded.embed_faces(people, requests)
     for x, y in zip(ea, eb, strict=True):
         assert float(x.vector @ y.vector) > 0.9999
+    car = [_bgr(car_photo)]
+    da, ra, pa = await on_triton.read_plates(car)
+    db, rb, pb_ = await on_embedded.read_plates(car)
+    assert (da, ra) == (db, rb) and da.name == "ppocrv4_det" and ra.name == "ppocrv4_rec"
+    assert [p.text for p in pa[0].plates] == [p.text for p in pb_[0].plates]
+    # The emblem between the letters and the digits reads as a symbol; the caller drops it.
+    assert pa[0].plates and _alnum(pa[0].plates[0].text) == "5AU5341"
+    for x, y in zip(pa[0].plates, pb_[0].plates, strict=True):
+        assert x.confidence == pytest.approx(y.confidence, abs=1e-3)
+        assert x.box.x1 == pytest.approx(y.box.x1, abs=0.5)
 
 
 async def test_the_service_on_triton_reports_a_model_that_is_not_loaded(
-    triton: LocalTriton, street_photos: list[Path], free_port: int
+    triton: LocalTriton, street_photos: list[Path], car_png: bytes, free_port: int
 ) -> None:
     settings = InferenceSettings(port=free_port, backend="triton", triton_url=triton.url, triton_retry_s=0.5)
     server = await build(settings)
@@ -138,6 +154,8 @@ async def test_the_service_on_triton_reports_a_model_that_is_not_loaded(
             assert models["yunet"].ready and models["yunet"].backend == "triton"
             info, stats = await client.model_status("yunet")
             assert info.ready and stats.execution_count >= 1
+            plates = await client.read_plates([car_png], max_plates=1)
+            assert [_alnum(p.text) for p in plates[0].plates] == ["5AU5341"]
     finally:
         await server.stop(0)
 

@@ -7,6 +7,7 @@ code calls this module; services never fetch anything at run time.
 
     face_photos()   -> {"obama": [...5 paths], "biden": [...1 path]}   (face_recognition==1.3.0)
     street_photos() -> [bus.jpg, zidane.jpg]                          (ultralytics==8.3.40 wheel)
+    car_photo()     -> a car with a readable plate, "5AU-5341"         (fast-alpr==0.4.0 sdist)
     astronaut()     -> path of skimage's astronaut PNG, or None when scikit-image is absent
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "TestDataUnavailable",
     "astronaut",
     "cache_dir",
+    "car_photo",
     "face_photos",
     "street_photos",
 ]
@@ -60,6 +62,12 @@ _ULTRALYTICS = _Distribution(
     filename="ultralytics-8.3.40-py3-none-any.whl",
     sha256="68eab78f4bdcd7ab2f62f5fe5a394958dd8507c47359a7f7930ab617ffba4302",
     pip_args=("--only-binary", ":all:"),
+)
+_FAST_ALPR = _Distribution(
+    requirement="fast-alpr==0.4.0",
+    filename="fast_alpr-0.4.0.tar.gz",
+    sha256="02e3011598c5c83c260e215f7bec8cae9f67a1e9b903db1079a14bdb15d4eb0d",
+    pip_args=("--no-binary", ":all:"),
 )
 
 _FACE_FILES = {
@@ -159,6 +167,15 @@ def street_photos() -> list[Path]:
         if not all((into / n).exists() for n in _STREET_FILES):
             _extract(_ULTRALYTICS, {f"ultralytics/assets/{n}": n for n in _STREET_FILES}, into)
     return [into / n for n in _STREET_FILES]
+
+
+def car_photo() -> Path:
+    """A street photo of a car seen from behind, its plate reading "5AU-5341" (MIT)."""
+    into = cache_dir() / "fast-alpr-0.4.0"
+    with _locked("fast-alpr"):
+        if not (into / "test_image.png").exists():
+            _extract(_FAST_ALPR, {"fast_alpr-0.4.0/assets/test_image.png": "test_image.png"}, into)
+    return into / "test_image.png"
 
 
 def astronaut() -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +13,14 @@ from typing import Any
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 # Task names in the manifest, mapped to the default model for each.
-TASKS = ("object_detection", "face_detection", "face_embedding", "pose_estimation")
+TASKS = (
+    "object_detection",
+    "face_detection",
+    "face_embedding",
+    "pose_estimation",
+    "text_detection",
+    "text_recognition",
+)
 
 
 class ModelIntegrityError(RuntimeError):
@@ -50,10 +58,24 @@ class ModelSpec:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     models_dir: Path = MODELS_DIR
+    # A file taken as shipped inside an installed distribution (pinned, e.g. in
+    # requirements-no-deps.txt) instead of models/: ``file`` is then its path in that distribution.
+    package: str = ""
 
     @property
     def path(self) -> Path:
-        return self.models_dir / self.file
+        if not self.package:
+            return self.models_dir / self.file
+        # Located through the distribution's metadata, not importlib.resources: that would import
+        # the package, whose own pipeline needs dependencies Kuzet does not install.
+        try:
+            located = importlib.metadata.distribution(self.package).locate_file(self.file)
+        except importlib.metadata.PackageNotFoundError:
+            raise ModelIntegrityError(
+                f"model {self.name}: package {self.package} is not installed "
+                "(services/inference/requirements-no-deps.txt)"
+            ) from None
+        return Path(str(located))
 
     @property
     def batch_limit(self) -> int:
@@ -124,6 +146,7 @@ def load_catalog(models_dir: Path = MODELS_DIR) -> Catalog:
             inputs=_tensors(m["inputs"]),
             outputs=_tensors(m["outputs"]),
             models_dir=models_dir,
+            package=m.get("package", ""),
         )
         for m in manifest["models"]
     ]

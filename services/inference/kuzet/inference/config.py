@@ -51,6 +51,12 @@ class InferenceSettings(ServiceSettings):
     max_image_pixels: int = Field(default=40_000_000, ge=64)
     face_max_side: int = Field(default=640, ge=64, le=4096, description="face detector input, longest side")
     pose_max_side: int = Field(default=256, ge=64, le=2048, description="pose model input, longest side")
+    plate_side: int = Field(
+        default=640,
+        ge=64,
+        le=2048,
+        description="text (plate) detector input, longest side: crops are scaled up to it, frames down",
+    )
 
     @field_validator("backend")
     @classmethod

@@ -11,19 +11,29 @@ from typing import TypeVar
 import numpy as np
 from opentelemetry import trace
 
-from kuzet.common.errors import InvalidArgument, NotFound
+from kuzet.common.errors import InvalidArgument, NotFound, Unavailable
 from kuzet.common.inference.results import (
     Box,
     FaceEmbedding,
     ImageFaces,
     ImageObjects,
+    ImagePlates,
     ImagePoses,
     ModelRef,
+    ReadPlate,
 )
 from kuzet.inference.backends.base import Backend
-from kuzet.inference.catalog import Catalog, ModelSpec
+from kuzet.inference.catalog import Catalog, ModelIntegrityError, ModelSpec
 from kuzet.inference.imaging import encode_jpeg
-from kuzet.inference.processing import align, faces, objects, pose, quality
+from kuzet.inference.processing import (
+    align,
+    faces,
+    objects,
+    pose,
+    quality,
+    text_detection,
+    text_recognition,
+)
 from kuzet.inference.processing.geometry import Resize
 
 T = TypeVar("T")
@@ -49,6 +59,7 @@ class FaceRequest:
 class EngineOptions:
     face_max_side: int = faces.DEFAULT_MAX_SIDE
     pose_max_side: int = pose.DEFAULT_MAX_SIDE
+    plate_side: int = text_detection.DEFAULT_SIDE
     quality: quality.QualityThresholds = field(default_factory=quality.QualityThresholds)
 
 
@@ -77,6 +88,14 @@ def _in_source(placement: Resize, image: np.ndarray, source: Size) -> Resize:
     )
 
 
+def _plate(region: text_detection.TextRegion, reading: text_recognition.Reading) -> ReadPlate:
+    corners = [(float(x), float(y)) for x, y in region.corners]
+    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+    return ReadPlate(
+        Box(min(xs), min(ys), max(xs), max(ys)), corners, reading.text, reading.confidence, region.score
+    )
+
+
 def _chunks(count: int, size: int) -> list[range]:
     return [range(i, min(i + size, count)) for i in range(0, count, size)]
 
@@ -91,6 +110,8 @@ class InferenceEngine:
         self.catalog = catalog
         self.backend = backend
         self.options = options or EngineOptions()
+        # Recogniser name -> its CTC classes, read once.
+        self._charsets: dict[str, tuple[str, ...]] = {}
 
     def resolve(self, task: str, name: str) -> ModelSpec:
         if not name:
@@ -276,6 +297,62 @@ class InferenceEngine:
             ]
 
         return _ref(spec), await self._batched(spec, len(images), run)
+
+    async def read_plates(
+        self, images: Sequence[np.ndarray], min_score: float = 0.0, max_plates: int = 0
+    ) -> tuple[ModelRef, ModelRef, list[ImagePlates]]:
+        """Text lines found (detector) and read (recogniser) in each full-resolution image."""
+        detector = self.resolve("text_detection", "")
+        recogniser = self.resolve("text_recognition", "")
+        _check_score(min_score)
+        if max_plates < 0:
+            raise InvalidArgument(f"max_plates must not be negative, got {max_plates}")
+        threshold = min_score or text_detection.DEFAULT_MIN_SCORE
+        characters = await asyncio.to_thread(self._characters, recogniser)
+
+        async def detect(chunk: range) -> list[list[text_detection.TextRegion]]:
+            feeds, placements = await asyncio.to_thread(
+                text_detection.prepare, [images[i] for i in chunk], self.options.plate_side
+            )
+            out = await self._infer(detector, feeds, [text_detection.OUTPUT_NAME])
+            found = [
+                text_detection.decode(
+                    out[text_detection.OUTPUT_NAME][j], placements[j], _size(images[i]), threshold
+                )
+                for j, i in enumerate(chunk)
+            ]
+            # Best first, cut before reading: every region read is one more recogniser input.
+            return [regions[:max_plates] if max_plates else regions for regions in found]
+
+        per_image = await self._batched(detector, len(images), detect)
+        regions = [(i, r) for i, found in enumerate(per_image) for r in found]
+
+        async def read(chunk: range) -> list[text_recognition.Reading]:
+            def prepare() -> dict[str, np.ndarray]:
+                strips = [text_recognition.crop(images[regions[k][0]], regions[k][1].corners) for k in chunk]
+                return text_recognition.prepare(strips)
+
+            feeds = await asyncio.to_thread(prepare)
+            out = await self._infer(recogniser, feeds, [text_recognition.OUTPUT_NAME])
+            return [text_recognition.decode(p, characters) for p in out[text_recognition.OUTPUT_NAME]]
+
+        readings = await self._batched(recogniser, len(regions), read) if regions else []
+        results = [ImagePlates([], *_size(image)) for image in images]
+        for (i, region), reading in zip(regions, readings, strict=True):
+            if reading.text.strip():
+                results[i].plates.append(_plate(region, reading))
+        return _ref(detector), _ref(recogniser), results
+
+    def _characters(self, recogniser: ModelSpec) -> tuple[str, ...]:
+        # The dictionary is part of the recogniser's file: read from the verified local copy, which
+        # the Triton backend needs as well (Triton returns only class probabilities).
+        if recogniser.name not in self._charsets:
+            try:
+                recogniser.verify()
+            except ModelIntegrityError as exc:
+                raise Unavailable(str(exc)) from None
+            self._charsets[recogniser.name] = text_recognition.charset(recogniser.path)
+        return self._charsets[recogniser.name]
 
     def model(self, name: str) -> ModelSpec:
         spec = self.catalog.get(name)

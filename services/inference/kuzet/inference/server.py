@@ -38,7 +38,11 @@ async def build(settings: InferenceSettings, *, backend: Backend | None = None) 
     engine = InferenceEngine(
         catalog,
         backend,
-        EngineOptions(face_max_side=settings.face_max_side, pose_max_side=settings.pose_max_side),
+        EngineOptions(
+            face_max_side=settings.face_max_side,
+            pose_max_side=settings.pose_max_side,
+            plate_side=settings.plate_side,
+        ),
     )
     servicer = InferenceServicer(
         engine, settings.max_batch_images, ImageLimits(max_pixels=settings.max_image_pixels)

@@ -117,6 +117,20 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
             results=[convert.poses_pb(p) for p in found], model=convert.model_pb(ref)
         )
 
+    async def ReadPlates(
+        self, request: pb.ReadPlatesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReadPlatesResponse:
+        # Full resolution: the recogniser reads the text from the source pixels.
+        images = await self._decode(request.images)
+        detector, recogniser, found = await self.engine.read_plates(
+            images, request.min_score, request.max_plates
+        )
+        return pb.ReadPlatesResponse(
+            results=[convert.plates_pb(p) for p in found],
+            detector=convert.model_pb(detector),
+            recogniser=convert.model_pb(recogniser),
+        )
+
     def _model_info(self, spec: ModelSpec, state: ModelState) -> pb.ModelInfo:
         return pb.ModelInfo(
             name=spec.name,

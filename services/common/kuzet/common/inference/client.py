@@ -27,6 +27,7 @@ from kuzet.common.inference.results import (
     FaceEmbedding,
     ImageFaces,
     ImageObjects,
+    ImagePlates,
     ImagePoses,
 )
 from kuzet.common.v1 import common_pb2
@@ -176,6 +177,16 @@ class InferenceClient:
         await _add_images(request.images, images)
         response = await self.stub.EstimatePoses(request, timeout=self.timeout_s)
         return [convert.poses(r) for r in response.results]
+
+    async def read_plates(
+        self, images: Sequence[ImageInput], *, min_score: float = 0.0, max_plates: int = 0
+    ) -> list[ImagePlates]:
+        """Text lines found and read in each image (e.g. a vehicle's crop), best first; the
+        caller normalises the text to a plate format."""
+        request = pb.ReadPlatesRequest(min_score=min_score, max_plates=max_plates)
+        await _add_images(request.images, images)
+        response = await self.stub.ReadPlates(request, timeout=self.timeout_s)
+        return [convert.plates(r) for r in response.results]
 
     async def list_models(self) -> list[ModelInfo]:
         response = await self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s)

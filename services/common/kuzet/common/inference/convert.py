@@ -32,6 +32,8 @@ TASK_TO_ENUM = {
     "face_detection": pb.MODEL_TASK_FACE_DETECTION,
     "face_embedding": pb.MODEL_TASK_FACE_EMBEDDING,
     "pose_estimation": pb.MODEL_TASK_POSE_ESTIMATION,
+    "text_detection": pb.MODEL_TASK_TEXT_DETECTION,
+    "text_recognition": pb.MODEL_TASK_TEXT_RECOGNITION,
 }
 
 
@@ -177,6 +179,34 @@ def poses(m: pb.ImagePoses) -> r.ImagePoses:
                 ],
             )
             for p in m.poses
+        ],
+        m.image_width,
+        m.image_height,
+    )
+
+
+def plates_pb(item: r.ImagePlates) -> pb.ImagePlates:
+    return pb.ImagePlates(
+        plates=[
+            pb.ReadPlate(
+                box=box_pb(p.box),
+                corners=[common_pb2.Point(x=x, y=y) for x, y in p.corners],
+                text=p.text,
+                confidence=p.confidence,
+                detection_score=p.detection_score,
+            )
+            for p in item.plates
+        ],
+        image_width=item.width,
+        image_height=item.height,
+    )
+
+
+def plates(m: pb.ImagePlates) -> r.ImagePlates:
+    return r.ImagePlates(
+        [
+            r.ReadPlate(box(p.box), [(c.x, c.y) for c in p.corners], p.text, p.confidence, p.detection_score)
+            for p in m.plates
         ],
         m.image_width,
         m.image_height,

@@ -117,3 +117,24 @@ class ImagePoses:
     poses: list[Pose]
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class ReadPlate:
+    """A text line found and read, e.g. a licence plate."""
+
+    box: Box
+    # Top left, top right, bottom right, bottom left (x, y) of the possibly rotated region.
+    corners: list[tuple[float, float]]
+    # As recognised, upper case, spaces kept; not yet normalised to a plate format.
+    text: str
+    # Mean per-character confidence of the recogniser.
+    confidence: float
+    detection_score: float
+
+
+@dataclass(frozen=True)
+class ImagePlates:
+    plates: list[ReadPlate]
+    width: int
+    height: int

@@ -15,6 +15,7 @@ The normal form is upper case Latin with no separators, as ``VehicleObservation.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from kuzet.common.errors import InvalidArgument
@@ -146,6 +147,10 @@ def normalise(raw: str, confidence: float = 1.0, *, ocr: bool = True) -> PlateRe
     if not 0.0 <= confidence <= 1.0:
         raise InvalidArgument(f"plate confidence {confidence} is not between 0 and 1")
     compact = _SEPARATORS.sub("", raw.translate(_CYRILLIC).upper())
+    if ocr:
+        # A camera's line also catches the plate's border, flag and emblem as marks ("[", "°");
+        # they are not characters of the plate. A letter outside the alphabet still refuses it.
+        compact = "".join(ch for ch in compact if unicodedata.category(ch)[0] in "LN")
     if not compact:
         raise InvalidArgument(f"plate {raw!r} is empty")
     if not compact.isascii() or not compact.isalnum():
