@@ -8,9 +8,12 @@ import grpc
 import pytest
 
 from kuzet.alerting.v1 import alerting_pb2 as pb
+from kuzet.common.caller import Caller
 from kuzet.common.timeutil import to_timestamp, utcnow
 
 from .conftest import OPERATOR_A, OPERATOR_B, SERVICE, Running, camera_event, md
+
+INTERNAL_AFFAIRS_A = Caller("ia-a", "prison", frozenset({"internal_affairs", "operator"}))
 
 
 async def _closed(
@@ -74,3 +77,17 @@ async def test_time_range_and_type_filter(alerting: Running) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await alerting.stub().GetOutcomeReport(backwards, metadata=md(OPERATOR_A))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "until" in (err.value.details() or "")
+
+
+async def test_types_the_caller_may_not_see_are_not_counted(alerting: Running) -> None:
+    stub = alerting.stub()
+    report = camera_event("integrity_report", rule="", subject="r1")
+    published = await stub.Publish(pb.PublishRequest(event=report), metadata=md(SERVICE))
+    await stub.Resolve(
+        pb.ResolveRequest(alert_id=published.alert_id, outcome=pb.ALERT_OUTCOME_FALSE_ALARM, note="x"),
+        metadata=md(INTERNAL_AFFAIRS_A),
+    )
+    seen_by_operator = await stub.GetOutcomeReport(pb.GetOutcomeReportRequest(), metadata=md(OPERATOR_A))
+    assert not seen_by_operator.rules
+    seen_by_ia = await stub.GetOutcomeReport(pb.GetOutcomeReportRequest(), metadata=md(INTERNAL_AFFAIRS_A))
+    assert [r.type for r in seen_by_ia.rules] == ["integrity_report"]

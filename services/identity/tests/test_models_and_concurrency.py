@@ -63,7 +63,7 @@ async def test_searches_never_mix_model_versions_and_reembedding_fixes_it(
 async def test_enrolment_while_searching_gives_consistent_results(
     identity_sqlite: Running, photos: Photos
 ) -> None:
-    gallery = await identity_sqlite.gallery(kind=pb.GALLERY_KIND_STAFF, required_reviewers=1)
+    gallery = await identity_sqlite.gallery(kind=pb.GALLERY_KIND_INMATES, required_reviewers=1)
     first = await identity_sqlite.enrol(gallery.gallery_id, [photos.obama[0]], "Obama 0")
     enrolled = {first.person.person_id}
     stop = asyncio.Event()

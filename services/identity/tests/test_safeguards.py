@@ -244,7 +244,7 @@ async def test_poor_images_are_refused_with_the_reason(
     # counts as turned away; the other bars are the defaults.
     running = await start_identity(f"sqlite:///{tmp_path / 'q.db'}", tmp_path, inference_address, max_yaw=0.3)
     try:
-        gallery = await running.gallery(kind=pb.GALLERY_KIND_STAFF)
+        gallery = await running.gallery(kind=pb.GALLERY_KIND_INMATES)
         blank = io.BytesIO()
         Image.new("RGB", (320, 240), (128, 128, 128)).save(blank, "PNG")
         images = [

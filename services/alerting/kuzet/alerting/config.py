@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from kuzet.alerting.oversight import validate_oversight_agencies
 from kuzet.common.retention import RetainingSettings, agency_days_setting
 
 
@@ -60,7 +61,16 @@ class AlertingSettings(RetainingSettings):
             "PostgreSQL crash may lose the last fraction of a second of acknowledged events"
         ),
     )
+    oversight_agencies: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            'who oversees whom, JSON: {"prison": ["ombudsman"]}. Alerts of the oversight types of an agency '
+            "are read only by its oversight agencies' users with the oversight role; a deployment "
+            "setting, so that the overseen agency's admins cannot change it"
+        ),
+    )
     mqtt_url: str = Field(default="", description="mqtt://host:port; empty disables MQTT publishing")
     mqtt_topic_prefix: str = "kuzet"
 
     _agency_days = field_validator("retention_alert_agency_days")(agency_days_setting)
+    _oversight = field_validator("oversight_agencies")(validate_oversight_agencies)

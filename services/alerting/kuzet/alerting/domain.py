@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from kuzet.alerting.v1 import alerting_pb2
 from kuzet.common.caller import Caller
 from kuzet.common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from kuzet.common.events import CONFIRMED_BY, EVENT_TYPES
+from kuzet.common.events import CONFIRMED_BY, EVENT_TYPES, OVERSIGHT_TYPES
 from kuzet.common.timeutil import as_utc, from_timestamp
 from kuzet.common.v1 import common_pb2
 
@@ -44,15 +44,18 @@ UNCONFIRMED_SUMMARY = "Possible face match, unconfirmed: reviewers must confirm 
 # Whistleblower protection: these alerts reach only the roles named here (and services), never
 # shared routes or integrations, so that whoever a report is about cannot learn of it.
 RESTRICTED_TYPES: dict[str, frozenset[str]] = {"integrity_report": frozenset({"internal_affairs"})}
-# Alerts that never leave the agency's own console: no shared route, webhook or MQTT.
-INTERNAL_ONLY_TYPES = REVIEW_ONLY_TYPES | frozenset(RESTRICTED_TYPES)
+# Alerts that never go to shared routes, webhooks or MQTT: only the consoles that may see them.
+INTERNAL_ONLY_TYPES = REVIEW_ONLY_TYPES | frozenset(RESTRICTED_TYPES) | OVERSIGHT_TYPES
 
 
 def hidden_types(caller: Caller) -> frozenset[str]:
-    """Alert types this caller may not list, read or be streamed."""
+    """Alert types this caller may not list, read or be streamed as an alert of its own agency
+    (oversight alerts are nobody's in their own agency: only the oversight agency reads them,
+    see ``kuzet.alerting.oversight``)."""
     if caller.has_role("service"):
         return frozenset()
-    return frozenset(t for t, roles in RESTRICTED_TYPES.items() if not any(caller.has_role(r) for r in roles))
+    restricted = (t for t, roles in RESTRICTED_TYPES.items() if not any(caller.has_role(r) for r in roles))
+    return frozenset(restricted) | OVERSIGHT_TYPES
 
 
 # Context rank inside a severity level: life first, then a possible wanted person, then breaches,
@@ -136,6 +139,16 @@ def validate_event(event: common_pb2.Event, caller: Caller) -> None:
         raise PermissionDenied(
             f"event {event.event_id}: agency {caller.agency or '?'} may not publish for agency {event.agency_id}"
         )
+    if event.type in OVERSIGHT_TYPES:
+        if not caller.has_role("service"):
+            raise PermissionDenied(
+                f"event {event.event_id}: {event.type} events come from the analytics services (ingest, badge)"
+            )
+        if event.resolves:
+            # Nobody in the overseen agency closes these, not even through a resolving event.
+            raise InvalidArgument(
+                f"event {event.event_id}: {event.type} alerts cannot be resolved by an event"
+            )
 
 
 def redact_unconfirmed(event: common_pb2.Event) -> None:

@@ -28,6 +28,7 @@ from kuzet.alerting.updatelog import (
     update_rows,
 )
 from kuzet.alerting.v1 import alerting_pb2 as pb
+from kuzet.common.events import OVERSIGHT_TYPES
 from kuzet.common.timeutil import as_utc
 from kuzet.common.v1 import common_pb2
 
@@ -233,7 +234,9 @@ def _fold_or_create(self: PublishBatch, item: Incoming) -> PublishOutcome:
         row["dedup_slot"] = None
         self.dirty.add(alert_id)
         del self.slots[dkey]
-    cfg = self.store.directory.site(ev.agency_id, site)
+    # The site's duty roster and acknowledgement deadline are the overseen agency's own: an
+    # oversight alert has no duty roles there and never escalates to them.
+    cfg = None if ev.type in OVERSIGHT_TYPES else self.store.directory.site(ev.agency_id, site)
     timeout = cfg.ack_timeout_seconds if cfg else 0
     alert_id = str(uuid.uuid4())
     row = {

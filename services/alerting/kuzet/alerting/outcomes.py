@@ -65,9 +65,11 @@ def read_outcomes(
     until: datetime | None,
     types: Sequence[str],
     site_ids: Sequence[str],
+    hidden_types: frozenset[str],
 ) -> list[pb.RuleOutcomes]:
     """The report over the agency's own alerts resolved in [since, until) (shared-in alerts are
-    the owning agency's rules, judged there)."""
+    the owning agency's rules, judged there), less the types the caller may not see: a count of
+    whistleblower reports is itself something their subject must not learn."""
     t = AlertRow
     conds = [t.agency_id == agency, t.resolved_at.is_not(None)]
     if since is not None:
@@ -78,6 +80,8 @@ def read_outcomes(
         conds.append(t.type.in_(list(types)))
     if site_ids:
         conds.append(t.site_id.in_(list(site_ids)))
+    if hidden_types:
+        conds.append(t.type.not_in(list(hidden_types)))
     query = (
         select(t.type, t.rule_id, t.outcome, func.count())
         .where(*conds)

@@ -10,6 +10,7 @@ from typing import Any
 from kuzet.alerting.config import AlertingSettings
 from kuzet.alerting.fanout import Hub
 from kuzet.alerting.mqtt import MqttPublisher
+from kuzet.alerting.oversight import Oversight
 from kuzet.alerting.pipeline import Pipeline
 from kuzet.alerting.retention import HOLD_KINDS, build_retention
 from kuzet.alerting.service import AlertingServicer
@@ -58,7 +59,9 @@ class Alerting:
         if settings.mqtt_url:
             self.mqtt = MqttPublisher(settings.mqtt_url, settings.mqtt_topic_prefix)
             self.pipeline.listeners.append(self.mqtt.notify)
-        self.servicer = AlertingServicer(settings, self.store, self.pipeline, self.hub)
+        self.oversight = Oversight(settings.oversight_agencies, self.audit)
+        self.pipeline.listeners.append(self.oversight.warn_unrouted)
+        self.servicer = AlertingServicer(settings, self.store, self.pipeline, self.hub, self.oversight)
         self.holds = Holds(self.database, self.audit, HOLD_KINDS, release_ttl_s=settings.hold_release_ttl_s)
         self.retention = build_retention(settings, self.database, self.audit, self.holds, self.store._lock)
         self._retention: asyncio.Task[None] | None = None

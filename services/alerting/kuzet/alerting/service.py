@@ -15,12 +15,14 @@ from kuzet.alerting.config import AlertingSettings
 from kuzet.alerting.fanout import Hub
 from kuzet.alerting.folding import Incoming
 from kuzet.alerting.outcomes import read_outcomes
+from kuzet.alerting.oversight import Oversight, require_writer
 from kuzet.alerting.pipeline import Pipeline
 from kuzet.alerting.store import AlertStore, Visibility, alert_keys, since_until
 from kuzet.alerting.v1 import alerting_pb2 as pb
 from kuzet.alerting.v1 import alerting_pb2_grpc
 from kuzet.common.caller import Caller, current_caller
 from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from kuzet.common.events import OVERSIGHT_TYPES
 from kuzet.common.paging import Paging
 from kuzet.common.telemetry import context_from_traceparent, traceparent
 from kuzet.common.timeutil import from_timestamp, to_timestamp, utcnow
@@ -42,12 +44,27 @@ def _who(caller: Caller) -> Caller:
     return caller
 
 
+def _writer(caller: Caller) -> Caller:
+    """A caller that may change something (the read-only oversight role may not)."""
+    _who(caller)
+    require_writer(caller)
+    return caller
+
+
 class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
-    def __init__(self, settings: AlertingSettings, store: AlertStore, pipeline: Pipeline, hub: Hub) -> None:
+    def __init__(
+        self,
+        settings: AlertingSettings,
+        store: AlertStore,
+        pipeline: Pipeline,
+        hub: Hub,
+        oversight: Oversight,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.pipeline = pipeline
         self.hub = hub
+        self.oversight = oversight
 
     # ------------------------------------------------------------------ intake
 
@@ -58,6 +75,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
         if not request.HasField("event"):
             raise InvalidArgument("event is required")
         domain.validate_event(request.event, caller)
+        require_writer(caller)
         domain.redact_unconfirmed(request.event)
         (out,) = await self.pipeline.publish([Incoming(request.event, caller.subject[:256], traceparent())])
         return pb.PublishResponse(
@@ -70,8 +88,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
     async def PublishBatch(
         self, request: pb.PublishBatchRequest, context: grpc.aio.ServicerContext
     ) -> pb.PublishBatchResponse:
-        caller = current_caller()
-        _who(caller)
+        caller = _writer(current_caller())
         if not request.events:
             raise InvalidArgument("events is empty")
         if len(request.events) > domain.MAX_BATCH:
@@ -119,7 +136,14 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
                 return Visibility(None, [])
             return Visibility({agency}, self.store.directory.routes_into(agency, now))
         routes = self.store.directory.routes_into(caller.agency, now)
-        return Visibility({caller.agency}, routes, domain.hidden_types(caller))
+        return Visibility(
+            {caller.agency}, routes, domain.hidden_types(caller), self.oversight.overseen_by(caller)
+        )
+
+    async def _record_reads(self, caller: Caller, alerts: list[pb.Alert], via: str) -> None:
+        """Every read of an oversight alert is on the audit trail (who, which alerts, how)."""
+        if any(a.type in OVERSIGHT_TYPES for a in alerts):
+            await asyncio.to_thread(self.oversight.record_reads, caller, alerts, via)
 
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext
@@ -189,12 +213,14 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
                             chunk.append(update)
                             last = update.cursor
                     if chunk:
+                        await self._record_reads(caller, [u.alert for u in chunk], "stream")
                         yield self._deliver_batch(chunk, caller)
                     continue
                 update, response = sub.queue.get_nowait()
                 if update.cursor <= last:
                     continue
                 last = update.cursor
+                await self._record_reads(caller, [update.alert], "stream")
                 yield self._deliver(update, caller, response)
         finally:
             self.hub.unsubscribe(sub)
@@ -206,13 +232,16 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
         chunk: list[pb.AlertUpdate] = []
         async for update in self._replay(after, vis, accepts):
             if max_batch <= 1:
+                await self._record_reads(caller, [update.alert], "stream")
                 yield self._deliver(update, caller), update.cursor
                 continue
             chunk.append(update)
             if len(chunk) >= max_batch:
+                await self._record_reads(caller, [u.alert for u in chunk], "stream")
                 yield self._deliver_batch(chunk, caller), chunk[-1].cursor
                 chunk = []
         if chunk:
+            await self._record_reads(caller, [u.alert for u in chunk], "stream")
             yield self._deliver_batch(chunk, caller), chunk[-1].cursor
 
     @classmethod
@@ -282,6 +311,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
             after,
             size,
         )
+        await self._record_reads(caller, alerts, "list")
         return pb.ListAlertsResponse(alerts=alerts, page={"next_page_token": token})
 
     async def GetAlert(
@@ -289,10 +319,12 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
     ) -> pb.GetAlertResponse:
         if not request.alert_id:
             raise InvalidArgument("alert_id is required")
-        vis = self._visibility(current_caller(), "")
+        caller = current_caller()
+        vis = self._visibility(caller, "")
         alert, history = await asyncio.to_thread(
             self.store.get, request.alert_id, vis, request.include_history
         )
+        await self._record_reads(caller, [alert], "get")
         return pb.GetAlertResponse(alert=alert, history=history)
 
     async def GetOutcomeReport(
@@ -313,6 +345,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
             until,
             list(request.types),
             list(request.site_ids),
+            domain.hidden_types(caller),
         )
         return pb.GetOutcomeReportResponse(rules=rules)
 
@@ -321,7 +354,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
     async def Acknowledge(
         self, request: pb.AcknowledgeRequest, context: grpc.aio.ServicerContext
     ) -> pb.AcknowledgeResponse:
-        caller = _who(current_caller())
+        caller = _writer(current_caller())
         caller.require_role(*ACT_ROLES)
         if not request.alert_id:
             raise InvalidArgument("alert_id is required")
@@ -334,7 +367,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
     async def Resolve(
         self, request: pb.ResolveRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResolveResponse:
-        caller = _who(current_caller())
+        caller = _writer(current_caller())
         caller.require_role(*ACT_ROLES)
         if not request.alert_id:
             raise InvalidArgument("alert_id is required")
@@ -347,7 +380,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
     # ------------------------------------------------------------------ configuration
 
     def _admin(self, agency: str) -> tuple[Caller, str]:
-        caller = _who(current_caller())
+        caller = _writer(current_caller())
         caller.require_role(*ADMIN_ROLES)
         agency = agency or caller.agency
         if not agency:
@@ -405,7 +438,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
     async def DeleteSharedRoute(
         self, request: pb.DeleteSharedRouteRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteSharedRouteResponse:
-        caller = _who(current_caller())
+        caller = _writer(current_caller())
         caller.require_role(*ADMIN_ROLES)
         await asyncio.to_thread(self.store.delete_route, request.route_id, caller, request.reason)
         return pb.DeleteSharedRouteResponse()
@@ -443,7 +476,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
     async def DeleteWebhook(
         self, request: pb.DeleteWebhookRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteWebhookResponse:
-        caller = _who(current_caller())
+        caller = _writer(current_caller())
         caller.require_role(*ADMIN_ROLES)
         await asyncio.to_thread(self.store.delete_webhook, request.webhook_id, caller)
         return pb.DeleteWebhookResponse()
@@ -459,6 +492,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
 
 
 def _only_shared(vis: Visibility, owner: str) -> Visibility:
-    """A caller asking for another agency's alerts sees only what that agency shares with it."""
+    """A caller asking for another agency's alerts sees only what that agency shares with it
+    (and, for an oversight agency, that agency's oversight alerts)."""
     routes = [r for r in vis.routes if r.owner_agency_id == owner]
-    return Visibility(set(), routes, vis.hidden_types)
+    return Visibility(set(), routes, vis.hidden_types, vis.oversees & {owner})

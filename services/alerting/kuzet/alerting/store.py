@@ -38,7 +38,7 @@ from kuzet.common.audit import AuditLog
 from kuzet.common.caller import Caller
 from kuzet.common.db import Database
 from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound
-from kuzet.common.events import CONFIRMED_BY
+from kuzet.common.events import CONFIRMED_BY, OVERSIGHT_TYPES
 from kuzet.common.paging import Keyset, descending
 from kuzet.common.timeutil import from_timestamp, to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
@@ -63,13 +63,17 @@ def alert_keys(order: int) -> Keyset:
 
 @dataclass
 class Visibility:
-    """Which alerts a caller may see: its own agency's plus those shared into it (None: all)."""
+    """Which alerts a caller may see: its own agency's plus those shared into it (None: all),
+    less the hidden types, plus the oversight alerts of the agencies it ``oversees``."""
 
     agencies: set[str] | None
     routes: list[pb.SharedRoute]
     hidden_types: frozenset[str] = frozenset()
+    oversees: frozenset[str] = frozenset()
 
     def allows(self, alert: pb.Alert, now: datetime) -> bool:
+        if alert.type in OVERSIGHT_TYPES and alert.agency_id in self.oversees:
+            return True
         if alert.type in self.hidden_types:
             return False
         if self.agencies is None or alert.agency_id in self.agencies:
@@ -79,7 +83,7 @@ class Visibility:
     def owners(self) -> set[str] | None:
         if self.agencies is None:
             return None
-        return self.agencies | {r.owner_agency_id for r in self.routes}
+        return self.agencies | {r.owner_agency_id for r in self.routes} | self.oversees
 
 
 class AlertStore(Configuration, UpdateLog):
@@ -207,6 +211,9 @@ class AlertStore(Configuration, UpdateLog):
             ] in domain.hidden_types(caller):
                 # Shared agencies see alerts but the owner acts on them; do not confirm existence.
                 raise NotFound(f"alert {alert_id} not found")
+            if row["type"] in OVERSIGHT_TYPES:
+                # Nobody may acknowledge an oversight alert away, services included.
+                raise FailedPrecondition(f"alert {alert_id} is an oversight alert: its state does not change")
             now = utcnow()
             kind = change(s, row, now)
             row["updated_at"] = now
@@ -307,8 +314,9 @@ class AlertStore(Configuration, UpdateLog):
         now = utcnow()
         t = AlertRow
         conds: list[ColumnElement[bool]] = []
+        scopes: list[ColumnElement[bool]] = []
         if vis.agencies is not None:
-            scopes: list[ColumnElement[bool]] = [t.agency_id.in_(vis.agencies)]
+            scopes.append(t.agency_id.in_(vis.agencies))
             for r in vis.routes:
                 part: list[ColumnElement[bool]] = [
                     t.agency_id == r.owner_agency_id,
@@ -320,9 +328,13 @@ class AlertStore(Configuration, UpdateLog):
                 if r.types:
                     part.append(t.type.in_(list(r.types)))
                 scopes.append(and_(*part))
-            conds.append(or_(*scopes))
+        visible = [or_(*scopes)] if scopes else []
         if vis.hidden_types:
-            conds.append(t.type.not_in(vis.hidden_types))
+            visible.append(t.type.not_in(vis.hidden_types))
+        if vis.oversees and visible:
+            overseen = and_(t.agency_id.in_(vis.oversees), t.type.in_(OVERSIGHT_TYPES))
+            visible = [or_(and_(*visible), overseen)]
+        conds.extend(visible)
         if f.site_ids:
             conds.append(t.site_id.in_(list(f.site_ids)))
         if f.min_severity:

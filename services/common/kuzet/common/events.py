@@ -28,6 +28,9 @@ class EventType:
 # acts on them (resolves them as real, dispatches on them); the value is the type that records
 # the confirmation, published with the same subject as the candidate (ARCHITECTURE "Safeguards").
 CONFIRMED_BY: dict[str, str] = {"face_match_candidate": "face_match_confirmed"}
+# Signs of possible abuse by staff: they go to the owning agency's oversight agency (an
+# ombudsman, a prosecutor), never to the agency's own operators (ARCHITECTURE "Safeguards").
+OVERSIGHT_TYPES = frozenset({"staff_violence", "staff_alone_with_detainee", "camera_obscured_with_staff"})
 
 _TYPES = [
     EventType("face_match_candidate", Severity.SEVERITY_HIGH, "a face matched a gallery; needs review"),
@@ -67,7 +70,20 @@ _TYPES = [
     EventType("drone_geofence_breach", Severity.SEVERITY_CRITICAL, "a drone left its geofence"),
     EventType("drone_battery_return", Severity.SEVERITY_MEDIUM, "a drone returns on battery reserve"),
     EventType("drone_link_lost", Severity.SEVERITY_HIGH, "the link to a flying drone is lost"),
-    EventType("plate_hotlist", Severity.SEVERITY_HIGH, "a vehicle on the hotlist was seen"),
+    EventType(
+        "plate_hotlist", Severity.SEVERITY_CRITICAL, "a vehicle on the hotlist was seen (exact plate match)"
+    ),
+    EventType("staff_violence", Severity.SEVERITY_CRITICAL, "violence with staff present (oversight)"),
+    EventType(
+        "staff_alone_with_detainee",
+        Severity.SEVERITY_HIGH,
+        "a staff member alone with a detainee in a cell outside set hours (oversight)",
+    ),
+    EventType(
+        "camera_obscured_with_staff",
+        Severity.SEVERITY_HIGH,
+        "a camera covered, turned away or offline while staff are in view or near a violence event (oversight)",
+    ),
 ]
 
 EVENT_TYPES: dict[str, EventType] = {t.name: t for t in _TYPES}

@@ -39,6 +39,7 @@ def person_pb(row: PersonRow, image_count: int) -> pb.Person:
         display_name=row.display_name,
         image_count=image_count,
         enrolled_at=to_timestamp(row.enrolled_at),
+        consent=row.consent,
     )
     if row.expires_at is not None:
         msg.expires_at.CopyFrom(to_timestamp(row.expires_at))

@@ -253,6 +253,12 @@ class GalleryRpcs(ServicerBase):
                 raise NotFound(f"person {request.person_id} not found in gallery {g.gallery_id}")
         elif not (request.external_id.strip() or request.display_name.strip()):
             raise InvalidArgument("external_id or display_name is required for a new person")
+        elif g.kind == pb.GALLERY_KIND_STAFF and not request.consent.strip():
+            raise InvalidArgument(
+                "consent is required to enrol a person in a staff gallery: staff are enrolled only with "
+                "their recorded consent (give the reference of the signed consent, e.g. form number and date)"
+            )
+        consent = request.consent.strip()
 
         results: list[pb.ImageResult] = []
         accepted: list[tuple[int, bytes, str, Face]] = []
@@ -330,10 +336,13 @@ class GalleryRpcs(ServicerBase):
                         enrolled_at=now,
                         expires_at=expires,
                         enrolled_by=caller.subject,
+                        consent=consent,
                     )
                     s.add(p)
-                elif p is not None and expires is not None:
-                    p.expires_at = expires
+                elif p is not None:
+                    p.expires_at = expires if expires is not None else p.expires_at
+                    # A renewed consent (more photos for the same person) replaces the old one.
+                    p.consent = consent or p.consent
                 # No ORM relationships: flush parents first so foreign keys hold on every engine.
                 s.flush()
                 s.add_all(image_rows)
@@ -375,6 +384,7 @@ class GalleryRpcs(ServicerBase):
                         "refused": refusals,
                         "model": accepted[0][3].model if accepted else None,
                         "purpose": g.purpose,
+                        "consent": consent or None,
                     },
                     session=s,
                 )

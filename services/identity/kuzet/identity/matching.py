@@ -34,6 +34,7 @@ from kuzet.identity.models import (
 )
 from kuzet.identity.rpcbase import SEARCHERS, ProbeFace, ServicerBase, is_expired
 from kuzet.identity.sightings import pending_at_camera, sighting_key
+from kuzet.identity.staff import split_staff
 from kuzet.identity.v1 import identity_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ class MatchingRpcs(ServicerBase):
         probe = await self._probe(request.probe)
         galleries = await self._searchable(caller, request.gallery_ids, probe.model, "identity.search")
         hits = await self._search(galleries, probe.vector, request.mode, top_k)
+        staff: list[pb.StaffSighting] = []
+        if request.mode == pb.MATCH_MODE_ALERT:
+            staff, hits = split_staff(hits)
 
         candidates: list[pb.Candidate] = []
         if request.mode == pb.MATCH_MODE_ALERT and hits:
@@ -88,13 +92,14 @@ class MatchingRpcs(ServicerBase):
             galleries,
             probe,
             candidates,
+            staff,
             purpose=request.purpose,
             mode=pb.MatchMode.Name(request.mode),
             top_k=top_k,
         )
         if request.mode == pb.MATCH_MODE_ALERT:
             candidates = [unconfirmed(c) for c in candidates]
-        response = pb.IdentifyResponse(candidates=candidates, model=probe.model)
+        response = pb.IdentifyResponse(candidates=candidates, model=probe.model, staff=staff)
         if probe.face is not None:
             b = probe.face.box
             response.probe_face.CopyFrom(common_pb2.Box(x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2))
@@ -107,6 +112,7 @@ class MatchingRpcs(ServicerBase):
         galleries: list[GalleryRow],
         probe: ProbeFace,
         candidates: Sequence[pb.Candidate],
+        staff: Sequence[pb.StaffSighting],
         **details: Any,
     ) -> None:
         found = [
@@ -117,6 +123,11 @@ class MatchingRpcs(ServicerBase):
                 "match_id": c.match_id,
             }
             for c in candidates
+        ]
+        # Staff sightings open no review, and are on the record like every other result.
+        found += [
+            {"person_id": c.person_id, "gallery_id": c.gallery_id, "score": round(c.score, 4), "staff": True}
+            for c in staff
         ]
         target = ",".join(g.gallery_id for g in galleries) or "-"
         await self._record(
@@ -260,8 +271,11 @@ class MatchingRpcs(ServicerBase):
         probe = ProbeFace(result.vector, result.model, hashlib.sha256(request.crop).hexdigest(), result)
         galleries = await self._searchable(caller, request.gallery_ids, probe.model, "identity.track_match")
         hits = await self._search(galleries, probe.vector, pb.MATCH_MODE_ALERT, 5)
+        staff, hits = split_staff(hits)
         occurred = from_timestamp(request.frame_time) if request.HasField("frame_time") else None
-        response = pb.MatchTrackResponse(outcome=pb.TRACK_OUTCOME_NO_MATCH)
+        response = pb.MatchTrackResponse(
+            outcome=pb.TRACK_OUTCOME_STAFF if staff else pb.TRACK_OUTCOME_NO_MATCH, staff=staff
+        )
         rows: list[MatchRow] = []
         event: common_pb2.Event | None = None
         if hits:
@@ -350,6 +364,7 @@ class MatchingRpcs(ServicerBase):
             galleries,
             probe,
             response.candidates,
+            staff,
             camera=request.source.id,
             track_id=request.track_id,
             purpose="live matching of a tracked face",

@@ -72,6 +72,8 @@ class PersonRow(Base):
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     enrolled_by: Mapped[str] = mapped_column(String(256))
+    # Staff galleries: the reference of the person's recorded consent ("" elsewhere).
+    consent: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class ImageRow(Base):

@@ -43,6 +43,7 @@ class TrackOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRACK_OUTCOME_NO_MATCH: _ClassVar[TrackOutcome]
     TRACK_OUTCOME_ALREADY_MATCHED: _ClassVar[TrackOutcome]
     TRACK_OUTCOME_REFUSED: _ClassVar[TrackOutcome]
+    TRACK_OUTCOME_STAFF: _ClassVar[TrackOutcome]
 
 class MatchState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -77,6 +78,7 @@ TRACK_OUTCOME_CANDIDATE: TrackOutcome
 TRACK_OUTCOME_NO_MATCH: TrackOutcome
 TRACK_OUTCOME_ALREADY_MATCHED: TrackOutcome
 TRACK_OUTCOME_REFUSED: TrackOutcome
+TRACK_OUTCOME_STAFF: TrackOutcome
 MATCH_STATE_UNSPECIFIED: MatchState
 MATCH_STATE_PENDING: MatchState
 MATCH_STATE_CONFIRMED: MatchState
@@ -118,7 +120,7 @@ class Gallery(_message.Message):
     def __init__(self, gallery_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[GalleryKind, str, int]] = ..., purpose: _Optional[str] = ..., legal_basis: _Optional[str] = ..., owner: _Optional[str] = ..., threshold: _Optional[float] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., required_reviewers: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shared_with: _Optional[_Iterable[str]] = ..., person_count: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...
 
 class Person(_message.Message):
-    __slots__ = ("person_id", "gallery_id", "external_id", "display_name", "image_count", "enrolled_at", "expires_at")
+    __slots__ = ("person_id", "gallery_id", "external_id", "display_name", "image_count", "enrolled_at", "expires_at", "consent")
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     GALLERY_ID_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -126,6 +128,7 @@ class Person(_message.Message):
     IMAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
     ENROLLED_AT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
     person_id: str
     gallery_id: str
     external_id: str
@@ -133,7 +136,8 @@ class Person(_message.Message):
     image_count: int
     enrolled_at: _timestamp_pb2.Timestamp
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, person_id: _Optional[str] = ..., gallery_id: _Optional[str] = ..., external_id: _Optional[str] = ..., display_name: _Optional[str] = ..., image_count: _Optional[int] = ..., enrolled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    consent: str
+    def __init__(self, person_id: _Optional[str] = ..., gallery_id: _Optional[str] = ..., external_id: _Optional[str] = ..., display_name: _Optional[str] = ..., image_count: _Optional[int] = ..., enrolled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., consent: _Optional[str] = ...) -> None: ...
 
 class FaceImage(_message.Message):
     __slots__ = ("image", "crop")
@@ -254,20 +258,22 @@ class ShareGalleryResponse(_message.Message):
     def __init__(self, gallery: _Optional[_Union[Gallery, _Mapping]] = ...) -> None: ...
 
 class EnrolPersonRequest(_message.Message):
-    __slots__ = ("gallery_id", "person_id", "external_id", "display_name", "images", "expires_at")
+    __slots__ = ("gallery_id", "person_id", "external_id", "display_name", "images", "expires_at", "consent")
     GALLERY_ID_FIELD_NUMBER: _ClassVar[int]
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
     gallery_id: str
     person_id: str
     external_id: str
     display_name: str
     images: _containers.RepeatedCompositeFieldContainer[FaceImage]
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, gallery_id: _Optional[str] = ..., person_id: _Optional[str] = ..., external_id: _Optional[str] = ..., display_name: _Optional[str] = ..., images: _Optional[_Iterable[_Union[FaceImage, _Mapping]]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    consent: str
+    def __init__(self, gallery_id: _Optional[str] = ..., person_id: _Optional[str] = ..., external_id: _Optional[str] = ..., display_name: _Optional[str] = ..., images: _Optional[_Iterable[_Union[FaceImage, _Mapping]]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., consent: _Optional[str] = ...) -> None: ...
 
 class EnrolPersonResponse(_message.Message):
     __slots__ = ("person", "results")
@@ -331,6 +337,20 @@ class Candidate(_message.Message):
     match_id: str
     def __init__(self, person_id: _Optional[str] = ..., gallery_id: _Optional[str] = ..., external_id: _Optional[str] = ..., display_name: _Optional[str] = ..., score: _Optional[float] = ..., threshold: _Optional[float] = ..., above_threshold: _Optional[bool] = ..., image_id: _Optional[str] = ..., match_id: _Optional[str] = ...) -> None: ...
 
+class StaffSighting(_message.Message):
+    __slots__ = ("person_id", "gallery_id", "external_id", "score", "threshold")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    GALLERY_ID_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    person_id: str
+    gallery_id: str
+    external_id: str
+    score: float
+    threshold: float
+    def __init__(self, person_id: _Optional[str] = ..., gallery_id: _Optional[str] = ..., external_id: _Optional[str] = ..., score: _Optional[float] = ..., threshold: _Optional[float] = ...) -> None: ...
+
 class IdentifyRequest(_message.Message):
     __slots__ = ("probe", "gallery_ids", "mode", "top_k", "purpose")
     PROBE_FIELD_NUMBER: _ClassVar[int]
@@ -346,14 +366,16 @@ class IdentifyRequest(_message.Message):
     def __init__(self, probe: _Optional[_Union[Probe, _Mapping]] = ..., gallery_ids: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[MatchMode, str, int]] = ..., top_k: _Optional[int] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class IdentifyResponse(_message.Message):
-    __slots__ = ("candidates", "model", "probe_face")
+    __slots__ = ("candidates", "model", "probe_face", "staff")
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROBE_FACE_FIELD_NUMBER: _ClassVar[int]
+    STAFF_FIELD_NUMBER: _ClassVar[int]
     candidates: _containers.RepeatedCompositeFieldContainer[Candidate]
     model: str
     probe_face: _common_pb2.Box
-    def __init__(self, candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., model: _Optional[str] = ..., probe_face: _Optional[_Union[_common_pb2.Box, _Mapping]] = ...) -> None: ...
+    staff: _containers.RepeatedCompositeFieldContainer[StaffSighting]
+    def __init__(self, candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., model: _Optional[str] = ..., probe_face: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., staff: _Optional[_Iterable[_Union[StaffSighting, _Mapping]]] = ...) -> None: ...
 
 class VerifyRequest(_message.Message):
     __slots__ = ("probe", "person_id", "purpose")
@@ -402,18 +424,20 @@ class MatchTrackRequest(_message.Message):
     def __init__(self, crop: _Optional[bytes] = ..., source: _Optional[_Union[_common_pb2.Source, _Mapping]] = ..., track_id: _Optional[int] = ..., zone_id: _Optional[str] = ..., frame_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshot: _Optional[_Union[_common_pb2.ObjectRef, _Mapping]] = ..., box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., location: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., gallery_ids: _Optional[_Iterable[str]] = ..., agency_id: _Optional[str] = ...) -> None: ...
 
 class MatchTrackResponse(_message.Message):
-    __slots__ = ("outcome", "candidates", "event_id", "refusal", "detail")
+    __slots__ = ("outcome", "candidates", "event_id", "refusal", "detail", "staff")
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     REFUSAL_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    STAFF_FIELD_NUMBER: _ClassVar[int]
     outcome: TrackOutcome
     candidates: _containers.RepeatedCompositeFieldContainer[Candidate]
     event_id: str
     refusal: RefusalReason
     detail: str
-    def __init__(self, outcome: _Optional[_Union[TrackOutcome, str, int]] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., event_id: _Optional[str] = ..., refusal: _Optional[_Union[RefusalReason, str, int]] = ..., detail: _Optional[str] = ...) -> None: ...
+    staff: _containers.RepeatedCompositeFieldContainer[StaffSighting]
+    def __init__(self, outcome: _Optional[_Union[TrackOutcome, str, int]] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., event_id: _Optional[str] = ..., refusal: _Optional[_Union[RefusalReason, str, int]] = ..., detail: _Optional[str] = ..., staff: _Optional[_Iterable[_Union[StaffSighting, _Mapping]]] = ...) -> None: ...
 
 class Review(_message.Message):
     __slots__ = ("reviewer", "decision", "reason", "reviewed_at")
