@@ -13,7 +13,7 @@ from chartlib import CHART, STORES_EGRESS, Scenario, helm_binary, render
 from kuzet.common.auditkeys import load_keyring
 from kuzet.common.config import AuditSettings
 
-AUDITING = {"alerting", "badge", "drone", "gateway", "identity", "ingest"}
+AUDITING = {"alerting", "badge", "drone", "gateway", "identity", "ingest", "traffic"}
 WITH_S3 = (
     "objectStore.endpoint=minio:9000",
     "objectStore.bucket=kuzet",

@@ -26,7 +26,7 @@ from chartlib import (
 
 from kuzet.common.config import Endpoints, ServiceSettings, load_settings
 
-SERVICES = ["inference", "identity", "alerting", "ingest", "badge", "drone", "gateway"]
+SERVICES = ["inference", "identity", "alerting", "ingest", "badge", "drone", "traffic", "gateway"]
 PORTS = {
     "inference": 50051,
     "identity": 50052,
@@ -34,6 +34,7 @@ PORTS = {
     "ingest": 50054,
     "badge": 50055,
     "drone": 50056,
+    "traffic": 50057,
     "gateway": 8080,
 }
 # The badge service's second listener (kuzet.badge.config: device_port, default 50065): Connect only.
@@ -43,12 +44,14 @@ DEVICE_PORT_DEFAULT = 50065
 CALLERS: dict[str, set[str]] = {
     "inference": {"ingest", "identity", "gateway"},
     "identity": {"ingest", "gateway"},
-    "alerting": {"ingest", "identity", "badge", "drone", "gateway"},
+    "alerting": {"ingest", "identity", "badge", "drone", "traffic", "gateway"},
     "ingest": {"gateway"},
     "badge": {"gateway"},
     # The diagram's alert -> drone "dispatch" is a pilot's decision taken in the console, so it
     # reaches drone through the gateway; alerting itself never calls drone.
     "drone": {"gateway"},
+    # Ingest records its traffic cameras' observations; the gateway serves the traffic page.
+    "traffic": {"ingest", "gateway"},
     "gateway": set(),
     "triton": {"inference"},
 }
@@ -202,7 +205,7 @@ def test_only_lease_holders_get_api_credentials(
     manifests: list[dict[str, Any]], values: dict[str, Any]
 ) -> None:
     holders = {n for n, c in values["components"].items() if c.get("enabled") and c.get("leases")}
-    assert holders == {"alerting", "badge", "drone", "identity", "ingest"}
+    assert holders == {"alerting", "badge", "drone", "identity", "ingest", "traffic"}
     for where, labels, spec in pod_specs(manifests):
         assert spec.get("automountServiceAccountToken") is (labels.get(COMPONENT) in holders), where
     roles = by_kind(manifests, "Role")

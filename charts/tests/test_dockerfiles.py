@@ -18,6 +18,7 @@ IMAGES = {
     "ingest": 50054,
     "badge": 50055,
     "drone": 50056,
+    "traffic": 50057,
     "gateway": 8080,
 }
 BASE = re.compile(r"^python:3\.11\.\d+-slim-bookworm$")

@@ -105,7 +105,8 @@ def test_helm_install_and_upgrade_example_region(kube_apiserver: KubeApiServer, 
         out = helm(kube_apiserver, "install", "kuzet", str(CHART), *args)
         assert out.returncode == 0, out.stderr
         assert sorted(jobs) == [
-            f"kuzet-{s}-migrate" for s in ("alerting", "badge", "drone", "gateway", "identity", "ingest")
+            f"kuzet-{s}-migrate"
+            for s in ("alerting", "badge", "drone", "gateway", "identity", "ingest", "traffic")
         ]
         status = helm(kube_apiserver, "status", "kuzet", "-n", ns, "-o", "json")
         assert json.loads(status.stdout)["info"]["status"] == "deployed"
@@ -124,7 +125,7 @@ def test_helm_install_and_upgrade_example_region(kube_apiserver: KubeApiServer, 
             assert any(p.metadata.name == "kuzet-default-deny" for p in policies)
             # 1.20 serves neither policy/v1 nor autoscaling/v2: the chart used what it serves.
             pdbs = custom.list_namespaced_custom_object("policy", "v1beta1", ns, "poddisruptionbudgets")
-            assert len(pdbs["items"]) == 8
+            assert len(pdbs["items"]) == 9
             role = rbac.read_namespaced_role("kuzet-leases", ns)
             assert role.rules[0].resources == ["leases"]
             # Hook Jobs that succeeded are deleted by their hook-delete-policy.

@@ -36,8 +36,8 @@ def test_every_service_that_takes_a_lease_may_hold_one(
     components = values["components"]
     users = lease_users(components)
     # The scan finds what is known today: the rules leader (badge), drone controllers, ingest
-    # membership, retention in alerting, identity and ingest.
-    assert users == {"alerting", "badge", "drone", "identity", "ingest"}
+    # membership, retention in alerting, identity, ingest and traffic.
+    assert users == {"alerting", "badge", "drone", "identity", "ingest", "traffic"}
     enabled = {n for n, c in components.items() if c.get("enabled")}
     holders = {n for n in enabled if components[n].get("leases")}
     assert users & enabled <= holders, f"take Leases without leases: true: {sorted(users - holders)}"

@@ -21,6 +21,7 @@ REPLICA_TESTS = {
     "ingest": "services/ingest/tests/test_ownership.py",
     "badge": "services/badge/tests/test_replicas.py",
     "drone": "services/drone/tests/test_replicas.py",
+    "traffic": "services/traffic/tests/test_replicas.py",
 }
 # Keep nothing another replica would need: inference is a pure function of the frame; the
 # gateway's sessions are bearer tokens, its audit appends are serialised by the database.

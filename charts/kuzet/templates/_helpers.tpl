@@ -58,6 +58,7 @@ identity: tested
 ingest: tested
 badge: tested
 drone: tested
+traffic: tested
 {{- end -}}
 
 {{/* Fails the render when a component is scaled beyond what it supports: (dict "root" $ "name" "x") */}}

@@ -41,6 +41,15 @@ def _lookalikes(groups: Iterable[str]) -> dict[str, frozenset[str]]:
 LOOKALIKE = _lookalikes(_LOOKALIKE_GROUPS)
 
 
+def lookalike_variants(text: str) -> list[tuple[int, str]]:
+    """Every plate one look-alike character away from ``text``, with the position that differs."""
+    return [
+        (position, text[:position] + other + text[position + 1 :])
+        for position, char in enumerate(text)
+        for other in sorted(LOOKALIKE.get(char, ()))
+    ]
+
+
 @dataclass(frozen=True)
 class HotlistEntry:
     plate: str  # normalised (plates.normalise)
@@ -114,10 +123,8 @@ class Hotlist:
         at = as_utc(at)
         found = [HotlistMatch(e, read, EXACT) for e in self._in_force(read.text, at)]
         if fuzzy:
-            for position, char in enumerate(read.text):
-                for other in sorted(LOOKALIKE.get(char, ())):
-                    variant = read.text[:position] + other + read.text[position + 1 :]
-                    found.extend(HotlistMatch(e, read, FUZZY, position) for e in self._in_force(variant, at))
+            for position, variant in lookalike_variants(read.text):
+                found.extend(HotlistMatch(e, read, FUZZY, position) for e in self._in_force(variant, at))
         return found
 
     def _in_force(self, plate: str, at: datetime) -> list[HotlistEntry]:
