@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import random
+import string
 import time
 import uuid
 from dataclasses import dataclass
@@ -60,6 +62,12 @@ class Attempt:
     own_copy: bool = False
 
 
+# A traffic camera's profile: one counting line across one lane.
+TRAFFIC_PROFILE = {
+    "name": "taken over",
+    "lines": [{"id": "l1", "lane": "1", "start": {"x": 100, "y": 700}, "end": {"x": 900, "y": 700}}],
+}
+
 # (method, path) -> what police tries there.
 ATTEMPTS: dict[tuple[str, str], Attempt] = {
     ("GET", "/api/v1/alerts/{alert_id}"): Attempt("operator", params={"history": "true"}),
@@ -85,6 +93,11 @@ ATTEMPTS: dict[tuple[str, str], Attempt] = {
     ("GET", "/api/v1/drones/coverage-reports/{coverage_plan_id}/geojson"): Attempt("operator"),
     ("GET", "/api/v1/holds/{service}/{hold_id}"): Attempt("investigator"),
     ("POST", "/api/v1/holds/{service}/{hold_id}/release"): Attempt("investigator", body={"reason": "mine"}),
+    ("GET", "/api/v1/traffic/cameras/{camera_id}"): Attempt("admin"),
+    ("PUT", "/api/v1/traffic/cameras/{camera_id}"): Attempt("admin", body=TRAFFIC_PROFILE),
+    ("GET", "/api/v1/traffic/cameras/{camera_id}/counts"): Attempt("operator", params={"interval_s": "60"}),
+    ("GET", "/api/v1/traffic/cameras/{camera_id}/speeds"): Attempt("operator"),
+    ("DELETE", "/api/v1/traffic/hotlist/{plate}"): Attempt("admin", params={"reason": "mine"}),
 }
 
 
@@ -165,6 +178,25 @@ def _make_prison_objects(platform: Platform) -> Objects:
             )
         )
         ids["camera_id"] = camera["camera"]["id"]
+        # The same camera as a traffic camera, and a plate on prison's hotlist.
+        _ok(admin.put(f"/api/v1/traffic/cameras/{marker}", json={**TRAFFIC_PROFILE, "name": "prison's own"}))
+        ids["plate"] = f"{random.randint(100, 999)}{''.join(random.choices(string.ascii_uppercase, k=3))}02"
+        _ok(
+            admin.post(
+                "/api/v1/traffic/hotlist",
+                json={
+                    "entries": [
+                        {
+                            "plate": ids["plate"],
+                            "reason": "cross-agency test",
+                            "source": "prison case 17",
+                            "legal_basis": "court order 1/2026",
+                            "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+                        }
+                    ]
+                },
+            )
+        )
         drone = _ok(
             admin.post(
                 "/api/v1/drones",
@@ -262,6 +294,9 @@ def _owner_view(platform: Platform, objects: Objects) -> dict[str, str]:
         view["drone"] = [d for d in drones if d.get("drone_id") == ids["drone_id"]]
         zones = _ok(admin.get("/api/v1/drone-zones")).get("zones", [])
         view["zone"] = [z for z in zones if z.get("zone_id") == ids["zone_id"]]
+        view["traffic_camera"] = _ok(admin.get(f"/api/v1/traffic/cameras/{ids['camera_id']}"))["camera"]
+        hotlist = _ok(admin.get("/api/v1/traffic/hotlist", params={"page_size": 500})).get("entries", [])
+        view["hotlist_entry"] = [e for e in hotlist if e.get("plate") == ids["plate"]]
     with platform.api(f"{OWNER}-operator") as operator:
         report = _ok(operator.get(f"/api/v1/drones/coverage-reports/{ids['coverage_plan_id']}"))
         view["coverage_report"] = report["report"]
@@ -322,7 +357,8 @@ def test_another_agency_gets_404_and_changes_nothing(platform: Platform) -> None
 
 
 def _remove(platform: Platform, objects: Objects) -> None:
-    """What later scenarios of the session could trip over: the enrolled face, camera, zone, route."""
+    """What later scenarios of the session could trip over: the enrolled face, camera, zone, route,
+    hotlist entry."""
     reason = {"reason": "cross-agency test done"}
     with platform.api(f"{OWNER}-admin") as admin:
         for url, params in (
@@ -330,5 +366,6 @@ def _remove(platform: Platform, objects: Objects) -> None:
             (objects.url("/api/v1/cameras/{camera_id}"), None),
             (objects.url("/api/v1/drone-zones/{zone_id}"), None),
             (objects.url("/api/v1/shared-routes/{route_id}"), reason),
+            (objects.url("/api/v1/traffic/hotlist/{plate}"), reason),
         ):
             _ok(admin.delete(url, params=params))

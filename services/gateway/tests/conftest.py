@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from kuzet.gateway.config import GatewaySettings
 from kuzet.gateway.context import Gateway, build_gateway
 from kuzet.identity.config import IdentitySettings
 from kuzet.identity.server import build as build_identity
+from kuzet.traffic.v1 import traffic_pb2, traffic_pb2_grpc
 
 
 def _free_port() -> int:
@@ -169,7 +171,7 @@ async def start_identity(tmp_path: Path, alerting: str, inference: str) -> GrpcS
 
 
 async def start_fleet(root: Path, endpoints: Endpoints) -> dict[str, GrpcServer]:
-    """The real ingest, badge and drone services (no cameras, badges or drones registered)."""
+    """The real ingest, badge, drone and traffic services (nothing registered or configured)."""
     # Imported here: ingest pulls in FFmpeg and OpenCV, which most tests do not need.
     from kuzet.badge.config import BadgeSettings
     from kuzet.badge.server import build as build_badge
@@ -177,17 +179,21 @@ async def start_fleet(root: Path, endpoints: Endpoints) -> dict[str, GrpcServer]
     from kuzet.drone.server import build as build_drone
     from kuzet.ingest.config import IngestSettings
     from kuzet.ingest.server import build as build_ingest
+    from kuzet.traffic.config import TrafficSettings
+    from kuzet.traffic.server import build as build_traffic
 
     started: dict[str, GrpcServer] = {}
     for name, settings_cls, build in (
         ("ingest", IngestSettings, build_ingest),
         ("badge", BadgeSettings, build_badge),
         ("drone", DroneSettings, build_drone),
+        ("traffic", TrafficSettings, build_traffic),
     ):
         settings = settings_cls(
             port=free_port_number(), data_dir=root / name, database_url=f"sqlite:///{root / (name + '.db')}"
         )
-        kwargs = {"endpoints": endpoints} if name == "ingest" else {}
+        # Ingest reads the other services; traffic sends its hotlist alerts to alerting.
+        kwargs = {"endpoints": endpoints} if name in ("ingest", "traffic") else {}
         server = await build(settings, **kwargs)
         await server.start()
         started[name] = server
@@ -196,7 +202,7 @@ async def start_fleet(root: Path, endpoints: Endpoints) -> dict[str, GrpcServer]
 
 @pytest.fixture(scope="session")
 def fleet_starter() -> Callable[..., Any]:
-    """`await fleet_starter(root, endpoints)` -> {"ingest"|"badge"|"drone": started GrpcServer}."""
+    """`await fleet_starter(root, endpoints)` -> {"ingest"|"badge"|"drone"|"traffic": started GrpcServer}."""
     return start_fleet
 
 
@@ -217,7 +223,7 @@ async def backing(tmp_path: Path) -> AsyncIterator[Backing]:
     await empty.start()
     blank = f"127.0.0.1:{empty_port}"
     identity = await start_identity(tmp_path, server.address, blank)
-    # Ingest, badge and drone point at the blank server until a test asks for `fleet_backing`.
+    # Ingest, badge, drone and traffic point at the blank server until a test asks for `fleet_backing`.
     endpoints = Endpoints(
         alerting=server.address,
         identity=identity.address,
@@ -239,7 +245,7 @@ async def backing(tmp_path: Path) -> AsyncIterator[Backing]:
 
 @pytest.fixture
 async def fleet_backing(backing: Backing, tmp_path: Path) -> AsyncIterator[Backing]:
-    """`backing` plus the real ingest, badge and drone services."""
+    """`backing` plus the real ingest, badge, drone and traffic services."""
     fleet = await start_fleet(tmp_path, backing.endpoints)
     endpoints = backing.endpoints.model_copy(update={name: srv.address for name, srv in fleet.items()})
     try:
@@ -259,3 +265,100 @@ async def stack(gateway_factory: Callable[..., Any], backing: Backing) -> tuple[
 def identity_starter() -> Callable[..., Any]:
     """`await identity_starter(tmp, alerting_address, inference_address)` -> a started GrpcServer."""
     return start_identity
+
+
+# --- the real traffic service, and what ingest would send it ---------------------------------------
+
+TRAFFIC_INGEST = Caller("service:ingest", "prison", frozenset({"service"}))
+
+
+@dataclass
+class TrafficKit:
+    """A started traffic service; `events` holds what it published when no alerting was given."""
+
+    address: str
+    events: list[common_pb2.Event]
+
+    @staticmethod
+    def profile(name: str = "Ring road km 12", speed_limit_kmh: float = 60.0) -> dict[str, Any]:
+        """The body of PUT /api/v1/traffic/cameras/{id}: two lanes, a calibration and a limit."""
+        corners = [(200, 300), (1700, 300), (1900, 1000), (0, 1000)]
+        road = [(0, 60), (12, 60), (12, 0), (0, 0)]  # metres: 12 m wide, 60 m deep
+        return {
+            "name": name,
+            "site_id": "ring-road",
+            "lines": [
+                {"id": "l1", "lane": "1", "start": {"x": 100, "y": 700}, "end": {"x": 950, "y": 700}},
+                {"id": "l2", "lane": "2", "start": {"x": 950, "y": 700}, "end": {"x": 1800, "y": 700}},
+            ],
+            "calibration": {
+                "image_points": [{"x": x, "y": y} for x, y in corners],
+                "ground_points_m": [{"x": x, "y": y} for x, y in road],
+            },
+            "speed_limit_kmh": speed_limit_kmh,
+            "location": {"latitude": 43.2389, "longitude": 76.8897},
+        }
+
+    @staticmethod
+    def observation(
+        camera_id: str,
+        line_id: str,
+        n: int,
+        *,
+        at: datetime,
+        plate: str = "",
+        speed_kmh: float = 0.0,
+        vehicle_class: str = "car",
+        snapshot: common_pb2.ObjectRef | None = None,
+        plate_crop: common_pb2.ObjectRef | None = None,
+    ) -> traffic_pb2.VehicleObservation:
+        obs = traffic_pb2.VehicleObservation(
+            camera_id=camera_id,
+            line_id=line_id,
+            track_id=n,
+            vehicle_class=vehicle_class,
+            observation_id=f"{camera_id}-{line_id}-{n}",
+            speed_kmh=speed_kmh,
+            plate=plate,
+            plate_confidence=0.97 if plate else 0.0,
+            snapshot=snapshot,
+            plate_crop=plate_crop,
+        )
+        obs.observed_at.FromDatetime(at)
+        return obs
+
+    async def record(self, *observations: traffic_pb2.VehicleObservation) -> Any:
+        """RecordObservations as ingest calls it."""
+        async with open_channel(self.address, audience="traffic", caller=TRAFFIC_INGEST) as channel:
+            return await traffic_pb2_grpc.TrafficServiceStub(channel).RecordObservations(
+                traffic_pb2.RecordObservationsRequest(observations=observations),
+                metadata=caller_metadata(TRAFFIC_INGEST, audience="traffic"),
+            )
+
+
+@pytest.fixture
+async def traffic_starter(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """`await traffic_starter(alerting_address="")` -> a TrafficKit; with an alerting address its
+    hotlist alerts go there, else into the kit's `events`."""
+    from kuzet.traffic.config import TrafficSettings
+    from kuzet.traffic.server import build as build_traffic
+
+    started: list[GrpcServer] = []
+
+    async def start(alerting_address: str = "") -> TrafficKit:
+        root = tmp_path / f"traffic-{len(started)}"
+        settings = TrafficSettings(
+            port=free_port_number(), data_dir=root, database_url=f"sqlite:///{root}.db"
+        )
+        events: list[common_pb2.Event] = []
+        if alerting_address:
+            server = await build_traffic(settings, endpoints=Endpoints(alerting=alerting_address))
+        else:
+            server = await build_traffic(settings, publish_event=events.append)
+        await server.start()
+        started.append(server)
+        return TrafficKit(server.address, events)
+
+    yield start
+    for server in started:
+        await server.stop(0)

@@ -25,6 +25,13 @@ GALLERY = {
     "owner": "o",
     "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
 }
+HOTLIST_ENTRY = {
+    "plate": "123ABC02",
+    "reason": "stolen",
+    "source": "case 4471",
+    "legal_basis": "court order 1/2026",
+    "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+}
 # (method, path template, permission, json body); {alert} is a real alert of the caller's agency.
 MATRIX: list[tuple[str, str, Permission, Any]] = [
     ("GET", "/api/v1/alerts", P.ALERTS_READ, None),
@@ -84,6 +91,16 @@ MATRIX: list[tuple[str, str, Permission, Any]] = [
     ),
     ("GET", "/api/v1/holds/identity/h-1", P.HOLDS_READ, None),
     ("POST", "/api/v1/holds/identity/h-1/release", P.HOLDS_MANAGE, {"reason": "case closed"}),
+    ("GET", "/api/v1/traffic/cameras", P.TRAFFIC_READ, None),
+    ("GET", "/api/v1/traffic/cameras/cam-1", P.TRAFFIC_READ, None),
+    ("PUT", "/api/v1/traffic/cameras/cam-1", P.TRAFFIC_ADMIN, {"speed_limit_kmh": 60}),
+    ("GET", "/api/v1/traffic/cameras/cam-1/counts?interval_s=60", P.TRAFFIC_READ, None),
+    ("GET", "/api/v1/traffic/cameras/cam-1/speeds", P.TRAFFIC_READ, None),
+    ("GET", "/api/v1/traffic/hotlist-hits", P.TRAFFIC_READ, None),
+    ("POST", "/api/v1/traffic/plate-searches", P.PLATES_SEARCH, {"plate": "123ABC02", "purpose": "case 7"}),
+    ("GET", "/api/v1/traffic/hotlist", P.TRAFFIC_ADMIN, None),
+    ("POST", "/api/v1/traffic/hotlist", P.TRAFFIC_ADMIN, {"entries": [HOTLIST_ENTRY]}),
+    ("DELETE", "/api/v1/traffic/hotlist/123ABC02?reason=found", P.TRAFFIC_ADMIN, None),
 ]
 ALERTING_ANSWERS: dict[tuple[str, str], int] = {
     ("DELETE", "/api/v1/shared-routes/r-1?reason=ended"): 404,
@@ -152,7 +169,7 @@ async def test_each_role_can_do_exactly_what_the_table_says(gateway_factory: Any
                     resp.text,
                 )
             else:
-                # The real ingest, badge and drone services: lists answer, unknown ids are 404,
+                # The real ingest, badge, drone and traffic services: lists answer, unknown ids are 404,
                 # bodies they find incomplete are 400 — never a refusal, never a failure.
                 assert resp.status_code in (200, 400, 404, 409), (role, method, path, resp.text)
         else:

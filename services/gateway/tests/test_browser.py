@@ -707,3 +707,154 @@ async def test_review_queue_shows_one_card_per_person_and_camera(browser: Any, r
     reviewed = {m["match_id"]: [r["reviewer"] for r in m.get("reviews", [])] for m in pending}
     assert reviewed[gate_match] == ["prison/prison-reviewer@local"]
     assert reviewed[opened["cam-yard"][0]] == [] and reviewed[search_match] == []
+
+
+# --- traffic (issue #18 item 5) -------------------------------------------------------------------
+
+
+def _plate_jpeg(text: str) -> bytes:
+    img = Image.new("RGB", (180, 40), (235, 235, 235))
+    ImageDraw.Draw(img).text((12, 12), text, fill=(10, 10, 10))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+async def test_traffic_counts_hits_search_and_hotlist(
+    browser: Any, backing: Any, gateway_factory: Any, serve_app: Any, traffic_starter: Any
+) -> None:
+    """Counts and a hotlist hit appear on the traffic page once the traffic service records
+    observations (the hit live, through its alert); a plate search needs a purpose; an admin
+    keeps the hotlist, which an operator does not see."""
+    traffic = await traffic_starter(backing.alerting_address)
+    gw = await gateway_factory(backing.endpoints.model_copy(update={"traffic": traffic.address}))
+    admin, op = gw.auth("prison-admin"), gw.auth("prison-operator")
+    camera = "ring-km12"
+    resp = await gw.client.put(f"/api/v1/traffic/cameras/{camera}", json=traffic.profile(), headers=admin)
+    assert resp.status_code == 200, resp.text
+    plate = "777KZA02"
+    entry = {
+        "plate": plate,
+        "reason": "stolen vehicle",
+        "source": "Almaty police, case 4471",
+        "legal_basis": "CPC art. 12",
+        "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+    }
+    resp = await gw.client.post("/api/v1/traffic/hotlist", json={"entries": [entry]}, headers=admin)
+    assert resp.status_code == 200, resp.text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with serve_app(gw.app) as base:
+        page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        await _sign_in(page, base, "prison-operator")
+        await page.click('#tabs button[data-view="traffic"]')
+        await page.get_by_text("No hotlist hits.").wait_for()
+        # An operator searches plates but does not keep the hotlist: no form, no list.
+        assert await page.locator("#plate-search").is_visible()
+        assert await page.locator("#hotlist-admin").is_hidden()
+        assert await page.locator("#hotlist-form").is_hidden()
+
+        start = datetime.now(UTC) - timedelta(minutes=3)
+        snapshot = await gw.gateway.objects.put(
+            "prison/traffic/ring-km12/7.jpg",
+            _jpeg("ring-km12 lane 1", (59, 130, 246)),
+            content_type="image/jpeg",
+        )
+        crop = await gw.gateway.objects.put(
+            "prison/traffic/ring-km12/7-plate.jpg", _plate_jpeg("777 KZA 02"), content_type="image/jpeg"
+        )
+        refs = [
+            common_pb2.ObjectRef(key=i.key, sha256=i.sha256, size_bytes=i.size, content_type="image/jpeg")
+            for i in (snapshot, crop)
+        ]
+        speeds = [48, 53, 57, 61, 66]
+        observations = [
+            traffic.observation(
+                camera, "l1" if n % 3 else "l2", n, at=start + timedelta(seconds=20 * n), speed_kmh=v
+            )
+            for n, v in enumerate(speeds)
+        ]
+        observations.append(
+            traffic.observation(
+                camera,
+                "l1",
+                7,
+                at=start + timedelta(minutes=2),
+                plate=plate,
+                speed_kmh=74,
+                snapshot=refs[0],
+                plate_crop=refs[1],
+            )
+        )
+        recorded = await traffic.record(*observations)
+        assert recorded.recorded == 6 and recorded.hotlist_hits == 1
+        # The hit reaches the page live, through its alert on the feed.
+        hit = page.locator(f'#traffic-hits tr[data-plate="{plate}"]')
+        await hit.wait_for(timeout=10000)
+        text = await hit.inner_text()
+        assert "stolen vehicle" in text and "Almaty police, case 4471" in text and "exact" in text
+        assert "Ring road km 12, ring-road, lane 1" in text
+        for img in ("img.thumb", "img.plate-crop"):
+            assert await hit.locator(img).evaluate(
+                "i => i.complete && i.naturalWidth > 0 || new Promise(r => { i.onload = () => r(i.naturalWidth > 0);"
+                " i.onerror = () => r(false); })"
+            ), img
+        totals = page.locator("#traffic-counts-total")
+        await page.wait_for_function(
+            "() => document.querySelector('#traffic-counts-total').textContent.includes('lane 1 (l1) 4')"
+        )
+        assert "lane 2 (l2) 2" in await totals.inner_text()
+        assert await page.locator("#traffic-counts canvas").count() == 1
+        assert await page.locator("#traffic-speeds canvas").count() == 1
+        assert "6 measured" in await page.locator("#traffic-speed-stats").inner_text()
+
+        # A search without a purpose goes nowhere; with one it is answered and on record.
+        await page.fill("#plate-search-plate", "777 kza 02")
+        await page.click("#plate-search-button")
+        assert "A purpose is required" in await page.locator("#plate-search-error").inner_text()
+        trail = await gw.client.get(
+            "/api/v1/audit",
+            params={"service": "traffic", "action_prefix": "traffic.plate."},
+            headers=gw.auth("prison-auditor"),
+        )
+        assert trail.json()["records"] == []
+        await page.fill("#plate-search-purpose", "case 4471: where was it seen")
+        await page.click("#plate-search-button")
+        await page.locator(f'#plate-search-rows tr[data-plate="{plate}"]').wait_for()
+        assert "on record" in await page.locator("#plate-search-note").inner_text()
+        await page.screenshot(path=str(ARTIFACTS / "15-traffic.png"), full_page=True)
+        trail = await gw.client.get(
+            "/api/v1/audit",
+            params={"service": "traffic", "action_prefix": "traffic.plate."},
+            headers=gw.auth("prison-auditor"),
+        )
+        [search] = trail.json()["records"]
+        assert search["details"]["purpose"] == "case 4471: where was it seen"
+        # The exact hit also raised a critical alert in alerting.
+        alerts = (await gw.client.get("/api/v1/alerts", headers=op)).json()["alerts"]
+        assert [a["severity"] for a in alerts if a["type"] == "plate_hotlist"] == ["SEVERITY_CRITICAL"]
+
+        await page.click("#signout")
+        await _sign_in(page, base, "prison-admin")
+        await page.click('#tabs button[data-view="traffic"]')
+        row = page.locator(f'#hotlist-rows tr[data-plate="{plate}"]')
+        await row.wait_for()
+        await page.fill("#hotlist-plate", "505 abd 17")
+        await page.fill("#hotlist-reason", "wanted driver")
+        await page.fill("#hotlist-source", "Shymkent police, case 88")
+        await page.fill("#hotlist-legal-basis", "court order 3/2026")
+        await page.click("#hotlist-add")
+        added = page.locator('#hotlist-rows tr[data-plate="505ABD17"]')
+        await added.wait_for()
+        assert "wanted driver" in await added.inner_text()
+        await page.screenshot(path=str(ARTIFACTS / "16-traffic-hotlist.png"), full_page=True)
+        await row.locator("button.remove").click()
+        await row.locator("input.remove-reason").fill("vehicle recovered")
+        await row.locator("button.remove-confirm").click()
+        await row.wait_for(state="detached")
+        listed = (await gw.client.get("/api/v1/traffic/hotlist", headers=admin)).json()["entries"]
+        assert [e["plate"] for e in listed] == ["505ABD17"]
+        assert listed[0]["source"] == "Shymkent police, case 88"
+        assert not errors, errors

@@ -1,7 +1,7 @@
 """schemathesis against the gateway's OpenAPI document: no request it can generate gets a 5xx.
 
 The gateway runs under uvicorn with every real service it fronts behind it (alerting, identity,
-inference, ingest, badge, drone), in a background thread with its own event loop, since
+inference, ingest, badge, drone, traffic), in a background thread with its own event loop, since
 schemathesis drives plain blocking requests.
 """
 

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kuzet.common.config import load_settings
 from kuzet.common.errors import KuzetError
-from kuzet.gateway.api import alerts, audit, cameras, evidence, fleet, holds, identity
+from kuzet.gateway.api import alerts, audit, cameras, evidence, fleet, holds, identity, traffic
 from kuzet.gateway.auth import Principal
 from kuzet.gateway.config import GatewaySettings
 from kuzet.gateway.context import Gateway, build_gateway
@@ -133,7 +133,7 @@ def create_app(settings: GatewaySettings | None = None, *, gateway: Gateway | No
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     _install_error_handlers(app)
 
-    for module in (alerts, identity, cameras, audit, fleet, evidence, holds):
+    for module in (alerts, identity, cameras, audit, fleet, evidence, holds, traffic):
         app.include_router(module.router)
     app.include_router(ws_router)
     if gw.local_issuer is not None:

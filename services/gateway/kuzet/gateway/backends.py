@@ -16,9 +16,10 @@ from kuzet.common.v1 import audit_pb2_grpc
 from kuzet.drone.v1 import drone_pb2, drone_pb2_grpc
 from kuzet.identity.v1 import identity_pb2, identity_pb2_grpc
 from kuzet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from kuzet.traffic.v1 import traffic_pb2, traffic_pb2_grpc
 
 # Services whose audit trail an auditor can read through the gateway.
-AUDITED_SERVICES = ("alerting", "identity", "ingest", "badge", "drone")
+AUDITED_SERVICES = ("alerting", "identity", "ingest", "badge", "drone", "traffic")
 
 # Each backing service's stub and its contract (routes check their RPC names against it).
 STUBS: dict[str, tuple[type[Any], ServiceDescriptor]] = {
@@ -33,6 +34,10 @@ STUBS: dict[str, tuple[type[Any], ServiceDescriptor]] = {
     "ingest": (ingest_pb2_grpc.IngestServiceStub, ingest_pb2.DESCRIPTOR.services_by_name["IngestService"]),
     "badge": (badge_pb2_grpc.BadgeServiceStub, badge_pb2.DESCRIPTOR.services_by_name["BadgeService"]),
     "drone": (drone_pb2_grpc.DroneServiceStub, drone_pb2.DESCRIPTOR.services_by_name["DroneService"]),
+    "traffic": (
+        traffic_pb2_grpc.TrafficServiceStub,
+        traffic_pb2.DESCRIPTOR.services_by_name["TrafficService"],
+    ),
 }
 
 

@@ -18,8 +18,14 @@ ADMIN = "admin"
 # Reads integrity (bribery attempt) reports filed from badges; kept apart from the chain of
 # command those reports may be about.
 INTERNAL_AFFAIRS = "internal_affairs"
+# An oversight agency's (ombudsman, prosecutor) read-only role: the signs of abuse by staff of the
+# agencies it oversees (alerting's KUZET_ALERTING_OVERSIGHT_AGENCIES); it changes nothing, and
+# alerting refuses every write of a token that carries it.
+OVERSIGHT = "oversight"
 
-ROLES: frozenset[str] = frozenset({OPERATOR, REVIEWER, INVESTIGATOR, PILOT, AUDITOR, ADMIN, INTERNAL_AFFAIRS})
+ROLES: frozenset[str] = frozenset(
+    {OPERATOR, REVIEWER, INVESTIGATOR, PILOT, AUDITOR, ADMIN, INTERNAL_AFFAIRS, OVERSIGHT}
+)
 
 
 class Permission(StrEnum):
@@ -44,12 +50,16 @@ class Permission(StrEnum):
     DRONES_ADMIN = "drones.admin"  # registry, geofences
     HOLDS_READ = "holds.read"  # legal holds and their release requests
     HOLDS_MANAGE = "holds.manage"  # place a hold; ask for or complete its two-person release
+    TRAFFIC_READ = "traffic.read"  # traffic cameras, lane counts, speeds, hotlist hits
+    PLATES_SEARCH = "plates.search"  # where and when a plate was seen (audited by traffic)
+    TRAFFIC_ADMIN = "traffic.admin"  # camera profiles (lanes, calibration, limit), hotlists
 
 
 _R = frozenset
 ROLE_TABLE: dict[Permission, frozenset[str]] = {
     # Integrity alerts reach internal affairs only: alerting hides them from every other role.
-    Permission.ALERTS_READ: _R({OPERATOR, REVIEWER, INVESTIGATOR, PILOT, ADMIN, INTERNAL_AFFAIRS}),
+    # Oversight alerts reach the oversight role of the overseeing agency only (alerting decides).
+    Permission.ALERTS_READ: _R({OPERATOR, REVIEWER, INVESTIGATOR, PILOT, ADMIN, INTERNAL_AFFAIRS, OVERSIGHT}),
     Permission.ALERTS_ACT: _R({OPERATOR}),
     Permission.SITES_ADMIN: _R({ADMIN}),
     # A face match is a candidate until a reviewer confirms it: only reviewers decide.
@@ -74,6 +84,11 @@ ROLE_TABLE: dict[Permission, frozenset[str]] = {
     # Investigators and admins place holds; releasing takes two of them (the services enforce it).
     Permission.HOLDS_READ: _R({INVESTIGATOR, ADMIN, AUDITOR}),
     Permission.HOLDS_MANAGE: _R({INVESTIGATOR, ADMIN}),
+    Permission.TRAFFIC_READ: _R({OPERATOR, INVESTIGATOR, ADMIN}),
+    # A plate is personal data: searched by the roles that may search faces, with a purpose.
+    Permission.PLATES_SEARCH: _R({OPERATOR, INVESTIGATOR, ADMIN}),
+    # What the hotlist holds, and why, is for the admins who keep it.
+    Permission.TRAFFIC_ADMIN: _R({ADMIN}),
 }
 
 assert set(ROLE_TABLE) == set(Permission), "every permission needs a row"

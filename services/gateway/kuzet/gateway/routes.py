@@ -45,7 +45,7 @@ def path_id(*, max_length: int = 128, pattern: str = ID_PATTERN) -> Any:
 
 @dataclass(frozen=True)
 class Rpc:
-    service: str  # a Backends service name: alerting, identity, ingest, badge, drone
+    service: str  # a Backends service name: alerting, identity, ingest, badge, drone, traffic
     method: str
     output: Descriptor
 

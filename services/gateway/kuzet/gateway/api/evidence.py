@@ -51,8 +51,8 @@ async def evidence(request: Request, token: str = Path(min_length=1, max_length=
     content_type = "image/jpeg"
     try:
         if grant.kind == "object":
-            # The link was signed only after the caller's agency was shown to own the alert or
-            # match that names this key, so the key itself needs no further agency check.
+            # The link was signed only after the caller's agency was shown to own the alert, match
+            # or traffic observation that names this key, so the key needs no further agency check.
             try:
                 key = check_key(grant.ref)
                 data = await gw.objects.get(key)

@@ -34,8 +34,9 @@ KIND_SERVICE: dict[str, str] = {
     "alerting.alert": "alerting",
     "identity.match": "identity",
     "ingest.object": "ingest",
+    "traffic.observation": "traffic",
 }
-Service = Literal["alerting", "identity", "ingest"]
+Service = Literal["alerting", "identity", "ingest", "traffic"]
 HOLD_ID = r"^[A-Za-z0-9-]+$"
 SERVICES: tuple[str, ...] = tuple(dict.fromkeys(KIND_SERVICE.values()))
 

@@ -15,6 +15,7 @@ const GUIDANCE = {
   face_match_candidate: "A candidate only: nobody may act on it until reviewers confirm the match in the review queue.",
   face_match_confirmed: "Reviewers confirmed the match: follow the procedure of the watchlist it came from.",
   integrity_report: "An officer reported a concern: pass it to the supervisor on duty.",
+  plate_hotlist: "A plate on the hotlist passed this camera. Compare the vehicle and plate with the entry (Traffic tab) before anyone acts, then follow the entry's reason and legal basis.",
 };
 
 function guidance(type) {

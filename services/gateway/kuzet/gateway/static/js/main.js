@@ -6,6 +6,7 @@ import { drawMap, loadCameras } from "./cameras.js";
 import { $, clear, h, showError } from "./dom.js";
 import { loadBadges, loadDrones, loadIntegrity } from "./fleet.js";
 import { loadReviews } from "./reviews.js";
+import { loadTraffic } from "./traffic.js";
 
 const VIEWS = [
   { id: "alerts", label: "Alerts", perm: "alerts.read", load: () => {} },
@@ -15,6 +16,7 @@ const VIEWS = [
   { id: "badges", label: "Badges", perm: "badges.read", load: loadBadges },
   { id: "integrity", label: "Integrity", perm: "integrity.read", load: loadIntegrity },
   { id: "drones", label: "Drones", perm: "drones.read", load: loadDrones },
+  { id: "traffic", label: "Traffic", perm: "traffic.read", load: loadTraffic },
   { id: "audit", label: "Audit", perm: "audit.read", load: () => loadAudit() },
 ];
 
