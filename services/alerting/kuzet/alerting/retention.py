@@ -20,7 +20,7 @@ from kuzet.alerting.config import AlertingSettings
 from kuzet.alerting.models import AlertRow, AlertUpdateRow, PublishedEventRow
 from kuzet.common.audit import AuditLog
 from kuzet.common.db import Database
-from kuzet.common.holds import HeldItem, Holds, held, lock_holds
+from kuzet.common.holds import HeldItem, Holds, lock_holds
 from kuzet.common.retention import Batch, Retention, RetentionJob, RetentionPolicy
 from kuzet.common.timeutil import as_utc
 
@@ -57,11 +57,8 @@ class AlertRetention:
                 if as_utc(row.updated_at) >= self.policy.cutoff(row.agency_id, now):
                     continue
                 item = HeldItem(row.alert_id, source_id=row.source_id, at=row.first_seen_at)
-                if held((h for h in holds if h.agency == row.agency_id), item):
-                    batch.count(batch.kept_by_hold, row.agency_id)
-                    continue
-                doomed.append(row.alert_id)
-                batch.count(batch.deleted, row.agency_id)
+                if batch.settle(row.agency_id, item, holds):
+                    doomed.append(row.alert_id)
             if doomed:
                 session.execute(delete(AlertUpdateRow).where(AlertUpdateRow.alert_id.in_(doomed)))
                 session.execute(delete(PublishedEventRow).where(PublishedEventRow.alert_id.in_(doomed)))

@@ -34,6 +34,7 @@ from kuzet.common.config import ServiceSettings
 from kuzet.common.db import Database
 from kuzet.common.dblease import open_lease_lock
 from kuzet.common.errors import NotFound
+from kuzet.common.holds import HeldItem, Hold, held
 from kuzet.common.k8s import TRANSIENT_ERRORS, LeaderElector, LeaseLock, pod_identity
 from kuzet.common.objectstore import ObjectStore
 from kuzet.common.timeutil import to_timestamp, utcnow
@@ -113,6 +114,15 @@ class Batch:
 
     def count(self, into: dict[str, int], agency: str) -> None:
         into[agency] = into.get(agency, 0) + 1
+
+    def settle(self, agency: str, item: HeldItem, holds: Iterable[Hold]) -> bool:
+        """Whether an item past its time goes: not while a hold of its own agency covers it.
+        Counted either way."""
+        if held((h for h in holds if h.agency == agency), item):
+            self.count(self.kept_by_hold, agency)
+            return False
+        self.count(self.deleted, agency)
+        return True
 
     def done(self) -> Batch:
         self.cursor = None

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from kuzet.common.audit import AuditLog
 from kuzet.common.db import Database
-from kuzet.common.holds import HeldItem, Holds, held, lock_holds
+from kuzet.common.holds import HeldItem, Holds, lock_holds
 from kuzet.common.objectstore import ObjectStore
 from kuzet.common.retention import Batch, Retention, RetentionJob, RetentionPolicy, delete_objects
 from kuzet.common.timeutil import as_utc
@@ -85,8 +85,7 @@ class MatchRetention:
             for row in rows:
                 if as_utc(row.created_at) >= policy.cutoff(row.agency_id, now):
                     continue
-                if held((h for h in holds if h.agency == row.agency_id), _held_item(row)):
-                    batch.count(batch.kept_by_hold, row.agency_id)
+                if not batch.settle(row.agency_id, _held_item(row), holds):
                     continue
                 if row.probe_key:
                     keys.add(row.probe_key)
@@ -95,7 +94,6 @@ class MatchRetention:
                 else:
                     session.execute(delete(ReviewRow).where(ReviewRow.match_id == row.match_id))
                     session.delete(row)
-                batch.count(batch.deleted, row.agency_id)
             session.flush()
             # One probe image serves every candidate of a search: it goes with the last match using it.
             still_used = set(session.scalars(select(MatchRow.probe_key).where(MatchRow.probe_key.in_(keys))))

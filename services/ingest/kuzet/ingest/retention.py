@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from kuzet.common.audit import AuditLog
 from kuzet.common.db import Database
-from kuzet.common.holds import HeldItem, Holds, held, lock_holds
+from kuzet.common.holds import HeldItem, Holds, lock_holds
 from kuzet.common.objectstore import ObjectStore
 from kuzet.common.retention import Batch, Retention, RetentionJob, RetentionPolicy, delete_objects
 from kuzet.ingest.config import IngestSettings
@@ -94,11 +94,8 @@ class ObjectRetention:
                 if obj.at >= self.policy.cutoff(obj.agency, now):
                     continue
                 item = HeldItem(obj.key, source_id=obj.camera, at=obj.at)
-                if held((h for h in holds if h.agency == obj.agency), item):
-                    batch.count(batch.kept_by_hold, obj.agency)
-                    continue
-                doomed.append(obj.key)
-                batch.count(batch.deleted, obj.agency)
+                if batch.settle(obj.agency, item, holds):
+                    doomed.append(obj.key)
             delete_objects(self.objects, doomed, loop)
             return batch
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kuzet.common.audit import AuditLog
 from kuzet.common.db import Database
-from kuzet.common.holds import HeldItem, Holds, held, lock_holds
+from kuzet.common.holds import HeldItem, Holds, lock_holds
 from kuzet.common.retention import Batch, Retention, RetentionJob, RetentionPolicy
 from kuzet.traffic.config import TrafficSettings
 from kuzet.traffic.models import HotlistHitRow, ObservationRow
@@ -53,11 +53,8 @@ class ObservationRetention:
                     continue
                 at = datetime.fromtimestamp(row.observed_at_us / 1_000_000, UTC)
                 item = HeldItem(row.observation_id, source_id=row.camera_id, at=at)
-                if held((h for h in holds if h.agency == row.agency_id), item):
-                    batch.count(batch.kept_by_hold, row.agency_id)
-                    continue
-                doomed.append(row.observation_id)
-                batch.count(batch.deleted, row.agency_id)
+                if batch.settle(row.agency_id, item, holds):
+                    doomed.append(row.observation_id)
             if doomed:
                 session.execute(delete(HotlistHitRow).where(HotlistHitRow.observation_id.in_(doomed)))
                 session.execute(delete(o).where(o.observation_id.in_(doomed)))
