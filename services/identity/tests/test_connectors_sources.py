@@ -8,15 +8,14 @@ import base64
 import csv
 import io
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from kuzet.common.httptesting import JsonHandler, JsonServer
 from kuzet.common.objectstore import ObjectStore
 from kuzet.identity.connectors.base import Batch, SourceFailed, collect
 from kuzet.identity.connectors.filedrop import FileDrop
@@ -202,7 +201,7 @@ class PagedServer:
         self.requests: list[tuple[int, str]] = []  # (page, Authorization header)
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 query = parse_qs(urlparse(self.path).query)
                 size = int(query["page_size"][0])
@@ -211,36 +210,22 @@ class PagedServer:
                 server.requests.append((page, self.headers.get("Authorization", "")))
                 if page == server.fail_page and server.fail_times != 0:
                     server.fail_times -= 1
-                    self._send(server.fail_status, {"error": "database maintenance"})
+                    self.send_json(server.fail_status, {"error": "database maintenance"})
                     return
                 end = start + size
                 body: dict[str, Any] = {"records": server.records[start:end]}
                 if end < len(server.records):
                     body["next_page_token"] = str(end)
-                self._send(200, body)
+                self.send_json(200, body)
 
-            def _send(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1/wanted"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = JsonServer(Handler, "/v1/wanted")
+        self.url = self.server.url
 
     def pages_asked(self) -> list[int]:
         return [page for page, _ in self.requests]
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
 
 @pytest.fixture

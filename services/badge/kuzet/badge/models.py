@@ -21,6 +21,8 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Text,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -249,6 +251,10 @@ class RetentionPolicyRow(Base):
 
 
 class CitationRow(Base):
+    """A citation: ``payload`` is the Citation as issued; its life cycle (status, version = how
+    many transitions, citation_history) and where it stands with the administrative-offence
+    register are columns, merged into the message when it is read (citations.py)."""
+
     __tablename__ = "citations"
     __table_args__ = (Index("ix_citations_agency_occurred", "agency_id", "occurred_at"),)
 
@@ -259,6 +265,37 @@ class CitationRow(Base):
     vehicle_plate: Mapped[str] = mapped_column(String(32), default="", index=True)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    unit_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    status: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The register's side (export/): pending until it acknowledges or rejects the current version.
+    export_pending: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), index=True)
+    exported_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    exported_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    register_id: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    export_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    export_rejected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class CitationHistoryRow(Base):
+    """One transition of a citation's life cycle; seq 1 is the issue itself. The citation's unit
+    and offence code are repeated here so statistics count transitions without a join."""
+
+    __tablename__ = "citation_history"
+    __table_args__ = (Index("ix_citation_history_agency_at", "agency_id", "at"),)
+
+    citation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("citations.citation_id"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[str] = mapped_column(String(64), default="")
+    offence_code: Mapped[str] = mapped_column(String(64))
+    from_status: Mapped[int] = mapped_column(Integer)
+    to_status: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class IntegrityReportRow(Base):

@@ -12,14 +12,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kuzet.badge import convert
+from kuzet.badge import convert, lifecycle
 from kuzet.badge.config import BadgeSettings
 from kuzet.badge.models import BadgeRow, CitationRow, EvidenceRow, IntegrityReportRow, ShiftRow
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.audit import AuditLog
 from kuzet.common.caller import Caller
 from kuzet.common.db import Database
-from kuzet.common.errors import ConfigError, InvalidArgument, NotFound
+from kuzet.common.errors import ConfigError, FailedPrecondition, InvalidArgument, NotFound
 from kuzet.common.events import new_event
 from kuzet.common.paging import Keyset, Paging
 from kuzet.common.timeutil import from_timestamp, to_timestamp, utcnow
@@ -114,42 +114,100 @@ class Records:
         stored.agency_id = caller.agency
         stored.offence_description = offence.description
         stored.vehicle.plate = citation.vehicle.plate.upper()
-        stored.created_at.CopyFrom(to_timestamp(utcnow()))
+        created = utcnow()
+        stored.created_at.CopyFrom(to_timestamp(created))
         occurred = from_timestamp(citation.occurred_at)
 
-        def work(session: Session) -> None:
+        # What the record keeps as issued; status, history and the register's side are columns.
+        for field in ("status", "history", "unit_id", "register"):
+            stored.ClearField(field)
+
+        def work(session: Session) -> badge_pb2.Citation:
+            unit = ""
             if citation.badge_id:
                 badge = session.get(BadgeRow, citation.badge_id)
                 if badge is None:
                     raise NotFound(f"badge {citation.badge_id} is not registered")
                 caller.require_agency(badge.agency_id)
+                unit = badge.unit_id
             _check_evidence(session, caller.agency, stored.evidence_ids)
-            session.add(
-                CitationRow(
-                    citation_id=stored.citation_id,
-                    agency_id=caller.agency,
-                    officer_id=stored.officer_id,
-                    offence_code=stored.offence_code,
-                    vehicle_plate=stored.vehicle.plate,
-                    occurred_at=occurred,
-                    payload=stored.SerializeToString(),
-                )
+            row = CitationRow(
+                citation_id=stored.citation_id,
+                agency_id=caller.agency,
+                officer_id=stored.officer_id,
+                offence_code=stored.offence_code,
+                vehicle_plate=stored.vehicle.plate,
+                occurred_at=occurred,
+                payload=stored.SerializeToString(),
+                unit_id=unit,
+                # Before its first step: record_transition makes it ISSUED, version 1.
+                status=A.CITATION_STATUS_UNSPECIFIED,
+                version=0,
             )
+            session.add(row)
+            session.flush()  # the history row's foreign key needs the citation first
+            lifecycle.record_transition(session, row, lifecycle.ISSUED, caller.subject, created, "")
+            session.flush()
+            return lifecycle.messages(session, [row])[0]
 
-        await self.database.run(work)
+        issued = await self.database.run(work)
         await self.audit.record(
             "citation.create", stored.citation_id, details={"offence_code": stored.offence_code}
         )
-        return stored
+        return issued
 
     async def get_citation(self, caller: Caller, citation_id: str) -> badge_pb2.Citation:
         convert.check_id(citation_id, "citation_id")
-        row = await self.database.run(lambda s: s.get(CitationRow, citation_id))
-        if row is None:
-            raise NotFound(f"citation {citation_id} not found")
-        caller.require_agency(row.agency_id)
+
+        def read(session: Session) -> badge_pb2.Citation:
+            row = session.get(CitationRow, citation_id)
+            if row is None:
+                raise NotFound(f"citation {citation_id} not found")
+            caller.require_agency(row.agency_id)
+            return lifecycle.messages(session, [row])[0]
+
+        found = await self.database.run(read)
         await self.audit.record("citation.view", citation_id)
-        return A.Citation.FromString(row.payload)
+        return found
+
+    async def update_citation_status(
+        self, caller: Caller, request: badge_pb2.UpdateCitationStatusRequest
+    ) -> badge_pb2.Citation:
+        convert.check_id(request.citation_id, "citation_id")
+        reason = lifecycle.check_request(caller, request.status, request.reason)
+        now = utcnow()
+
+        def work(session: Session) -> tuple[badge_pb2.Citation, int]:
+            row = session.get(CitationRow, request.citation_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"citation {request.citation_id} not found")
+            caller.require_agency(row.agency_id)
+            previous = row.status
+            lifecycle.check_transition(row, request.status)
+            lifecycle.record_transition(session, row, request.status, caller.subject, now, reason)
+            session.flush()
+            return lifecycle.messages(session, [row])[0], previous
+
+        try:
+            updated, previous = await self.database.run(work)
+        except FailedPrecondition as exc:
+            await self.audit.record(
+                "citation.status",
+                request.citation_id,
+                outcome="refused",
+                details={"to": lifecycle.name(request.status), "error": str(exc)},
+            )
+            raise
+        await self.audit.record(
+            "citation.status",
+            request.citation_id,
+            details={
+                "from": lifecycle.name(previous),
+                "to": lifecycle.name(updated.status),
+                "reason": reason,
+            },
+        )
+        return updated
 
     async def list_citations(
         self, caller: Caller, request: badge_pb2.ListCitationsRequest
@@ -165,6 +223,8 @@ class Records:
                 query = query.where(CitationRow.officer_id == request.officer_id)
             if request.offence_code:
                 query = query.where(CitationRow.offence_code == request.offence_code)
+            if request.status:
+                query = query.where(CitationRow.status == request.status)
             if request.vehicle_plate:
                 query = query.where(CitationRow.vehicle_plate == request.vehicle_plate.upper())
             if since := from_timestamp(request.since):
@@ -174,7 +234,7 @@ class Records:
             rows, token = CITATION_KEYS.page(
                 session.scalars(CITATION_KEYS.query(query, after, size)).all(), size
             )
-            response = A.ListCitationsResponse(citations=[A.Citation.FromString(r.payload) for r in rows])
+            response = A.ListCitationsResponse(citations=lifecycle.messages(session, rows))
             response.page.next_page_token = token
             return response
 

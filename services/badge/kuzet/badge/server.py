@@ -16,6 +16,7 @@ from kuzet.badge.evidence import EvidenceStore
 from kuzet.badge.records import Records
 from kuzet.badge.registry import Registry
 from kuzet.badge.service import BadgeServicer, EventPublisher
+from kuzet.badge.statistics import Statistics
 from kuzet.badge.telemetry.hub import TelemetryHub
 from kuzet.badge.telemetry.rules import RuleEngine
 from kuzet.badge.telemetry.wire import DeviceEndpoint
@@ -141,6 +142,7 @@ async def build_app(
         Registry(database, hub, audit),
         evidence,
         Records(settings, database, audit, sink.publish),
+        Statistics(database, audit),
     )
     # Evidence retention and verification run on one replica at a time (a lease row in the badge
     # database); each item is also deleted under its own row lock, so a takeover mid-run is safe.

@@ -11,6 +11,7 @@ from kuzet.badge.config import BadgeSettings
 from kuzet.badge.evidence import EvidenceStore
 from kuzet.badge.records import Records
 from kuzet.badge.registry import Registry
+from kuzet.badge.statistics import Statistics
 from kuzet.badge.telemetry.hub import TelemetryHub
 from kuzet.badge.telemetry.link import QueuedLink
 from kuzet.badge.telemetry.live import BadgeLive
@@ -42,12 +43,14 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
         registry: Registry,
         evidence: EvidenceStore,
         records: Records,
+        statistics: Statistics,
     ) -> None:
         self.settings = settings
         self.hub = hub
         self.registry = registry
         self.evidence = evidence
         self.records = records
+        self.statistics = statistics
         self.sessions = ConnectSessions(settings, hub)
 
     # -- registry ----------------------------------------------------------------------------
@@ -250,6 +253,16 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
 
     async def ListCitations(self, request: Any, context: Any) -> badge_pb2.ListCitationsResponse:
         return await self.records.list_citations(current_caller(), request)
+
+    async def UpdateCitationStatus(
+        self, request: Any, context: Any
+    ) -> badge_pb2.UpdateCitationStatusResponse:
+        return A.UpdateCitationStatusResponse(
+            citation=await self.records.update_citation_status(current_caller(), request)
+        )
+
+    async def GetBadgeStatistics(self, request: Any, context: Any) -> badge_pb2.GetBadgeStatisticsResponse:
+        return await self.statistics.figures(current_caller(), request)
 
     async def ListOffenceCodes(self, request: Any, context: Any) -> badge_pb2.ListOffenceCodesResponse:
         codes = self.records.offence_codes

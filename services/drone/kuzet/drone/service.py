@@ -22,6 +22,7 @@ from kuzet.common.errors import (
     PermissionDenied,
 )
 from kuzet.common.paging import PageToken, Paging, page_list
+from kuzet.common.periods import period_of
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.drone import geo, planning, surveys
 from kuzet.drone.alertgate import AlertLookup, require_actionable
@@ -29,6 +30,7 @@ from kuzet.drone.controller import DroneController
 from kuzet.drone.coveragereport import CoverageReports
 from kuzet.drone.fleet import Fleet, location_of
 from kuzet.drone.mavlink.transport import parse_link_url
+from kuzet.drone.statistics import flight_figures
 from kuzet.drone.store import DroneStore
 from kuzet.drone.v1 import drone_pb2, drone_pb2_grpc
 
@@ -47,6 +49,7 @@ NO_CONTROLLER = "its link is down or its lease is changing hands"
 # last drone id sent.
 DRONE_PAGING = Paging(default=100, maximum=1000, clamp=True)
 DRONE_TOKEN = PageToken("drone.drones", str)
+STATISTICS_READERS = ("pilot", "operator", "admin", "auditor")
 
 
 def _agency(caller: Caller, requested: str) -> str:
@@ -275,6 +278,20 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         if report is None:
             report = await self.reports.compute(plan)
         return drone_pb2.GetCoverageReportResponse(report=report)
+
+    async def GetFlightStatistics(self, request: drone_pb2.GetFlightStatisticsRequest, context: Any) -> Any:
+        caller = current_caller()
+        caller.require_role(*STATISTICS_READERS)
+        agency = _agency(caller, request.agency_id)
+        period = period_of(request.since, request.until, request.time_zone)
+        response = await self.store.db.run(flight_figures, agency, period)
+        await self.audit.record(
+            "statistics.view",
+            agency,
+            agency=agency,
+            details={"since": period.since.isoformat(), "until": period.until.isoformat()},
+        )
+        return response
 
     async def Dispatch(self, request: drone_pb2.DispatchRequest, context: Any) -> Any:
         # Refused attempts are audited too: who tried to fly what, and why it was refused.

@@ -63,6 +63,15 @@ class CustodyAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CUSTODY_ACTION_CASE_LINKED: _ClassVar[CustodyAction]
     CUSTODY_ACTION_DELETED_BY_RETENTION: _ClassVar[CustodyAction]
 
+class CitationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CITATION_STATUS_UNSPECIFIED: _ClassVar[CitationStatus]
+    CITATION_STATUS_ISSUED: _ClassVar[CitationStatus]
+    CITATION_STATUS_PAID: _ClassVar[CitationStatus]
+    CITATION_STATUS_CONTESTED: _ClassVar[CitationStatus]
+    CITATION_STATUS_UPHELD: _ClassVar[CitationStatus]
+    CITATION_STATUS_VOIDED: _ClassVar[CitationStatus]
+
 class IntegrityReportSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     INTEGRITY_REPORT_SOURCE_UNSPECIFIED: _ClassVar[IntegrityReportSource]
@@ -103,6 +112,12 @@ CUSTODY_ACTION_LEGAL_HOLD_SET: CustodyAction
 CUSTODY_ACTION_LEGAL_HOLD_RELEASED: CustodyAction
 CUSTODY_ACTION_CASE_LINKED: CustodyAction
 CUSTODY_ACTION_DELETED_BY_RETENTION: CustodyAction
+CITATION_STATUS_UNSPECIFIED: CitationStatus
+CITATION_STATUS_ISSUED: CitationStatus
+CITATION_STATUS_PAID: CitationStatus
+CITATION_STATUS_CONTESTED: CitationStatus
+CITATION_STATUS_UPHELD: CitationStatus
+CITATION_STATUS_VOIDED: CitationStatus
 INTEGRITY_REPORT_SOURCE_UNSPECIFIED: IntegrityReportSource
 INTEGRITY_REPORT_SOURCE_OFFICER: IntegrityReportSource
 INTEGRITY_REPORT_SOURCE_SYSTEM: IntegrityReportSource
@@ -941,8 +956,36 @@ class CitedVehicle(_message.Message):
     colour: str
     def __init__(self, plate: _Optional[str] = ..., country: _Optional[str] = ..., make: _Optional[str] = ..., model: _Optional[str] = ..., colour: _Optional[str] = ...) -> None: ...
 
+class CitationTransition(_message.Message):
+    __slots__ = ("from_status", "to_status", "actor", "at", "reason")
+    FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
+    TO_STATUS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    from_status: CitationStatus
+    to_status: CitationStatus
+    actor: str
+    at: _timestamp_pb2.Timestamp
+    reason: str
+    def __init__(self, from_status: _Optional[_Union[CitationStatus, str, int]] = ..., to_status: _Optional[_Union[CitationStatus, str, int]] = ..., actor: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CitationRegisterExport(_message.Message):
+    __slots__ = ("register_id", "exported_at", "exported_version", "last_error", "rejected")
+    REGISTER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPORTED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPORTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    register_id: str
+    exported_at: _timestamp_pb2.Timestamp
+    exported_version: int
+    last_error: str
+    rejected: bool
+    def __init__(self, register_id: _Optional[str] = ..., exported_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., exported_version: _Optional[int] = ..., last_error: _Optional[str] = ..., rejected: _Optional[bool] = ...) -> None: ...
+
 class Citation(_message.Message):
-    __slots__ = ("citation_id", "agency_id", "officer_id", "badge_id", "occurred_at", "location", "offence_code", "offence_description", "person", "vehicle", "evidence_ids", "notes", "created_at")
+    __slots__ = ("citation_id", "agency_id", "officer_id", "badge_id", "occurred_at", "location", "offence_code", "offence_description", "person", "vehicle", "evidence_ids", "notes", "created_at", "status", "history", "unit_id", "register")
     CITATION_ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
     OFFICER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -956,6 +999,10 @@ class Citation(_message.Message):
     EVIDENCE_IDS_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    UNIT_ID_FIELD_NUMBER: _ClassVar[int]
+    REGISTER_FIELD_NUMBER: _ClassVar[int]
     citation_id: str
     agency_id: str
     officer_id: str
@@ -969,7 +1016,27 @@ class Citation(_message.Message):
     evidence_ids: _containers.RepeatedScalarFieldContainer[str]
     notes: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, citation_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., officer_id: _Optional[str] = ..., badge_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., location: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., offence_code: _Optional[str] = ..., offence_description: _Optional[str] = ..., person: _Optional[_Union[CitedPerson, _Mapping]] = ..., vehicle: _Optional[_Union[CitedVehicle, _Mapping]] = ..., evidence_ids: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    status: CitationStatus
+    history: _containers.RepeatedCompositeFieldContainer[CitationTransition]
+    unit_id: str
+    register: CitationRegisterExport
+    def __init__(self, citation_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., officer_id: _Optional[str] = ..., badge_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., location: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., offence_code: _Optional[str] = ..., offence_description: _Optional[str] = ..., person: _Optional[_Union[CitedPerson, _Mapping]] = ..., vehicle: _Optional[_Union[CitedVehicle, _Mapping]] = ..., evidence_ids: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[CitationStatus, str, int]] = ..., history: _Optional[_Iterable[_Union[CitationTransition, _Mapping]]] = ..., unit_id: _Optional[str] = ..., register: _Optional[_Union[CitationRegisterExport, _Mapping]] = ...) -> None: ...
+
+class UpdateCitationStatusRequest(_message.Message):
+    __slots__ = ("citation_id", "status", "reason")
+    CITATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    citation_id: str
+    status: CitationStatus
+    reason: str
+    def __init__(self, citation_id: _Optional[str] = ..., status: _Optional[_Union[CitationStatus, str, int]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class UpdateCitationStatusResponse(_message.Message):
+    __slots__ = ("citation",)
+    CITATION_FIELD_NUMBER: _ClassVar[int]
+    citation: Citation
+    def __init__(self, citation: _Optional[_Union[Citation, _Mapping]] = ...) -> None: ...
 
 class CreateCitationRequest(_message.Message):
     __slots__ = ("citation",)
@@ -996,7 +1063,7 @@ class GetCitationResponse(_message.Message):
     def __init__(self, citation: _Optional[_Union[Citation, _Mapping]] = ...) -> None: ...
 
 class ListCitationsRequest(_message.Message):
-    __slots__ = ("agency_id", "officer_id", "offence_code", "vehicle_plate", "since", "until", "page")
+    __slots__ = ("agency_id", "officer_id", "offence_code", "vehicle_plate", "since", "until", "page", "status")
     AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
     OFFICER_ID_FIELD_NUMBER: _ClassVar[int]
     OFFENCE_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -1004,6 +1071,7 @@ class ListCitationsRequest(_message.Message):
     SINCE_FIELD_NUMBER: _ClassVar[int]
     UNTIL_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     agency_id: str
     officer_id: str
     offence_code: str
@@ -1011,7 +1079,8 @@ class ListCitationsRequest(_message.Message):
     since: _timestamp_pb2.Timestamp
     until: _timestamp_pb2.Timestamp
     page: _common_pb2.PageRequest
-    def __init__(self, agency_id: _Optional[str] = ..., officer_id: _Optional[str] = ..., offence_code: _Optional[str] = ..., vehicle_plate: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+    status: CitationStatus
+    def __init__(self, agency_id: _Optional[str] = ..., officer_id: _Optional[str] = ..., offence_code: _Optional[str] = ..., vehicle_plate: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., status: _Optional[_Union[CitationStatus, str, int]] = ...) -> None: ...
 
 class ListCitationsResponse(_message.Message):
     __slots__ = ("citations", "page")
@@ -1092,6 +1161,54 @@ class ListIntegrityReportsResponse(_message.Message):
     reports: _containers.RepeatedCompositeFieldContainer[IntegrityReport]
     page: _common_pb2.PageResponse
     def __init__(self, reports: _Optional[_Iterable[_Union[IntegrityReport, _Mapping]]] = ..., page: _Optional[_Union[_common_pb2.PageResponse, _Mapping]] = ...) -> None: ...
+
+class GetBadgeStatisticsRequest(_message.Message):
+    __slots__ = ("agency_id", "since", "until", "time_zone")
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    agency_id: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    time_zone: str
+    def __init__(self, agency_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ...) -> None: ...
+
+class CitationFigures(_message.Message):
+    __slots__ = ("month", "unit_id", "offence_code", "issued", "paid", "contested", "upheld", "voided")
+    MONTH_FIELD_NUMBER: _ClassVar[int]
+    UNIT_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFENCE_CODE_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_FIELD_NUMBER: _ClassVar[int]
+    PAID_FIELD_NUMBER: _ClassVar[int]
+    CONTESTED_FIELD_NUMBER: _ClassVar[int]
+    UPHELD_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_FIELD_NUMBER: _ClassVar[int]
+    month: str
+    unit_id: str
+    offence_code: str
+    issued: int
+    paid: int
+    contested: int
+    upheld: int
+    voided: int
+    def __init__(self, month: _Optional[str] = ..., unit_id: _Optional[str] = ..., offence_code: _Optional[str] = ..., issued: _Optional[int] = ..., paid: _Optional[int] = ..., contested: _Optional[int] = ..., upheld: _Optional[int] = ..., voided: _Optional[int] = ...) -> None: ...
+
+class IntegrityFigures(_message.Message):
+    __slots__ = ("month", "reports")
+    MONTH_FIELD_NUMBER: _ClassVar[int]
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
+    month: str
+    reports: int
+    def __init__(self, month: _Optional[str] = ..., reports: _Optional[int] = ...) -> None: ...
+
+class GetBadgeStatisticsResponse(_message.Message):
+    __slots__ = ("citations", "integrity_reports")
+    CITATIONS_FIELD_NUMBER: _ClassVar[int]
+    INTEGRITY_REPORTS_FIELD_NUMBER: _ClassVar[int]
+    citations: _containers.RepeatedCompositeFieldContainer[CitationFigures]
+    integrity_reports: _containers.RepeatedCompositeFieldContainer[IntegrityFigures]
+    def __init__(self, citations: _Optional[_Iterable[_Union[CitationFigures, _Mapping]]] = ..., integrity_reports: _Optional[_Iterable[_Union[IntegrityFigures, _Mapping]]] = ...) -> None: ...
 
 class AssignIncidentRequest(_message.Message):
     __slots__ = ("incident_id", "agency_id", "badge_ids", "summary", "location", "command_recording")

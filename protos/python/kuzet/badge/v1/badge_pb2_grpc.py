@@ -190,6 +190,16 @@ class BadgeServiceStub:
                 request_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.ListOffenceCodesRequest.SerializeToString,
                 response_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.ListOffenceCodesResponse.FromString,
                 _registered_method=True)
+        self.UpdateCitationStatus = channel.unary_unary(
+                '/kuzet.badge.v1.BadgeService/UpdateCitationStatus',
+                request_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateCitationStatusRequest.SerializeToString,
+                response_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateCitationStatusResponse.FromString,
+                _registered_method=True)
+        self.GetBadgeStatistics = channel.unary_unary(
+                '/kuzet.badge.v1.BadgeService/GetBadgeStatistics',
+                request_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.GetBadgeStatisticsRequest.SerializeToString,
+                response_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.GetBadgeStatisticsResponse.FromString,
+                _registered_method=True)
         self.ReportIntegrity = channel.unary_unary(
                 '/kuzet.badge.v1.BadgeService/ReportIntegrity',
                 request_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.ReportIntegrityRequest.SerializeToString,
@@ -435,6 +445,20 @@ class BadgeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateCitationStatus(self, request, context):
+        """Move a citation through its life cycle (paid, contested, upheld, voided); audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBadgeStatistics(self, request, context):
+        """Citations per month, unit and offence code, integrity reports per month; audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReportIntegrity(self, request, context):
         """Files an integrity report (any officer); recordings around it are linked.
         """
@@ -620,6 +644,16 @@ def add_BadgeServiceServicer_to_server(servicer, server):
                     servicer.ListOffenceCodes,
                     request_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.ListOffenceCodesRequest.FromString,
                     response_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.ListOffenceCodesResponse.SerializeToString,
+            ),
+            'UpdateCitationStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCitationStatus,
+                    request_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateCitationStatusRequest.FromString,
+                    response_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateCitationStatusResponse.SerializeToString,
+            ),
+            'GetBadgeStatistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBadgeStatistics,
+                    request_deserializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.GetBadgeStatisticsRequest.FromString,
+                    response_serializer=kuzet_dot_badge_dot_v1_dot_badge__pb2.GetBadgeStatisticsResponse.SerializeToString,
             ),
             'ReportIntegrity': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportIntegrity,
@@ -1480,6 +1514,60 @@ class BadgeService:
             '/kuzet.badge.v1.BadgeService/ListOffenceCodes',
             kuzet_dot_badge_dot_v1_dot_badge__pb2.ListOffenceCodesRequest.SerializeToString,
             kuzet_dot_badge_dot_v1_dot_badge__pb2.ListOffenceCodesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCitationStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.badge.v1.BadgeService/UpdateCitationStatus',
+            kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateCitationStatusRequest.SerializeToString,
+            kuzet_dot_badge_dot_v1_dot_badge__pb2.UpdateCitationStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBadgeStatistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.badge.v1.BadgeService/GetBadgeStatistics',
+            kuzet_dot_badge_dot_v1_dot_badge__pb2.GetBadgeStatisticsRequest.SerializeToString,
+            kuzet_dot_badge_dot_v1_dot_badge__pb2.GetBadgeStatisticsResponse.FromString,
             options,
             channel_credentials,
             insecure,

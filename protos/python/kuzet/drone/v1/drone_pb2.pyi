@@ -748,3 +748,39 @@ class GetCoverageReportResponse(_message.Message):
     REPORT_FIELD_NUMBER: _ClassVar[int]
     report: CoverageReport
     def __init__(self, report: _Optional[_Union[CoverageReport, _Mapping]] = ...) -> None: ...
+
+class GetFlightStatisticsRequest(_message.Message):
+    __slots__ = ("agency_id", "since", "until", "time_zone")
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    agency_id: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    time_zone: str
+    def __init__(self, agency_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ...) -> None: ...
+
+class FlightFigures(_message.Message):
+    __slots__ = ("month", "drone_id", "flight_hours", "missions", "completed", "aborted", "alert_missions")
+    MONTH_FIELD_NUMBER: _ClassVar[int]
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    FLIGHT_HOURS_FIELD_NUMBER: _ClassVar[int]
+    MISSIONS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_FIELD_NUMBER: _ClassVar[int]
+    ALERT_MISSIONS_FIELD_NUMBER: _ClassVar[int]
+    month: str
+    drone_id: str
+    flight_hours: float
+    missions: int
+    completed: int
+    aborted: int
+    alert_missions: int
+    def __init__(self, month: _Optional[str] = ..., drone_id: _Optional[str] = ..., flight_hours: _Optional[float] = ..., missions: _Optional[int] = ..., completed: _Optional[int] = ..., aborted: _Optional[int] = ..., alert_missions: _Optional[int] = ...) -> None: ...
+
+class GetFlightStatisticsResponse(_message.Message):
+    __slots__ = ("figures",)
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    figures: _containers.RepeatedCompositeFieldContainer[FlightFigures]
+    def __init__(self, figures: _Optional[_Iterable[_Union[FlightFigures, _Mapping]]] = ...) -> None: ...

@@ -110,6 +110,11 @@ class DroneServiceStub:
                 request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportRequest.SerializeToString,
                 response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportResponse.FromString,
                 _registered_method=True)
+        self.GetFlightStatistics = channel.unary_unary(
+                '/kuzet.drone.v1.DroneService/GetFlightStatistics',
+                request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsRequest.SerializeToString,
+                response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsResponse.FromString,
+                _registered_method=True)
 
 
 class DroneServiceServicer:
@@ -225,6 +230,13 @@ class DroneServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetFlightStatistics(self, request, context):
+        """Flight hours and missions per drone and month (pilot, operator, admin, auditor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DroneServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -302,6 +314,11 @@ def add_DroneServiceServicer_to_server(servicer, server):
                     servicer.GetCoverageReport,
                     request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportRequest.FromString,
                     response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportResponse.SerializeToString,
+            ),
+            'GetFlightStatistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFlightStatistics,
+                    request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsRequest.FromString,
+                    response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -710,6 +727,33 @@ class DroneService:
             '/kuzet.drone.v1.DroneService/GetCoverageReport',
             kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportRequest.SerializeToString,
             kuzet_dot_drone_dot_v1_dot_drone__pb2.GetCoverageReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFlightStatistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.drone.v1.DroneService/GetFlightStatistics',
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsRequest.SerializeToString,
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""Citations exported to the administrative-offence register (`kuzet export-citations`)."""
