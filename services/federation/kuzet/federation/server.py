@@ -1,0 +1,131 @@
+"""The federation service (default port 50058): serves health only; its work is background tasks.
+
+At a facility: the alert follower, the audit heads and the watchlist applier. At a hub: the
+alert relay (the hub's watchlist changes are written with kuzet.federation.watchlist.publish_change). Both ends
+first make sure their JetStream streams exist (kuzet.federation.streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+
+from kuzet.common.caller import service_caller
+from kuzet.common.config import AuditSettings, Endpoints, load_settings
+from kuzet.common.grpcclient import open_channel
+from kuzet.common.grpcserver import GrpcServer, ServiceSpec
+from kuzet.common.runner import run_service
+from kuzet.federation import streams
+from kuzet.federation.auditheads import AuditHeads
+from kuzet.federation.config import FederationSettings
+from kuzet.federation.follower import AlertFollower
+from kuzet.federation.relay import AlertRelay
+from kuzet.federation.watchlist import WatchlistApplier
+
+log = logging.getLogger(__name__)
+
+DAY_S = 86_400.0
+
+
+class FederationServer(GrpcServer):
+    """The server with the parts tests and the bench look at (None where the role has none)."""
+
+    follower: AlertFollower | None = None
+    relay: AlertRelay | None = None
+    audit_heads: AuditHeads | None = None
+    watchlists: WatchlistApplier | None = None
+    nats: NATS | None = None
+
+
+async def connect(url: str, name: str) -> NATS:
+    """A connection that keeps reconnecting: the local NATS server restarting is an outage, not an end."""
+    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+
+
+async def build(
+    settings: FederationSettings,
+    *,
+    port: int | None = None,
+    alerting_address: str | None = None,
+    identity_address: str | None = None,
+    audit: AuditSettings | None = None,
+) -> FederationServer:
+    """The server, ready to start(); tests name their own alerting, identity and audit settings."""
+    endpoints = Endpoints()
+    alerting = open_channel(
+        alerting_address or endpoints.alerting, audience="alerting", caller=service_caller("federation")
+    )
+    # Watchlist changes are applied as the agency they belong to (the current caller of each).
+    identity = open_channel(identity_address or endpoints.identity, audience="identity")
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        if not settings.nats_url:
+            log.info("federation off: no NATS server set (KUZET_FEDERATION_NATS_URL)")
+            return
+        server.nats = await connect(settings.nats_url, f"kuzet-federation-{settings.site_id}")
+        js = server.nats.jetstream()
+        jobs: list[Coroutine[Any, Any, None]] = []
+        max_age_s = settings.max_age_days * DAY_S
+        if settings.role == "hub":
+            await streams.ensure_streams(
+                js,
+                streams.hub_streams(
+                    settings.facilities, duplicate_window_s=settings.duplicate_window_s, max_age_s=max_age_s
+                ),
+            )
+            server.relay = AlertRelay(
+                alerting,
+                js,
+                batch=settings.relay_batch,
+                wait_s=settings.relay_wait_s,
+                retry_s=settings.retry_s,
+            )
+            jobs.append(server.relay.run())
+        else:
+            await streams.ensure_streams(
+                js,
+                streams.facility_streams(
+                    settings.site_id,
+                    hub_domain=settings.hub_domain,
+                    duplicate_window_s=settings.duplicate_window_s,
+                    max_age_s=max_age_s,
+                ),
+            )
+            server.follower = AlertFollower(alerting, js, settings.site_id, retry_s=settings.retry_s)
+            server.audit_heads = AuditHeads(
+                js, settings.site_id, settings, settings.audit_services, audit or load_settings(AuditSettings)
+            )
+            jobs.extend([server.follower.run(), server.audit_heads.run(settings.audit_interval_s)])
+            if settings.apply_watchlists:
+                server.watchlists = WatchlistApplier(identity, js, retry_s=settings.retry_s)
+                jobs.append(server.watchlists.run())
+        tasks.extend(asyncio.create_task(job) for job in jobs)
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if server.nats is not None:
+            await server.nats.close()
+        await alerting.close()
+        await identity.close()
+
+    server = FederationServer(settings, [], [], port=port, on_start=[start], on_stop=[stop])
+    return server
+
+
+async def _run() -> None:
+    await run_service(FederationSettings, build)
+
+
+# After alerting, whose updates it follows.
+SPEC = ServiceSpec(name="federation", default_port=FederationSettings.default_port, run=_run, order=80)

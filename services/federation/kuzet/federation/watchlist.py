@@ -1,0 +1,254 @@
+"""Watchlist changes down: written at the hub, mirrored into every facility, applied to its identity.
+
+A change is one watchlist entry of one agency: ``enrol`` (the entry with its photos, which every
+facility embeds with its own model) or ``remove``. The hub writes it into its watchlist stream
+(``publish_change``); each facility's server mirrors that stream, so changes made while a
+facility is cut off arrive, in order, when its link returns. The facility's applier reads the
+mirror with a durable consumer and applies each change to the facility's identity service as the
+federation service of that agency, acknowledging it only once applied; identity audits every
+enrolment and removal there, as the hub's identity audited them at the hub.
+
+Applying is idempotent: the watchlist is found by agency and name (created on first use with the
+hub's purpose, legal basis, owner, expiry and reviewers), the entry by its external id; an entry
+already enrolled with the same expiry is left as it is, one that differs is replaced, a removal of
+an entry that is not there does nothing. So a change delivered twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from kuzet.common.caller import Caller, calling_as, current_caller
+from kuzet.common.errors import InvalidArgument
+from kuzet.common.timeutil import to_timestamp
+from kuzet.federation import streams
+from kuzet.identity.v1 import identity_pb2 as pb
+from kuzet.identity.v1 import identity_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+FORMAT = "kuzet.federation.watchlist-change/1"
+DURABLE = "facility-identity"
+# JetStream's default largest message (max_payload) is 1 MiB; photos travel base64-encoded.
+MAX_PHOTO_BYTES = 700 * 1024
+# What a facility answers for a change it can never apply (no face in a photo, an expired entry):
+# logged and acknowledged, so one bad entry does not hold up the changes behind it.
+_PERMANENT = frozenset(
+    {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED}
+)
+
+
+@dataclass(frozen=True)
+class WatchlistSpec:
+    """The hub's watchlist, as every facility creates it."""
+
+    name: str
+    purpose: str
+    legal_basis: str
+    owner: str
+    # ISO 8601, UTC; empty: no expiry.
+    expires_at: str = ""
+    required_reviewers: int = 0
+
+
+@dataclass(frozen=True)
+class WatchlistChange:
+    op: Literal["enrol", "remove"]
+    agency: str
+    watchlist: WatchlistSpec
+    external_id: str
+    display_name: str = ""
+    # ISO 8601, UTC; empty: the watchlist's expiry.
+    expires_at: str = ""
+    photos: list[bytes] = field(default_factory=list)
+    # Why an entry is removed (kept in the facility's audit trail).
+    reason: str = ""
+
+    def validate(self) -> None:
+        if not self.agency or not self.external_id or not self.watchlist.name:
+            raise InvalidArgument("a watchlist change needs an agency, a watchlist name and an external id")
+        if self.op == "enrol" and not self.photos:
+            raise InvalidArgument(f"enrolling {self.external_id} needs at least one photo")
+        if self.op == "remove" and not self.reason.strip():
+            raise InvalidArgument(f"removing {self.external_id} needs a reason (it is audited)")
+        if sum(len(p) for p in self.photos) > MAX_PHOTO_BYTES:
+            raise InvalidArgument(f"the photos of {self.external_id} exceed {MAX_PHOTO_BYTES} bytes")
+
+    def encode(self) -> bytes:
+        body: dict[str, Any] = asdict(self)
+        body["photos"] = [base64.b64encode(p).decode() for p in self.photos]
+        body["format"] = FORMAT
+        return json.dumps(body, sort_keys=True).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> WatchlistChange:
+        body = json.loads(data)
+        if body.pop("format", None) != FORMAT:
+            raise ValueError("not a watchlist change this version understands")
+        body["watchlist"] = WatchlistSpec(**body["watchlist"])
+        body["photos"] = [base64.b64decode(p) for p in body["photos"]]
+        return cls(**body)
+
+
+async def publish_change(js: JetStreamContext, change: WatchlistChange) -> int:
+    """Hub: write a change into the watchlist stream; its stream sequence. The same change
+    published twice (a retried call) is stored once."""
+    change.validate()
+    data = change.encode()
+    ack = await js.publish(
+        streams.watchlist_subject(change.agency),
+        data,
+        headers={streams.MSG_ID_HEADER: hashlib.sha256(data).hexdigest()},
+    )
+    return int(ack.seq)
+
+
+def _timestamp(iso: str) -> Timestamp | None:
+    return to_timestamp(datetime.fromisoformat(iso)) if iso else None
+
+
+class WatchlistApplier:
+    """Facility: the mirrored hub changes into this release's identity, in order."""
+
+    def __init__(self, identity: grpc.aio.Channel, js: JetStreamContext, *, retry_s: float = 1.0) -> None:
+        self.identity = identity_pb2_grpc.IdentityServiceStub(identity)
+        self.js = js
+        self.retry_s = retry_s
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.js.add_consumer(
+                    streams.WATCHLIST,
+                    ConsumerConfig(
+                        durable_name=DURABLE,
+                        deliver_policy=DeliverPolicy.ALL,
+                        ack_policy=AckPolicy.EXPLICIT,
+                        ack_wait=300.0,
+                        max_ack_pending=1,
+                    ),
+                )
+                subscription = await self.js.pull_subscribe_bind(durable=DURABLE, stream=streams.WATCHLIST)
+                while True:
+                    try:
+                        messages = await subscription.fetch(1, timeout=1.0)
+                    except TimeoutError:  # nats' own, or asyncio's when the wait ran out early
+                        continue
+                    for message in messages:
+                        await self._apply_until_done(message)
+                        await message.ack()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the local NATS server restarting
+                log.warning("watchlist applier: %r; retrying", exc)
+                await asyncio.sleep(self.retry_s)
+
+    async def _apply_until_done(self, message: Msg) -> None:
+        try:
+            change = WatchlistChange.decode(message.data)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("watchlist change %s is unreadable, skipped: %s", message.metadata.sequence.stream, exc)
+            return
+        while True:
+            try:
+                await self.apply(change)
+                return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in _PERMANENT:
+                    log.error(
+                        "watchlist change %s %s of agency %s refused by identity: %s",
+                        change.op,
+                        change.external_id,
+                        change.agency,
+                        exc.details(),
+                        extra={"agency": change.agency},
+                    )
+                    return
+                log.warning("identity unavailable (%s); retrying the watchlist change", exc.code().name)
+                await asyncio.sleep(self.retry_s)
+
+    async def apply(self, change: WatchlistChange) -> None:
+        """Make this facility's watchlist hold what ``change`` says (idempotent)."""
+        with calling_as(Caller("service:federation", change.agency, frozenset({"admin", "service"}))):
+            gallery_id = await self._watchlist(change.watchlist)
+            person = await self._person(gallery_id, change.external_id)
+            if change.op == "remove":
+                if person is not None:
+                    await self.identity.RemovePerson(
+                        pb.RemovePersonRequest(person_id=person.person_id, reason=change.reason)
+                    )
+                return
+            expires = _timestamp(change.expires_at)
+            if person is not None:
+                same_expiry = (expires is None and not person.HasField("expires_at")) or (
+                    expires is not None and person.expires_at == expires
+                )
+                if person.image_count > 0 and same_expiry:
+                    return
+                await self.identity.RemovePerson(
+                    pb.RemovePersonRequest(
+                        person_id=person.person_id, reason="replaced by a hub watchlist change"
+                    )
+                )
+            request = pb.EnrolPersonRequest(
+                gallery_id=gallery_id,
+                external_id=change.external_id,
+                display_name=change.display_name,
+                images=[pb.FaceImage(image=photo) for photo in change.photos],
+            )
+            if expires is not None:
+                request.expires_at.CopyFrom(expires)
+            await self.identity.EnrolPerson(request)
+
+    async def _watchlist(self, spec: WatchlistSpec) -> str:
+        token = ""
+        while True:
+            page = await self.identity.ListGalleries(
+                pb.ListGalleriesRequest(page={"page_size": 500, "page_token": token})
+            )
+            for gallery in page.galleries:
+                if gallery.kind == pb.GALLERY_KIND_WATCHLIST and gallery.name == spec.name:
+                    return gallery.gallery_id
+            token = page.page.next_page_token
+            if not token:
+                break
+        request = pb.CreateGalleryRequest(
+            name=spec.name,
+            kind=pb.GALLERY_KIND_WATCHLIST,
+            purpose=spec.purpose,
+            legal_basis=spec.legal_basis,
+            owner=spec.owner,
+            required_reviewers=spec.required_reviewers,
+        )
+        expires = _timestamp(spec.expires_at)
+        if expires is not None:
+            request.expires_at.CopyFrom(expires)
+        created = await self.identity.CreateGallery(request)
+        log.info("created watchlist %s from the hub's", spec.name, extra={"agency": current_caller().agency})
+        return str(created.gallery.gallery_id)
+
+    async def _person(self, gallery_id: str, external_id: str) -> pb.Person | None:
+        token = ""
+        while True:
+            page = await self.identity.ListPeople(
+                pb.ListPeopleRequest(gallery_id=gallery_id, page={"page_size": 500, "page_token": token})
+            )
+            for person in page.people:
+                if person.external_id == external_id:
+                    return person
+            token = page.page.next_page_token
+            if not token:
+                return None

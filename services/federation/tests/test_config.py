@@ -1,0 +1,42 @@
+"""Settings that would break subjects or domains are refused at start, naming the setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from kuzet.alerting.v1 import alerting_pb2
+from kuzet.common.config import load_settings
+from kuzet.common.errors import ConfigError
+from kuzet.federation.config import FederationSettings
+from kuzet.federation.relay import event_id, hub_event
+
+
+@pytest.mark.parametrize("site", ["site.a", "site a", "site>", ""])
+def test_a_site_id_that_is_no_subject_token_is_refused(site: str) -> None:
+    with pytest.raises(ConfigError, match="SITE_ID"):
+        load_settings(FederationSettings, site_id=site)
+
+
+def test_facilities_are_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUZET_FEDERATION_FACILITIES", '["site-a", "site.b"]')
+    with pytest.raises(ConfigError, match=r"FACILITIES.*site\.b"):
+        load_settings(FederationSettings)
+    monkeypatch.setenv("KUZET_FEDERATION_FACILITIES", '["site-a", "site-b"]')
+    assert load_settings(FederationSettings).facilities == ["site-a", "site-b"]
+
+
+def test_federation_is_off_without_a_nats_server() -> None:
+    assert load_settings(FederationSettings).nats_url == ""
+
+
+def test_only_what_changes_the_alert_reaches_the_hub() -> None:
+    alert = alerting_pb2.Alert(alert_id="a-1", agency_id="prison", type="zone_intrusion")
+    for kind in (alerting_pb2.ALERT_UPDATE_KIND_ACKNOWLEDGED, alerting_pb2.ALERT_UPDATE_KIND_ESCALATED):
+        assert hub_event("site-a", alerting_pb2.AlertUpdate(cursor=7, kind=kind, alert=alert)) is None
+    created = hub_event(
+        "site-a", alerting_pb2.AlertUpdate(cursor=7, kind=alerting_pb2.ALERT_UPDATE_KIND_CREATED, alert=alert)
+    )
+    assert created is not None
+    assert created.source.site_id == "site-a", "a source without a site gets the facility's"
+    # The same facility update is always the same hub event (redeliveries fold at alerting).
+    assert created.event_id == event_id("site-a", "a-1", 7) != event_id("site-b", "a-1", 7)
