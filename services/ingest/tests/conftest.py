@@ -93,7 +93,9 @@ async def registry(tmp_path: Path, db_url: str) -> AsyncIterator[dict[str, Any]]
         yield value
 
 
-async def _ingest(tmp_path: Path, inference: str, **extra: Any) -> AsyncIterator[dict[str, Any]]:
+async def _ingest(
+    tmp_path: Path, inference: str, traffic: str = "127.0.0.1:1", **extra: Any
+) -> AsyncIterator[dict[str, Any]]:
     from kuzet.ingest.config import IngestSettings
     from kuzet.ingest.server import build
     from kuzet.ingest.v1 import ingest_pb2_grpc
@@ -108,7 +110,7 @@ async def _ingest(tmp_path: Path, inference: str, **extra: Any) -> AsyncIterator
         port=0,
         sink=sink,
         store=store,
-        endpoints=Endpoints(inference=inference, identity="127.0.0.1:1"),
+        endpoints=Endpoints(inference=inference, identity="127.0.0.1:1", traffic=traffic),
     )
     await server.start()
     channel = open_channel(server.address, audience="ingest", caller=ADMIN)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from kuzet.common.eventsink import EventSink
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.objectstore import LocalObjectStore
 from kuzet.ingest.cameras import to_config
-from kuzet.ingest.detect import PersonDetector
+from kuzet.ingest.detect import PERSON, ObjectDetector
 from kuzet.ingest.pipeline import CameraPipeline, Detector, PipelineOptions
 from kuzet.ingest.testing.rtsp import RtspServer
 from kuzet.ingest.tracking import Detection
@@ -40,10 +40,12 @@ class OneTurnEvery:
         self.inner, self.every_s = inner, every_s
         self._next = 0.0
 
-    async def detect(self, pick: Callable[[], np.ndarray], need: Need | None = None) -> list[Detection]:
+    async def detect(
+        self, pick: Callable[[], np.ndarray], need: Need | None = None, classes: Sequence[str] = PERSON
+    ) -> list[Detection]:
         await asyncio.sleep(max(0.0, self._next - time.time()))
         self._next = time.time() + self.every_s
-        return await self.inner.detect(pick, need)
+        return await self.inner.detect(pick, need, classes)
 
 
 class Starving:
@@ -52,7 +54,9 @@ class Starving:
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
 
-    async def detect(self, pick: Callable[[], np.ndarray], need: Need | None = None) -> list[Detection]:
+    async def detect(
+        self, pick: Callable[[], np.ndarray], need: Need | None = None, classes: Sequence[str] = PERSON
+    ) -> list[Detection]:
         await asyncio.sleep(self.delay_s)
         await asyncio.to_thread(pick)
         return []
@@ -75,7 +79,7 @@ async def test_sparse_frames_still_alert_and_a_restart_never_reuses_a_subject(
 ) -> None:
     camera = walk_camera("sparse", rtsp.url("walk"), agency_id="prison")
     async with open_channel(inference, audience="inference", caller=service_caller("ingest")) as channel:
-        detector = PersonDetector(channel)
+        detector = ObjectDetector(channel)
         intrusions = []
         # The same camera twice, as after an ingest restart: first analysed at its analytic rate,
         # then one frame every 2 s (the default minimum rate, what an overloaded detector gives).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from kuzet.common.tls import bind, secure_channel, server_credentials
 from kuzet.common.v1 import common_pb2
 from kuzet.inference.v1 import inference_pb2, inference_pb2_grpc
 from kuzet.ingest.cameras import to_config
-from kuzet.ingest.detect import PersonDetector
+from kuzet.ingest.detect import PERSON, ObjectDetector
 from kuzet.ingest.pipeline import CameraPipeline, PipelineOptions
 from kuzet.ingest.source import Frame
 from kuzet.ingest.tracking import Detection
@@ -68,7 +68,7 @@ async def test_turns_bound_the_calls_and_go_in_order(
     slow_inference: tuple[SlowInference, grpc.aio.Channel],
 ) -> None:
     servicer, channel = slow_inference
-    detector = PersonDetector(channel, concurrency=2, max_side=960)
+    detector = ObjectDetector(channel, concurrency=2, max_side=960)
     picked: list[int] = []
 
     def frame_of(camera: int) -> Callable[[], np.ndarray]:
@@ -95,7 +95,9 @@ class OverloadedDetector:
         self.taken = taken
         self.ages: list[float] = []
 
-    async def detect(self, pick: Callable[[], np.ndarray], need: Need | None = None) -> list[Detection]:
+    async def detect(
+        self, pick: Callable[[], np.ndarray], need: Need | None = None, classes: Sequence[str] = PERSON
+    ) -> list[Detection]:
         await asyncio.sleep(1.0)
         await asyncio.to_thread(pick)
         self.ages.append(time.time() - self.taken[-1].time)

@@ -25,7 +25,17 @@ from kuzet.common.errors import ConfigError
 JWKS_FILE = "jwks.json"
 
 # Every service that makes or serves gRPC calls; `kuzet keys generate` writes one key for each.
-SERVICES = ("alerting", "badge", "drone", "federation", "gateway", "identity", "inference", "ingest", "traffic")
+SERVICES = (
+    "alerting",
+    "badge",
+    "drone",
+    "federation",
+    "gateway",
+    "identity",
+    "inference",
+    "ingest",
+    "traffic",
+)
 
 SigningKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 ALGORITHMS = ("EdDSA", "ES256")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kuzet.common.errors import FailedPrecondition, InvalidArgument
+from kuzet.common.errors import InvalidArgument
 from kuzet.common.roads.calibration import fit_calibration
 from kuzet.common.roads.lanes import FORWARD, WRONG_WAY, CountAggregator, CountingLine, Crossing, LaneCounter
 from kuzet.common.roads.plates import normalise
@@ -59,12 +59,13 @@ def test_jitter_on_the_line_counts_nothing_and_jitter_across_it_counts_once() ->
     assert len(_feed(counter, 2, [480.0, 495.0, 505.0, 494.0, 507.0, 493.0, 510.0, 520.0])) == 1
 
 
-def test_the_wrong_way_is_flagged_and_is_not_an_observation() -> None:
+def test_the_wrong_way_is_flagged_and_observed_as_such() -> None:
     counter = LaneCounter([LINE])
     crossings = _feed(counter, 3, [530.0, 515.0, 505.0, 495.0, 480.0])
     assert [c.direction for c in crossings] == [WRONG_WAY]
-    with pytest.raises(FailedPrecondition, match="wrong way"):
-        crossings[0].to_observation("cam-1", "car")
+    observation = crossings[0].to_observation("cam-1", "car")
+    assert (observation.direction, observation.lane) == (WRONG_WAY, LINE.lane)
+    assert observation.observation_id == f"cam-1:3:{LINE.id}"
 
 
 def test_a_track_beside_the_line_crosses_only_its_own_lane() -> None:

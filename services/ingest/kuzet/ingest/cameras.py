@@ -16,7 +16,8 @@ from kuzet.ingest.v1 import ingest_pb2
 CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
-KNOWN_MODELS = ("person", "pose", "face")
+# "vehicle" gives a camera the traffic profile (kuzet.ingest.vehicles); "plate" also reads plates.
+KNOWN_MODELS = ("person", "pose", "face", "vehicle", "plate")
 MAX_ZONES, MAX_POINTS, MAX_RULES = 64, 64, 128
 
 RuleType = ingest_pb2.RuleType
@@ -80,6 +81,14 @@ class CameraCfg:
     location: tuple[float, float] | None = None
     width: int = 0
     height: int = 0
+
+    @property
+    def traffic(self) -> bool:
+        return "vehicle" in self.models
+
+    @property
+    def reads_plates(self) -> bool:
+        return "plate" in self.models
 
     @property
     def tz(self) -> ZoneInfo:
@@ -159,6 +168,10 @@ def to_config(cam: ingest_pb2.Camera, username: str, password: str, *, allow_fil
     if unknown := models - set(KNOWN_MODELS):
         raise InvalidArgument(
             f"camera.enabled_models: unknown {sorted(unknown)} (known: {', '.join(KNOWN_MODELS)})"
+        )
+    if "plate" in models and "vehicle" not in models:
+        raise InvalidArgument(
+            "camera.enabled_models: plate reading needs vehicle (plates are read off vehicles)"
         )
     if len(cam.zones) > MAX_ZONES or len(cam.lines) > MAX_ZONES or len(cam.rules) > MAX_RULES:
         raise InvalidArgument(

@@ -65,6 +65,17 @@ class IngestSettings(RetainingSettings):
     inference_max_side: int = Field(default=960, ge=128, le=4096)
     min_person_score: float = Field(default=0.35, ge=0, le=1)
     outbox_capacity: int = Field(default=10_000, ge=1)
+    # Traffic cameras (enabled_models with "vehicle"; kuzet.ingest.vehicles).
+    min_vehicle_score: float = Field(default=0.3, ge=0, le=1)
+    traffic_profile_refresh_s: float = Field(
+        default=60.0, gt=0, description="how often a traffic camera's lines and calibration are fetched again"
+    )
+    observation_batch_size: int = Field(
+        default=16, ge=1, le=500, description="vehicle observations per RecordObservations call at most"
+    )
+    max_plate_reads: int = Field(
+        default=3, ge=1, le=20, description="plate reads per vehicle track at most (near a counting line)"
+    )
     reconcile_s: float = Field(default=5.0, gt=0, description="how often the registry is re-read")
     shard_poll_s: float = Field(default=5.0, gt=0, description="how often a polled replica source is read")
     fault_hold_s: float = Field(default=3.0, ge=0)

@@ -1,4 +1,4 @@
-"""Person detection for the cameras of this process: a fair, bounded share of the inference service.
+"""Object detection (people, and vehicles on traffic cameras) for the cameras of this process: a fair, bounded share of the inference service.
 
 A camera's frame waits for a *turn* before it is sent: at most ``concurrency`` DetectObjects calls
 are in flight from this process, and turns go first to the cameras due for their minimum analysed
@@ -21,7 +21,7 @@ back to source pixels.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import cv2
 import grpc
@@ -45,8 +45,12 @@ def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return image, w / image.shape[1]
 
 
-class PersonDetector:
-    """People in camera frames through the inference service's DetectObjects, a turn at a time."""
+PERSON = ("person",)
+
+
+class ObjectDetector:
+    """Objects of the asked classes in camera frames through the inference service's
+    DetectObjects, a turn at a time."""
 
     def __init__(
         self,
@@ -61,16 +65,19 @@ class PersonDetector:
         self.max_side, self.min_score = max_side, min_score
         self._turns = Turns(concurrency)
 
-    async def detect(self, pick: Callable[[], np.ndarray], need: Need | None = None) -> list[Detection]:
-        """People (source pixels) in the BGR frame ``pick`` returns once this caller's turn has
-        come (called on a worker thread); raises Unavailable when inference is down."""
+    async def detect(
+        self, pick: Callable[[], np.ndarray], need: Need | None = None, classes: Sequence[str] = PERSON
+    ) -> list[Detection]:
+        """Objects of ``classes`` (source pixels) in the BGR frame ``pick`` returns once this
+        caller's turn has come (called on a worker thread); raises Unavailable when inference is
+        down."""
         await self._turns.acquire(need)
         try:
             img, back = await asyncio.to_thread(lambda: downscale(pick(), self.max_side))
             try:
                 with tracer.start_as_current_span("ingest.detect"):
                     found = await self._inference.detect_objects(
-                        [img], min_score=self.min_score, classes=["person"]
+                        [img], min_score=self.min_score, classes=list(classes)
                     )
             except grpc.aio.AioRpcError as exc:
                 raise Unavailable(
@@ -79,7 +86,9 @@ class PersonDetector:
         finally:
             self._turns.release()
         return [
-            Detection((o.box.x1 * back, o.box.y1 * back, o.box.x2 * back, o.box.y2 * back), o.score)
+            Detection(
+                (o.box.x1 * back, o.box.y1 * back, o.box.x2 * back, o.box.y2 * back), o.score, o.class_name
+            )
             for o in found[0].objects
-            if o.class_name == "person"
+            if o.class_name in classes
         ]

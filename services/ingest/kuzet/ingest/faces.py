@@ -22,8 +22,9 @@ from kuzet.common.v1 import common_pb2
 from kuzet.identity.v1 import identity_pb2, identity_pb2_grpc
 from kuzet.ingest.cameras import CameraCfg
 from kuzet.ingest.detect import downscale
-from kuzet.ingest.pipeline import _dt, encode_jpeg
+from kuzet.ingest.pipeline import _dt
 from kuzet.ingest.rules import FaceRequest
+from kuzet.ingest.snapshots import encode_jpeg
 from kuzet.ingest.source import Frame
 
 log = logging.getLogger(__name__)

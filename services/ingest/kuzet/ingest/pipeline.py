@@ -1,4 +1,5 @@
-"""One camera's analysis: decode thread -> faults -> motion gate -> detect -> track -> rules -> events.
+"""One camera's analysis: decode thread -> faults -> motion gate -> detect -> track -> rules -> events
+(and, on a traffic camera, vehicles -> lane crossings -> observations: vehicles.py).
 
 Latest frame wins: the decode thread holds one sampled frame for the analysis (a newer one replaces
 it), and a frame that passed the motion gate is exchanged for the camera's newest frame when its
@@ -18,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -31,18 +32,22 @@ from kuzet.common.errors import KuzetError
 from kuzet.common.events import new_event
 from kuzet.common.geometry import point_in_polygon
 from kuzet.common.objectstore import ObjectStore
+from kuzet.common.roads.lanes import VEHICLE_CLASSES
 from kuzet.common.v1 import common_pb2
 from kuzet.ingest.cameras import CameraCfg, active
 from kuzet.ingest.degrade import AnalysisRate, Change
+from kuzet.ingest.detect import PERSON
 from kuzet.ingest.faults import EVENT_TYPES as FAULT_EVENTS
 from kuzet.ingest.faults import FaultDetector
 from kuzet.ingest.geometry import anchor
 from kuzet.ingest.motion import MotionGate, thumbnail
 from kuzet.ingest.rules import FaceRequest, RuleEngine, RuleHit
+from kuzet.ingest.snapshots import store_jpeg
 from kuzet.ingest.source import Frame, FrameSource, SourceConfig
 from kuzet.ingest.tracking import Detection, Track, Tracker, TrackIds
 from kuzet.ingest.turns import Need
 from kuzet.ingest.v1 import ingest_pb2
+from kuzet.ingest.vehicles import TrafficLinks, VehicleAnalysis
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("kuzet.ingest")
@@ -60,9 +65,11 @@ FAULT_ENUM = {
 
 
 class Detector(Protocol):
-    async def detect(self, pick: Callable[[], np.ndarray], need: Need | None = None) -> list[Detection]:
-        """People in the frame ``pick`` returns when the detector is ready for it (``need``
-        ranks the camera among those waiting)."""
+    async def detect(
+        self, pick: Callable[[], np.ndarray], need: Need | None = None, classes: Sequence[str] = PERSON
+    ) -> list[Detection]:
+        """Objects of ``classes`` in the frame ``pick`` returns when the detector is ready for it
+        (``need`` ranks the camera among those waiting)."""
         ...
 
 
@@ -120,6 +127,7 @@ class CameraPipeline:
         store: ObjectStore,
         options: PipelineOptions,
         faces: FaceHandoff | None = None,
+        traffic: TrafficLinks | None = None,
     ) -> None:
         self.cfg = cfg
         self.options = options
@@ -149,6 +157,15 @@ class CameraPipeline:
         ids = TrackIds()
         self.rules = RuleEngine(cfg, ids=ids)
         self.tracker = Tracker(cfg.analytic_fps, ids=ids)
+        self.vehicles = (
+            VehicleAnalysis(cfg, ids=ids, links=traffic, store=store) if cfg.traffic and traffic else None
+        )
+        if cfg.traffic and traffic is None:
+            self.stats.config_error = "a traffic camera, but this ingest has no traffic service configured"
+        # People only where rules watch them; a traffic camera's vehicles always.
+        self.classes: tuple[str, ...] = (PERSON if cfg.rules else ()) + (
+            tuple(sorted(VEHICLE_CLASSES)) if self.vehicles else ()
+        )
         self.rate = AnalysisRate(max(options.min_analysed_interval_s, 1 / cfg.analytic_fps), time.time())
         self.faults = FaultDetector(hold_s=options.fault_hold_s, frozen_after_s=options.frozen_after_s)
         self._gate: MotionGate | None = None
@@ -171,6 +188,8 @@ class CameraPipeline:
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
+        if self.vehicles is not None:
+            self.vehicles.start()
         self.source.start()
         self._task = asyncio.create_task(self._run(), name=f"camera-{self.cfg.id}")
         self._watch = asyncio.create_task(self._watch_rate(), name=f"camera-{self.cfg.id}-rate")
@@ -181,6 +200,8 @@ class CameraPipeline:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.vehicles is not None:
+            await self.vehicles.stop()
 
     # --- status from the decode thread -----------------------------------------------------
     def _notify(self) -> None:
@@ -284,10 +305,14 @@ class CameraPipeline:
                 frame, detections = await self._detect_newest(frame)
                 span.set_attribute("kuzet.analysed_seq", frame.seq)
                 self.stats.frames_inferred += 1
+                # Anything in view keeps the motion gate open: the trackers need the next frames.
                 self._had_people = bool(detections)
                 gap = self._looked()
-                self._tracks = self.tracker.update(detections, frame.time, since_last_look_s=gap)
-                self._at_zone_edge = any(self._at_edge(d.box) for d in detections)
+                people = [d for d in detections if d.class_name == "person"]
+                self._tracks = self.tracker.update(people, frame.time, since_last_look_s=gap)
+                self._at_zone_edge = any(self._at_edge(d.box) for d in people)
+                if self.vehicles is not None:
+                    await self.vehicles.update(frame, detections, gap)
                 log.debug(
                     "camera %s frame %d: %d detections, tracks %s",
                     cfg.id,
@@ -334,7 +359,7 @@ class CameraPipeline:
                 snapshot=await self._snapshot(frame, [], FAULT_EVENTS[fault]),
             )
         local = datetime.fromtimestamp(frame.time, UTC).astimezone(cfg.tz)
-        if not active(cfg.windows, local) or not cfg.rules:
+        if not active(cfg.windows, local) or not self.classes:
             return None
         return not self.options.motion_gate or self._gate.check(thumb, people=self._had_people)
 
@@ -354,7 +379,7 @@ class CameraPipeline:
         need = Need(
             self.rate.last_look, self.rate.goal_s, zone_motion=self._gate.zone_motion, soon=self._at_zone_edge
         )
-        detections = await self._detector.detect(newest, need)
+        detections = await self._detector.detect(newest, need, self.classes)
         if chosen is not frame:
             self.stats.frames_superseded += 1
             await self._observe(chosen)
@@ -470,12 +495,16 @@ class CameraPipeline:
     async def _snapshot(
         self, frame: Frame, boxes: list[tuple[float, float, float, float]], kind: str
     ) -> common_pb2.ObjectRef:
-        jpeg = await asyncio.to_thread(encode_jpeg, frame.image, boxes, self.options.jpeg_quality)
-        when = datetime.fromtimestamp(frame.time, UTC)
-        key = f"snapshots/{self.cfg.agency}/{self.cfg.id}/{when:%Y/%m/%d/%H%M%S}-{frame.seq}-{kind}.jpg"
-        info = await self._store.put(key, jpeg, "image/jpeg")
-        return common_pb2.ObjectRef(
-            key=info.key, sha256=info.sha256, size_bytes=info.size, content_type="image/jpeg"
+        return await store_jpeg(
+            self._store,
+            self.cfg.agency,
+            self.cfg.id,
+            at=frame.time,
+            seq=frame.seq,
+            kind=kind,
+            image=frame.image,
+            boxes=boxes,
+            quality=self.options.jpeg_quality,
         )
 
     # --- health ----------------------------------------------------------------------------
@@ -499,7 +528,9 @@ class CameraPipeline:
             decode_errors=s.decode_errors,
             reconnects=s.reconnects,
             faults=sorted(FAULT_ENUM[f] for f in self.stats.faults if f in FAULT_ENUM),
-            last_error=self.stats.config_error or s.last_error,
+            last_error=self.stats.config_error
+            or (self.vehicles.status if self.vehicles else "")
+            or s.last_error,
             width=s.width,
             height=s.height,
             events_published=self.stats.events_published,
@@ -511,24 +542,6 @@ class CameraPipeline:
         if time.time() - s.last_frame_time > 10 and s.connected:
             h.fps_in = h.fps_out = 0.0
         return h
-
-
-def encode_jpeg(
-    image: np.ndarray, boxes: list[tuple[float, float, float, float]], quality: int, max_side: int = 0
-) -> bytes:
-    if boxes:
-        image = image.copy()
-        for x1, y1, x2, y2 in boxes:
-            cv2.rectangle(image, (round(x1), round(y1)), (round(x2), round(y2)), (0, 0, 255), 2)
-    if max_side:
-        h, w = image.shape[:2]
-        if max(h, w) > max_side:
-            f = max_side / max(h, w)
-            image = cv2.resize(image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return buf.tobytes()
 
 
 def encode_clip(frames: list[np.ndarray], fps: float) -> bytes:

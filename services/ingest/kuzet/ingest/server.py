@@ -25,16 +25,20 @@ from kuzet.common.objectstore import ObjectStore, open_object_store
 from kuzet.common.runner import run_service
 from kuzet.ingest import metrics
 from kuzet.ingest.config import IngestSettings
-from kuzet.ingest.detect import PersonDetector
+from kuzet.ingest.detect import ObjectDetector
 from kuzet.ingest.faces import IdentityHandoff
 from kuzet.ingest.manager import PipelineManager
+from kuzet.ingest.observations import ObservationSender
 from kuzet.ingest.ownership import LeaseShardOwner, lease_timing
 from kuzet.ingest.pipeline import CameraPipeline, PipelineOptions, Sink
+from kuzet.ingest.platereader import InferencePlateReader
+from kuzet.ingest.profiles import TrafficProfiles
 from kuzet.ingest.retention import HOLD_KINDS, build_retention
 from kuzet.ingest.service import IngestServicer
 from kuzet.ingest.shard import ReplicaSource, ShardOwner
 from kuzet.ingest.store import CameraStore
 from kuzet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from kuzet.ingest.vehicles import TrafficLinks, VehicleOptions
 
 
 async def build(
@@ -62,11 +66,20 @@ async def build(
     me = service_caller("ingest", roles=("service",))
     inference = open_channel(endpoints.inference, audience="inference", caller=me)
     identity = open_channel(endpoints.identity, audience="identity", caller=me)
-    detector = PersonDetector(
+    traffic = open_channel(endpoints.traffic, audience="traffic", caller=me)
+    detector = ObjectDetector(
         inference,
         concurrency=settings.inference_concurrency,
         max_side=settings.inference_max_side,
-        min_score=settings.min_person_score,
+        min_score=min(settings.min_person_score, settings.min_vehicle_score),
+    )
+    observations = ObservationSender(traffic, batch_size=settings.observation_batch_size)
+    observations.start()
+    links = TrafficLinks(
+        TrafficProfiles(traffic, refresh_s=settings.traffic_profile_refresh_s),
+        observations,
+        InferencePlateReader(inference),
+        VehicleOptions(min_score=settings.min_vehicle_score, max_plate_reads=settings.max_plate_reads),
     )
     own_sink: EventSink | None = None
     if sink is None:
@@ -88,7 +101,7 @@ async def build(
 
     def make(cfg: Any) -> CameraPipeline:
         return CameraPipeline(
-            cfg, detector=detector, sink=out_sink, store=objects, options=options, faces=faces
+            cfg, detector=detector, sink=out_sink, store=objects, options=options, faces=faces, traffic=links
         )
 
     shard: ShardOwner
@@ -118,6 +131,8 @@ async def build(
         retention_task.cancel()
         await asyncio.gather(retention_task, return_exceptions=True)
         await manager.stop()
+        await observations.close()
+        await traffic.close()
         if own_sink is not None:
             await own_sink.close()
         await inference.close()
@@ -143,6 +158,7 @@ async def build(
     await retention.report_to(server.health)
     server.manager = manager  # type: ignore[attr-defined,unused-ignore]  # tests look at the pipelines
     server.faces = faces  # type: ignore[attr-defined,unused-ignore]
+    server.observations = observations  # type: ignore[attr-defined,unused-ignore]
     await audit.start()
     retention_task = asyncio.create_task(retention.run(), name="ingest-retention")
     await manager.start()

@@ -13,7 +13,8 @@ from kuzet.common.v1 import common_pb2
 from kuzet.ingest.cameras import to_config
 from kuzet.ingest.config import IngestSettings
 from kuzet.ingest.manager import PipelineManager
-from kuzet.ingest.pipeline import CameraPipeline, _dt, encode_jpeg
+from kuzet.ingest.pipeline import CameraPipeline, _dt
+from kuzet.ingest.snapshots import encode_jpeg
 from kuzet.ingest.store import CAMERA_KEYS, CAMERA_PAGING, CameraStore, StoredCamera
 from kuzet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 

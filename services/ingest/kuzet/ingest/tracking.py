@@ -37,6 +37,7 @@ from trackers.utils.iou import BaseIoU, IoU
 class Detection:
     box: tuple[float, float, float, float]
     score: float
+    class_name: str = "person"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Track:
     track_id: int
     box: tuple[float, float, float, float]
     score: float
+    # the class the detector gave the box this frame (a vehicle's may flip between car and truck)
+    class_name: str = "person"
 
     @property
     def lying(self) -> bool:
@@ -79,11 +82,11 @@ class TrackIds:
 
 class _ReachIoU(BaseIoU):
     """IoU, or for boxes that no longer overlap, how far inside a track's reach a box lies
-    (0.5 at the track's own place down to 0 at the edge of the reach); boxes of very different
-    height (someone who fell) never match by reach."""
+    (0.5 at the track's own place down to 0 at the edge of the reach); boxes whose heights differ
+    more than ``size_ratio`` (someone who fell) never match by reach."""
 
-    def __init__(self, heights_per_s: float) -> None:
-        self.heights_per_s = heights_per_s
+    def __init__(self, heights_per_s: float, size_ratio: float = 1.5) -> None:
+        self.heights_per_s, self.size_ratio = heights_per_s, size_ratio
         self.elapsed_s = 0.0
         self._iou = IoU()
 
@@ -97,7 +100,7 @@ class _ReachIoU(BaseIoU):
         h1 = np.maximum(boxes_1[:, None, 3] - boxes_1[:, None, 1], 1.0)
         h2 = np.maximum(boxes_2[None, :, 3] - boxes_2[None, :, 1], 1.0)
         reach = self.heights_per_s * np.maximum(h1, h2) * self.elapsed_s
-        alike = np.maximum(h1, h2) / np.minimum(h1, h2) <= 1.5
+        alike = np.maximum(h1, h2) / np.minimum(h1, h2) <= self.size_ratio
         near = np.where(alike, 0.5 * np.clip(1 - distance / reach, 0, 1), 0.0)
         return np.maximum(iou, near)
 
@@ -152,6 +155,7 @@ class Tracker:
         min_score: float = 0.3,
         sparse_after_s: float | None = None,
         reach_heights_per_s: float = 1.5,
+        size_ratio: float = 1.5,
         ids: TrackIds | None = None,
     ) -> None:
         # Activation and "high confidence" below the defaults (0.7, 0.6): CenterNet scores a
@@ -159,7 +163,7 @@ class Tracker:
         # a track must start for someone who fell (the box jump breaks the old track) or enters lying.
         # Updates carry timestamps (sampling is irregular: motion gate, drops), and in that mode
         # trackers 2.6 turns lost_track_buffer into seconds as buffer / 30: express it in 30 fps frames.
-        self._similarity = _ReachIoU(reach_heights_per_s)
+        self._similarity = _ReachIoU(reach_heights_per_s, size_ratio)
         self.ids = ids or TrackIds()
         self._bt = _ByteTrack(
             self.ids,
@@ -182,11 +186,12 @@ class Tracker:
         was last looked at (by the detector or by the motion gate), which says whether frames
         are sparse."""
         kept = [d for d in detections if d.score >= self._min_score]
+        names = sorted({d.class_name for d in kept})
         if kept:
             dets = sv.Detections(
                 xyxy=np.array([d.box for d in kept], dtype=np.float32),
                 confidence=np.array([d.score for d in kept], dtype=np.float32),
-                class_id=np.zeros(len(kept), dtype=int),
+                class_id=np.array([names.index(d.class_name) for d in kept], dtype=int),
             )
         else:
             dets = sv.Detections.empty()
@@ -199,12 +204,16 @@ class Tracker:
         tracks: list[Track] = []
         if out.tracker_id is None:
             return tracks
-        for box, score, tid in zip(
-            out.xyxy, out.confidence if out.confidence is not None else [], out.tracker_id, strict=False
+        classes = out.class_id if out.class_id is not None else np.zeros(len(out.xyxy), dtype=int)
+        for box, score, tid, cls in zip(
+            out.xyxy,
+            out.confidence if out.confidence is not None else [],
+            out.tracker_id,
+            classes,
+            strict=False,
         ):
             if tid is None or int(tid) < 0:
                 continue  # not yet confirmed
-            tracks.append(
-                Track(int(tid), (float(box[0]), float(box[1]), float(box[2]), float(box[3])), float(score))
-            )
+            xyxy = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+            tracks.append(Track(int(tid), xyxy, float(score), names[int(cls)] if names else "person"))
         return tracks

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from kuzet.common.errors import FailedPrecondition, InvalidArgument
+from kuzet.common.errors import InvalidArgument
 from kuzet.common.geometry import Pt, segments_intersect
 from kuzet.common.roads.plates import PlateReading
 from kuzet.common.timeutil import as_utc, to_timestamp
@@ -94,13 +94,9 @@ class Crossing:
         plate: PlateReading | None = None,
         snapshot: common_pb2.ObjectRef | None = None,
     ) -> traffic_pb2.VehicleObservation:
-        """The observation ingest reports for a crossing in the lane's direction.
-
-        A wrong-way crossing is refused: VehicleObservation has no direction, and counting it
-        would add a vehicle to a lane it drove against.
-        """
-        if self.direction != FORWARD:
-            raise FailedPrecondition(f"track {self.track_id} crossed line {self.line_id!r} the wrong way")
+        """The observation ingest reports for a crossing, wrong way included (its direction says
+        so, and the traffic service does not count it in the lane it drove against). Its id is
+        the camera's, track's and line's: the same crossing sent twice is recorded once."""
         if vehicle_class not in VEHICLE_CLASSES:
             raise InvalidArgument(f"vehicle class {vehicle_class!r} is not one of {sorted(VEHICLE_CLASSES)}")
         if not (math.isfinite(speed_kmh) and speed_kmh >= 0):
@@ -109,6 +105,9 @@ class Crossing:
             camera_id=camera_id,
             line_id=self.line_id,
             track_id=self.track_id,
+            observation_id=f"{camera_id}:{self.track_id}:{self.line_id}",
+            lane=self.lane,
+            direction=self.direction,
             vehicle_class=vehicle_class,
             observed_at=to_timestamp(self.at),
             speed_kmh=speed_kmh,
