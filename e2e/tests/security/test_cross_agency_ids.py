@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import random
 import string
@@ -26,6 +27,7 @@ import httpx
 import pytest
 
 from kuzet.alerting.v1 import alerting_pb2, alerting_pb2_grpc
+from kuzet.badge.v1 import badge_pb2, badge_pb2_grpc
 from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.events import new_event
 from kuzet.common.testdata import face_photos
@@ -88,6 +90,10 @@ ATTEMPTS: dict[tuple[str, str], Attempt] = {
     ("GET", "/api/v1/cameras/{camera_id}/health"): Attempt("admin"),
     ("GET", "/api/v1/cameras/{camera_id}/snapshot"): Attempt("investigator", params={"reason": "mine"}),
     ("GET", "/api/v1/drones/{drone_id}/state"): Attempt("admin"),
+    ("POST", "/api/v1/drones/{drone_id}/control"): Attempt(
+        "pilot", body={"action": "hold", "reason": "mine"}
+    ),
+    ("POST", "/api/v1/drones/{drone_id}/reenable"): Attempt("pilot", body={"reason": "mine"}),
     ("DELETE", "/api/v1/drone-zones/{zone_id}"): Attempt("admin"),
     ("GET", "/api/v1/drones/coverage-reports/{coverage_plan_id}"): Attempt("operator"),
     ("GET", "/api/v1/drones/coverage-reports/{coverage_plan_id}/geojson"): Attempt("operator"),
@@ -98,6 +104,13 @@ ATTEMPTS: dict[tuple[str, str], Attempt] = {
     ("GET", "/api/v1/traffic/cameras/{camera_id}/counts"): Attempt("operator", params={"interval_s": "60"}),
     ("GET", "/api/v1/traffic/cameras/{camera_id}/speeds"): Attempt("operator"),
     ("DELETE", "/api/v1/traffic/hotlist/{plate}"): Attempt("admin", params={"reason": "mine"}),
+    ("GET", "/api/v1/citations/{citation_id}"): Attempt("operator"),
+    ("POST", "/api/v1/citations/{citation_id}/pay"): Attempt("operator", body={"reason": "mine"}),
+    ("POST", "/api/v1/citations/{citation_id}/contest"): Attempt("operator", body={"reason": "mine"}),
+    ("POST", "/api/v1/citations/{citation_id}/uphold"): Attempt("admin", body={"reason": "mine"}),
+    ("POST", "/api/v1/citations/{citation_id}/void"): Attempt("admin", body={"reason": "mine"}),
+    ("GET", "/api/v1/evidence-items/{evidence_id}"): Attempt("investigator", params={"reason": "mine"}),
+    ("GET", "/api/v1/evidence-items/{evidence_id}/custody"): Attempt("investigator"),
 }
 
 
@@ -128,6 +141,47 @@ async def _publish_alert(platform: Platform, marker: str) -> None:
             metadata=caller_metadata(publisher, audience="alerting"),
             timeout=10,
         )
+
+
+async def _badge_records(platform: Platform, marker: str) -> dict[str, str]:
+    """A stored recording and a citation of prison's, made through badge as a badge and its
+    officer make them (the gateway has no route that creates either)."""
+    officer = Caller(f"{OWNER}-officer", OWNER, frozenset({"admin", "operator"}))
+    data = marker.encode() * 64
+    digest = hashlib.sha256(data).hexdigest()
+    meta = badge_pb2.EvidenceMetadata(
+        upload_id=uuid.uuid4().hex,
+        badge_id=marker,
+        category="evidential",
+        content_type="video/mp4",
+        total_size=len(data),
+        sha256=digest,
+        chunk_size=len(data),
+    )
+    now = datetime.now(UTC)
+    meta.captured_at.FromDatetime(now - timedelta(minutes=5))
+    meta.captured_until.FromDatetime(now)
+    citation = badge_pb2.Citation(
+        officer_id=marker,
+        offence_code="TR-201",
+        location=common_pb2.GeoPoint(latitude=43.24, longitude=76.94),
+        person=badge_pb2.CitedPerson(full_name="A. Driver"),
+    )
+    citation.occurred_at.FromDatetime(now - timedelta(minutes=1))
+    uploads = [
+        badge_pb2.UploadEvidenceRequest(metadata=meta),
+        badge_pb2.UploadEvidenceRequest(chunk=badge_pb2.EvidenceChunk(index=0, data=data, sha256=digest)),
+    ]
+    async with secure_channel(platform.address("badge")) as channel:
+        stub = badge_pb2_grpc.BadgeServiceStub(channel)
+        md = caller_metadata(officer, audience="badge")
+        register = badge_pb2.RegisterBadgeRequest(badge_id=marker, agency_id=OWNER, serial_number=marker)
+        await stub.RegisterBadge(register, metadata=md, timeout=10)
+        stored = await stub.UploadEvidence(iter(uploads), metadata=md, timeout=30)
+        cited = await stub.CreateCitation(
+            badge_pb2.CreateCitationRequest(citation=citation), metadata=md, timeout=10
+        )
+    return {"evidence_id": stored.evidence.evidence_id, "citation_id": cited.citation.citation_id}
 
 
 def _make_prison_objects(platform: Platform) -> Objects:
@@ -262,6 +316,7 @@ def _make_prison_objects(platform: Platform) -> Objects:
         )
         ids["hold_id"] = hold["hold"]["hold_id"]
     asyncio.run(_publish_alert(platform, marker))
+    ids.update(asyncio.run(_badge_records(platform, marker)))
     with platform.api(f"{OWNER}-operator") as operator:
         for _ in range(100):
             alerts = _ok(operator.get("/api/v1/alerts")).get("alerts", [])
@@ -297,6 +352,9 @@ def _owner_view(platform: Platform, objects: Objects) -> dict[str, str]:
         view["traffic_camera"] = _ok(admin.get(f"/api/v1/traffic/cameras/{ids['camera_id']}"))["camera"]
         hotlist = _ok(admin.get("/api/v1/traffic/hotlist", params={"page_size": 500})).get("entries", [])
         view["hotlist_entry"] = [e for e in hotlist if e.get("plate") == ids["plate"]]
+        view["citation"] = _ok(admin.get(f"/api/v1/citations/{ids['citation_id']}"))["citation"]
+        custody = _ok(admin.get(f"/api/v1/evidence-items/{ids['evidence_id']}/custody"))
+        view["custody"] = custody["records"]
     with platform.api(f"{OWNER}-operator") as operator:
         report = _ok(operator.get(f"/api/v1/drones/coverage-reports/{ids['coverage_plan_id']}"))
         view["coverage_report"] = report["report"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -26,7 +27,7 @@ from kuzet.common.config import Endpoints
 from kuzet.common.events import new_event
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer
-from kuzet.common.testing import free_port_number
+from kuzet.common.testing import free_port_number, missing_component
 from kuzet.common.tls import bind, server_credentials
 from kuzet.common.v1 import common_pb2
 from kuzet.gateway.app import create_app
@@ -192,6 +193,9 @@ async def start_fleet(root: Path, endpoints: Endpoints) -> dict[str, GrpcServer]
         settings = settings_cls(
             port=free_port_number(), data_dir=root / name, database_url=f"sqlite:///{root / (name + '.db')}"
         )
+        if isinstance(settings, BadgeSettings):
+            # Not the fixed default device port, which tests running beside these may hold.
+            settings.device_port = free_port_number()
         # Ingest reads the other services; traffic sends its hotlist alerts to alerting.
         kwargs = {"endpoints": endpoints} if name in ("ingest", "traffic") else {}
         server = await build(settings, **kwargs)
@@ -362,3 +366,48 @@ async def traffic_starter(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     yield start
     for server in started:
         await server.stop(0)
+
+
+# --- the console in headless Chromium (Debian's, driven by Playwright; scripts/setup/browser.sh) ---
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _need_chromium() -> None:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        missing_component("Chromium is not installed: run scripts/setup/browser.sh")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    _need_chromium()
+    pw_api = pytest.importorskip("playwright.async_api", reason="run scripts/setup/browser.sh")
+    async with pw_api.async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def _sign_in(page: Any, base: str, user: str) -> None:
+    await page.goto(base + "/")
+    await page.fill("#username", user)
+    await page.fill("#password", "kuzet-demo")
+    await page.click("#signin-button")
+    await page.wait_for_selector("#whoami:not(:empty)")
+
+
+@pytest.fixture
+def sign_in() -> Callable[[Any, str, str], Any]:
+    """`await sign_in(page, base_url, demo_user)`: the console's local sign-in, as a user would."""
+    return _sign_in

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import shutil
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,20 +17,9 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from kuzet.common.testing import missing_component
 from kuzet.common.v1 import common_pb2
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "gateway"
 
 
@@ -45,23 +33,6 @@ def _jpeg(text: str, colour: tuple[int, int, int]) -> bytes:
     out = io.BytesIO()
     img.save(out, "JPEG", quality=80)
     return out.getvalue()
-
-
-def _need_chromium() -> None:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        missing_component("Chromium is not installed: run scripts/setup/browser.sh")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    _need_chromium()
-    pw_api = pytest.importorskip("playwright.async_api", reason="run scripts/setup/browser.sh")
-    async with pw_api.async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 @pytest.fixture
@@ -93,15 +64,7 @@ async def _publish_with_snapshot(
     )
 
 
-async def _sign_in(page: Any, base: str, user: str) -> None:
-    await page.goto(base + "/")
-    await page.fill("#username", user)
-    await page.fill("#password", "kuzet-demo")
-    await page.click("#signin-button")
-    await page.wait_for_selector("#whoami:not(:empty)")
-
-
-async def test_operator_sees_alert_live_and_acknowledges_it(browser: Any, console: Any) -> None:
+async def test_operator_sees_alert_live_and_acknowledges_it(browser: Any, console: Any, sign_in: Any) -> None:
     gw, backing, base = console
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await _publish_with_snapshot(gw, backing, "loitering", "cam-yard-2", common_pb2.SEVERITY_MEDIUM, 1)
@@ -113,7 +76,7 @@ async def test_operator_sees_alert_live_and_acknowledges_it(browser: Any, consol
     await page.goto(base + "/")
     await page.wait_for_selector("#signin-form")
     await page.screenshot(path=str(ARTIFACTS / "01-sign-in.png"))
-    await _sign_in(page, base, "prison-operator")
+    await sign_in(page, base, "prison-operator")
     await page.wait_for_selector("#feed-status.live")
 
     alert_id = await _publish_with_snapshot(
@@ -157,7 +120,7 @@ async def test_operator_sees_alert_live_and_acknowledges_it(browser: Any, consol
     assert not errors, errors
 
 
-async def test_auditor_sees_trails_and_verifies(browser: Any, console: Any) -> None:
+async def test_auditor_sees_trails_and_verifies(browser: Any, console: Any, sign_in: Any) -> None:
     gw, backing, base = console
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     alert_id = await _publish_with_snapshot(
@@ -167,7 +130,7 @@ async def test_auditor_sees_trails_and_verifies(browser: Any, console: Any) -> N
     snap = (await gw.client.get(f"/api/v1/alerts/{alert_id}", headers=op)).json()["alert"]["snapshot_url"]
     await gw.client.get(snap)  # one evidence view for the trail
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
-    await _sign_in(page, base, "prison-auditor")
+    await sign_in(page, base, "prison-auditor")
     await page.wait_for_selector("#view-audit:not([hidden])")
     await page.locator("#audit-rows tr").first.wait_for()
     assert "evidence.view" in await page.locator("#audit-rows").inner_text()
@@ -262,11 +225,11 @@ async def _review(page: Any, match_id: str, decision: str, reason: str) -> Any:
     return card
 
 
-async def test_two_reviewers_confirm_a_match(browser: Any, review_console: Any) -> None:
+async def test_two_reviewers_confirm_a_match(browser: Any, review_console: Any, sign_in: Any) -> None:
     gw, base, match_id = review_console
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
-    await _sign_in(page, base, "prison-reviewer")
+    await sign_in(page, base, "prison-reviewer")
     await page.click('#tabs button[data-view="reviews"]')
     card = page.locator(f'li.review[data-match-id="{match_id}"]')
     await _faces_loaded(card)
@@ -276,7 +239,7 @@ async def test_two_reviewers_confirm_a_match(browser: Any, review_console: Any) 
     await card.get_by_text("You already reviewed this match.").wait_for()
 
     await page.click("#signout")
-    await _sign_in(page, base, "prison-reviewer2")
+    await sign_in(page, base, "prison-reviewer2")
     await page.click('#tabs button[data-view="reviews"]')
     await _faces_loaded(card)
     # The second reviewer sees that a first one confirmed, and why.
@@ -299,7 +262,7 @@ async def test_two_reviewers_confirm_a_match(browser: Any, review_console: Any) 
 
 
 async def test_cameras_and_site_map(
-    browser: Any, fleet_backing: Any, gateway_factory: Any, serve_app: Any
+    browser: Any, fleet_backing: Any, gateway_factory: Any, serve_app: Any, sign_in: Any
 ) -> None:
     """Cameras registered in the real ingest service, shown with their health and on the site map
     with an open alert at its camera."""
@@ -331,7 +294,7 @@ async def test_cameras_and_site_map(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     async with serve_app(gw.app) as base:
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
-        await _sign_in(page, base, "prison-operator")
+        await sign_in(page, base, "prison-operator")
         await page.click('#tabs button[data-view="cameras"]')
         await page.locator("#camera-rows tr").nth(3).wait_for()
         assert "stopped" in await page.locator("#camera-rows").inner_text()
@@ -368,7 +331,7 @@ async def _images_loaded(page: Any, selector: str) -> list[bool]:
 
 
 async def test_a_page_of_alerts_loads_every_thumbnail_within_the_rate_limits(
-    browser: Any, backing: Any, gateway_factory: Any, serve_app: Any
+    browser: Any, backing: Any, gateway_factory: Any, serve_app: Any, sign_in: Any
 ) -> None:
     # The shipped limits, not the test default: this is what an operator meets.
     gw = await gateway_factory(backing.endpoints, rate_limit_per_second=20.0, rate_limit_burst=60.0)
@@ -378,7 +341,7 @@ async def test_a_page_of_alerts_loads_every_thumbnail_within_the_rate_limits(
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
         refused: list[str] = []
         page.on("response", lambda r: refused.append(r.url) if r.status == 429 else None)
-        await _sign_in(page, base, "prison-operator")
+        await sign_in(page, base, "prison-operator")
         await page.locator("#alert-list li").nth(99).wait_for()
         loaded = await _images_loaded(page, "#alert-list img.thumb")
         assert len(loaded) == 100 and all(loaded), loaded.count(False)
@@ -411,7 +374,7 @@ async def _until_refused(page: Any, src: str) -> None:
 
 
 async def test_a_resolved_row_keeps_its_picture(
-    browser: Any, backing: Any, gateway_factory: Any, serve_app: Any
+    browser: Any, backing: Any, gateway_factory: Any, serve_app: Any, sign_in: Any
 ) -> None:
     """A resolved alert gets no more feed updates, so no fresh link: a thumbnail first shown after
     its link expired (scrolled into view later) was refused and left a black box in the row."""
@@ -428,7 +391,7 @@ async def test_a_resolved_row_keeps_its_picture(
         )
     async with serve_app(gw.app) as base:
         page = await browser.new_page(viewport={"width": 1280, "height": 600})
-        await _sign_in(page, base, "prison-operator")
+        await sign_in(page, base, "prison-operator")
         await page.select_option("#alert-state", "")
         row = page.locator(f'li[data-alert-id="{old}"]')
         await row.wait_for(state="attached")
@@ -454,7 +417,7 @@ async def test_a_resolved_row_keeps_its_picture(
 
 
 async def test_a_screenful_of_expired_thumbnails_is_renewed_within_the_rate_limits(
-    browser: Any, backing: Any, gateway_factory: Any, serve_app: Any
+    browser: Any, backing: Any, gateway_factory: Any, serve_app: Any, sign_in: Any
 ) -> None:
     """The list sat open past the links' lifetime, then many rows come into view at once (a
     larger window): each image is refused and needs a fresh link from the API, which is the
@@ -469,7 +432,7 @@ async def test_a_screenful_of_expired_thumbnails_is_renewed_within_the_rate_limi
         page = await browser.new_page(viewport={"width": 1280, "height": 600})
         refused: list[str] = []
         page.on("response", lambda r: refused.append(r.url) if r.status == 429 else None)
-        await _sign_in(page, base, "prison-operator")
+        await sign_in(page, base, "prison-operator")
         await page.locator("#alert-list li").nth(199).wait_for()
         last = page.locator("#alert-list img.thumb").nth(199)
         assert await last.evaluate("i => i.naturalWidth") == 0  # below the fold: not loaded yet
@@ -489,7 +452,9 @@ async def test_a_screenful_of_expired_thumbnails_is_renewed_within_the_rate_limi
         await page.screenshot(path=str(ARTIFACTS / "09b-renewed-thumbnails.png"))
 
 
-async def test_alert_detail_shows_where_what_to_do_history_and_actions(browser: Any, console: Any) -> None:
+async def test_alert_detail_shows_where_what_to_do_history_and_actions(
+    browser: Any, console: Any, sign_in: Any
+) -> None:
     gw, backing, base = console
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     cam = await _publish_with_snapshot(gw, backing, "zone_intrusion", "cam-gate", common_pb2.SEVERITY_HIGH, 5)
@@ -517,7 +482,7 @@ async def test_alert_detail_shows_where_what_to_do_history_and_actions(browser: 
     ).alert_id
 
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
-    await _sign_in(page, base, "prison-operator")
+    await sign_in(page, base, "prison-operator")
     card = page.locator(f'li[data-alert-id="{panic}"]')
     await card.wait_for()
     text = await card.inner_text()
@@ -549,7 +514,7 @@ async def test_alert_detail_shows_where_what_to_do_history_and_actions(browser: 
 
     # A role that may read but not act sees no action in the detail.
     await page.click("#signout")
-    await _sign_in(page, base, "prison-investigator")
+    await sign_in(page, base, "prison-investigator")
     await page.locator(f'li[data-alert-id="{panic}"] button.details').click()
     await dialog.locator(".history li").first.wait_for()
     assert "Send the nearest unit" in await dialog.inner_text()
@@ -557,7 +522,7 @@ async def test_alert_detail_shows_where_what_to_do_history_and_actions(browser: 
 
 
 async def test_camera_offline_says_why(
-    browser: Any, fleet_backing: Any, gateway_factory: Any, serve_app: Any
+    browser: Any, fleet_backing: Any, gateway_factory: Any, serve_app: Any, sign_in: Any
 ) -> None:
     gw = await gateway_factory(fleet_backing.endpoints)
     resp = await gw.client.post(
@@ -581,7 +546,7 @@ async def test_camera_offline_says_why(
             await asyncio.sleep(0.3)
     async with serve_app(gw.app) as base:
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
-        await _sign_in(page, base, "prison-operator")
+        await sign_in(page, base, "prison-operator")
         await page.click('#tabs button[data-view="cameras"]')
         error = page.locator("#camera-rows tr.cam-offline .cam-error")
         await error.wait_for()
@@ -589,12 +554,12 @@ async def test_camera_offline_says_why(
         await page.screenshot(path=str(ARTIFACTS / "12-camera-offline.png"))
 
 
-async def test_audit_lists_newest_first_and_pages_back(browser: Any, console: Any) -> None:
+async def test_audit_lists_newest_first_and_pages_back(browser: Any, console: Any, sign_in: Any) -> None:
     gw, _backing, base = console
     for n in range(620):  # more than one read (500) within the same second or so
         await gw.gateway.audit.record("test.fill", f"record-{n}", "ok", {}, agency="prison", actor="filler")
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
-    await _sign_in(page, base, "prison-auditor")
+    await sign_in(page, base, "prison-auditor")
     await page.locator("#audit-rows tr").first.wait_for()
     more = page.locator("#audit-more")
     assert await more.inner_text() == "Show older records"
@@ -669,7 +634,9 @@ async def _match_track(gw: Any, crop: bytes, camera: str, track: int) -> Any:
     return resp
 
 
-async def test_review_queue_shows_one_card_per_person_and_camera(browser: Any, review_console: Any) -> None:
+async def test_review_queue_shows_one_card_per_person_and_camera(
+    browser: Any, review_console: Any, sign_in: Any
+) -> None:
     """A person who passes the same camera on several tracks (a looping video) is one review, and
     its card counts the sightings (issue #20 item 8: the demo queued one review per loop)."""
     from kuzet.common.testdata import face_photos
@@ -685,7 +652,7 @@ async def test_review_queue_shows_one_card_per_person_and_camera(browser: Any, r
     gate_match = opened["cam-gate"][0]
 
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
-    await _sign_in(page, base, "prison-reviewer")
+    await sign_in(page, base, "prison-reviewer")
     await page.click('#tabs button[data-view="reviews"]')
     gate = page.locator(f'li.review[data-match-id="{gate_match}"]')
     await _faces_loaded(gate)
@@ -721,7 +688,7 @@ def _plate_jpeg(text: str) -> bytes:
 
 
 async def test_traffic_counts_hits_search_and_hotlist(
-    browser: Any, backing: Any, gateway_factory: Any, serve_app: Any, traffic_starter: Any
+    browser: Any, backing: Any, gateway_factory: Any, serve_app: Any, traffic_starter: Any, sign_in: Any
 ) -> None:
     """Counts and a hotlist hit appear on the traffic page once the traffic service records
     observations (the hit live, through its alert); a plate search needs a purpose; an admin
@@ -748,7 +715,7 @@ async def test_traffic_counts_hits_search_and_hotlist(
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        await _sign_in(page, base, "prison-operator")
+        await sign_in(page, base, "prison-operator")
         await page.click('#tabs button[data-view="traffic"]')
         await page.get_by_text("No hotlist hits.").wait_for()
         # An operator searches plates but does not keep the hotlist: no form, no list.
@@ -837,7 +804,7 @@ async def test_traffic_counts_hits_search_and_hotlist(
         assert [a["severity"] for a in alerts if a["type"] == "plate_hotlist"] == ["SEVERITY_CRITICAL"]
 
         await page.click("#signout")
-        await _sign_in(page, base, "prison-admin")
+        await sign_in(page, base, "prison-admin")
         await page.click('#tabs button[data-view="traffic"]')
         row = page.locator(f'#hotlist-rows tr[data-plate="{plate}"]')
         await row.wait_for()

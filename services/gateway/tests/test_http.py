@@ -82,8 +82,11 @@ def test_console_has_no_inline_script_or_markup_from_strings() -> None:
         assert not re.search(r"\son[a-z]+=", html) and " style=" not in html, (
             f"inline handler/style in {file}"
         )
+    # Vendored libraries are copied unchanged (Leaflet sets string content as markup): the
+    # console hands them text nodes and elements only.
     for file in Path(STATIC).rglob("*.js"):
-        assert ".innerHTML" not in file.read_text(), f"{file} builds markup from strings"
+        if "vendor" not in file.relative_to(STATIC).parts:
+            assert ".innerHTML" not in file.read_text(), f"{file} builds markup from strings"
 
 
 async def test_request_size_limit(gateway_factory: Any) -> None:

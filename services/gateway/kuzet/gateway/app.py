@@ -25,12 +25,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kuzet.common.config import load_settings
 from kuzet.common.errors import KuzetError
-from kuzet.gateway.api import alerts, audit, cameras, evidence, fleet, holds, identity, traffic
+from kuzet.gateway.api import (
+    alerts,
+    audit,
+    cameras,
+    citations,
+    drones,
+    evidence,
+    fleet,
+    holds,
+    identity,
+    recordings,
+    statistics,
+    traffic,
+)
 from kuzet.gateway.auth import Principal
 from kuzet.gateway.config import GatewaySettings
 from kuzet.gateway.context import Gateway, build_gateway
 from kuzet.gateway.deps import check_rate, client_key, current_principal
 from kuzet.gateway.errors import ERROR_SCHEMA, ApiError, error_response
+from kuzet.gateway.fleetfeed import router as fleet_feed_router
 from kuzet.gateway.middleware import GatewayMiddleware
 from kuzet.gateway.protojson import SCHEMAS
 from kuzet.gateway.roles import ROLE_TABLE, permissions_of
@@ -133,9 +147,23 @@ def create_app(settings: GatewaySettings | None = None, *, gateway: Gateway | No
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     _install_error_handlers(app)
 
-    for module in (alerts, identity, cameras, audit, fleet, evidence, holds, traffic):
+    for module in (
+        alerts,
+        identity,
+        cameras,
+        audit,
+        fleet,
+        drones,
+        evidence,
+        holds,
+        traffic,
+        citations,
+        recordings,
+        statistics,
+    ):
         app.include_router(module.router)
     app.include_router(ws_router)
+    app.include_router(fleet_feed_router)
     if gw.local_issuer is not None:
         app.include_router(gw.local_issuer.router(), prefix="/oidc")
 
@@ -162,6 +190,12 @@ def create_app(settings: GatewaySettings | None = None, *, gateway: Gateway | No
             "token_endpoint": "/oidc/token" if gw.local_issuer is not None else None,
             "issuers": gw.validator.issuers,
             "audience": settings.audience,
+            # The live map's base layer (no tile server: the site plans only).
+            "map": {
+                "tile_url": settings.map_tile_url or None,
+                "attribution": settings.map_tile_attribution,
+                "max_zoom": settings.map_max_zoom,
+            },
         }
 
     @app.get("/healthz", include_in_schema=False)
@@ -181,5 +215,9 @@ def create_app(settings: GatewaySettings | None = None, *, gateway: Gateway | No
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    app.add_middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        GatewayMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        image_origins=tuple(filter(None, [settings.tile_origin()])),
+    )
     return app

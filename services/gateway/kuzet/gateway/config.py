@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -60,6 +61,35 @@ class GatewaySettings(ServiceSettings):
     cors_origins: list[str] = Field(default_factory=list)
     # Deadline of each call to a backing service.
     rpc_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # The live map's base layer: the agency's own XYZ tile server, e.g.
+    # https://tiles.prison.example/{z}/{x}/{y}.png (browsers load tiles from it directly, so the
+    # console's content policy allows its origin). Empty: no tiles, the map draws the site plans
+    # (facilities, zones, cameras) only; nothing is ever fetched from the internet by default.
+    map_tile_url: str = ""
+    map_tile_attribution: str = Field(default="", max_length=300)
+    map_max_zoom: int = Field(default=19, ge=1, le=24)
+    # At most one map feed frame per layer this often (badge and drone updates coalesce).
+    map_feed_interval_s: float = Field(default=0.25, gt=0, le=5)
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_url(cls, v: str) -> str:
+        v = v.strip()
+        if v and (
+            urlsplit(v).scheme not in ("http", "https")
+            or not urlsplit(v).netloc
+            or not all(p in v for p in ("{z}", "{x}", "{y}"))
+        ):
+            raise ValueError("map_tile_url must be an http(s) URL with {z}, {x} and {y}")
+        return v
+
+    def tile_origin(self) -> str:
+        """The tile server's origin, for the content policy; empty when there is none."""
+        if not self.map_tile_url:
+            return ""
+        parts = urlsplit(self.map_tile_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @field_validator("trusted_proxies")
     @classmethod

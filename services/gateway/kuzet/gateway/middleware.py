@@ -23,28 +23,36 @@ def _loggable(path: str) -> str:
     return "/evidence/***" if path.startswith("/evidence/") else path
 
 
-# No inline scripts or styles anywhere in the console, so the policy can forbid them.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
-    (b"content-security-policy", CSP.encode()),
-    (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cross-origin-resource-policy", b"same-origin"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-]
+def csp(image_origins: tuple[str, ...] = ()) -> str:
+    """No inline scripts or styles anywhere in the console, so the policy can forbid them; images
+    may also come from `image_origins` (the map's tile server)."""
+    images = " ".join(("'self' data: blob:", *image_origins))
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {images}; "
+        "connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def security_headers(image_origins: tuple[str, ...] = ()) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-security-policy", csp(image_origins).encode()),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"cross-origin-resource-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    ]
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]
+) -> None:
     raw = json.dumps(body).encode()
     await send(
         {
@@ -53,7 +61,7 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(raw)).encode()),
-                *SECURITY_HEADERS,
+                *headers,
             ],
         }
     )
@@ -61,9 +69,10 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
 
 
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, image_origins: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_body = max_body_bytes
+        self.headers = security_headers(image_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,7 +82,7 @@ class GatewayMiddleware:
         too_large = error_body("PAYLOAD_TOO_LARGE", f"request body exceeds {self.max_body} bytes")
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await _send_json(send, 413, too_large)
+            await _send_json(send, 413, too_large, self.headers)
             return
 
         received = 0
@@ -90,7 +99,7 @@ class GatewayMiddleware:
                     # the body into its own 400.
                     rejected = True
                     if not started:
-                        await _send_json(send, 413, too_large)
+                        await _send_json(send, 413, too_large, self.headers)
                     raise _TooLarge
             return message
 
@@ -105,7 +114,7 @@ class GatewayMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = int(message["status"])
-                extra = list(SECURITY_HEADERS)
+                extra = list(self.headers)
                 if is_api:
                     extra.append((b"cache-control", b"no-store"))
                 present = {k.lower() for k, _ in message.get("headers", [])}

@@ -53,6 +53,12 @@ class Permission(StrEnum):
     TRAFFIC_READ = "traffic.read"  # traffic cameras, lane counts, speeds, hotlist hits
     PLATES_SEARCH = "plates.search"  # where and when a plate was seen (audited by traffic)
     TRAFFIC_ADMIN = "traffic.admin"  # camera profiles (lanes, calibration, limit), hotlists
+    RECORDINGS_READ = "recordings.read"  # badge evidence items and their chain of custody
+    EVIDENCE_EXPORT = "evidence.export"  # export badge evidence with a verified hash manifest
+    CITATIONS_READ = "citations.read"
+    CITATIONS_RECORD = "citations.record"  # a payment or a contest of a citation
+    CITATIONS_DECIDE = "citations.decide"  # uphold or void a citation
+    STATISTICS_READ = "statistics.read"  # the figures ministries report
 
 
 _R = frozenset
@@ -89,6 +95,16 @@ ROLE_TABLE: dict[Permission, frozenset[str]] = {
     Permission.PLATES_SEARCH: _R({OPERATOR, INVESTIGATOR, ADMIN}),
     # What the hotlist holds, and why, is for the admins who keep it.
     Permission.TRAFFIC_ADMIN: _R({ADMIN}),
+    # The sets badge enforces for evidence (any role of the agency may list; export is an
+    # investigator's or an admin's) and for the citation life cycle (lifecycle.py there):
+    # operators record payments and contests, deciding a contest or voiding is a supervisor's.
+    Permission.RECORDINGS_READ: _R({INVESTIGATOR, ADMIN, AUDITOR}),
+    Permission.EVIDENCE_EXPORT: _R({INVESTIGATOR, ADMIN}),
+    Permission.CITATIONS_READ: _R({OPERATOR, INVESTIGATOR, ADMIN, AUDITOR}),
+    Permission.CITATIONS_RECORD: _R({OPERATOR, ADMIN}),
+    Permission.CITATIONS_DECIDE: _R({ADMIN}),
+    # Roles both badge and drone let read their figures; the bribery figure is INTEGRITY_READ's.
+    Permission.STATISTICS_READ: _R({OPERATOR, ADMIN, AUDITOR}),
 }
 
 assert set(ROLE_TABLE) == set(Permission), "every permission needs a row"

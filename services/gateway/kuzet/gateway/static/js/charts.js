@@ -1,8 +1,8 @@
 // Charts of the traffic view, drawn with the vendored uPlot (served from here: no internet needed).
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 
-const PALETTE = ["#3b82f6", "#22c55e", "#f97316", "#eab308", "#a855f7", "#ec4899", "#14b8a6", "#ef4444"];
-const AXIS = { stroke: "#8b98a5", grid: { stroke: "#2a3440", width: 1 }, ticks: { stroke: "#2a3440", width: 1 } };
+export const PALETTE = ["#3b82f6", "#22c55e", "#f97316", "#eab308", "#a855f7", "#ec4899", "#14b8a6", "#ef4444"];
+export const AXIS = { stroke: "#8b98a5", grid: { stroke: "#2a3440", width: 1 }, ticks: { stroke: "#2a3440", width: 1 } };
 const HEIGHT = 240;
 // Vehicles are whole: no tick at half a vehicle.
 const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
@@ -10,7 +10,7 @@ const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 2000
 // One chart per container: a redraw replaces the previous one.
 const drawn = new Map();
 
-function draw(el, opts, data) {
+export function draw(el, opts, data) {
   const old = drawn.get(el);
   if (old) old.destroy();
   const chart = new uPlot({ width: Math.max(320, el.clientWidth || 560), height: HEIGHT, ...opts }, data, el);

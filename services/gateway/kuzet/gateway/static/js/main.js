@@ -4,21 +4,34 @@ import { startAlerts, stopAlerts } from "./alerts.js";
 import { loadAudit } from "./audit.js";
 import { drawMap, loadCameras } from "./cameras.js";
 import { $, clear, h, showError } from "./dom.js";
+import { loadDispatch } from "./dispatch.js";
 import { loadBadges, loadDrones, loadIntegrity } from "./fleet.js";
+import { loadLiveMap, stopLiveMap } from "./map.js";
 import { loadReviews } from "./reviews.js";
 import { loadTraffic } from "./traffic.js";
+import { loadCitations } from "./citations.js";
+import { loadEvidence } from "./evidence.js";
+import { loadStatistics } from "./statistics.js";
 
 const VIEWS = [
   { id: "alerts", label: "Alerts", perm: "alerts.read", load: () => {} },
   { id: "reviews", label: "Reviews", perm: "reviews.read", load: loadReviews },
+  // Before the record views: an auditor lands on the audit trail, the work the role exists for.
+  { id: "audit", label: "Audit", perm: "audit.read", load: () => loadAudit() },
   { id: "cameras", label: "Cameras", perm: "cameras.read", load: loadCameras },
-  { id: "map", label: "Map", perm: "cameras.read", load: async () => { await loadCameras(); drawMap(); } },
+  { id: "live", label: "Map", perm: ["drones.read", "badges.read", "cameras.read"], load: async () => { await loadLiveMap(); await loadDispatch(); } },
+  { id: "map", label: "Site plan", perm: "cameras.read", load: async () => { await loadCameras(); drawMap(); } },
   { id: "badges", label: "Badges", perm: "badges.read", load: loadBadges },
   { id: "integrity", label: "Integrity", perm: "integrity.read", load: loadIntegrity },
   { id: "drones", label: "Drones", perm: "drones.read", load: loadDrones },
   { id: "traffic", label: "Traffic", perm: "traffic.read", load: loadTraffic },
-  { id: "audit", label: "Audit", perm: "audit.read", load: () => loadAudit() },
+  { id: "evidence", label: "Evidence", perm: "recordings.read", load: loadEvidence },
+  { id: "citations", label: "Citations", perm: "citations.read", load: loadCitations },
+  { id: "statistics", label: "Statistics", perm: ["statistics.read", "integrity.read"], load: loadStatistics },
 ];
+
+// A view with several permissions opens for a user with any of them.
+const mayOpen = (v) => [].concat(v.perm).some((p) => session.can(p));
 
 function show(id) {
   for (const v of VIEWS) {
@@ -36,7 +49,7 @@ async function enter() {
   $("#whoami").textContent = `${session.me.name} · ${session.me.agency} · ${session.me.roles.join(", ")}`;
   $("#signout").hidden = false;
   const tabs = clear($("#tabs"));
-  const mine = VIEWS.filter((v) => session.can(v.perm));
+  const mine = VIEWS.filter(mayOpen);
   for (const v of mine) tabs.append(h("button", { dataset: { view: v.id }, onclick: () => show(v.id) }, v.label));
   tabs.hidden = mine.length === 0;
   if (session.can("alerts.read")) await startAlerts();
@@ -49,6 +62,7 @@ function signOut(message = "") {
   session.token = null;
   session.me = null;
   stopAlerts();
+  stopLiveMap();
   for (const v of VIEWS) $(`#view-${v.id}`).hidden = true;
   $("#tabs").hidden = true;
   $("#signout").hidden = true;
@@ -61,7 +75,7 @@ function signOut(message = "") {
 window.addEventListener("hashchange", () => {
   const id = location.hash.slice(1);
   const view = VIEWS.find((v) => v.id === id);
-  if (view && session.can(view.perm) && $(`#view-${id}`).hidden) show(id);
+  if (view && mayOpen(view) && $(`#view-${id}`).hidden) show(id);
 });
 
 async function boot() {

@@ -1,0 +1,253 @@
+// The drone pilot's workflow on the live map: pick a drone (or the nearest one for an alert), draw a
+// route, a perimeter or an area sweep, see the drone service check the plan (geofences, no-fly
+// zones, range, battery), confirm explicitly, dispatch, follow it, and hold / resume / return to
+// launch / land / emergency-stop it. Only a user with drones.command sees the controls; the
+// gateway refuses everyone else too, and the drone service audits every command.
+import { api, session } from "./api.js";
+import { openAlertDetail } from "./alertdetail.js";
+import { $, clear, h, short, showError } from "./dom.js";
+import { fleetMap, onAlertClick } from "./map.js";
+
+const L = window.L;
+const KINDS = {
+  route: "PATROL_KIND_ROUTE_TO_POINT",
+  perimeter: "PATROL_KIND_PERIMETER",
+  sweep: "PATROL_KIND_AREA_SWEEP",
+};
+const draft = { points: [], alertId: "", shape: null, path: null, plan: null };
+const missions = new Map(); // drone id -> its mission path drawn from the dispatched plan
+
+const pilot = () => session.can("drones.command");
+const fixed = (v, n = 0) => Number(v || 0).toFixed(n);
+
+// --- the selected drone: telemetry, mission, commands -------------------------------------------
+
+function row(label, value) { return [h("dt", {}, label), h("dd", {}, value)]; }
+
+function showDrone(m) {
+  const box = $("#drone-detail");
+  if (!m || m.id !== fleetMap.selected()) { if (!m) box.hidden = true; return; }
+  box.hidden = false;
+  box.dataset.droneId = m.id;
+  $("#drone-title").textContent = `Drone ${m.id}`;
+  clear($("#drone-telemetry")).append(
+    ...row("Position", `${fixed(m.lat, 6)}, ${fixed(m.lon, 6)}`), ...row("Altitude", `${fixed(m.alt, 1)} m`),
+    ...row("Speed", `${fixed(m.speed, 1)} m/s`), ...row("Heading", `${fixed(m.heading)}°`),
+    ...row("Battery", m.battery < 0 ? "unknown" : `${fixed(m.battery)} %`),
+    ...row("Mode", `${m.mode}${m.armed ? " (armed)" : ""}`), ...row("Link", m.link),
+    ...row("Waypoint", m.total ? `${m.current + 1} of ${m.total}` : "—"),
+    ...(m.blocked ? row("Commands", "blocked by an emergency stop") : []),
+    ...(m.breached ? row("Geofence", "breached") : []));
+  $("#drone-reenable").hidden = !m.blocked;
+}
+
+function listDrone(m) {
+  if (!m) return;
+  let li = $(`#live-drones li[data-drone-id="${m.id}"]`);
+  if (!li) {
+    li = h("li", { dataset: { droneId: m.id } }, h("button", { class: "link", onclick: () => fleetMap.select(m.id) }, m.id), h("span", { class: "note" }));
+    $("#live-drones").append(li);
+  }
+  li.lastChild.textContent = ` ${m.mode} · ${m.battery < 0 ? "?" : fixed(m.battery)} % · ${fixed(m.alt)} m`;
+}
+
+async function refreshMission(id) {
+  const data = await api(`/api/v1/drones/${encodeURIComponent(id)}/state`).catch(() => null);
+  const mission = data && data.state && data.state.mission;
+  $("#drone-mission").textContent = mission && mission.mission_id
+    ? `Mission ${mission.mission_id}: ${short(mission.state, "MISSION_STATE_")}${mission.reason ? ` (${mission.reason})` : ""}`
+    : "No mission.";
+}
+
+async function control(action, confirm = "") {
+  const id = fleetMap.selected();
+  try {
+    const resp = await api(`/api/v1/drones/${encodeURIComponent(id)}/control`, {
+      method: "POST", body: { action, reason: $("#drone-reason").value, confirm },
+    });
+    $("#drone-command-result").textContent = `${action.replace(/_/g, " ")}: sent.`;
+    const mission = resp.state && resp.state.mission;
+    if (mission && mission.mission_id) $("#drone-mission").textContent = `Mission ${mission.mission_id}: ${short(mission.state, "MISSION_STATE_")}`;
+  } catch (e) { $("#drone-command-result").textContent = `${action.replace(/_/g, " ")} refused: ${e.message}`; }
+}
+
+function emergencyStop() {
+  const id = fleetMap.selected();
+  const dlg = $("#estop-confirm");
+  $("#estop-drone").textContent = id;
+  $("#estop-name").value = "";
+  $("#estop-go").disabled = true;
+  dlg.showModal();
+  $("#estop-name").focus();
+}
+
+// --- planning -------------------------------------------------------------------------------------
+
+function kind() { return $("#plan-kind").value; }
+
+function drawDraft() {
+  const layer = fleetMap.layer("plans");
+  for (const x of [draft.shape, draft.path]) if (x) x.remove();
+  draft.shape = draft.path = null;
+  const pts = draft.points.map((p) => [p.latitude, p.longitude]);
+  if (pts.length) {
+    draft.shape = kind() === "route" || pts.length < 3
+      ? L.polyline(pts, { className: "plan-draft", color: "#f59e0b", weight: 2, dashArray: "4 4" })
+      : L.polygon(pts, { className: "plan-draft", color: "#f59e0b", weight: 2, fillOpacity: 0.1 });
+    draft.shape.addTo(layer);
+  }
+  $("#plan-points").textContent = kind() === "route"
+    ? (pts.length ? "Target set." : "Click the map where the drone should go.")
+    : `${pts.length} corner${pts.length === 1 ? "" : "s"} (at least 3).`;
+}
+
+function resetPlan(keepPoints = false) {
+  if (!keepPoints) { draft.points = []; draft.alertId = ""; fleetMap.layer("plans").eachLayer((l) => { if (!l.options.mission) l.remove(); }); }
+  draft.plan = null;
+  if (draft.path) { draft.path.remove(); draft.path = null; }
+  clear($("#plan-result"));
+  $("#plan-dispatch").disabled = true;
+  drawDraft();
+}
+
+function onMapClick(ev) {
+  if ($("#plan-box").hidden || $("#view-live").hidden) return;
+  const p = { latitude: ev.latlng.lat, longitude: ev.latlng.lng };
+  if (kind() === "route") draft.points = [p]; else draft.points.push(p);
+  resetPlan(true);
+}
+
+function planBody() {
+  const body = { drone_id: $("#plan-drone").value, kind: KINDS[kind()], altitude_m: Number($("#plan-altitude").value) };
+  if (kind() === "route") { body.target = draft.points[0]; body.hold_s = 30; } else body.polygon = draft.points;
+  if (draft.alertId) body.alert_id = draft.alertId;
+  return body;
+}
+
+async function checkPlan(ev) {
+  ev.preventDefault();
+  const need = kind() === "route" ? 1 : 3;
+  if (!$("#plan-drone").value) { showError("Choose a drone."); return; }
+  if (draft.points.length < need) { showError(kind() === "route" ? "Click the map where the drone should go." : "Draw at least three corners."); return; }
+  const out = clear($("#plan-result"));
+  try {
+    const { plan } = await api("/api/v1/drones/plans", { method: "POST", body: planBody() });
+    draft.plan = plan;
+    const wps = (plan.waypoints || []).map((w) => [w.latitude, w.longitude]);
+    if (draft.path) draft.path.remove();
+    draft.path = L.polyline(wps, { className: `plan-path ${plan.ok ? "ok" : "refused"}`, color: plan.ok ? "#38bdf8" : "#ef4444", weight: 3, dashArray: "8 6" })
+      .addTo(fleetMap.layer("plans"));
+    out.append(h("p", { class: plan.ok ? "plan-ok" : "plan-refused" }, plan.ok ? "The plan passed every check." : "The plan cannot be flown:"),
+      h("ul", { class: "plan-violations" }, (plan.violations || []).map((v) => h("li", {}, v.message))),
+      h("p", { class: "note plan-figures" },
+        `${fixed(plan.distance_m / 1000, 2)} km · ${fixed(plan.estimated_duration_s / 60, 1)} min · battery use ${fixed(plan.estimated_battery_pct)} %, landing at ${fixed(plan.estimated_landing_battery_pct)} %`));
+    $("#plan-dispatch").disabled = !plan.ok;
+  } catch (e) { out.append(h("p", { class: "plan-refused" }, `Not planned: ${e.message}`)); }
+}
+
+function askDispatch() {
+  const plan = draft.plan;
+  if (!plan || !plan.ok) return;
+  $("#dispatch-summary").textContent = `Drone ${plan.drone_id}: ${short(plan.kind, "PATROL_KIND_")}, ${(plan.waypoints || []).length} waypoints, `
+    + `${fixed(plan.distance_m)} m at ${fixed(plan.altitude_m)} m, about ${fixed(plan.estimated_duration_s / 60, 1)} min, landing battery ${fixed(plan.estimated_landing_battery_pct)} %`
+    + (plan.alert_id ? `, for alert ${plan.alert_id}` : "") + ".";
+  $("#dispatch-ack").checked = false;
+  $("#dispatch-go").disabled = true;
+  $("#dispatch-confirm").showModal();
+}
+
+async function dispatch() {
+  const plan = draft.plan;
+  $("#dispatch-go").disabled = true;
+  try {
+    const { mission } = await api("/api/v1/drones/dispatch", { method: "POST", body: { plan_id: plan.plan_id, pilot_confirmed: true } });
+    $("#dispatch-confirm").close();
+    const old = missions.get(plan.drone_id);
+    if (old) old.remove();
+    const path = L.polyline((plan.waypoints || []).map((w) => [w.latitude, w.longitude]),
+      { className: "mission-path", color: "#38bdf8", weight: 3, mission: true }).addTo(fleetMap.layer("plans"));
+    missions.set(plan.drone_id, path);
+    resetPlan();
+    $("#plan-result").append(h("p", { class: "plan-ok dispatched" }, `Mission ${mission.mission_id} dispatched.`));
+    fleetMap.select(plan.drone_id);
+    await refreshMission(plan.drone_id);
+  } catch (e) { $("#dispatch-error").textContent = e.message; $("#dispatch-go").disabled = false; }
+}
+
+async function loadDroneChoices() {
+  const sel = $("#plan-drone");
+  const current = sel.value;
+  const data = await api("/api/v1/drones", { query: { page_size: 200 } }).catch(() => ({ drones: [] }));
+  clear(sel).append(h("option", { value: "" }, "choose a drone"));
+  for (const d of data.drones || []) sel.append(h("option", { value: d.drone_id, selected: d.drone_id === current }, d.name ? `${d.drone_id} (${d.name})` : d.drone_id));
+}
+
+// --- from an alert --------------------------------------------------------------------------------
+
+async function fromAlert(alert, at) {
+  if (!pilot()) { openAlertDetail(alert.alert_id); return; }
+  const box = $("#suggest-box");
+  box.hidden = false;
+  box.dataset.alertId = alert.alert_id;
+  $("#suggest-title").textContent = `${alert.type.replace(/_/g, " ")} at ${fixed(at[0], 5)}, ${fixed(at[1], 5)}`;
+  const list = clear($("#suggestions"));
+  try {
+    const data = await api("/api/v1/drones/suggestions", { query: { latitude: at[0], longitude: at[1], hold_s: 30 } });
+    for (const s of data.suggestions || []) {
+      list.append(h("li", { dataset: { droneId: s.drone_id } },
+        h("button", { class: "suggest", onclick: () => planForAlert(alert, at, s.drone_id) }, `Plan ${s.drone_id}`),
+        ` ${fixed(s.distance_m)} m away, there in ${fixed(s.estimated_arrival_s)} s, lands with ${fixed(s.estimated_landing_battery_pct)} %`));
+    }
+    if (!(data.suggestions || []).length) list.append(h("li", { class: "note" }, "No available drone can reach it and come back."));
+  } catch (e) { list.append(h("li", { class: "error" }, e.message)); }
+}
+
+function planForAlert(alert, at, droneId) {
+  $("#plan-kind").value = "route";
+  $("#plan-drone").value = droneId;
+  resetPlan();
+  draft.points = [{ latitude: at[0], longitude: at[1] }];
+  draft.alertId = alert.alert_id;
+  drawDraft();
+  $("#plan-box").scrollIntoView({ block: "nearest" });
+}
+
+// --- wiring ---------------------------------------------------------------------------------------
+
+let wired = false;
+
+export async function loadDispatch() {
+  $("#plan-box").hidden = !pilot();
+  $("#drone-controls").hidden = !pilot();
+  if (!pilot()) $("#suggest-box").hidden = true;
+  if (pilot()) await loadDroneChoices();
+  if (wired) return;
+  wired = true;
+  fleetMap.onDrone((m) => { listDrone(m); showDrone(m); });
+  fleetMap.map.on("click", onMapClick);
+  onAlertClick(fromAlert);
+  $("#plan-kind").addEventListener("change", () => resetPlan());
+  $("#plan-clear").addEventListener("click", () => resetPlan());
+  $("#plan-form").addEventListener("submit", checkPlan);
+  $("#plan-dispatch").addEventListener("click", askDispatch);
+  $("#dispatch-ack").addEventListener("change", () => { $("#dispatch-go").disabled = !$("#dispatch-ack").checked; });
+  $("#dispatch-go").addEventListener("click", dispatch);
+  $("#dispatch-cancel").addEventListener("click", () => $("#dispatch-confirm").close());
+  for (const b of document.querySelectorAll("#drone-controls button[data-action]")) b.addEventListener("click", () => control(b.dataset.action));
+  $("#drone-estop").addEventListener("click", emergencyStop);
+  $("#estop-name").addEventListener("input", () => { $("#estop-go").disabled = $("#estop-name").value !== fleetMap.selected(); });
+  $("#estop-go").addEventListener("click", async () => {
+    const typed = $("#estop-name").value;
+    $("#estop-confirm").close();
+    await control("emergency_stop", typed);
+  });
+  $("#estop-cancel").addEventListener("click", () => $("#estop-confirm").close());
+  $("#drone-reenable").addEventListener("click", async () => {
+    try {
+      await api(`/api/v1/drones/${encodeURIComponent(fleetMap.selected())}/reenable`, { method: "POST", body: { reason: $("#drone-reason").value || "checked after the emergency stop" } });
+      $("#drone-command-result").textContent = "Commands re-enabled.";
+    } catch (e) { $("#drone-command-result").textContent = `Not re-enabled: ${e.message}`; }
+  });
+  fleetMap.onDrone((m) => { if (m && m.id === fleetMap.selected() && $("#drone-detail").dataset.mission !== m.id) { $("#drone-detail").dataset.mission = m.id; refreshMission(m.id); } });
+  drawDraft();
+}
