@@ -192,3 +192,38 @@ async def test_a_leader_that_cannot_renew_lets_go_before_the_other_takes_over(
     print(f"a_let_go_after_s={let_go_s:.2f} two_controllers_samples={overlap.both} of {overlap.samples}")
     assert let_go_s < LEASE_S  # its term ends half a second before the lease does
     assert overlap.both == 0
+
+
+async def test_any_replica_suggests_every_drone_and_the_state_shows_the_plan(
+    start_replica: Start, sim: SimHost
+) -> None:
+    a = await start_replica("drone-a")
+    b = await start_replica("drone-b")
+    await fly_drone(a, sim)
+    target = common_pb2.GeoPoint(latitude=HOME_LAT + 0.001, longitude=HOME_LON)
+    # b controls nothing: it suggests a's drone from the readiness a shares (every 5 s).
+    deadline = time.monotonic() + 20
+    while True:
+        resp = await b.stub.SuggestDrone(drone_pb2.SuggestDroneRequest(location=target), metadata=md(PILOT))
+        if [s.drone_id for s in resp.suggestions] == [DRONE]:
+            break
+        assert time.monotonic() < deadline, "b never suggested a's drone"
+        await asyncio.sleep(0.5)
+    assert 100 < resp.suggestions[0].distance_m < 125 and resp.suggestions[0].battery_pct > 90
+    plan = (
+        await a.stub.PlanPatrol(
+            drone_pb2.PlanPatrolRequest(
+                drone_id=DRONE, kind=drone_pb2.PATROL_KIND_ROUTE_TO_POINT, target=target, altitude_m=30
+            ),
+            metadata=md(PILOT),
+        )
+    ).plan
+    assert plan.ok, plan.violations
+    await a.stub.Dispatch(
+        drone_pb2.DispatchRequest(plan_id=plan.plan_id, pilot_confirmed=True), metadata=md(PILOT)
+    )
+    state = (
+        await a.stub.GetDroneState(drone_pb2.GetDroneStateRequest(drone_id=DRONE), metadata=md(PILOT))
+    ).state
+    assert state.plan.plan_id == state.mission.plan_id == plan.plan_id
+    assert list(state.plan.waypoints) == list(plan.waypoints)

@@ -71,6 +71,19 @@ _TYPES = [
     EventType("drone_battery_return", Severity.SEVERITY_MEDIUM, "a drone returns on battery reserve"),
     EventType("drone_link_lost", Severity.SEVERITY_HIGH, "the link to a flying drone is lost"),
     EventType(
+        "reserve_intrusion",
+        Severity.SEVERITY_HIGH,
+        "a person or vehicle seen by a drone in a reserve at night or off its permitted tracks",
+    ),
+    EventType(
+        "boat_in_no_fishing_zone", Severity.SEVERITY_HIGH, "a boat seen by a drone in a no-fishing zone"
+    ),
+    EventType(
+        "vehicle_stopped_in_forest",
+        Severity.SEVERITY_MEDIUM,
+        "a vehicle seen by a drone standing in a forest block for too long",
+    ),
+    EventType(
         "plate_hotlist", Severity.SEVERITY_CRITICAL, "a vehicle on the hotlist was seen (exact plate match)"
     ),
     EventType("staff_violence", Severity.SEVERITY_CRITICAL, "violence with staff present (oversight)"),

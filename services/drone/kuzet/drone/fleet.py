@@ -9,16 +9,22 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from kuzet.common.timeutil import utcnow
 from kuzet.common.v1 import common_pb2
 from kuzet.drone.controller import DroneController, Publish
 from kuzet.drone.hub import TelemetryHub
 from kuzet.drone.leadership import Leadership
+from kuzet.drone.models import StatusRow
 from kuzet.drone.store import DroneStore
 from kuzet.drone.v1 import drone_pb2
 
 log = logging.getLogger(__name__)
 
 SUPERVISE_S = 0.5
+# How often the readiness of the controlled drones and the tracks being flown are written for the
+# other replicas (SuggestDrone, ReportDetections); a status older than STATUS_FRESH_S is ignored.
+SHARE_S = 5.0
+STATUS_FRESH_S = 3 * SHARE_S
 ENDED = (drone_pb2.MISSION_STATE_COMPLETED, drone_pb2.MISSION_STATE_ABORTED)
 
 
@@ -159,7 +165,7 @@ class Fleet:
                 await self._take(drone)
 
     async def _supervise(self) -> None:
-        last_claim = time.monotonic()
+        last_claim = last_share = time.monotonic()
         while True:
             # Wake at the end of a term too: control must end then, not at the next tick.
             now = time.monotonic()
@@ -170,12 +176,40 @@ class Fleet:
                 await self._drop(drone_id, "could not renew its lease in time")
             for ctl in list(self.controllers.values()):
                 ctl.supervise(now)
+            if now - last_share >= SHARE_S:
+                last_share = now
+                try:
+                    await self._share()
+                except Exception:
+                    log.exception("sharing drone status failed")
             if now - last_claim > self.leadership.lease_s / 3:
                 last_claim = now
                 try:
                     await self._claim()
                 except Exception:
                     log.exception("lease renewal failed")
+
+    async def _share(self) -> None:
+        statuses, tracks = [], []
+        for ctl in self.controllers.values():
+            here = location_of(ctl, ctl.drone)
+            statuses.append(
+                StatusRow(
+                    drone_id=ctl.drone.drone_id,
+                    agency_id=ctl.drone.agency_id,
+                    updated_at=utcnow(),
+                    available=ctl.available(),
+                    battery_pct=ctl.battery() if ctl.battery() is not None else -1.0,
+                    latitude=here.latitude,
+                    longitude=here.longitude,
+                )
+            )
+            if ctl.mission is not None and ctl.track is not None and ctl.mission.state not in ENDED:
+                tracks.append((ctl.mission, ctl.track.to_bytes()))
+        if statuses:
+            await self.store.put_statuses(statuses)
+        if tracks:
+            await self.store.put_tracks(tracks)
 
     def set_zones(self, agency: str, zones: list[drone_pb2.Zone]) -> None:
         self.zones[agency] = zones

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, LargeBinary, String
+from sqlalchemy import Boolean, DateTime, Float, Index, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -81,3 +81,46 @@ class ReplicaRow(Base):
     replica_id: Mapped[str] = mapped_column(String(253), primary_key=True)
     address: Mapped[str] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProtectedAreaRow(Base):
+    __tablename__ = "drone_protected_areas"
+    area_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RuleHitRow(Base):
+    """A rule that fired for a track in an area: alerts are raised once per row (``rulehits``)."""
+
+    __tablename__ = "drone_rule_hits"
+    drone_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    track_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    area_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StopRow(Base):
+    """Where a tracked vehicle has stood still since when (forest blocks' stopped-vehicle rule)."""
+
+    __tablename__ = "drone_track_stops"
+    drone_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    track_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+
+
+class StatusRow(Base):
+    """A controlled drone's readiness, written by its controller's replica for the others."""
+
+    __tablename__ = "drone_status"
+    drone_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    available: Mapped[bool] = mapped_column(Boolean)
+    battery_pct: Mapped[float] = mapped_column(Float)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)

@@ -18,8 +18,10 @@ from kuzet.common.grpcserver import GrpcServer, ServiceSpec
 from kuzet.common.runner import run_service
 from kuzet.common.v1 import common_pb2
 from kuzet.drone.alertgate import AlertLookup, alerting_lookup
+from kuzet.drone.areastore import AreaStore
 from kuzet.drone.config import DroneSettings
 from kuzet.drone.coveragereport import CoverageReports
+from kuzet.drone.detections import DetectionReports
 from kuzet.drone.fleet import Fleet
 from kuzet.drone.leadership import DatabaseLeadership, InProcessLeadership, KubernetesLeadership, Leadership
 from kuzet.drone.service import DroneServicer
@@ -95,6 +97,8 @@ async def build(
         telemetry_hz=settings.telemetry_hz,
     )
     reports = CoverageReports(store, fleet.live_track)
+    areas = AreaStore(database)
+    detections = DetectionReports(store, areas, fleet, publish_event)
     fleet.on_mission_end = reports.mission_ended
     await fleet.start()
 
@@ -111,7 +115,7 @@ async def build(
         [
             (
                 drone_pb2_grpc.add_DroneServiceServicer_to_server,
-                DroneServicer(fleet, store, audit, alerts, reports),
+                DroneServicer(fleet, store, audit, alerts, reports, areas, detections),
             ),
             add_audit_service(audit),
         ],

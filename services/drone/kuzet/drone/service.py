@@ -6,6 +6,7 @@ import asyncio
 import math
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -24,11 +25,14 @@ from kuzet.common.errors import (
 from kuzet.common.paging import PageToken, Paging, page_list
 from kuzet.common.periods import period_of
 from kuzet.common.timeutil import to_timestamp, utcnow
-from kuzet.drone import geo, planning, surveys
+from kuzet.common.v1 import common_pb2
+from kuzet.drone import geo, planning, protectedareas, surveys
 from kuzet.drone.alertgate import AlertLookup, require_actionable
+from kuzet.drone.areastore import AreaStore
 from kuzet.drone.controller import DroneController
 from kuzet.drone.coveragereport import CoverageReports
-from kuzet.drone.fleet import Fleet, location_of
+from kuzet.drone.detections import DetectionReports
+from kuzet.drone.fleet import STATUS_FRESH_S, Fleet, location_of
 from kuzet.drone.mavlink.transport import parse_link_url
 from kuzet.drone.statistics import flight_figures
 from kuzet.drone.store import DroneStore
@@ -50,6 +54,8 @@ NO_CONTROLLER = "its link is down or its lease is changing hands"
 DRONE_PAGING = Paging(default=100, maximum=1000, clamp=True)
 DRONE_TOKEN = PageToken("drone.drones", str)
 STATISTICS_READERS = ("pilot", "operator", "admin", "auditor")
+AREA_EDITORS = ("admin", "pilot")
+INGEST = "service:ingest"
 
 
 def _agency(caller: Caller, requested: str) -> str:
@@ -68,12 +74,16 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         audit: AuditLog,
         alerts: AlertLookup,
         reports: CoverageReports,
+        areas: AreaStore,
+        detections: DetectionReports,
     ) -> None:
         self.fleet = fleet
         self.store = store
         self.audit = audit
         self.alerts = alerts
         self.reports = reports
+        self.areas = areas
+        self.detections = detections
 
     async def _drone(self, drone_id: str) -> drone_pb2.Drone:
         if not drone_id:
@@ -128,6 +138,8 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
             raise InvalidArgument("return_reserve_pct must be below min_launch_battery_pct")
         if not 0 <= d.camera.side_overlap <= 0.9:
             raise InvalidArgument("camera.side_overlap must be 0..0.9")
+        if d.camera.gimbal_pitch_deg and not -90 <= d.camera.gimbal_pitch_deg <= -5:
+            raise InvalidArgument("camera.gimbal_pitch_deg must be -90 (straight down) .. -5 degrees")
         existing = self.fleet.drones.get(d.drone_id) or await self.store.get_drone(d.drone_id)
         if existing is not None:
             if not request.update:
@@ -379,15 +391,10 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         altitude = request.altitude_m or 60.0
         if request.hold_s < 0 or altitude < 0:
             raise InvalidArgument("altitude_m and hold_s must not be negative")
-        zones = self.fleet.zones.get(agency, [])
+        # From the database, not this replica's copy: another replica may have changed them.
+        zones = await self.store.list_zones(agency)
         out = []
-        for drone in self.fleet.drones.values():
-            ctl = self.fleet.controller(drone.drone_id)
-            if drone.agency_id != agency or ctl is None or not ctl.available():
-                continue
-            battery = ctl.battery()
-            assert battery is not None
-            here = location_of(ctl, drone)
+        for drone, battery, here in await self._ready_drones(agency):
             distance = geo.haversine_m(
                 here.latitude, here.longitude, request.location.latitude, request.location.longitude
             )
@@ -414,6 +421,22 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
             )
         out.sort(key=lambda s: s.distance_m)
         return drone_pb2.SuggestDroneResponse(suggestions=out[: request.max_results or 3])
+
+    async def _ready_drones(self, agency: str) -> list[tuple[drone_pb2.Drone, float, common_pb2.GeoPoint]]:
+        """Every available drone of the agency with its battery and position: live for the drones
+        this replica controls, from the status the controlling replica shares for the others."""
+        shared = await self.store.statuses(agency, utcnow() - timedelta(seconds=STATUS_FRESH_S))
+        out = []
+        for drone in await self.store.list_drones(agency):
+            ctl = self.fleet.controller(drone.drone_id)
+            if ctl is not None:
+                battery = ctl.battery()
+                if ctl.available() and battery is not None:
+                    out.append((drone, battery, location_of(ctl, drone)))
+            elif (row := shared.get(drone.drone_id)) is not None and row.available and row.battery_pct >= 0:
+                here = common_pb2.GeoPoint(latitude=row.latitude, longitude=row.longitude)
+                out.append((drone, row.battery_pct, here))
+        return out
 
     # ----- telemetry ----------------------------------------------------------------------
 
@@ -460,5 +483,88 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
             last = await self.store.last_mission(drone.drone_id)
             if last is not None:
                 st.mission.CopyFrom(last)
-            return drone_pb2.GetDroneStateResponse(state=st)
-        return drone_pb2.GetDroneStateResponse(state=ctl.state())
+        else:
+            st = ctl.state()
+        if st.mission.plan_id:
+            plan = await self.store.get_plan(st.mission.plan_id)
+            if plan is not None:
+                st.plan.CopyFrom(plan)
+        return drone_pb2.GetDroneStateResponse(state=st)
+
+    # ----- protected areas and what the drones' cameras see ----------------------------------
+
+    async def CreateProtectedArea(self, request: drone_pb2.CreateProtectedAreaRequest, context: Any) -> Any:
+        caller = current_caller()
+        caller.require_role(*AREA_EDITORS)
+        area = request.area
+        area.agency_id = _agency(caller, area.agency_id)
+        area.area_id = area.area_id or str(uuid.uuid4())
+        if len(area.area_id) > 64:
+            raise InvalidArgument("area.area_id must be at most 64 characters")
+        if await self.areas.get_area(area.area_id) is not None:
+            raise AlreadyExists(f"protected area {area.area_id} exists")
+        stored = await self._store_area(area, caller, None)
+        await self._audit_area("drone.area.create", stored)
+        return drone_pb2.CreateProtectedAreaResponse(area=stored)
+
+    async def UpdateProtectedArea(self, request: drone_pb2.UpdateProtectedAreaRequest, context: Any) -> Any:
+        caller = current_caller()
+        caller.require_role(*AREA_EDITORS)
+        existing = await self._area(request.area.area_id)
+        if request.area.agency_id and request.area.agency_id != existing.agency_id:
+            raise InvalidArgument("an area cannot move to another agency")
+        request.area.agency_id = existing.agency_id
+        stored = await self._store_area(request.area, caller, existing)
+        await self._audit_area("drone.area.update", stored)
+        return drone_pb2.UpdateProtectedAreaResponse(area=stored)
+
+    async def GetProtectedArea(self, request: drone_pb2.GetProtectedAreaRequest, context: Any) -> Any:
+        return drone_pb2.GetProtectedAreaResponse(area=await self._area(request.area_id))
+
+    async def ListProtectedAreas(self, request: drone_pb2.ListProtectedAreasRequest, context: Any) -> Any:
+        agency = _agency(current_caller(), request.agency_id)
+        return drone_pb2.ListProtectedAreasResponse(areas=await self.areas.list_areas(agency))
+
+    async def DeleteProtectedArea(self, request: drone_pb2.DeleteProtectedAreaRequest, context: Any) -> Any:
+        current_caller().require_role(*AREA_EDITORS)
+        area = await self._area(request.area_id)
+        await self.areas.delete_area(area.area_id)
+        await self._audit_area("drone.area.delete", area)
+        return drone_pb2.DeleteProtectedAreaResponse()
+
+    async def _area(self, area_id: str) -> drone_pb2.ProtectedArea:
+        if not area_id:
+            raise InvalidArgument("area_id is required")
+        area = await self.areas.get_area(area_id)
+        if area is None:
+            raise NotFound(f"protected area {area_id} does not exist")
+        current_caller().require_agency(area.agency_id)
+        return area
+
+    async def _store_area(
+        self, area: drone_pb2.ProtectedArea, caller: Caller, existing: drone_pb2.ProtectedArea | None
+    ) -> drone_pb2.ProtectedArea:
+        # Shapely and pyproj work on up to 2000 corners: off the event loop that carries telemetry.
+        stored = await asyncio.to_thread(protectedareas.normalised, area)
+        now = to_timestamp(utcnow())
+        stored.created_at.CopyFrom(existing.created_at if existing is not None else now)
+        stored.updated_at.CopyFrom(now)
+        stored.updated_by = caller.subject
+        await self.areas.put_area(stored)
+        return stored
+
+    async def _audit_area(self, action: str, area: drone_pb2.ProtectedArea) -> None:
+        await self.audit.record(
+            action,
+            area.area_id,
+            "ok",
+            {"name": area.name, "kind": drone_pb2.ProtectedAreaKind.Name(area.kind)},
+            agency=area.agency_id,
+        )
+
+    async def ReportDetections(self, request: drone_pb2.ReportDetectionsRequest, context: Any) -> Any:
+        caller = current_caller()
+        if caller.subject != INGEST:
+            raise PermissionDenied(f"ReportDetections is called by {INGEST} only")
+        drone = await self._drone(request.drone_id)
+        return await self.detections.report(drone, request)

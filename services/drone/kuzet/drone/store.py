@@ -1,6 +1,9 @@
-"""Persistence of drones, zones, plans, missions, coverage plans, tracks and coverage reports (SQLite embedded, PostgreSQL in production)."""
+"""Persistence of drones, zones, plans, missions, coverage plans, tracks, coverage reports and
+the drones' readiness (SQLite embedded, PostgreSQL in production)."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +17,7 @@ from kuzet.drone.models import (
     MissionRow,
     PlanRow,
     ReplicaRow,
+    StatusRow,
     TrackRow,
     ZoneRow,
 )
@@ -150,6 +154,20 @@ class DroneStore:
         data = await self.db.run(work)
         return drone_pb2.Mission.FromString(data) if data is not None else None
 
+    async def missions_before(self, drone_id: str, at: datetime, limit: int) -> list[drone_pb2.Mission]:
+        """The drone's last ``limit`` missions dispatched at or before ``at``, newest first."""
+
+        def work(s: Session) -> list[bytes]:
+            q = (
+                select(MissionRow.data)
+                .where(MissionRow.drone_id == drone_id, MissionRow.dispatched_at <= at)
+                .order_by(MissionRow.dispatched_at.desc())
+                .limit(limit)
+            )
+            return list(s.scalars(q))
+
+        return [drone_pb2.Mission.FromString(d) for d in await self.db.run(work)]
+
     async def get_mission(self, mission_id: str) -> drone_pb2.Mission | None:
         def work(s: Session) -> bytes | None:
             row = s.get(MissionRow, mission_id)
@@ -195,18 +213,27 @@ class DroneStore:
         data = await self.db.run(work)
         return drone_pb2.CoveragePlan.FromString(data) if data is not None else None
 
-    async def put_track(self, mission: drone_pb2.Mission, points: bytes) -> None:
+    async def put_tracks(self, tracks: list[tuple[drone_pb2.Mission, bytes]]) -> None:
+        """Store tracks; a track only grows, so an older (shorter) copy written late is ignored."""
+
         def work(s: Session) -> None:
-            s.merge(
-                TrackRow(
-                    mission_id=mission.mission_id,
-                    drone_id=mission.drone_id,
-                    agency_id=mission.agency_id,
-                    points=points,
+            for mission, points in tracks:
+                row = s.get(TrackRow, mission.mission_id)
+                if row is not None and len(row.points) > len(points):
+                    continue
+                s.merge(
+                    TrackRow(
+                        mission_id=mission.mission_id,
+                        drone_id=mission.drone_id,
+                        agency_id=mission.agency_id,
+                        points=points,
+                    )
                 )
-            )
 
         await self.db.run(work)
+
+    async def put_track(self, mission: drone_pb2.Mission, points: bytes) -> None:
+        await self.put_tracks([(mission, points)])
 
     async def tracks(self, mission_ids: list[str]) -> dict[str, bytes]:
         def work(s: Session) -> dict[str, bytes]:
@@ -235,3 +262,20 @@ class DroneStore:
 
         data = await self.db.run(work)
         return drone_pb2.CoverageReport.FromString(data) if data is not None else None
+
+    # Readiness of the drones each replica controls (SuggestDrone on any replica)
+    async def put_statuses(self, rows: list[StatusRow]) -> None:
+        def work(s: Session) -> None:
+            for row in rows:
+                s.merge(row)
+
+        await self.db.run(work)
+
+    async def statuses(self, agency_id: str, fresh_after: datetime) -> dict[str, StatusRow]:
+        def work(s: Session) -> dict[str, StatusRow]:
+            q = select(StatusRow).where(StatusRow.agency_id == agency_id, StatusRow.updated_at >= fresh_after)
+            rows = list(s.scalars(q))
+            s.expunge_all()
+            return {r.drone_id: r for r in rows}
+
+        return await self.db.run(work)

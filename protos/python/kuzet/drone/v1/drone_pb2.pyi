@@ -84,6 +84,24 @@ class ControlAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONTROL_ACTION_RETURN_TO_LAUNCH: _ClassVar[ControlAction]
     CONTROL_ACTION_LAND: _ClassVar[ControlAction]
     CONTROL_ACTION_EMERGENCY_STOP: _ClassVar[ControlAction]
+
+class ProtectedAreaKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROTECTED_AREA_KIND_UNSPECIFIED: _ClassVar[ProtectedAreaKind]
+    PROTECTED_AREA_KIND_RESERVE: _ClassVar[ProtectedAreaKind]
+    PROTECTED_AREA_KIND_NO_FISHING: _ClassVar[ProtectedAreaKind]
+    PROTECTED_AREA_KIND_FOREST_BLOCK: _ClassVar[ProtectedAreaKind]
+
+class ObjectClass(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OBJECT_CLASS_UNSPECIFIED: _ClassVar[ObjectClass]
+    OBJECT_CLASS_PERSON: _ClassVar[ObjectClass]
+    OBJECT_CLASS_CAR: _ClassVar[ObjectClass]
+    OBJECT_CLASS_TRUCK: _ClassVar[ObjectClass]
+    OBJECT_CLASS_BUS: _ClassVar[ObjectClass]
+    OBJECT_CLASS_MOTORCYCLE: _ClassVar[ObjectClass]
+    OBJECT_CLASS_BICYCLE: _ClassVar[ObjectClass]
+    OBJECT_CLASS_BOAT: _ClassVar[ObjectClass]
 LINK_STATE_UNSPECIFIED: LinkState
 LINK_STATE_CONNECTING: LinkState
 LINK_STATE_UP: LinkState
@@ -134,6 +152,18 @@ CONTROL_ACTION_RESUME: ControlAction
 CONTROL_ACTION_RETURN_TO_LAUNCH: ControlAction
 CONTROL_ACTION_LAND: ControlAction
 CONTROL_ACTION_EMERGENCY_STOP: ControlAction
+PROTECTED_AREA_KIND_UNSPECIFIED: ProtectedAreaKind
+PROTECTED_AREA_KIND_RESERVE: ProtectedAreaKind
+PROTECTED_AREA_KIND_NO_FISHING: ProtectedAreaKind
+PROTECTED_AREA_KIND_FOREST_BLOCK: ProtectedAreaKind
+OBJECT_CLASS_UNSPECIFIED: ObjectClass
+OBJECT_CLASS_PERSON: ObjectClass
+OBJECT_CLASS_CAR: ObjectClass
+OBJECT_CLASS_TRUCK: ObjectClass
+OBJECT_CLASS_BUS: ObjectClass
+OBJECT_CLASS_MOTORCYCLE: ObjectClass
+OBJECT_CLASS_BICYCLE: ObjectClass
+OBJECT_CLASS_BOAT: ObjectClass
 
 class DroneLimits(_message.Message):
     __slots__ = ("max_altitude_m", "max_range_m", "min_launch_battery_pct", "return_reserve_pct", "endurance_s", "cruise_speed_mps", "link_loss_timeout_s")
@@ -154,12 +184,14 @@ class DroneLimits(_message.Message):
     def __init__(self, max_altitude_m: _Optional[float] = ..., max_range_m: _Optional[float] = ..., min_launch_battery_pct: _Optional[float] = ..., return_reserve_pct: _Optional[float] = ..., endurance_s: _Optional[float] = ..., cruise_speed_mps: _Optional[float] = ..., link_loss_timeout_s: _Optional[float] = ...) -> None: ...
 
 class CameraSpec(_message.Message):
-    __slots__ = ("horizontal_fov_deg", "side_overlap")
+    __slots__ = ("horizontal_fov_deg", "side_overlap", "gimbal_pitch_deg")
     HORIZONTAL_FOV_DEG_FIELD_NUMBER: _ClassVar[int]
     SIDE_OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    GIMBAL_PITCH_DEG_FIELD_NUMBER: _ClassVar[int]
     horizontal_fov_deg: float
     side_overlap: float
-    def __init__(self, horizontal_fov_deg: _Optional[float] = ..., side_overlap: _Optional[float] = ...) -> None: ...
+    gimbal_pitch_deg: float
+    def __init__(self, horizontal_fov_deg: _Optional[float] = ..., side_overlap: _Optional[float] = ..., gimbal_pitch_deg: _Optional[float] = ...) -> None: ...
 
 class Drone(_message.Message):
     __slots__ = ("drone_id", "agency_id", "name", "home", "system_id", "component_id", "link_url", "limits", "camera", "registered_at")
@@ -350,7 +382,7 @@ class Telemetry(_message.Message):
     def __init__(self, drone_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., position: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., relative_altitude_m: _Optional[float] = ..., heading_deg: _Optional[float] = ..., ground_speed_mps: _Optional[float] = ..., climb_rate_mps: _Optional[float] = ..., battery_pct: _Optional[float] = ..., battery_voltage_v: _Optional[float] = ..., gps_fix: _Optional[_Union[GpsFix, str, int]] = ..., satellites_visible: _Optional[int] = ..., mode: _Optional[_Union[FlightMode, str, int]] = ..., autopilot_mode: _Optional[str] = ..., armed: _Optional[bool] = ..., progress: _Optional[_Union[MissionProgress, _Mapping]] = ..., link_state: _Optional[_Union[LinkState, str, int]] = ..., last_heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., commands_blocked: _Optional[bool] = ..., geofence_breached: _Optional[bool] = ...) -> None: ...
 
 class DroneState(_message.Message):
-    __slots__ = ("drone", "telemetry", "mission", "commands_blocked", "blocked_reason", "controller", "available")
+    __slots__ = ("drone", "telemetry", "mission", "commands_blocked", "blocked_reason", "controller", "available", "plan")
     DRONE_FIELD_NUMBER: _ClassVar[int]
     TELEMETRY_FIELD_NUMBER: _ClassVar[int]
     MISSION_FIELD_NUMBER: _ClassVar[int]
@@ -358,6 +390,7 @@ class DroneState(_message.Message):
     BLOCKED_REASON_FIELD_NUMBER: _ClassVar[int]
     CONTROLLER_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
     drone: Drone
     telemetry: Telemetry
     mission: Mission
@@ -365,7 +398,8 @@ class DroneState(_message.Message):
     blocked_reason: str
     controller: str
     available: bool
-    def __init__(self, drone: _Optional[_Union[Drone, _Mapping]] = ..., telemetry: _Optional[_Union[Telemetry, _Mapping]] = ..., mission: _Optional[_Union[Mission, _Mapping]] = ..., commands_blocked: _Optional[bool] = ..., blocked_reason: _Optional[str] = ..., controller: _Optional[str] = ..., available: _Optional[bool] = ...) -> None: ...
+    plan: PatrolPlan
+    def __init__(self, drone: _Optional[_Union[Drone, _Mapping]] = ..., telemetry: _Optional[_Union[Telemetry, _Mapping]] = ..., mission: _Optional[_Union[Mission, _Mapping]] = ..., commands_blocked: _Optional[bool] = ..., blocked_reason: _Optional[str] = ..., controller: _Optional[str] = ..., available: _Optional[bool] = ..., plan: _Optional[_Union[PatrolPlan, _Mapping]] = ...) -> None: ...
 
 class RegisterDroneRequest(_message.Message):
     __slots__ = ("drone", "update")
@@ -784,3 +818,157 @@ class GetFlightStatisticsResponse(_message.Message):
     FIGURES_FIELD_NUMBER: _ClassVar[int]
     figures: _containers.RepeatedCompositeFieldContainer[FlightFigures]
     def __init__(self, figures: _Optional[_Iterable[_Union[FlightFigures, _Mapping]]] = ...) -> None: ...
+
+class PermittedTrack(_message.Message):
+    __slots__ = ("points", "buffer_m", "name")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    BUFFER_M_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[_common_pb2.GeoPoint]
+    buffer_m: float
+    name: str
+    def __init__(self, points: _Optional[_Iterable[_Union[_common_pb2.GeoPoint, _Mapping]]] = ..., buffer_m: _Optional[float] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ProtectedArea(_message.Message):
+    __slots__ = ("area_id", "agency_id", "name", "kind", "outline", "holes", "time_zone", "night_start", "night_end", "tracks", "stopped_minutes", "stopped_radius_m", "area_m2", "created_at", "updated_at", "updated_by")
+    AREA_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    OUTLINE_FIELD_NUMBER: _ClassVar[int]
+    HOLES_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    NIGHT_START_FIELD_NUMBER: _ClassVar[int]
+    NIGHT_END_FIELD_NUMBER: _ClassVar[int]
+    TRACKS_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_RADIUS_M_FIELD_NUMBER: _ClassVar[int]
+    AREA_M2_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    area_id: str
+    agency_id: str
+    name: str
+    kind: ProtectedAreaKind
+    outline: _containers.RepeatedCompositeFieldContainer[_common_pb2.GeoPoint]
+    holes: _containers.RepeatedCompositeFieldContainer[GeoRing]
+    time_zone: str
+    night_start: str
+    night_end: str
+    tracks: _containers.RepeatedCompositeFieldContainer[PermittedTrack]
+    stopped_minutes: float
+    stopped_radius_m: float
+    area_m2: float
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    updated_by: str
+    def __init__(self, area_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[ProtectedAreaKind, str, int]] = ..., outline: _Optional[_Iterable[_Union[_common_pb2.GeoPoint, _Mapping]]] = ..., holes: _Optional[_Iterable[_Union[GeoRing, _Mapping]]] = ..., time_zone: _Optional[str] = ..., night_start: _Optional[str] = ..., night_end: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[PermittedTrack, _Mapping]]] = ..., stopped_minutes: _Optional[float] = ..., stopped_radius_m: _Optional[float] = ..., area_m2: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[str] = ...) -> None: ...
+
+class CreateProtectedAreaRequest(_message.Message):
+    __slots__ = ("area",)
+    AREA_FIELD_NUMBER: _ClassVar[int]
+    area: ProtectedArea
+    def __init__(self, area: _Optional[_Union[ProtectedArea, _Mapping]] = ...) -> None: ...
+
+class CreateProtectedAreaResponse(_message.Message):
+    __slots__ = ("area",)
+    AREA_FIELD_NUMBER: _ClassVar[int]
+    area: ProtectedArea
+    def __init__(self, area: _Optional[_Union[ProtectedArea, _Mapping]] = ...) -> None: ...
+
+class UpdateProtectedAreaRequest(_message.Message):
+    __slots__ = ("area",)
+    AREA_FIELD_NUMBER: _ClassVar[int]
+    area: ProtectedArea
+    def __init__(self, area: _Optional[_Union[ProtectedArea, _Mapping]] = ...) -> None: ...
+
+class UpdateProtectedAreaResponse(_message.Message):
+    __slots__ = ("area",)
+    AREA_FIELD_NUMBER: _ClassVar[int]
+    area: ProtectedArea
+    def __init__(self, area: _Optional[_Union[ProtectedArea, _Mapping]] = ...) -> None: ...
+
+class GetProtectedAreaRequest(_message.Message):
+    __slots__ = ("area_id",)
+    AREA_ID_FIELD_NUMBER: _ClassVar[int]
+    area_id: str
+    def __init__(self, area_id: _Optional[str] = ...) -> None: ...
+
+class GetProtectedAreaResponse(_message.Message):
+    __slots__ = ("area",)
+    AREA_FIELD_NUMBER: _ClassVar[int]
+    area: ProtectedArea
+    def __init__(self, area: _Optional[_Union[ProtectedArea, _Mapping]] = ...) -> None: ...
+
+class ListProtectedAreasRequest(_message.Message):
+    __slots__ = ("agency_id",)
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    agency_id: str
+    def __init__(self, agency_id: _Optional[str] = ...) -> None: ...
+
+class ListProtectedAreasResponse(_message.Message):
+    __slots__ = ("areas",)
+    AREAS_FIELD_NUMBER: _ClassVar[int]
+    areas: _containers.RepeatedCompositeFieldContainer[ProtectedArea]
+    def __init__(self, areas: _Optional[_Iterable[_Union[ProtectedArea, _Mapping]]] = ...) -> None: ...
+
+class DeleteProtectedAreaRequest(_message.Message):
+    __slots__ = ("area_id",)
+    AREA_ID_FIELD_NUMBER: _ClassVar[int]
+    area_id: str
+    def __init__(self, area_id: _Optional[str] = ...) -> None: ...
+
+class DeleteProtectedAreaResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Detection(_message.Message):
+    __slots__ = ("box", "object_class", "score", "track_id")
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_CLASS_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    TRACK_ID_FIELD_NUMBER: _ClassVar[int]
+    box: _common_pb2.Box
+    object_class: ObjectClass
+    score: float
+    track_id: int
+    def __init__(self, box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., object_class: _Optional[_Union[ObjectClass, str, int]] = ..., score: _Optional[float] = ..., track_id: _Optional[int] = ...) -> None: ...
+
+class ReportDetectionsRequest(_message.Message):
+    __slots__ = ("drone_id", "frame_time", "frame_width", "frame_height", "detections", "frame", "camera_id")
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
+    FRAME_TIME_FIELD_NUMBER: _ClassVar[int]
+    FRAME_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    FRAME_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DETECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    drone_id: str
+    frame_time: _timestamp_pb2.Timestamp
+    frame_width: int
+    frame_height: int
+    detections: _containers.RepeatedCompositeFieldContainer[Detection]
+    frame: _common_pb2.ObjectRef
+    camera_id: str
+    def __init__(self, drone_id: _Optional[str] = ..., frame_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., frame_width: _Optional[int] = ..., frame_height: _Optional[int] = ..., detections: _Optional[_Iterable[_Union[Detection, _Mapping]]] = ..., frame: _Optional[_Union[_common_pb2.ObjectRef, _Mapping]] = ..., camera_id: _Optional[str] = ...) -> None: ...
+
+class PlacedDetection(_message.Message):
+    __slots__ = ("index", "location", "range_m", "area_ids", "alerts")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    RANGE_M_FIELD_NUMBER: _ClassVar[int]
+    AREA_IDS_FIELD_NUMBER: _ClassVar[int]
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    location: _common_pb2.GeoPoint
+    range_m: float
+    area_ids: _containers.RepeatedScalarFieldContainer[str]
+    alerts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, index: _Optional[int] = ..., location: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., range_m: _Optional[float] = ..., area_ids: _Optional[_Iterable[str]] = ..., alerts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReportDetectionsResponse(_message.Message):
+    __slots__ = ("placed",)
+    PLACED_FIELD_NUMBER: _ClassVar[int]
+    placed: _containers.RepeatedCompositeFieldContainer[PlacedDetection]
+    def __init__(self, placed: _Optional[_Iterable[_Union[PlacedDetection, _Mapping]]] = ...) -> None: ...

@@ -115,6 +115,36 @@ class DroneServiceStub:
                 request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsRequest.SerializeToString,
                 response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsResponse.FromString,
                 _registered_method=True)
+        self.CreateProtectedArea = channel.unary_unary(
+                '/kuzet.drone.v1.DroneService/CreateProtectedArea',
+                request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.CreateProtectedAreaRequest.SerializeToString,
+                response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.CreateProtectedAreaResponse.FromString,
+                _registered_method=True)
+        self.UpdateProtectedArea = channel.unary_unary(
+                '/kuzet.drone.v1.DroneService/UpdateProtectedArea',
+                request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.UpdateProtectedAreaRequest.SerializeToString,
+                response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.UpdateProtectedAreaResponse.FromString,
+                _registered_method=True)
+        self.GetProtectedArea = channel.unary_unary(
+                '/kuzet.drone.v1.DroneService/GetProtectedArea',
+                request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetProtectedAreaRequest.SerializeToString,
+                response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetProtectedAreaResponse.FromString,
+                _registered_method=True)
+        self.ListProtectedAreas = channel.unary_unary(
+                '/kuzet.drone.v1.DroneService/ListProtectedAreas',
+                request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.ListProtectedAreasRequest.SerializeToString,
+                response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.ListProtectedAreasResponse.FromString,
+                _registered_method=True)
+        self.DeleteProtectedArea = channel.unary_unary(
+                '/kuzet.drone.v1.DroneService/DeleteProtectedArea',
+                request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.DeleteProtectedAreaRequest.SerializeToString,
+                response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.DeleteProtectedAreaResponse.FromString,
+                _registered_method=True)
+        self.ReportDetections = channel.unary_unary(
+                '/kuzet.drone.v1.DroneService/ReportDetections',
+                request_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.ReportDetectionsRequest.SerializeToString,
+                response_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.ReportDetectionsResponse.FromString,
+                _registered_method=True)
 
 
 class DroneServiceServicer:
@@ -237,6 +267,50 @@ class DroneServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateProtectedArea(self, request, context):
+        """Adds a reserve, no-fishing zone or forest block (admin or pilot; audited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateProtectedArea(self, request, context):
+        """Replaces a protected area (admin or pilot; audited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProtectedArea(self, request, context):
+        """One protected area.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProtectedAreas(self, request, context):
+        """The agency's protected areas.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteProtectedArea(self, request, context):
+        """Removes a protected area (admin or pilot; audited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportDetections(self, request, context):
+        """Places what a drone's camera saw on the ground from its recorded telemetry at the frame's
+        time and raises the protected-area alerts (ingest only). FAILED_PRECONDITION when there is
+        no telemetry of the drone at that time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DroneServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -319,6 +393,36 @@ def add_DroneServiceServicer_to_server(servicer, server):
                     servicer.GetFlightStatistics,
                     request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsRequest.FromString,
                     response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsResponse.SerializeToString,
+            ),
+            'CreateProtectedArea': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateProtectedArea,
+                    request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.CreateProtectedAreaRequest.FromString,
+                    response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.CreateProtectedAreaResponse.SerializeToString,
+            ),
+            'UpdateProtectedArea': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateProtectedArea,
+                    request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.UpdateProtectedAreaRequest.FromString,
+                    response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.UpdateProtectedAreaResponse.SerializeToString,
+            ),
+            'GetProtectedArea': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProtectedArea,
+                    request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetProtectedAreaRequest.FromString,
+                    response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.GetProtectedAreaResponse.SerializeToString,
+            ),
+            'ListProtectedAreas': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProtectedAreas,
+                    request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.ListProtectedAreasRequest.FromString,
+                    response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.ListProtectedAreasResponse.SerializeToString,
+            ),
+            'DeleteProtectedArea': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteProtectedArea,
+                    request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.DeleteProtectedAreaRequest.FromString,
+                    response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.DeleteProtectedAreaResponse.SerializeToString,
+            ),
+            'ReportDetections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportDetections,
+                    request_deserializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.ReportDetectionsRequest.FromString,
+                    response_serializer=kuzet_dot_drone_dot_v1_dot_drone__pb2.ReportDetectionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -754,6 +858,168 @@ class DroneService:
             '/kuzet.drone.v1.DroneService/GetFlightStatistics',
             kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsRequest.SerializeToString,
             kuzet_dot_drone_dot_v1_dot_drone__pb2.GetFlightStatisticsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateProtectedArea(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.drone.v1.DroneService/CreateProtectedArea',
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.CreateProtectedAreaRequest.SerializeToString,
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.CreateProtectedAreaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateProtectedArea(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.drone.v1.DroneService/UpdateProtectedArea',
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.UpdateProtectedAreaRequest.SerializeToString,
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.UpdateProtectedAreaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProtectedArea(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.drone.v1.DroneService/GetProtectedArea',
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.GetProtectedAreaRequest.SerializeToString,
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.GetProtectedAreaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProtectedAreas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.drone.v1.DroneService/ListProtectedAreas',
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.ListProtectedAreasRequest.SerializeToString,
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.ListProtectedAreasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteProtectedArea(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.drone.v1.DroneService/DeleteProtectedArea',
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.DeleteProtectedAreaRequest.SerializeToString,
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.DeleteProtectedAreaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportDetections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kuzet.drone.v1.DroneService/ReportDetections',
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.ReportDetectionsRequest.SerializeToString,
+            kuzet_dot_drone_dot_v1_dot_drone__pb2.ReportDetectionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
