@@ -120,6 +120,9 @@ def test_centernet_decoding_maps_to_source_filters_classes_and_suppresses_duplic
     assert bus.box.x2 == 512  # clipped to the source
     only_bus = objects.decode(rows, placements[0], (512, 1024), 0.35, {"bus"})
     assert [o.class_name for o in only_bus] == ["bus"]
+    rows[5] = [60, 60, 160, 100, 0.7, 8]  # a boat: reported only to those who ask for boats
+    boats = objects.decode(rows, placements[0], (512, 1024), 0.35, {"boat"})
+    assert [(o.class_name, round(o.score, 2)) for o in boats] == [("boat", 0.7)]
 
 
 def test_movenet_decoding_maps_normalised_keypoints_to_source() -> None:

@@ -23,6 +23,7 @@ class ObjectClass(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OBJECT_CLASS_MOTORCYCLE: _ClassVar[ObjectClass]
     OBJECT_CLASS_BUS: _ClassVar[ObjectClass]
     OBJECT_CLASS_TRUCK: _ClassVar[ObjectClass]
+    OBJECT_CLASS_BOAT: _ClassVar[ObjectClass]
 
 class QualityIssue(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -77,6 +78,7 @@ OBJECT_CLASS_CAR: ObjectClass
 OBJECT_CLASS_MOTORCYCLE: ObjectClass
 OBJECT_CLASS_BUS: ObjectClass
 OBJECT_CLASS_TRUCK: ObjectClass
+OBJECT_CLASS_BOAT: ObjectClass
 QUALITY_ISSUE_UNSPECIFIED: QualityIssue
 QUALITY_ISSUE_TOO_SMALL: QualityIssue
 QUALITY_ISSUE_BLURRY: QualityIssue

@@ -16,6 +16,7 @@ CLASS_TO_ENUM = {
     "motorcycle": pb.OBJECT_CLASS_MOTORCYCLE,
     "bus": pb.OBJECT_CLASS_BUS,
     "truck": pb.OBJECT_CLASS_TRUCK,
+    "boat": pb.OBJECT_CLASS_BOAT,
 }
 ENUM_TO_CLASS = {v: k for k, v in CLASS_TO_ENUM.items()}
 ISSUE_TO_ENUM = {

@@ -43,7 +43,7 @@ class ModelRef:
 class DetectedObject:
     box: Box
     score: float
-    # "person", "bicycle", "car", "motorcycle", "bus", "truck"
+    # "person", "bicycle", "car", "motorcycle", "bus", "truck", "boat"
     class_name: str
 
 

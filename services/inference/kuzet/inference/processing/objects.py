@@ -17,7 +17,7 @@ DEFAULT_MIN_SCORE = 0.35
 NMS_IOU = 0.5
 
 # COCO class ids (0-based, as the graph emits them) of the classes Kuzet reports.
-COCO_CLASSES = {0: "person", 1: "bicycle", 2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
+COCO_CLASSES = {0: "person", 1: "bicycle", 2: "car", 3: "motorcycle", 5: "bus", 7: "truck", 8: "boat"}
 CLASS_NAMES = tuple(COCO_CLASSES.values())
 
 
