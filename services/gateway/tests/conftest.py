@@ -211,7 +211,13 @@ def fleet_starter() -> Callable[..., Any]:
 
 
 @pytest.fixture
-async def backing(tmp_path: Path) -> AsyncIterator[Backing]:
+def alerting_overrides() -> dict[str, Any]:
+    """Extra AlertingSettings for `backing`; a test module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+async def backing(tmp_path: Path, alerting_overrides: dict[str, Any]) -> AsyncIterator[Backing]:
     """The real alerting and identity services. Identity has no inference service here (its face
     searches fail; queue and galleries work): it points at a gRPC server that implements nothing."""
     settings = AlertingSettings(
@@ -219,6 +225,7 @@ async def backing(tmp_path: Path) -> AsyncIterator[Backing]:
         data_dir=tmp_path / "alerting",
         escalation_interval_s=3600,
         heartbeat_s=0.5,
+        **alerting_overrides,
     )
     server, _app = await build_alerting(settings, port=0)
     await server.start()

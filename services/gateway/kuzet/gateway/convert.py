@@ -40,9 +40,19 @@ def severity(value: str | None) -> int:
     return enum_value(SEVERITY, value, "min_severity") if value else 0
 
 
+# Which permission a link of each kind needs, when it is signed and again when it is fetched.
+LINK_PERMISSION: dict[str, Permission] = {
+    "object": Permission.EVIDENCE_VIEW,
+    "probe_image": Permission.EVIDENCE_VIEW,
+    "person_image": Permission.EVIDENCE_VIEW,
+    # An object named by an alert that alerting returned to this caller (alert_json signs it).
+    "alert_object": Permission.ALERT_EVIDENCE_VIEW,
+}
+
+
 def evidence_url(gw: Gateway, principal: Principal, kind: str, ref: str, purpose: str) -> str | None:
-    """A signed link for the console, only for callers who may view evidence at all."""
-    if not ref or not allowed(principal.roles, Permission.EVIDENCE_VIEW):
+    """A signed link for the console, only for callers whose roles may view this kind."""
+    if not ref or not allowed(principal.roles, LINK_PERMISSION[kind]):
         return None
     token = gw.signer.sign(
         kind, ref, principal.agency, principal.subject, purpose, roles=sorted(principal.roles)
@@ -58,7 +68,9 @@ def add_url(obj: dict[str, Any], name: str, url: str | None) -> None:
 def alert_json(gw: Gateway, principal: Principal, alert: alerting_pb2.Alert) -> dict[str, Any]:
     out = to_json(alert)
     snap = alert.latest.snapshot.key if alert.HasField("latest") else ""
-    add_url(out, "snapshot_url", evidence_url(gw, principal, "object", snap, f"alert {alert.alert_id}"))
+    # Only called with alerts alerting returned to this principal, which already hides the
+    # alerts the caller may not read (oversight alerts included).
+    add_url(out, "snapshot_url", evidence_url(gw, principal, "alert_object", snap, f"alert {alert.alert_id}"))
     return out
 
 

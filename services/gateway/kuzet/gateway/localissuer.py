@@ -65,8 +65,14 @@ def _password_ok(stored: str, given: str) -> bool:
     return hmac.compare_digest(stored.encode(), given.encode())
 
 
+# The demo's oversight agency: it oversees the prison once alerting is told so
+# (KUZET_ALERTING_OVERSIGHT_AGENCIES='{"prison": ["ombudsman"]}', docs/oversight.md).
+DEMO_OVERSIGHT_AGENCY = "ombudsman"
+
+
 def demo_users(password: str) -> list[DemoUser]:
-    """Two agencies and one user per role, so every console panel can be tried on one machine."""
+    """Two agencies and one user per role, so every console panel can be tried on one machine, and
+    an oversight agency's overseer and auditor."""
     users: list[DemoUser] = []
     for agency in ("prison", "police"):
         for role in sorted(ROLES):
@@ -75,6 +81,15 @@ def demo_users(password: str) -> list[DemoUser]:
             )
         users.append(
             DemoUser(username=f"{agency}-reviewer2", password=password, agency=agency, roles=["reviewer"])
+        )
+    for role in ("oversight", "auditor"):
+        users.append(
+            DemoUser(
+                username=f"{DEMO_OVERSIGHT_AGENCY}-{role}",
+                password=password,
+                agency=DEMO_OVERSIGHT_AGENCY,
+                roles=[role],
+            )
         )
     return users
 

@@ -42,6 +42,9 @@ class Permission(StrEnum):
     CAMERAS_READ = "cameras.read"
     CAMERAS_ADMIN = "cameras.admin"  # cameras, zones, rules
     EVIDENCE_VIEW = "evidence.view"
+    # The snapshot of an alert that alerting has just returned to the caller: not live cameras,
+    # not review faces, not traffic observations.
+    ALERT_EVIDENCE_VIEW = "alert_evidence.view"
     AUDIT_READ = "audit.read"
     BADGES_READ = "badges.read"
     INTEGRITY_READ = "integrity.read"
@@ -80,6 +83,9 @@ ROLE_TABLE: dict[Permission, frozenset[str]] = {
     Permission.CAMERAS_READ: _R({OPERATOR, INVESTIGATOR, ADMIN}),
     Permission.CAMERAS_ADMIN: _R({ADMIN}),
     Permission.EVIDENCE_VIEW: _R({OPERATOR, REVIEWER, INVESTIGATOR}),
+    # An overseer sees the evidence of the alerts it may read (alerting decides which), never a
+    # camera's live view: that would watch the prison, not the alerts about it.
+    Permission.ALERT_EVIDENCE_VIEW: _R({OPERATOR, REVIEWER, INVESTIGATOR, OVERSIGHT}),
     # Separation of duties: auditors read every trail, nobody else does.
     Permission.AUDIT_READ: _R({AUDITOR}),
     Permission.BADGES_READ: _R({OPERATOR, INVESTIGATOR, ADMIN}),

@@ -11,10 +11,11 @@ from kuzet.common.errors import KuzetError
 from kuzet.common.objectstore import check_key
 from kuzet.gateway.auth import Principal
 from kuzet.gateway.context import gateway_of
+from kuzet.gateway.convert import LINK_PERMISSION
 from kuzet.gateway.deps import check_rate, client_key
 from kuzet.gateway.errors import ApiError, error_responses, not_found
 from kuzet.gateway.evidence import EvidenceTokenError
-from kuzet.gateway.roles import Permission, allowed
+from kuzet.gateway.roles import allowed
 from kuzet.identity.v1 import identity_pb2 as ipb
 
 router = APIRouter(tags=["evidence"])
@@ -44,13 +45,16 @@ async def evidence(request: Request, token: str = Path(min_length=1, max_length=
         issuer="evidence-link",
         expires_at=float(grant.expires_at),
     )
-    if not allowed(who.roles, Permission.EVIDENCE_VIEW):
+    needed = LINK_PERMISSION.get(grant.kind)
+    if needed is None:
+        raise not_found("no such evidence")
+    if not allowed(who.roles, needed):
         raise ApiError(
             403, "PERMISSION_DENIED", "evidence link was not issued for a role that may view evidence"
         )
     content_type = "image/jpeg"
     try:
-        if grant.kind == "object":
+        if grant.kind in ("object", "alert_object"):
             # The link was signed only after the caller's agency was shown to own the alert, match
             # or traffic observation that names this key, so the key needs no further agency check.
             try:

@@ -55,6 +55,12 @@ class EnrolBody(BaseModel):
     display_name: str = Field("", max_length=200)
     person_id: str = Field("", max_length=128, description="Add images to this existing person")
     images: list[str] = Field(min_length=1, max_length=10, description="Base64 JPEG/PNG photos")
+    consent: str = Field(
+        "",
+        max_length=500,
+        description="Staff galleries: the reference of the person's recorded consent (form number and "
+        "date); required for a new person there, kept with the person and on the audit record",
+    )
 
 
 class IdentifyBody(BaseModel):
@@ -110,6 +116,7 @@ def _enrol(c: Call) -> pb.EnrolPersonRequest:
         person_id=body.person_id,
         external_id=body.external_id,
         display_name=body.display_name,
+        consent=body.consent,
         images=[pb.FaceImage(image=_image(d, f"images[{i}]")) for i, d in enumerate(body.images)],
     )
 

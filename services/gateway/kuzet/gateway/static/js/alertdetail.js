@@ -1,29 +1,16 @@
 // One alert in full: its snapshot, where it is, what to do, its history (GET /alerts/{id}?history)
 // and the actions the caller's role may take. Opened from a row of the alert list.
 import { api, session } from "./api.js";
-import { act, alertStore, hasDraft, resolveForm, startDraft } from "./alerts.js";
+import { act, alertStore, hasDraft, resolvedText, resolveForm, startDraft } from "./alerts.js";
 import { $, clear, h, place, short, showError, sourceText, when } from "./dom.js";
+import { has, label, t } from "./i18n.js";
 
-const GUIDANCE = {
-  badge_panic: "An officer pressed the panic button. Send the nearest unit to the position shown and call the officer; acknowledge so the escalation stops.",
-  person_down: "Look at the camera now. If the person does not get up, send staff and medical help.",
-  zone_intrusion: "Check the camera. If someone is in the zone, send staff and keep the camera on them.",
-  line_crossing: "Check who crossed and in which direction; send staff if it was not allowed.",
-  loitering: "Check the camera; send staff if the person has no reason to be there.",
-  crowding: "Check the camera; send staff to break up the group if needed.",
-  post_unattended: "Call the officer of the post; send relief if nobody answers.",
-  face_match_candidate: "A candidate only: nobody may act on it until reviewers confirm the match in the review queue.",
-  face_match_confirmed: "Reviewers confirmed the match: follow the procedure of the watchlist it came from.",
-  integrity_report: "An officer reported a concern: pass it to the supervisor on duty.",
-  plate_hotlist: "A plate on the hotlist passed this camera. Compare the vehicle and plate with the entry (Traffic tab) before anyone acts, then follow the entry's reason and legal basis.",
-};
-
+// "What to do" per event type: catalogue keys guidance.<type>, then a family, then a default.
 function guidance(type) {
-  if (GUIDANCE[type]) return GUIDANCE[type];
-  if (type.startsWith("camera_")) return "A camera fault: the area it covers is not watched. Check the camera and tell maintenance.";
-  if (type.startsWith("badge_")) return "Call the officer wearing the badge and check that they are safe.";
-  if (type.startsWith("drone_")) return "Check the drone with its pilot; bring it home if in doubt.";
-  return "Check the source, acknowledge to take the alert, and resolve it with what was done.";
+  if (has(`guidance.${type}`)) return t(`guidance.${type}`);
+  for (const family of ["camera", "badge", "drone"])
+    if (type.startsWith(`${family}_`)) return t(`guidance.family_${family}`);
+  return t("guidance.default");
 }
 
 let openId = null;
@@ -39,20 +26,20 @@ const state = (a) => short(a.state, "ALERT_STATE_");
 function historyLine(u) {
   const kind = short(u.kind, "ALERT_UPDATE_KIND_");
   const a = u.alert || {};
-  let what = kind;
-  if (kind === "updated") what = `another event (×${a.count || "?"})${a.summary ? `: ${a.summary}` : ""}`;
-  if (kind === "resolved") what = `resolved: ${short(a.outcome, "ALERT_OUTCOME_")}${a.note ? ` — ${a.note}` : ""}`;
-  if (kind === "escalated") what = `escalated to level ${a.escalation_level || 0}`;
+  let what = label("update", kind);
+  if (kind === "updated") what = t("detail.update_another", { count: a.count || "?" }) + (a.summary ? `: ${a.summary}` : "");
+  if (kind === "resolved") what = t("detail.update_resolved", { outcome: label("outcome", (a.outcome || "").replace("ALERT_OUTCOME_", "").toLowerCase()) }) + (a.note ? ` — ${a.note}` : "");
+  if (kind === "escalated") what = t("detail.update_escalated", { level: a.escalation_level || 0 });
   return h("li", { class: `update update-${kind}` },
-    h("time", { datetime: u.recorded_at }, when(u.recorded_at)), " ", what, u.actor ? ` (${u.actor})` : "");
+    h("time", { datetime: u.recorded_at }, when(u.recorded_at, shown && shown.site_id)), " ", what, u.actor ? ` (${u.actor})` : "");
 }
 
 function snapshot(a) {
   const key = (a.latest && a.latest.snapshot && a.latest.snapshot.key) || "";
-  if (!a.snapshot_url) return h("div", { class: "snapshot none" }, "No image.");
+  if (!a.snapshot_url) return h("div", { class: "snapshot none" }, t("detail.no_image"));
   const kept = snapshots.get(a.alert_id);
   if (kept && kept.key === key) return kept.el;
-  const el = h("img", { class: "snapshot", src: a.snapshot_url, alt: `snapshot of ${sourceText(a.source)}` });
+  const el = h("img", { class: "snapshot", src: a.snapshot_url, alt: t("detail.snapshot_of", { source: sourceText(a.source) }) });
   snapshots.set(a.alert_id, { key, el });
   return el;
 }
@@ -60,14 +47,14 @@ function snapshot(a) {
 function actions(a) {
   const out = [];
   if (a.type === "face_match_candidate" && session.can("reviews.read"))
-    out.push(h("a", { class: "button", href: "#reviews", onclick: closeAlertDetail }, "Review match"));
+    out.push(h("a", { class: "button", href: "#reviews", onclick: closeAlertDetail }, t("alerts.review_match")));
   if (session.can("alerts.act") && state(a) === "new")
-    out.push(h("button", { class: "ack", onclick: () => act(a, "acknowledge") }, "Acknowledge"));
+    out.push(h("button", { class: "ack", onclick: () => act(a, "acknowledge") }, t("alerts.acknowledge")));
   if (session.can("alerts.act") && state(a) !== "resolved") {
     if (hasDraft(a.alert_id)) out.push(resolveForm(a));
-    else out.push(h("button", { class: "resolve secondary", onclick: () => startDraft(a.alert_id) }, "Resolve"));
+    else out.push(h("button", { class: "resolve secondary", onclick: () => startDraft(a.alert_id) }, t("alerts.resolve")));
   }
-  if (!out.length) out.push(h("p", { class: "note" }, state(a) === "resolved" ? "Closed." : "Your role may only read alerts."));
+  if (!out.length) out.push(h("p", { class: "note" }, state(a) === "resolved" ? t("detail.closed") : t("detail.read_only")));
   return out;
 }
 
@@ -75,32 +62,32 @@ function draw() {
   const body = clear($("#alert-detail-body"));
   const a = shown;
   drawnKey = a ? `${a.alert_id}|${a.updated_at}|${hasDraft(a.alert_id)}` : "";
-  if (!a) { body.append(h("p", { class: "note" }, "Loading…")); return; }
+  if (!a) { body.append(h("p", { class: "note" }, t("common.loading"))); return; }
   const sev = short(a.severity, "SEVERITY_");
   body.append(
     h("div", { class: "detail-head" },
-      h("span", { class: `sev sev-${sev}` }, sev || "?"),
-      h("h2", { id: "alert-detail-title", class: "alert-type" }, (a.type || "").replace(/_/g, " ")),
+      h("span", { class: `sev sev-${sev}` }, sev ? label("severity", sev) : "?"),
+      h("h2", { id: "alert-detail-title", class: "alert-type" }, label("alert_type", a.type || "")),
       a.count && Number(a.count) > 1 ? h("span", { class: "count" }, `×${a.count}`) : null,
-      h("span", { class: `state state-${state(a)}` }, state(a)),
-      h("button", { class: "close secondary", onclick: closeAlertDetail }, "Close")),
+      h("span", { class: `state state-${state(a)}` }, label("state", state(a))),
+      h("button", { class: "close secondary", onclick: closeAlertDetail }, t("common.close"))),
     h("div", { class: "detail-grid" },
       snapshot(a),
       h("div", { class: "detail-main" },
         h("p", { class: "summary" }, a.summary || (a.latest && a.latest.summary) || ""),
-        h("h3", {}, "Where"),
+        h("h3", {}, t("detail.where")),
         h("ul", { class: "where" },
           h("li", { class: "source" }, sourceText(a.source)),
           place(a).map(([cls, text]) => h("li", { class: cls }, text))),
-        h("h3", {}, "What to do"),
+        h("h3", {}, t("detail.what_to_do")),
         h("p", { class: "guidance" }, guidance(a.type || "")),
-        h("p", { class: "meta" }, `First seen ${when(a.first_seen_at)}, last seen ${when(a.last_seen_at)}`),
-        a.duty_roles && a.duty_roles.length ? h("p", { class: "meta" }, `On duty: ${a.duty_roles.join(", ")}`) : null,
-        a.acknowledged_by ? h("p", { class: "meta" }, `Acknowledged by ${a.acknowledged_by}`) : null,
-        a.resolved_by ? h("p", { class: "meta" }, `Resolved by ${a.resolved_by}: ${short(a.outcome, "ALERT_OUTCOME_")}${a.note ? ` — ${a.note}` : ""}`) : null,
+        h("p", { class: "meta" }, t("detail.seen", { first: when(a.first_seen_at, a.site_id), last: when(a.last_seen_at, a.site_id) })),
+        a.duty_roles && a.duty_roles.length ? h("p", { class: "meta" }, t("detail.on_duty", { roles: a.duty_roles.join(", ") })) : null,
+        a.acknowledged_by ? h("p", { class: "meta" }, t("alerts.acknowledged_by", { who: a.acknowledged_by })) : null,
+        a.resolved_by ? h("p", { class: "meta" }, resolvedText(a)) : null,
         h("div", { class: "actions" }, actions(a)))),
-    h("h3", {}, "History"),
-    history.length ? h("ol", { class: "history" }, history.map(historyLine)) : h("p", { class: "note" }, "Loading history…"));
+    h("h3", {}, t("detail.history")),
+    history.length ? h("ol", { class: "history" }, history.map(historyLine)) : h("p", { class: "note" }, t("detail.loading_history")));
 }
 
 async function load(id) {
@@ -111,7 +98,7 @@ async function load(id) {
     shown = data.alert;
     history = data.history || [];
     draw();
-  } catch (e) { showError(`alert: ${e.message}`); }
+  } catch (e) { showError(t("detail.load_failed", { message: e.message })); }
 }
 
 export function openAlertDetail(id) {

@@ -1,6 +1,7 @@
 // Audit trails for auditors: list one service's records, verify every keyed hash chain and its anchor.
 import { api } from "./api.js";
 import { $, clear, h, showError } from "./dom.js";
+import { t } from "./i18n.js";
 
 // The trail API lists oldest first. To show the newest first, the view walks back in time by
 // windows [since, until): each window is read whole, shown newest first, and "Older" reads the
@@ -53,31 +54,31 @@ export async function loadAudit(more = false) {
     }
     until = since;
     $("#audit-more").hidden = since === null;
-    if (!more && !records.length) rows.append(h("tr", {}, h("td", { colspan: 6, class: "note" }, "No records.")));
-  } catch (e) { showError(`audit: ${e.message}`); }
+    if (!more && !records.length) rows.append(h("tr", {}, h("td", { colspan: 6, class: "note" }, t("audit.no_records"))));
+  } catch (e) { showError(t("audit.load_failed", { message: e.message })); }
 }
 
 // Where each trail's head is anchored outside the database, and whether object lock keeps it.
 function anchorNote(res) {
   const a = res.latest_anchor;
-  const where = a ? `; head anchored at record ${a.seq} (${a.anchored_at})` : "; not anchored yet";
-  const store = res.anchor_store ? ` in ${res.anchor_store}` : "";
-  const legacy = Number(res.legacy_records) ? `; ${res.legacy_records} legacy unkeyed records` : "";
+  const where = a ? t("audit.anchored", { seq: a.seq, at: a.anchored_at }) : t("audit.not_anchored");
+  const store = res.anchor_store ? t("audit.anchor_store", { store: res.anchor_store }) : "";
+  const legacy = Number(res.legacy_records) ? t("audit.legacy", { n: res.legacy_records }) : "";
   return `${where}${store}${legacy}`;
 }
 
 async function verify() {
   const out = clear($("#audit-verify-results"));
-  out.append(h("li", {}, "Verifying…"));
+  out.append(h("li", {}, t("audit.verifying")));
   try {
     const data = await api("/api/v1/audit/verify", { method: "POST" });
     clear(out);
     for (const r of data.results) {
-      if (r.error) out.append(h("li", { class: "warn" }, `${r.service}: unavailable (${r.error.message})`));
-      else if (r.result.ok) out.append(h("li", { class: "ok" }, `${r.service}: intact, ${r.result.records_checked} records${anchorNote(r.result)}`));
-      else out.append(h("li", { class: "bad" }, `${r.service}: BROKEN at record ${r.result.first_bad_seq} — ${r.result.reason}`));
+      if (r.error) out.append(h("li", { class: "warn" }, t("audit.unavailable", { service: r.service, message: r.error.message })));
+      else if (r.result.ok) out.append(h("li", { class: "ok" }, t("audit.intact", { service: r.service, n: r.result.records_checked }) + anchorNote(r.result)));
+      else out.append(h("li", { class: "bad" }, t("audit.broken", { service: r.service, seq: r.result.first_bad_seq }) + ` — ${r.result.reason}`));
     }
-  } catch (e) { clear(out); showError(`verify: ${e.message}`); }
+  } catch (e) { clear(out); showError(t("audit.verify_failed", { message: e.message })); }
 }
 
 document.addEventListener("DOMContentLoaded", () => {

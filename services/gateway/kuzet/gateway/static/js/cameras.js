@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { alertStore } from "./alerts.js";
 import { $, clear, h, short, showError, when } from "./dom.js";
+import { label, t } from "./i18n.js";
 
 let cameras = [];
 const health = new Map();
@@ -15,21 +16,21 @@ export async function loadCameras() {
     cameras = list.cameras || [];
     health.clear();
     for (const x of hl.health || []) health.set(x.camera_id, x);
-  } catch (e) { showError(`cameras: ${e.message}`); }
+  } catch (e) { showError(t("cameras.load_failed", { message: e.message })); }
   const rows = clear($("#camera-rows"));
   for (const c of cameras) {
     const hh = health.get(c.id);
-    const faults = hh ? (hh.faults || []).map((f) => short(f, "FAULT_")).join(", ") : "";
+    const faults = hh ? (hh.faults || []).map((f) => label("fault", short(f, "FAULT_"))).join(", ") : "";
     const status = !c.enabled ? "stopped" : hh ? (hh.connected ? "online" : "offline") : "unknown";
     rows.append(h("tr", { class: `cam-${status}` },
       h("td", {}, c.name || c.id), h("td", {}, c.site_id || "—"),
       // Why a camera is offline is what the operator needs next (ingest never puts credentials here).
-      h("td", {}, h("span", { class: `pill ${status}` }, status),
+      h("td", {}, h("span", { class: `pill ${status}` }, t(`cameras.status_${status}`)),
         hh && hh.last_error && status !== "online" ? h("span", { class: "cam-error" }, hh.last_error) : null),
       h("td", {}, hh ? `${Number(hh.fps_in).toFixed(1)} / ${Number(hh.fps_out).toFixed(1)}` : "—"),
       h("td", {}, faults || "—"), h("td", {}, hh ? when(hh.last_frame_at) : "—")));
   }
-  if (!cameras.length) rows.append(h("tr", {}, h("td", { colspan: 6, class: "note" }, "No cameras.")));
+  if (!cameras.length) rows.append(h("tr", {}, h("td", { colspan: 6, class: "note" }, t("cameras.none"))));
   fillSites();
   drawMap();
 }
@@ -39,7 +40,7 @@ function fillSites() {
   const current = sel.value;
   const sites = [...new Set([...cameras.map((c) => c.site_id), ...alertStore.all().map((a) => a.site_id)].filter(Boolean))].sort();
   clear(sel);
-  sel.append(h("option", { value: "" }, "all sites"));
+  sel.append(h("option", { value: "" }, t("cameras.all_sites")));
   for (const s of sites) sel.append(h("option", { value: s, selected: s === current }, s));
 }
 
@@ -59,7 +60,7 @@ export function drawMap() {
   const W = 1000, H = 600, pad = 60;
   svg.append(h("rect", { x: 10, y: 10, width: W - 20, height: H - 20, class: "plan" }));
   if (!placed.length) {
-    svg.append(h("text", { x: W / 2, y: H / 2, class: "plan-note", "text-anchor": "middle" }, "No camera has a plan position or coordinates."));
+    svg.append(h("text", { x: W / 2, y: H / 2, class: "plan-note", "text-anchor": "middle" }, t("cameras.no_plan")));
     return;
   }
   const xs = placed.map((x) => x.p.x), ys = placed.map((x) => x.p.y);
@@ -77,7 +78,7 @@ export function drawMap() {
       q.x > W - 160
         ? h("text", { x: q.x - 12, y: q.y - 10, class: "cam-label", "text-anchor": "end" }, c.name || c.id)
         : h("text", { x: q.x + 12, y: q.y - 10, class: "cam-label" }, c.name || c.id),
-      h("title", {}, `${c.name || c.id} (${c.site_id || "no site"})`)));
+      h("title", {}, `${c.name || c.id} (${c.site_id || t("cameras.no_site")})`)));
   }
   for (const a of alertStore.all()) {
     if (short(a.state, "ALERT_STATE_") === "resolved") continue;
@@ -86,7 +87,7 @@ export function drawMap() {
     svg.append(h("g", { class: `alert-dot sev-${short(a.severity, "SEVERITY_")}`, dataset: { alertId: a.alert_id } },
       h("circle", { cx: q.x, cy: q.y, r: 18, class: "pulse" }),
       h("circle", { cx: q.x, cy: q.y, r: 6, class: "dot" }),
-      h("title", {}, `${a.type}: ${a.summary || ""}`)));
+      h("title", {}, `${label("alert_type", a.type)}: ${a.summary || ""}`)));
   }
 }
 

@@ -6,6 +6,7 @@
 import { api, session } from "./api.js";
 import { openAlertDetail } from "./alertdetail.js";
 import { $, clear, h, short, showError } from "./dom.js";
+import { label, t } from "./i18n.js";
 import { fleetMap, onAlertClick } from "./map.js";
 
 const L = window.L;
@@ -29,15 +30,15 @@ function showDrone(m) {
   if (!m || m.id !== fleetMap.selected()) { if (!m) box.hidden = true; return; }
   box.hidden = false;
   box.dataset.droneId = m.id;
-  $("#drone-title").textContent = `Drone ${m.id}`;
+  $("#drone-title").textContent = t("source.drone", { name: m.id });
   clear($("#drone-telemetry")).append(
-    ...row("Position", `${fixed(m.lat, 6)}, ${fixed(m.lon, 6)}`), ...row("Altitude", `${fixed(m.alt, 1)} m`),
-    ...row("Speed", `${fixed(m.speed, 1)} m/s`), ...row("Heading", `${fixed(m.heading)}°`),
-    ...row("Battery", m.battery < 0 ? "unknown" : `${fixed(m.battery)} %`),
-    ...row("Mode", `${m.mode}${m.armed ? " (armed)" : ""}`), ...row("Link", m.link),
-    ...row("Waypoint", m.total ? `${m.current + 1} of ${m.total}` : "—"),
-    ...(m.blocked ? row("Commands", "blocked by an emergency stop") : []),
-    ...(m.breached ? row("Geofence", "breached") : []));
+    ...row(t("drone.position"), `${fixed(m.lat, 6)}, ${fixed(m.lon, 6)}`), ...row(t("drone.altitude"), t("drone.metres", { v: fixed(m.alt, 1) })),
+    ...row(t("drone.speed"), t("drone.metres_per_second", { v: fixed(m.speed, 1) })), ...row(t("drone.heading"), `${fixed(m.heading)}°`),
+    ...row(t("drone.battery"), m.battery < 0 ? t("drone.unknown") : `${fixed(m.battery)} %`),
+    ...row(t("drone.mode"), m.armed ? t("drone.mode_armed", { mode: m.mode }) : m.mode), ...row(t("drone.link"), m.link),
+    ...row(t("drone.waypoint"), m.total ? t("drone.waypoint_of", { n: m.current + 1, of: m.total }) : "—"),
+    ...(m.blocked ? row(t("drone.commands"), t("drone.blocked")) : []),
+    ...(m.breached ? row(t("drone.geofence"), t("drone.breached")) : []));
   $("#drone-reenable").hidden = !m.blocked;
 }
 
@@ -48,15 +49,18 @@ function listDrone(m) {
     li = h("li", { dataset: { droneId: m.id } }, h("button", { class: "link", onclick: () => fleetMap.select(m.id) }, m.id), h("span", { class: "note" }));
     $("#live-drones").append(li);
   }
-  li.lastChild.textContent = ` ${m.mode} · ${m.battery < 0 ? "?" : fixed(m.battery)} % · ${fixed(m.alt)} m`;
+  li.lastChild.textContent = ` ${m.mode} · ${m.battery < 0 ? "?" : fixed(m.battery)} % · ${t("drone.metres", { v: fixed(m.alt) })}`;
 }
+
+const missionText = (mission) =>
+  t("drone.mission", { id: mission.mission_id, state: label("mission_state", short(mission.state, "MISSION_STATE_").replace(/ /g, "_")) });
 
 async function refreshMission(id) {
   const data = await api(`/api/v1/drones/${encodeURIComponent(id)}/state`).catch(() => null);
   const mission = data && data.state && data.state.mission;
   $("#drone-mission").textContent = mission && mission.mission_id
-    ? `Mission ${mission.mission_id}: ${short(mission.state, "MISSION_STATE_")}${mission.reason ? ` (${mission.reason})` : ""}`
-    : "No mission.";
+    ? missionText(mission) + (mission.reason ? ` (${mission.reason})` : "")
+    : t("drone.no_mission");
 }
 
 async function control(action, confirm = "") {
@@ -65,10 +69,10 @@ async function control(action, confirm = "") {
     const resp = await api(`/api/v1/drones/${encodeURIComponent(id)}/control`, {
       method: "POST", body: { action, reason: $("#drone-reason").value, confirm },
     });
-    $("#drone-command-result").textContent = `${action.replace(/_/g, " ")}: sent.`;
+    $("#drone-command-result").textContent = t("drone.sent", { action: label("drone_action", action) });
     const mission = resp.state && resp.state.mission;
-    if (mission && mission.mission_id) $("#drone-mission").textContent = `Mission ${mission.mission_id}: ${short(mission.state, "MISSION_STATE_")}`;
-  } catch (e) { $("#drone-command-result").textContent = `${action.replace(/_/g, " ")} refused: ${e.message}`; }
+    if (mission && mission.mission_id) $("#drone-mission").textContent = missionText(mission);
+  } catch (e) { $("#drone-command-result").textContent = t("drone.refused", { action: label("drone_action", action), message: e.message }); }
 }
 
 function emergencyStop() {
@@ -97,8 +101,8 @@ function drawDraft() {
     draft.shape.addTo(layer);
   }
   $("#plan-points").textContent = kind() === "route"
-    ? (pts.length ? "Target set." : "Click the map where the drone should go.")
-    : `${pts.length} corner${pts.length === 1 ? "" : "s"} (at least 3).`;
+    ? (pts.length ? t("plan.target_set") : t("plan.click_target"))
+    : t("plan.corners", { n: pts.length });
 }
 
 function resetPlan(keepPoints = false) {
@@ -127,8 +131,8 @@ function planBody() {
 async function checkPlan(ev) {
   ev.preventDefault();
   const need = kind() === "route" ? 1 : 3;
-  if (!$("#plan-drone").value) { showError("Choose a drone."); return; }
-  if (draft.points.length < need) { showError(kind() === "route" ? "Click the map where the drone should go." : "Draw at least three corners."); return; }
+  if (!$("#plan-drone").value) { showError(t("plan.choose_drone")); return; }
+  if (draft.points.length < need) { showError(kind() === "route" ? t("plan.click_target") : t("plan.three_corners")); return; }
   const out = clear($("#plan-result"));
   try {
     const { plan } = await api("/api/v1/drones/plans", { method: "POST", body: planBody() });
@@ -137,20 +141,22 @@ async function checkPlan(ev) {
     if (draft.path) draft.path.remove();
     draft.path = L.polyline(wps, { className: `plan-path ${plan.ok ? "ok" : "refused"}`, color: plan.ok ? "#38bdf8" : "#ef4444", weight: 3, dashArray: "8 6" })
       .addTo(fleetMap.layer("plans"));
-    out.append(h("p", { class: plan.ok ? "plan-ok" : "plan-refused" }, plan.ok ? "The plan passed every check." : "The plan cannot be flown:"),
+    out.append(h("p", { class: plan.ok ? "plan-ok" : "plan-refused" }, plan.ok ? t("plan.passed") : t("plan.cannot_fly")),
       h("ul", { class: "plan-violations" }, (plan.violations || []).map((v) => h("li", {}, v.message))),
       h("p", { class: "note plan-figures" },
-        `${fixed(plan.distance_m / 1000, 2)} km · ${fixed(plan.estimated_duration_s / 60, 1)} min · battery use ${fixed(plan.estimated_battery_pct)} %, landing at ${fixed(plan.estimated_landing_battery_pct)} %`));
+        t("plan.figures", { km: fixed(plan.distance_m / 1000, 2), min: fixed(plan.estimated_duration_s / 60, 1),
+          use: fixed(plan.estimated_battery_pct), landing: fixed(plan.estimated_landing_battery_pct) })));
     $("#plan-dispatch").disabled = !plan.ok;
-  } catch (e) { out.append(h("p", { class: "plan-refused" }, `Not planned: ${e.message}`)); }
+  } catch (e) { out.append(h("p", { class: "plan-refused" }, t("plan.not_planned", { message: e.message }))); }
 }
 
 function askDispatch() {
   const plan = draft.plan;
   if (!plan || !plan.ok) return;
-  $("#dispatch-summary").textContent = `Drone ${plan.drone_id}: ${short(plan.kind, "PATROL_KIND_")}, ${(plan.waypoints || []).length} waypoints, `
-    + `${fixed(plan.distance_m)} m at ${fixed(plan.altitude_m)} m, about ${fixed(plan.estimated_duration_s / 60, 1)} min, landing battery ${fixed(plan.estimated_landing_battery_pct)} %`
-    + (plan.alert_id ? `, for alert ${plan.alert_id}` : "") + ".";
+  $("#dispatch-summary").textContent = t("plan.summary", {
+    drone: plan.drone_id, kind: label("patrol_kind", short(plan.kind, "PATROL_KIND_").replace(/ /g, "_")), n: (plan.waypoints || []).length,
+    distance: fixed(plan.distance_m), altitude: fixed(plan.altitude_m), min: fixed(plan.estimated_duration_s / 60, 1),
+    landing: fixed(plan.estimated_landing_battery_pct) }) + (plan.alert_id ? t("plan.for_alert", { alert: plan.alert_id }) : "") + ".";
   $("#dispatch-ack").checked = false;
   $("#dispatch-go").disabled = true;
   $("#dispatch-confirm").showModal();
@@ -168,7 +174,7 @@ async function dispatch() {
       { className: "mission-path", color: "#38bdf8", weight: 3, mission: true }).addTo(fleetMap.layer("plans"));
     missions.set(plan.drone_id, path);
     resetPlan();
-    $("#plan-result").append(h("p", { class: "plan-ok dispatched" }, `Mission ${mission.mission_id} dispatched.`));
+    $("#plan-result").append(h("p", { class: "plan-ok dispatched" }, t("plan.dispatched", { id: mission.mission_id })));
     fleetMap.select(plan.drone_id);
     await refreshMission(plan.drone_id);
   } catch (e) { $("#dispatch-error").textContent = e.message; $("#dispatch-go").disabled = false; }
@@ -178,7 +184,7 @@ async function loadDroneChoices() {
   const sel = $("#plan-drone");
   const current = sel.value;
   const data = await api("/api/v1/drones", { query: { page_size: 200 } }).catch(() => ({ drones: [] }));
-  clear(sel).append(h("option", { value: "" }, "choose a drone"));
+  clear(sel).append(h("option", { value: "" }, t("plan.choose_option")));
   for (const d of data.drones || []) sel.append(h("option", { value: d.drone_id, selected: d.drone_id === current }, d.name ? `${d.drone_id} (${d.name})` : d.drone_id));
 }
 
@@ -189,16 +195,16 @@ async function fromAlert(alert, at) {
   const box = $("#suggest-box");
   box.hidden = false;
   box.dataset.alertId = alert.alert_id;
-  $("#suggest-title").textContent = `${alert.type.replace(/_/g, " ")} at ${fixed(at[0], 5)}, ${fixed(at[1], 5)}`;
+  $("#suggest-title").textContent = t("suggest.title", { type: label("alert_type", alert.type), position: `${fixed(at[0], 5)}, ${fixed(at[1], 5)}` });
   const list = clear($("#suggestions"));
   try {
     const data = await api("/api/v1/drones/suggestions", { query: { latitude: at[0], longitude: at[1], hold_s: 30 } });
     for (const s of data.suggestions || []) {
       list.append(h("li", { dataset: { droneId: s.drone_id } },
-        h("button", { class: "suggest", onclick: () => planForAlert(alert, at, s.drone_id) }, `Plan ${s.drone_id}`),
-        ` ${fixed(s.distance_m)} m away, there in ${fixed(s.estimated_arrival_s)} s, lands with ${fixed(s.estimated_landing_battery_pct)} %`));
+        h("button", { class: "suggest", onclick: () => planForAlert(alert, at, s.drone_id) }, t("suggest.plan", { drone: s.drone_id })),
+        " " + t("suggest.figures", { distance: fixed(s.distance_m), arrival: fixed(s.estimated_arrival_s), landing: fixed(s.estimated_landing_battery_pct) })));
     }
-    if (!(data.suggestions || []).length) list.append(h("li", { class: "note" }, "No available drone can reach it and come back."));
+    if (!(data.suggestions || []).length) list.append(h("li", { class: "note" }, t("suggest.none")));
   } catch (e) { list.append(h("li", { class: "error" }, e.message)); }
 }
 
@@ -245,8 +251,8 @@ export async function loadDispatch() {
   $("#drone-reenable").addEventListener("click", async () => {
     try {
       await api(`/api/v1/drones/${encodeURIComponent(fleetMap.selected())}/reenable`, { method: "POST", body: { reason: $("#drone-reason").value || "checked after the emergency stop" } });
-      $("#drone-command-result").textContent = "Commands re-enabled.";
-    } catch (e) { $("#drone-command-result").textContent = `Not re-enabled: ${e.message}`; }
+      $("#drone-command-result").textContent = t("drone.reenabled");
+    } catch (e) { $("#drone-command-result").textContent = t("drone.not_reenabled", { message: e.message }); }
   });
   fleetMap.onDrone((m) => { if (m && m.id === fleetMap.selected() && $("#drone-detail").dataset.mission !== m.id) { $("#drone-detail").dataset.mission = m.id; refreshMission(m.id); } });
   drawDraft();

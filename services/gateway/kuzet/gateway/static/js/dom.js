@@ -1,5 +1,6 @@
 // Tiny DOM helpers. Text always goes through text nodes, never parsed as HTML: alert summaries,
 // names and notes come from devices and people and must not become markup.
+import { formatTime, t } from "./i18n.js";
 
 export function h(tag, attrs = {}, ...children) {
   const svg = ["svg", "circle", "rect", "text", "g", "title", "line", "polygon"].includes(tag);
@@ -27,26 +28,22 @@ export function short(enumName, prefix) {
   return enumName.startsWith(prefix) ? enumName.slice(prefix.length).toLowerCase().replace(/_/g, " ") : enumName;
 }
 
-export function when(ts) {
-  if (!ts) return "";
-  const d = new Date(ts);
-  if (Number.isNaN(d.getTime())) return ts;
-  return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
-}
+// In the language and time zone of the console; a site's own zone when the site is known.
+export const when = (ts, siteId = "") => formatTime(ts, siteId);
 
 export function ago(ts) {
   if (!ts) return "";
   const s = Math.round((Date.now() - new Date(ts).getTime()) / 1000);
-  if (s < 60) return `${Math.max(0, s)} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  return `${Math.round(s / 3600)} h ago`;
+  if (s < 60) return t("time.seconds_ago", { n: Math.max(0, s) });
+  if (s < 3600) return t("time.minutes_ago", { n: Math.round(s / 60) });
+  return t("time.hours_ago", { n: Math.round(s / 3600) });
 }
 
-const SOURCE_KINDS = { SOURCE_KIND_CAMERA: "Camera", SOURCE_KIND_BADGE: "Badge", SOURCE_KIND_DRONE: "Drone" };
+const SOURCE_KINDS = { SOURCE_KIND_CAMERA: "source.camera", SOURCE_KIND_BADGE: "source.badge", SOURCE_KIND_DRONE: "source.drone" };
 
 export function sourceText(src) {
   const name = (src && (src.name || src.id)) || "—";
-  return `${SOURCE_KINDS[src && src.kind] || "Source"}: ${name}`;
+  return t(SOURCE_KINDS[src && src.kind] || "source.other", { name });
 }
 
 export function position(loc) {
@@ -62,13 +59,13 @@ export function place(a) {
   const attrs = latest.attributes || {};
   const out = [];
   if (a.source && a.source.kind === "SOURCE_KIND_BADGE") {
-    out.push(["unit", `Unit: ${a.source.site_id || a.site_id || "—"}`]);
-    if (attrs.officer_id) out.push(["officer", `Officer: ${attrs.officer_id}`]);
+    out.push(["unit", t("place.unit", { unit: a.source.site_id || a.site_id || "—" })]);
+    if (attrs.officer_id) out.push(["officer", t("place.officer", { officer: attrs.officer_id })]);
   } else {
-    out.push(["zone", `Zone: ${a.zone_id || "—"}`], ["site", `Site: ${a.site_id || "—"}`]);
+    out.push(["zone", t("place.zone", { zone: a.zone_id || "—" })], ["site", t("place.site", { site: a.site_id || "—" })]);
   }
   const pos = position(latest.location);
-  if (pos) out.push(["position", `Position: ${pos}`]);
+  if (pos) out.push(["position", t("place.position", { position: pos })]);
   return out;
 }
 

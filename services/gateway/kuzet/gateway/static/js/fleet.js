@@ -1,6 +1,7 @@
 // Badges, integrity reports and drones: read-only panels.
 import { api } from "./api.js";
 import { $, clear, h, short, showError, when } from "./dom.js";
+import { label, t } from "./i18n.js";
 
 function empty(rows, cols, text) { rows.append(h("tr", {}, h("td", { colspan: cols, class: "note" }, text))); }
 
@@ -9,9 +10,9 @@ export async function loadBadges() {
   try {
     const data = await api("/api/v1/badges", { query: { page_size: 200 } });
     for (const b of data.badges) rows.append(h("tr", {}, h("td", {}, b.badge_id), h("td", {}, b.unit_id),
-      h("td", {}, b.officer_id || "—"), h("td", {}, short(b.status, "BADGE_STATUS_"))));
-    if (!data.badges.length) empty(rows, 4, "No badges.");
-  } catch (e) { empty(rows, 4, `Unavailable: ${e.message}`); }
+      h("td", {}, b.officer_id || "—"), h("td", {}, label("badge_status", short(b.status, "BADGE_STATUS_")))));
+    if (!data.badges.length) empty(rows, 4, t("fleet.no_badges"));
+  } catch (e) { empty(rows, 4, t("fleet.unavailable_because", { message: e.message })); }
 }
 
 export async function loadIntegrity() {
@@ -20,8 +21,8 @@ export async function loadIntegrity() {
     const data = await api("/api/v1/integrity-reports", { query: { page_size: 200 } });
     for (const r of data.reports) rows.append(h("tr", {}, h("td", {}, when(r.occurred_at)), h("td", {}, r.officer_id),
       h("td", {}, r.badge_id), h("td", {}, r.description)));
-    if (!data.reports.length) empty(rows, 4, "No reports.");
-  } catch (e) { empty(rows, 4, `Unavailable: ${e.message}`); }
+    if (!data.reports.length) empty(rows, 4, t("fleet.no_reports"));
+  } catch (e) { empty(rows, 4, t("fleet.unavailable_because", { message: e.message })); }
 }
 
 export async function loadDrones() {
@@ -30,6 +31,6 @@ export async function loadDrones() {
     const data = await api("/api/v1/drones", { query: { page_size: 200 } });
     for (const d of data.drones) rows.append(h("tr", {}, h("td", {}, d.drone_id), h("td", {}, d.name),
       h("td", {}, d.home ? `${Number(d.home.latitude).toFixed(5)}, ${Number(d.home.longitude).toFixed(5)}` : "—")));
-    if (!data.drones.length) empty(rows, 3, "No drones.");
-  } catch (e) { showError(`drones: ${e.message}`); empty(rows, 3, "Unavailable."); }
+    if (!data.drones.length) empty(rows, 3, t("fleet.no_drones"));
+  } catch (e) { showError(t("fleet.drones_failed", { message: e.message })); empty(rows, 3, t("fleet.unavailable")); }
 }

@@ -2,27 +2,28 @@
 // taking one off needs a reason. The traffic service audits both.
 import { api } from "./api.js";
 import { $, clear, h, showError, when } from "./dom.js";
+import { t } from "./i18n.js";
 
 const DEFAULT_DAYS = 30;
 
 function removeForm(entry, cell) {
-  const reason = h("input", { class: "note-input remove-reason", placeholder: "Reason (required)", maxlength: 500, required: true });
+  const reason = h("input", { class: "note-input remove-reason", placeholder: t("reviews.reason_placeholder"), maxlength: 500, required: true });
   const form = h("form", { class: "resolve-form", onsubmit: async (e) => {
     e.preventDefault();
     if (!reason.value.trim()) { reason.focus(); return; }
     try {
       await api(`/api/v1/traffic/hotlist/${encodeURIComponent(entry.plate)}`, { method: "DELETE", query: { reason: reason.value.trim() } });
       await loadHotlist();
-    } catch (err) { showError(`hotlist: ${err.message}`); }
+    } catch (err) { showError(t("hotlist.remove_failed", { message: err.message })); }
   } },
-  reason, h("button", { type: "submit", class: "remove-confirm" }, "Remove"),
-  h("button", { type: "button", class: "secondary", onclick: () => { clear(cell).append(removeButton(entry, cell)); } }, "Cancel"));
+  reason, h("button", { type: "submit", class: "remove-confirm" }, t("hotlist.remove")),
+  h("button", { type: "button", class: "secondary", onclick: () => { clear(cell).append(removeButton(entry, cell)); } }, t("common.cancel")));
   clear(cell).append(form);
   reason.focus();
 }
 
 function removeButton(entry, cell) {
-  return h("button", { class: "secondary remove", onclick: () => removeForm(entry, cell) }, "Remove…");
+  return h("button", { class: "secondary remove", onclick: () => removeForm(entry, cell) }, t("hotlist.remove_ask"));
 }
 
 function row(entry) {
@@ -43,8 +44,8 @@ export async function loadHotlist() {
   try {
     const data = await api("/api/v1/traffic/hotlist", { query: { page_size: 500 } });
     shown = (data.entries || []).map(row);
-    if (!shown.length) shown.push(h("tr", {}, h("td", { colspan: 7, class: "note" }, "The hotlist is empty.")));
-  } catch (e) { shown = [h("tr", {}, h("td", { colspan: 7, class: "note" }, `Unavailable: ${e.message}`))]; }
+    if (!shown.length) shown.push(h("tr", {}, h("td", { colspan: 7, class: "note" }, t("hotlist.empty"))));
+  } catch (e) { shown = [h("tr", {}, h("td", { colspan: 7, class: "note" }, t("fleet.unavailable_because", { message: e.message })))]; }
   // Only the latest of overlapping loads is shown.
   if (mine === loads) clear($("#hotlist-rows")).append(...shown);
 }

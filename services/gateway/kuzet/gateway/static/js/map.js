@@ -5,6 +5,8 @@
 import { api, session } from "./api.js";
 import { alertStore } from "./alerts.js";
 import { $, clear, h, short, showError } from "./dom.js";
+// `t` is a drone's telemetry in this module.
+import { label, t as tr } from "./i18n.js";
 
 const L = window.L;
 const TRAIL_POINTS = 300;
@@ -76,10 +78,10 @@ async function ensureMap() {
     // Leaflet shows the attribution as markup: the configured text is escaped to stay text.
     const attribution = (base.attribution || "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
     L.tileLayer(base.tile_url, { maxZoom: base.max_zoom || 19, attribution }).addTo(map);
-    $("#live-base").textContent = "Base map: the agency's tile server.";
+    $("#live-base").textContent = tr("map.base_tiles");
   } else {
     map.getContainer().classList.add("no-tiles");
-    $("#live-base").textContent = "No tile server is configured: the map shows the site plans only.";
+    $("#live-base").textContent = tr("map.base_plans");
   }
   map.setView([0, 0], 2);
   map.on("dragstart", () => { state.autoFit = false; });
@@ -111,14 +113,14 @@ async function loadPlans() {
   const zones = state.layers.zones, cams = state.layers.cameras;
   zones.clearLayers(); cams.clearLayers();
   if (session.can("drones.read")) {
-    const data = await api("/api/v1/drone-zones").catch((e) => { showError(`zones: ${e.message}`); return { zones: [] }; });
+    const data = await api("/api/v1/drone-zones").catch((e) => { showError(tr("map.zones_failed", { message: e.message })); return { zones: [] }; });
     state.zones = data.zones || [];
     for (const z of state.zones) {
       const nofly = z.kind === "ZONE_KIND_NO_FLY";
       L.polygon((z.polygon || []).map((p) => [p.latitude, p.longitude]), {
         className: `zone ${nofly ? "nofly" : "geofence"}`, color: nofly ? "#ef4444" : "#22c55e",
         weight: 2, dashArray: nofly ? null : "6 4", fillOpacity: nofly ? 0.25 : 0.04, interactive: false,
-      }).bindTooltip(tip(`${nofly ? "No-fly zone" : "Geofence"}: ${z.name || z.zone_id}`)).addTo(zones);
+      }).bindTooltip(tip(tr(nofly ? "map.no_fly_zone" : "map.geofence", { name: z.name || z.zone_id }))).addTo(zones);
     }
   }
   if (session.can("cameras.read")) {
@@ -127,7 +129,7 @@ async function loadPlans() {
     for (const c of state.cameras) {
       c.marker = L.circleMarker([c.location.latitude, c.location.longitude], {
         radius: 6, className: "camera-mark", color: "#93c5fd", fillColor: "#1e3a8a", fillOpacity: 1, weight: 2,
-      }).bindTooltip(tip(`Camera ${c.name || c.id} (${c.site_id || "no site"})`));
+      }).bindTooltip(tip(tr("map.camera", { name: c.name || c.id, site: c.site_id || tr("cameras.no_site") })));
       c.site = c.site_id; c.agency = c.agency_id;
     }
   }
@@ -142,9 +144,9 @@ function fillFilters() {
     for (const v of [...values].filter(Boolean).sort()) sel.append(h("option", { value: v, selected: v === current }, v));
   };
   const alerts = alertStore.all();
-  fill($("#live-agency"), new Set([state.agency, ...alerts.map((a) => a.agency_id)]), "all agencies");
+  fill($("#live-agency"), new Set([state.agency, ...alerts.map((a) => a.agency_id)]), tr("map.all_agencies"));
   fill($("#live-site"), new Set([...state.cameras.map((c) => c.site_id), ...alerts.map((a) => a.site_id),
-    ...[...state.badges.values()].map((b) => b.site)]), "all sites and units");
+    ...[...state.badges.values()].map((b) => b.site)]), tr("map.all_sites_units"));
 }
 
 function refilter() {
@@ -173,7 +175,7 @@ function onBadges(states) {
     const item = { ...s, site: s.unit };
     if (!m) {
       m = { kind: "badge", marker: L.circleMarker([s.lat, s.lon], { renderer: state.canvas, ...badgeStyle(s) }) };
-      m.marker.bindTooltip(() => tip(`Badge ${m.id} · ${m.officer || "no officer"} · ${m.battery}%`));
+      m.marker.bindTooltip(() => tip(tr("map.badge", { id: m.id, officer: m.officer || tr("map.no_officer"), battery: m.battery })));
       state.badges.set(s.id, m);
       Object.assign(m, item);
       if (![...$("#live-site").options].some((o) => o.value === s.unit)) fillFilters();
@@ -199,7 +201,7 @@ function onDrones(samples) {
     if (!m) {
       m = { kind: "drone", id: t.id, trail: L.polyline([], { renderer: state.canvas, color: "#38bdf8", weight: 2, opacity: 0.7, interactive: false }) };
       m.marker = L.circleMarker([t.lat, t.lon], { renderer: state.canvas, ...droneStyle(t) });
-      m.marker.bindTooltip(() => tip(`Drone ${m.id} · ${m.mode} · ${m.battery}% · ${m.alt} m`));
+      m.marker.bindTooltip(() => tip(tr("map.drone", { id: m.id, mode: m.mode, battery: m.battery, alt: m.alt })));
       m.marker.on("click", () => selectDrone(m.id));
       state.drones.set(t.id, m);
       Object.assign(m, t);
@@ -252,7 +254,7 @@ function drawAlerts() {
     if (!at) continue;
     const sev = short(a.severity, "SEVERITY_");
     const mark = L.circleMarker(at, { radius: 11, className: `alert-mark sev-${sev}`, weight: 3, fillOpacity: 0.35 })
-      .bindTooltip(tip(`${a.type.replace(/_/g, " ")}: ${a.summary || ""}`))
+      .bindTooltip(tip(`${label("alert_type", a.type)}: ${a.summary || ""}`))
       .on("click", () => { for (const fn of alertHandlers) fn(a, at); })
       .addTo(layer);
     state.alertMarks.set(a.alert_id, mark);
@@ -262,7 +264,7 @@ function drawAlerts() {
 }
 
 function stats() {
-  $("#live-stats").textContent = `${state.badges.size} badges · ${state.drones.size} drones · ${state.alertMarks.size} alerts on the map`;
+  $("#live-stats").textContent = tr("map.stats", { badges: state.badges.size, drones: state.drones.size, alerts: state.alertMarks.size });
 }
 
 function connect() {
@@ -274,7 +276,7 @@ function connect() {
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
     state.frames++;
-    if (msg.type === "ready") { state.agency = msg.agency; state.retry = 0; fillFilters(); $("#live-feed").textContent = "live"; $("#live-feed").className = "pill online"; return; }
+    if (msg.type === "ready") { state.agency = msg.agency; state.retry = 0; fillFilters(); $("#live-feed").textContent = tr("feed.live"); $("#live-feed").className = "pill online"; return; }
     if (msg.type === "badges") { state.updates += msg.states.length; onBadges(msg.states); }
     else if (msg.type === "drones") { state.updates += msg.telemetry.length; onDrones(msg.telemetry); }
     fit();
@@ -282,7 +284,7 @@ function connect() {
   };
   ws.onclose = (ev) => {
     state.socket = null;
-    $("#live-feed").textContent = "offline"; $("#live-feed").className = "pill offline";
+    $("#live-feed").textContent = tr("cameras.status_offline"); $("#live-feed").className = "pill offline";
     if (!session.token || [4401, 4403].includes(ev.code)) return;
     state.retry = Math.min(state.retry + 1, 5);
     setTimeout(() => { if (!$("#view-live").hidden) connect(); }, 500 * 2 ** state.retry);

@@ -2,10 +2,11 @@
 // purpose, which the traffic service records with the search.
 import { api } from "./api.js";
 import { $, clear, h, when } from "./dom.js";
+import { t } from "./i18n.js";
 import { placeOf, snapshotOf } from "./vehicles.js";
 
 function row(obs) {
-  const speed = Number(obs.speed_kmh) ? `${Number(obs.speed_kmh).toFixed(0)} km/h${obs.speeding ? " (above limit)" : ""}` : "—";
+  const speed = Number(obs.speed_kmh) ? t(obs.speeding ? "plates.speed_above" : "plates.speed", { v: Number(obs.speed_kmh).toFixed(0) }) : "—";
   return h("tr", { class: "plate-result", dataset: { plate: obs.plate || "" } },
     h("td", {}, snapshotOf(obs)),
     h("td", {}, when(obs.observed_at)),
@@ -21,9 +22,9 @@ async function search(ev) {
   const plate = $("#plate-search-plate").value.trim();
   const purpose = $("#plate-search-purpose").value.trim();
   error.textContent = "";
-  if (!plate) { error.textContent = "Enter a plate."; $("#plate-search-plate").focus(); return; }
+  if (!plate) { error.textContent = t("plates.enter_plate"); $("#plate-search-plate").focus(); return; }
   if (!purpose) {
-    error.textContent = "A purpose is required: say why you search (a case number or request); it is recorded.";
+    error.textContent = t("plates.purpose_required");
     $("#plate-search-purpose").focus();
     return;
   }
@@ -38,8 +39,8 @@ async function search(ev) {
     for (const obs of found) rows.append(row(obs));
     $("#plate-search-table").hidden = found.length === 0;
     $("#plate-search-note").textContent =
-      `${found.length ? `${found.length} sighting${found.length === 1 ? "" : "s"}` : "Not seen"}. ` +
-      `The search is on record (audit ${data.audit_id}).`;
+      `${found.length ? t("plates.sightings", { n: found.length }) : t("plates.not_seen")}. ` +
+      t("plates.on_record", { audit: data.audit_id });
   } catch (e) { error.textContent = e.message; } finally { button.disabled = false; }
 }
 

@@ -9,6 +9,7 @@
 import { alertStore } from "./alerts.js";
 import { api, patiently, session } from "./api.js";
 import { $, clear, h, short, showError, when } from "./dom.js";
+import { label, t } from "./i18n.js";
 
 // Face images kept across reloads: each listing signs new links to the same images.
 const faces = new Map();
@@ -17,26 +18,26 @@ function face(m, which, url, label) {
   const key = `${m.match_id}:${which}`;
   if (faces.has(key)) return faces.get(key);
   const el = h("figure", { class: "face" },
-    url ? h("img", { src: url, alt: label }) : h("div", { class: "thumb none" }, "no image"),
+    url ? h("img", { src: url, alt: label }) : h("div", { class: "thumb none" }, t("reviews.no_image")),
     h("figcaption", {}, label));
   faces.set(key, el);
   return el;
 }
 
 function sourceLabel(src) {
-  if (!src) return "Source —";
+  if (!src) return t("source.other", { name: "—" });
   const name = src.name || src.id || "—";
-  return src.kind === "SOURCE_KIND_CAMERA" ? `Camera ${name}` : `Search (${short(src.kind, "SOURCE_KIND_")}: ${name})`;
+  return src.kind === "SOURCE_KIND_CAMERA" ? t("source.camera", { name }) : t("reviews.search_source", { kind: short(src.kind, "SOURCE_KIND_"), name });
 }
 
 function reviewsLine(m) {
   const reviews = m.reviews || [];
   const confirms = reviews.filter((r) => r.decision === "REVIEW_DECISION_CONFIRM").length;
   const items = reviews.map((r) => h("li", { class: "prior" },
-    `${short(r.decision, "REVIEW_DECISION_")}ed by ${r.reviewer} (${when(r.reviewed_at)}): ${r.reason}`));
+    t(r.decision === "REVIEW_DECISION_CONFIRM" ? "reviews.confirmed_by" : "reviews.rejected_by", { who: r.reviewer, at: when(r.reviewed_at) }) + `: ${r.reason}`));
   return h("div", { class: "prior-reviews" },
-    h("p", { class: "progress" }, `${confirms} of ${m.required_reviewers || 1} confirmations`),
-    items.length ? h("ul", {}, items) : h("p", { class: "note" }, "No reviewer has decided yet."));
+    h("p", { class: "progress" }, t("reviews.progress", { n: confirms, of: m.required_reviewers || 1 })),
+    items.length ? h("ul", {}, items) : h("p", { class: "note" }, t("reviews.none_decided")));
 }
 
 const reviewers = (m) => (m.reviews || []).map((r) => `${r.reviewer}:${r.decision}`).sort().join(",");
@@ -67,14 +68,14 @@ const submit = (m, decision, reason) =>
 
 async function decide(group, decision, reasonInput, buttons) {
   const reason = reasonInput.value.trim();
-  if (!reason) { reasonInput.focus(); showError("A reason is required."); return; }
+  if (!reason) { reasonInput.focus(); showError(t("reviews.reason_required")); return; }
   for (const b of buttons) b.disabled = true;
   try {
     for (const m of group) {
       try { await submit(m, decision, reason); }
       catch (e) { if (e.status !== 409) throw e; } // decided meanwhile (enough reviewers): nothing to add
     }
-  } catch (e) { showError(`review: ${e.message}`); }
+  } catch (e) { showError(t("reviews.decide_failed", { message: e.message })); }
   await loadReviews();
 }
 
@@ -93,12 +94,12 @@ function seen(group) {
 function sightingsText(group) {
   const { times, last } = seen(group);
   const parts = [];
-  if (times > 1) parts.push(`Seen ${times} times at this camera, last ${when(last)}.`);
+  if (times > 1) parts.push(t("reviews.seen_times", { n: times, last: when(last) }));
   if (group.length > 1) {
     const tracks = [...new Set(group.map((m) => m.track_id).filter(Boolean))];
     const listed = tracks.slice(0, 8).join(", ") + (tracks.length > 8 ? ", …" : "");
-    parts.push(`${group.length} reviews (tracks ${listed}), ${when(group[group.length - 1].occurred_at)} to ` +
-      `${when(group[0].occurred_at)}: a decision here is recorded for each of them.`);
+    parts.push(t("reviews.grouped", { n: group.length, tracks: listed,
+      from: when(group[group.length - 1].occurred_at), to: when(group[0].occurred_at) }));
   }
   return parts.join(" ");
 }
@@ -123,26 +124,26 @@ alertStore.onChange(() => {
 function card(group) {
   const m = group[0];
   const c = m.candidate || {};
-  const reason = h("input", { class: "reason", placeholder: "Reason (required)", maxlength: 2000 });
+  const reason = h("input", { class: "reason", placeholder: t("reviews.reason_placeholder"), maxlength: 2000 });
   const mine = (m.reviews || []).some((r) => r.reviewer === session.me.subject);
-  const all = group.length > 1 ? ` all ${group.length}` : "";
+  const many = group.length > 1;
   const buttons = [
-    h("button", { class: "confirm" }, `Confirm${all}`),
-    h("button", { class: "reject secondary" }, `Reject${all}`),
+    h("button", { class: "confirm" }, many ? t("reviews.confirm_all", { n: group.length }) : t("reviews.confirm")),
+    h("button", { class: "reject secondary" }, many ? t("reviews.reject_all", { n: group.length }) : t("reviews.reject")),
   ];
   buttons[0].addEventListener("click", () => decide(group, "confirm", reason, buttons));
   buttons[1].addEventListener("click", () => decide(group, "reject", reason, buttons));
   const decideButtons = session.can("reviews.decide") && !mine
     ? [reason, ...buttons]
-    : [h("p", { class: "note" }, mine ? "You already reviewed this match." : "Read only.")];
+    : [h("p", { class: "note" }, mine ? t("reviews.already_reviewed") : t("reviews.read_only"))];
   return h("li", { class: "review", dataset: { matchId: m.match_id, matchIds: group.map((x) => x.match_id).join(" ") } },
-    h("div", { class: "faces" }, face(m, "probe", m.probe_url, "Probe (camera)"), face(m, "enrolled", m.enrolled_url, "Enrolled")),
+    h("div", { class: "faces" }, face(m, "probe", m.probe_url, t("reviews.probe")), face(m, "enrolled", m.enrolled_url, t("reviews.enrolled"))),
     h("div", { class: "review-main" },
-      h("h2", {}, c.display_name || c.external_id || c.person_id || "unknown"),
-      h("p", { class: "score" }, `Score ${Number(c.score || 0).toFixed(3)} — threshold ${Number(c.threshold || 0).toFixed(3)}`),
-      h("p", { class: "meta" }, `${sourceLabel(m.source)}, zone ${m.zone_id || "—"}, ${when(m.occurred_at)}`),
+      h("h2", {}, c.display_name || c.external_id || c.person_id || t("reviews.unknown")),
+      h("p", { class: "score" }, t("reviews.score", { score: Number(c.score || 0).toFixed(3), threshold: Number(c.threshold || 0).toFixed(3) })),
+      h("p", { class: "meta" }, t("reviews.where", { source: sourceLabel(m.source), zone: m.zone_id || "—", at: when(m.occurred_at) })),
       sightings(group),
-      h("p", { class: "meta" }, `State: ${short(m.state, "MATCH_STATE_")}`),
+      h("p", { class: "meta" }, t("reviews.state", { state: label("match_state", short(m.state, "MATCH_STATE_")) })),
       reviewsLine(m),
       h("div", { class: "actions" }, decideButtons)));
 }
@@ -162,5 +163,5 @@ export async function loadReviews() {
     const kept = new Set(groups.map((g) => g[0].match_id));
     for (const key of faces.keys()) if (!kept.has(key.split(":")[0])) faces.delete(key);
     $("#review-empty").hidden = data.matches.length > 0;
-  } catch (e) { showError(`reviews: ${e.message}`); }
+  } catch (e) { showError(t("reviews.load_failed", { message: e.message })); }
 }

@@ -5,11 +5,12 @@ import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { api, session } from "./api.js";
 import { AXIS, PALETTE, draw } from "./charts.js";
 import { $, clear, h, showError } from "./dom.js";
+import { label, t } from "./i18n.js";
 import { reportTable } from "./tables.js";
 
 const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 const ZONES = [...new Set([BROWSER_ZONE, "Asia/Almaty", "Asia/Aqtobe", "UTC"])];
-const SPANS = [["12", "12 months"], ["6", "6 months"], ["3", "3 months"], ["24", "24 months"]];
+const SPANS = ["12", "6", "3", "24"];
 let sites = [];
 let built = false;
 
@@ -20,19 +21,19 @@ const hours = (x) => Number(x || 0).toFixed(1);
 function build() {
   const view = clear($("#view-statistics"));
   view.append(
-    h("div", { class: "toolbar" }, h("h1", {}, "Statistics"),
-      h("label", {}, "Site ", h("select", { id: "stats-site" }, h("option", { value: "" }, "all sites"))),
-      h("label", {}, "Period ", h("select", { id: "stats-span" }, SPANS.map(([v, t]) => h("option", { value: v }, t)))),
-      h("label", {}, "Time zone ", h("select", { id: "stats-zone" }, h("option", { value: "" }, "the site's, else this browser's"),
+    h("div", { class: "toolbar" }, h("h1", {}, t("stats.title")),
+      h("label", {}, `${t("stats.site")} `, h("select", { id: "stats-site" }, h("option", { value: "" }, t("cameras.all_sites")))),
+      h("label", {}, `${t("stats.period")} `, h("select", { id: "stats-span" }, SPANS.map((v) => h("option", { value: v }, t("stats.months", { n: Number(v) }))))),
+      h("label", {}, `${t("header.time_zone")} `, h("select", { id: "stats-zone" }, h("option", { value: "" }, t("stats.zone_default")),
         ZONES.map((z) => h("option", { value: z }, z)))),
-      h("button", { id: "stats-refresh", class: "secondary" }, "Refresh")),
+      h("button", { id: "stats-refresh", class: "secondary" }, t("stats.refresh"))),
     h("p", { id: "stats-zone-note", class: "note" }),
     h("div", { class: "traffic-charts" },
-      figure("stats-violations-chart", "Violations found per month, by type"),
-      figure("stats-response-chart", "Response times per month (minutes)"),
-      figure("stats-citations-chart", "Citations per month"),
-      figure("stats-integrity-chart", "Bribery attempts recorded per month"),
-      figure("stats-flights-chart", "Drone flight hours per month")),
+      figure("stats-violations-chart", t("stats.fig_violations")),
+      figure("stats-response-chart", t("stats.fig_response")),
+      figure("stats-citations-chart", t("stats.fig_citations")),
+      figure("stats-integrity-chart", t("stats.fig_integrity")),
+      figure("stats-flights-chart", t("stats.fig_flights"))),
     ...["violations", "response", "citations", "integrity", "flights"].map((n) => h("section", { id: `stats-${n}`, class: "report" })));
   for (const id of ["#stats-site", "#stats-span", "#stats-zone"]) $(id).addEventListener("change", () => loadStatistics().catch((e) => showError(e.message)));
   $("#stats-refresh").addEventListener("click", () => loadStatistics().catch((e) => showError(e.message)));
@@ -60,7 +61,7 @@ function chart(id, months, series, yLabel) {
   if (!el) return;
   const xs = months.map((_, i) => i);
   draw(el, {
-    series: [{ label: "month", value: (u, i) => months[i] ?? "" }, ...series.map((s, i) => ({
+    series: [{ label: t("stats.month_axis"), value: (u, i) => months[i] ?? "" }, ...series.map((s, i) => ({
       label: s.label, stroke: PALETTE[i % PALETTE.length], width: 2,
       paths: series.length === 1 ? uPlot.paths.bars({ size: [0.6, Infinity] }) : undefined,
       fill: series.length === 1 ? "rgba(59, 130, 246, 0.5)" : undefined,
@@ -76,16 +77,16 @@ async function loadSites() {
   sites = ((await api("/api/v1/sites")).configs) || [];
   const sel = $("#stats-site");
   const current = sel.value;
-  clear(sel).append(h("option", { value: "" }, "all sites"), ...sites.map((s) => h("option", { value: s.site_id }, s.display_name || s.site_id)));
+  clear(sel).append(h("option", { value: "" }, t("cameras.all_sites")), ...sites.map((s) => h("option", { value: s.site_id }, s.display_name || s.site_id)));
   sel.value = current;
 }
 
 function zone() {
   const chosen = $("#stats-zone").value;
-  if (chosen) return [chosen, "chosen"];
+  if (chosen) return [chosen, t("stats.zone_chosen")];
   const site = sites.find((s) => s.site_id === $("#stats-site").value);
-  if (site && site.time_zone) return [site.time_zone, `the time zone of site ${site.display_name || site.site_id}`];
-  return [BROWSER_ZONE, "this browser's time zone"];
+  if (site && site.time_zone) return [site.time_zone, t("stats.zone_site", { site: site.display_name || site.site_id })];
+  return [BROWSER_ZONE, t("stats.zone_browser")];
 }
 
 function span() {
@@ -99,7 +100,7 @@ export async function loadStatistics() {
   if (!built) { build(); await loadSites().catch(() => {}); }
   const [tz, why] = zone();
   const query = { ...span(), time_zone: tz };
-  $("#stats-zone-note").textContent = `Months in ${tz} (${why}). Violations and response times are the alerts first seen in each month.`;
+  $("#stats-zone-note").textContent = t("stats.zone_note", { tz, why });
   const site = $("#stats-site").value;
   const canIntegrity = session.can("integrity.read");
   const canFigures = session.can("statistics.read");
@@ -133,7 +134,7 @@ function monthsOf(query, rows) {
 
 function showAlerts(d) {
   const months = d.months || [];
-  chart("stats-violations-chart", months, monthly(months, d.violations, (r) => r.type, (r) => r.alerts), "alerts");
+  chart("stats-violations-chart", months, monthly(months, d.violations, (r) => r.type, (r) => r.alerts), t("stats.axis_alerts"));
   const per = new Map();
   for (const r of d.response_times) {
     // The chart shows the agency's (or the site's) month: the median of per-site medians would
@@ -144,56 +145,56 @@ function showAlerts(d) {
     per.set(r.month, m);
   }
   chart("stats-response-chart", months, [
-    { label: "acknowledge, median (worst site)", values: months.map((m) => (per.get(m)?.ack || 0) / 60) },
-    { label: "resolve, median (worst site)", values: months.map((m) => (per.get(m)?.resolve || 0) / 60) },
-  ], "minutes");
+    { label: t("stats.ack_median_worst"), values: months.map((m) => (per.get(m)?.ack || 0) / 60) },
+    { label: t("stats.resolve_median_worst"), values: months.map((m) => (per.get(m)?.resolve || 0) / 60) },
+  ], t("stats.axis_minutes"));
   reportTable($("#stats-violations"), {
-    title: "Violations found", name: `violations-${d.time_zone.replace("/", "_")}`, rows: d.violations,
-    columns: [{ key: "month", label: "Month" }, { key: "site_id", label: "Site" }, { key: "type", label: "Type" },
-      { key: "alerts", label: "Alerts" }, { key: "events", label: "Events" }, { key: "false_alarms", label: "False alarms" }],
+    title: t("stats.violations"), name: `violations-${d.time_zone.replace("/", "_")}`, rows: d.violations,
+    columns: [{ key: "month", label: t("stats.col_month") }, { key: "site_id", label: t("stats.site") }, { key: "type", label: t("stats.col_type") },
+      { key: "alerts", label: t("stats.col_alerts") }, { key: "events", label: t("stats.col_events") }, { key: "false_alarms", label: t("stats.col_false_alarms") }],
   });
   reportTable($("#stats-response"), {
-    title: "Response times", name: "response-times", rows: d.response_times,
-    columns: [{ key: "month", label: "Month" }, { key: "site_id", label: "Site" }, { key: "alerts", label: "Alerts" },
-      { key: "acknowledged", label: "Acknowledged" }, { key: "ack_median_s", label: "Ack median (min)", format: minutes },
-      { key: "ack_p90_s", label: "Ack p90 (min)", format: minutes }, { key: "resolved", label: "Resolved" },
-      { key: "resolve_median_s", label: "Resolve median (min)", format: minutes }, { key: "resolve_p90_s", label: "Resolve p90 (min)", format: minutes }],
+    title: t("stats.response"), name: "response-times", rows: d.response_times,
+    columns: [{ key: "month", label: t("stats.col_month") }, { key: "site_id", label: t("stats.site") }, { key: "alerts", label: t("stats.col_alerts") },
+      { key: "acknowledged", label: t("stats.col_acknowledged") }, { key: "ack_median_s", label: t("stats.col_ack_median"), format: minutes },
+      { key: "ack_p90_s", label: t("stats.col_ack_p90"), format: minutes }, { key: "resolved", label: t("stats.col_resolved") },
+      { key: "resolve_median_s", label: t("stats.col_resolve_median"), format: minutes }, { key: "resolve_p90_s", label: t("stats.col_resolve_p90"), format: minutes }],
   });
-  if (d.truncated) showError(`Only the first ${d.scanned} alerts were counted: choose a shorter period or one site.`);
+  if (d.truncated) showError(t("stats.truncated", { n: d.scanned }));
 }
 
 function showCitations(d, query) {
   const rows = d.citations || [];
   const months = monthsOf(query, rows);
   const series = ["issued", "paid", "contested", "upheld", "voided"].map((k) => ({
-    label: k, values: monthly(months, rows, () => k, (r) => r[k])[0]?.values || months.map(() => 0),
+    label: label("citation_status", k), values: monthly(months, rows, () => k, (r) => r[k])[0]?.values || months.map(() => 0),
   }));
-  chart("stats-citations-chart", months, series, "citations");
+  chart("stats-citations-chart", months, series, t("stats.axis_citations"));
   reportTable($("#stats-citations"), {
-    title: "Administrative violations: citations", name: "citations", rows,
-    columns: [{ key: "month", label: "Month" }, { key: "unit_id", label: "Unit" }, { key: "offence_code", label: "Offence" },
-      ...["issued", "paid", "contested", "upheld", "voided"].map((k) => ({ key: k, label: k[0].toUpperCase() + k.slice(1) }))],
+    title: t("stats.citations"), name: "citations", rows,
+    columns: [{ key: "month", label: t("stats.col_month") }, { key: "unit_id", label: t("stats.col_unit") }, { key: "offence_code", label: t("citations.offence") },
+      ...["issued", "paid", "contested", "upheld", "voided"].map((k) => ({ key: k, label: t(`stats.col_${k}`) }))],
   });
 }
 
 function showIntegrity(d, query) {
   const rows = d.integrity_reports || [];
   const months = monthsOf(query, rows);
-  chart("stats-integrity-chart", months, monthly(months, rows, () => "reports", (r) => r.reports), "reports");
+  chart("stats-integrity-chart", months, monthly(months, rows, () => t("stats.series_reports"), (r) => r.reports), t("stats.axis_reports"));
   reportTable($("#stats-integrity"), {
-    title: "Bribery attempts recorded (integrity reports)", name: "integrity-reports", rows,
-    columns: [{ key: "month", label: "Month" }, { key: "reports", label: "Reports" }],
+    title: t("stats.integrity"), name: "integrity-reports", rows,
+    columns: [{ key: "month", label: t("stats.col_month") }, { key: "reports", label: t("stats.col_reports") }],
   });
 }
 
 function showFlights(d, query) {
   const rows = d.figures || [];
   const months = monthsOf(query, rows);
-  chart("stats-flights-chart", months, monthly(months, rows, () => "flight hours", (r) => r.flight_hours), "hours");
+  chart("stats-flights-chart", months, monthly(months, rows, () => t("stats.series_flight_hours"), (r) => r.flight_hours), t("stats.axis_hours"));
   reportTable($("#stats-flights"), {
-    title: "Drone flights", name: "flights", rows,
-    columns: [{ key: "month", label: "Month" }, { key: "drone_id", label: "Drone" },
-      { key: "flight_hours", label: "Flight hours", format: hours }, { key: "missions", label: "Missions" },
-      { key: "completed", label: "Completed" }, { key: "aborted", label: "Aborted" }, { key: "alert_missions", label: "For alerts" }],
+    title: t("stats.flights"), name: "flights", rows,
+    columns: [{ key: "month", label: t("stats.col_month") }, { key: "drone_id", label: t("stats.col_drone") },
+      { key: "flight_hours", label: t("stats.col_flight_hours"), format: hours }, { key: "missions", label: t("stats.col_missions") },
+      { key: "completed", label: t("stats.col_completed") }, { key: "aborted", label: t("stats.col_aborted") }, { key: "alert_missions", label: t("stats.col_for_alerts") }],
   });
 }

@@ -1,5 +1,6 @@
 // Report tables: the rows a view shows, and the same rows as a CSV file the user downloads.
 import { clear, h } from "./dom.js";
+import { t } from "./i18n.js";
 
 // RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. A leading
 // =, +, - or @ would be a formula to a spreadsheet: such text gets a leading apostrophe.
@@ -28,7 +29,7 @@ export function download(name, text, type = "text/csv") {
 }
 
 // A titled table with a "CSV" button that saves exactly the rows shown.
-export function reportTable(el, { title, name, columns, rows, empty = "Nothing in this period." }) {
+export function reportTable(el, { title, name, columns, rows, empty = t("stats.nothing") }) {
   clear(el);
   const button = h("button", { class: "secondary csv", dataset: { csv: name }, onclick: () => download(`${name}.csv`, csv(columns, rows)) }, "CSV");
   el.append(h("div", { class: "report-head" }, h("h2", {}, title), button));

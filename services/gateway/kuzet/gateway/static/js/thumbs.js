@@ -2,6 +2,7 @@
 // for images whose signed link expired before they were shown.
 import { api, patiently } from "./api.js";
 import { h } from "./dom.js";
+import { t } from "./i18n.js";
 
 // Every listing and feed update signs a new link to the same snapshot. The row keeps its image
 // element while the snapshot is the same: a re-render then fetches nothing, and a row that
@@ -16,9 +17,9 @@ export function thumbOf(a) {
   const camera = (a.source && (a.source.name || a.source.id)) || "";
   // Lazy: only the rows on screen fetch their image (the evidence budget is per address).
   const el = a.snapshot_url
-    ? h("img", { class: "thumb", src: a.snapshot_url, alt: `snapshot of ${camera}`, loading: "lazy",
+    ? h("img", { class: "thumb", src: a.snapshot_url, alt: t("detail.snapshot_of", { source: camera }), loading: "lazy",
         onerror: () => renew(a.alert_id, el) })
-    : h("div", { class: "thumb none" }, "no image");
+    : h("div", { class: "thumb none" }, t("reviews.no_image"));
   kept.set(a.alert_id, { key, el });
   return el;
 }

@@ -4,6 +4,7 @@ import { api, session } from "./api.js";
 import { alertStore } from "./alerts.js";
 import { drawCounts, drawSpeeds, laneSeries } from "./charts.js";
 import { $, clear, h, showError, when } from "./dom.js";
+import { t } from "./i18n.js";
 import { loadHotlist, startHotlist } from "./hotlist.js";
 import { startPlateSearch } from "./platesearch.js";
 import { placeOf, plateCropOf, snapshotOf, trafficCameras } from "./vehicles.js";
@@ -42,14 +43,14 @@ async function loadCharts() {
   const series = laneSeries(counts.counts || [], sinceS, untilS, interval);
   drawCounts($("#traffic-counts"), series);
   $("#traffic-counts-total").textContent = series.lines.length
-    ? `Vehicles in range: ${series.lines.map((s) => `lane ${s.lane} (${s.line}) ${s.total}`).join(" · ")}`
-    : "No vehicles counted in this range.";
+    ? t("traffic.vehicles_in_range", { lanes: series.lines.map((s) => t("traffic.lane_total", { lane: s.lane, line: s.line, n: s.total })).join(" · ") })
+    : t("traffic.no_vehicles");
   drawSpeeds($("#traffic-speeds"), speeds.bins || [], Number(speeds.bin_kmh) || BIN_KMH);
   const measured = Number(speeds.measured) || 0;
   $("#traffic-speed-stats").textContent = measured
-    ? `${measured} measured · median ${Number(speeds.median_kmh).toFixed(0)} km/h · 85th percentile ` +
-      `${Number(speeds.p85_kmh).toFixed(0)} km/h · ${Number(speeds.speeding) || 0} above the limit`
-    : "No speeds measured in this range.";
+    ? t("traffic.speed_stats", { n: measured, median: Number(speeds.median_kmh).toFixed(0),
+      p85: Number(speeds.p85_kmh).toFixed(0), speeding: Number(speeds.speeding) || 0 })
+    : t("traffic.no_speeds");
 }
 
 function hitRow(hit) {
@@ -59,8 +60,8 @@ function hitRow(hit) {
   return h("tr", { class: `hit hit-${hit.match || "unknown"}`, dataset: { plate: obs.plate || "" } },
     h("td", { class: "hit-images" }, snapshotOf(obs), plateCropOf(obs)),
     h("td", { class: "plate" }, obs.plate || "—",
-      entry.plate && entry.plate !== obs.plate ? h("span", { class: "note" }, ` (listed ${entry.plate})`) : null),
-    h("td", {}, h("span", { class: `pill ${exact ? "offline" : ""}` }, exact ? "exact: alert raised" : "fuzzy: compare")),
+      entry.plate && entry.plate !== obs.plate ? h("span", { class: "note" }, ` ${t("traffic.listed_as", { plate: entry.plate })}`) : null),
+    h("td", {}, h("span", { class: `pill ${exact ? "offline" : ""}` }, exact ? t("traffic.exact") : t("traffic.fuzzy"))),
     h("td", {}, entry.reason || "—", entry.source ? h("span", { class: "note block" }, entry.source) : null),
     h("td", {}, placeOf(obs)),
     h("td", {}, when(obs.observed_at)));
@@ -74,14 +75,14 @@ export async function loadHits() {
   try {
     const data = await api("/api/v1/traffic/hotlist-hits", { query: { page_size: 50 } });
     shown = (data.hits || []).map(hitRow);
-    if (!shown.length) shown.push(h("tr", {}, h("td", { colspan: 6, class: "note" }, "No hotlist hits.")));
-  } catch (e) { shown = [h("tr", {}, h("td", { colspan: 6, class: "note" }, `Unavailable: ${e.message}`))]; }
+    if (!shown.length) shown.push(h("tr", {}, h("td", { colspan: 6, class: "note" }, t("traffic.no_hits"))));
+  } catch (e) { shown = [h("tr", {}, h("td", { colspan: 6, class: "note" }, t("fleet.unavailable_because", { message: e.message })))]; }
   // Loads overlap when hits arrive on the feed: only the latest one is shown.
   if (mine === hitLoads) clear($("#traffic-hits")).append(...shown);
 }
 
 async function refresh() {
-  try { await loadCharts(); } catch (e) { showError(`traffic: ${e.message}`); }
+  try { await loadCharts(); } catch (e) { showError(t("traffic.load_failed", { message: e.message })); }
 }
 
 // A plate_hotlist alert on the live feed means a new hit: the list follows it while it is shown.
@@ -107,6 +108,6 @@ export async function loadTraffic() {
   // What a role may not do, it does not see (the gateway refuses it anyway).
   $("#plate-search").hidden = !session.can("plates.search");
   $("#hotlist-admin").hidden = !session.can("traffic.admin");
-  try { await loadCameras(); } catch (e) { showError(`traffic cameras: ${e.message}`); }
+  try { await loadCameras(); } catch (e) { showError(t("traffic.cameras_failed", { message: e.message })); }
   await Promise.all([refresh(), loadHits(), session.can("traffic.admin") ? loadHotlist() : null]);
 }
