@@ -52,7 +52,7 @@ from kuzet.common.v1 import common_pb2
 from kuzet.common.waiting import within
 from kuzet.federation import streams
 from kuzet.federation.natstesting import Topology, free_port, start_topology
-from kuzet.federation.relay import DURABLE
+from kuzet.federation.relay import durable
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "federation.json"
@@ -120,6 +120,7 @@ class Processes:
                 "KUZET_FEDERATION_FACILITIES": json.dumps([SITE]),
                 "KUZET_FEDERATION_APPLY_WATCHLISTS": "false",
                 "KUZET_FEDERATION_AUDIT_SERVICES": json.dumps(["alerting"]),
+                "KUZET_FEDERATION_FORWARD_WATCHLISTS": "false",
                 "KUZET_FEDERATION_LOG_LEVEL": "WARNING",
                 "KUZET_ENDPOINT_ALERTING": alerting,
             },
@@ -228,7 +229,7 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
         for channel in channels:
             await within(60, channel.channel_ready())
         await wait_until(lambda: site_js.stream_info(streams.ALERTS), "the facility's stream")
-        await wait_until(lambda: hub_js.consumer_info(streams.ALERTS, DURABLE), "the hub's relay")
+        await wait_until(lambda: hub_js.consumer_info(streams.ALERTS, durable(SITE)), "the hub's relay")
         hub, site, direct_hub = (alerting_pb2_grpc.AlertingServiceStub(c) for c in channels)
         watch, direct_watch = HubWatch(hub), HubWatch(direct_hub)
         watching = [asyncio.create_task(w.run()) for w in (watch, direct_watch)]

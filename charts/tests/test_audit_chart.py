@@ -14,6 +14,9 @@ from kuzet.common.auditkeys import load_keyring
 from kuzet.common.config import AuditSettings
 
 AUDITING = {"alerting", "badge", "drone", "gateway", "identity", "ingest", "traffic"}
+# Reads the others' anchors to send them up to the hub (a facility's federation): where they
+# are, never the key.
+ANCHOR_READERS = {"federation"}
 WITH_S3 = (
     "objectStore.endpoint=minio:9000",
     "objectStore.bucket=kuzet",
@@ -62,9 +65,11 @@ def test_the_key_is_generated_once_kept_and_given_to_auditing_components_only() 
             assert env["KUZET_AUDIT_ANCHOR_RETENTION_DAYS"]["value"] == "2557"
             # No object store in this install: anchors fall back to files (no variable).
             assert "KUZET_AUDIT_ANCHOR_URL" not in env
+        elif comp in ANCHOR_READERS:
+            assert [n for n in env if n.startswith("KUZET_AUDIT_")] == ["KUZET_AUDIT_ANCHOR_PREFIX"]
         else:
             assert not [n for n in env if n.startswith("KUZET_AUDIT_")], comp
-    assert set(containers) >= AUDITING
+    assert set(containers) >= AUDITING | ANCHOR_READERS
 
 
 def test_anchors_go_to_the_object_store_under_object_lock() -> None:
@@ -88,14 +93,21 @@ def test_anchors_go_to_the_object_store_under_object_lock() -> None:
             anchor_prefix=env["KUZET_AUDIT_ANCHOR_PREFIX"]["value"],
         )
         assert settings.anchor_retention_days == 2557
-    # Drone writes anchors to S3, so its NetworkPolicy lets it reach the object store.
-    policy = next(
-        d
-        for d in docs
-        if d.get("kind") == "NetworkPolicy" and d["metadata"]["name"] == "kz-kuzet-drone-egress"
-    )
-    ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
-    assert {443, 9000} <= ports
+    # A facility's federation reads them there (no key), to send them up to the hub.
+    for comp in ANCHOR_READERS:
+        env = _env(containers[comp])
+        assert env["KUZET_AUDIT_ANCHOR_URL"]["value"].startswith("s3://$(KUZET_S3_BUCKET)?")
+        assert "KUZET_AUDIT_KEY" not in env
+    # Drone writes anchors to S3 and federation reads them, so their NetworkPolicies let them
+    # reach the object store.
+    for comp in ("drone", *ANCHOR_READERS):
+        policy = next(
+            d
+            for d in docs
+            if d.get("kind") == "NetworkPolicy" and d["metadata"]["name"] == f"kz-kuzet-{comp}-egress"
+        )
+        ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
+        assert {443, 9000} <= ports, comp
 
 
 def test_an_existing_secret_and_a_separate_anchor_bucket() -> None:

@@ -26,7 +26,17 @@ from chartlib import (
 
 from kuzet.common.config import Endpoints, ServiceSettings, load_settings
 
-SERVICES = ["inference", "identity", "alerting", "ingest", "badge", "drone", "traffic", "gateway"]
+SERVICES = [
+    "inference",
+    "identity",
+    "alerting",
+    "ingest",
+    "badge",
+    "drone",
+    "traffic",
+    "federation",
+    "gateway",
+]
 PORTS = {
     "inference": 50051,
     "identity": 50052,
@@ -35,6 +45,7 @@ PORTS = {
     "badge": 50055,
     "drone": 50056,
     "traffic": 50057,
+    "federation": 50058,
     "gateway": 8080,
 }
 # The badge service's second listener (kuzet.badge.config: device_port, default 50065): Connect only.
@@ -43,8 +54,10 @@ DEVICE_PORT_DEFAULT = 50065
 # values edit that opens an extra path fails this test).
 CALLERS: dict[str, set[str]] = {
     "inference": {"ingest", "identity", "gateway"},
-    "identity": {"ingest", "gateway"},
-    "alerting": {"ingest", "identity", "badge", "drone", "traffic", "gateway"},
+    # The hub's federation follows identity's watchlist changes; a facility's applies them.
+    "identity": {"ingest", "federation", "gateway"},
+    # A facility's federation follows its alerting; a hub's publishes the facilities' into it.
+    "alerting": {"ingest", "identity", "badge", "drone", "traffic", "federation", "gateway"},
     "ingest": {"gateway"},
     "badge": {"gateway"},
     # The diagram's alert -> drone "dispatch" is a pilot's decision taken in the console, so it
@@ -52,6 +65,8 @@ CALLERS: dict[str, set[str]] = {
     "drone": {"gateway"},
     # Ingest records its traffic cameras' observations; the gateway serves the traffic page.
     "traffic": {"ingest", "gateway"},
+    # Serves health only: its work is background tasks.
+    "federation": set(),
     "gateway": set(),
     "triton": {"inference"},
 }

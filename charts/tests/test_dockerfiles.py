@@ -19,6 +19,7 @@ IMAGES = {
     "badge": 50055,
     "drone": 50056,
     "traffic": 50057,
+    "federation": 50058,
     "gateway": 8080,
 }
 BASE = re.compile(r"^python:3\.11\.\d+-slim-bookworm$")

@@ -20,7 +20,7 @@ from kuzet.common.config import TlsSettings
 from kuzet.common.k8stest import KubeApiServer, kube_apiserver  # noqa: F401 - fixture
 from kuzet.common.tls import bind, secure_channel, server_credentials
 
-GRPC_COMPONENTS = {"alerting", "badge", "drone", "identity", "inference", "ingest", "traffic"}
+GRPC_COMPONENTS = {"alerting", "badge", "drone", "federation", "identity", "inference", "ingest", "traffic"}
 CERT_MANAGER = Scenario(
     "cert-manager",
     (STORES_EGRESS,),

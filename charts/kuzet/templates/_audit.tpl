@@ -32,6 +32,22 @@
   value: {{ $audit.anchors.intervalSeconds | quote }}
 - name: KUZET_AUDIT_ANCHOR_RETENTION_DAYS
   value: {{ $audit.anchors.retentionDays | quote }}
+{{- include "kuzet.anchorEnv" . }}
+{{- else if include "kuzet.readsAnchors" . }}
+{{- include "kuzet.anchorEnv" . }}
+{{- end }}
+{{- end -}}
+
+{{/* "true" when component .name reads the others' anchors without auditing itself: the
+     federation service of a facility sends them up to the hub. */}}
+{{- define "kuzet.readsAnchors" -}}
+{{- if and (eq .name "federation") (eq ((index .root.Values.components .name).role | default "facility") "facility") }}true{{ end -}}
+{{- end -}}
+
+{{/* Where the chain heads are anchored: (dict "root" $ "name" "x" "component" $c) */}}
+{{- define "kuzet.anchorEnv" -}}
+{{- $root := .root -}}
+{{- $audit := $root.Values.audit }}
 - name: KUZET_AUDIT_ANCHOR_PREFIX
   value: {{ $audit.anchors.prefix | quote }}
 {{- if include "kuzet.objectStoreConfigured" $root }}
@@ -40,6 +56,5 @@
 {{- end }}
 - name: KUZET_AUDIT_ANCHOR_URL
   value: {{ printf "s3://%s?endpoint=$(KUZET_S3_ENDPOINT)&secure=%t&object_lock=true" ($audit.anchors.bucket | default "$(KUZET_S3_BUCKET)") $root.Values.objectStore.secure | quote }}
-{{- end }}
 {{- end }}
 {{- end -}}

@@ -302,8 +302,41 @@ KUZET_GATEWAY_ISSUER_AGENCIES: {{ toJson $agencies | quote }}
 KUZET_GATEWAY_TRUSTED_PROXIES: {{ toJson . | quote }}
 {{- end }}
 {{- end }}
+{{- if eq .name "federation" }}
+{{- include "kuzet.federationConfig" . }}
+{{- end }}
 {{- range $k, $v := ($c.env | default dict) }}
 {{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* "true" when component .name is the federation service with a NATS server to reach (the URL
+     in values or in a Secret): (dict "root" $ "name" "x") */}}
+{{- define "kuzet.federationNats" -}}
+{{- $c := index .root.Values.components .name -}}
+{{- if and (eq .name "federation") (or $c.natsUrl (hasKey ($c.secretEnv | default dict) "KUZET_FEDERATION_NATS_URL")) }}true{{ end -}}
+{{- end -}}
+
+{{/* KUZET_FEDERATION_* from components.federation (docs/federation.md, "Settings"). */}}
+{{- define "kuzet.federationConfig" -}}
+{{- $c := index .root.Values.components .name -}}
+{{- $role := $c.role | default "facility" -}}
+{{- if and $c.natsUrl (hasKey ($c.secretEnv | default dict) "KUZET_FEDERATION_NATS_URL") }}
+{{- fail "components.federation: give the NATS URL in natsUrl or in secretEnv.KUZET_FEDERATION_NATS_URL, not both" }}
+{{- end }}
+{{- if and (eq $role "hub") (not $c.facilities) (include "kuzet.federationNats" .) }}
+{{- fail "components.federation.facilities: a hub sources at least one facility" }}
+{{- end }}
+{{- if and (eq $role "facility") (eq ($c.siteId | default "site-1") ($c.hubDomain | default "hub")) }}
+{{- fail "components.federation: a facility's siteId is its own JetStream domain and must differ from hubDomain" }}
+{{- end }}
+KUZET_FEDERATION_ROLE: {{ $role | quote }}
+KUZET_FEDERATION_SITE_ID: {{ $c.siteId | default "site-1" | quote }}
+KUZET_FEDERATION_HUB_DOMAIN: {{ $c.hubDomain | default "hub" | quote }}
+KUZET_FEDERATION_FACILITIES: {{ $c.facilities | default list | toJson | quote }}
+KUZET_FEDERATION_AUDIT_SERVICES: {{ $c.auditServices | default list | toJson | quote }}
+{{- with $c.natsUrl }}
+KUZET_FEDERATION_NATS_URL: {{ . | quote }}
 {{- end }}
 {{- end -}}
 

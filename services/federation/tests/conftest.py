@@ -99,6 +99,7 @@ async def start_release(
         audit_services=["alerting"],
         audit_interval_s=0.2,
         apply_watchlists=identity is not None,
+        forward_watchlists=identity is not None,
         retry_s=0.2,
     )
     federation = await build_federation(
@@ -122,7 +123,7 @@ class Federation:
 @pytest.fixture
 async def federation(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Federation]:
     """Three releases; ``indirect`` parametrisation with ``{"identity": True}`` adds an identity
-    service to each facility (one inference service serves them all: it keeps no state)."""
+    service to each release (one inference service serves them all: it keeps no state)."""
     options = getattr(request, "param", {})
     inference: GrpcServer | None = None
     inference_address = ""
@@ -141,7 +142,9 @@ async def federation(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
                 site, server, tmp_path / site, inference_address=inference_address
             )
             releases.append(facilities[site])
-        hub = await start_release(HUB, topology.hub, tmp_path / HUB, facilities=list(SITES))
+        hub = await start_release(
+            HUB, topology.hub, tmp_path / HUB, facilities=list(SITES), inference_address=inference_address
+        )
         releases.append(hub)
         yield Federation(hub, facilities, topology.link)
     finally:

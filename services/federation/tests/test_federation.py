@@ -1,6 +1,7 @@
 """Facility alerts reach the hub once and in order, through a WAN cut and a follower restart; a
 facility never sees another's alerts; audit chain heads reach the hub; watchlist changes at the
-hub reach both facilities, one of them after its link returns."""
+hub (written by hand, and enrolled at the hub's identity) reach both facilities, one of them
+after its link returns."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -18,7 +19,7 @@ from kuzet.common.caller import Caller, calling_as
 from kuzet.common.events import new_event
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.testdata import face_photos
-from kuzet.common.timeutil import utcnow
+from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 from kuzet.federation import streams
 from kuzet.federation.server import build as build_federation
@@ -98,6 +99,10 @@ async def test_outage_backlog_reaches_hub_once_and_in_order(federation: Federati
     await eventually(lambda: hub_has(31), "the backlog at the hub")
     await asyncio.sleep(1.0)
     assert await hub_subjects(hub, SITE_A) == ["before", *during]
+    # The hub restarted facility A's sources when it answered again (not nats-server's 10 s
+    # stall check); re-adding them neither skipped nor repeated anything.
+    assert hub.federation.sources is not None and hub.federation.sources.kicks >= 1
+    assert hub.federation.sources.reachable == {SITE_A: True, SITE_B: True}
 
     hub_alert = next(u.alert for u in await update_log(hub) if u.alert.subject == "cut-00")
     assert hub_alert.agency_id == "prison"
@@ -253,6 +258,59 @@ async def test_watchlist_changes_at_the_hub_reach_both_facilities(federation: Fe
 
     await eventually(lambda: removed(a), "the removal at facility A")
     await eventually(lambda: removed(b), "the removal at facility B")
+
+
+@pytest.mark.parametrize("federation", [{"identity": True}], indirect=True)
+async def test_an_enrolment_at_the_hubs_identity_reaches_both_facilities(federation: Federation) -> None:
+    """Through the hub identity's watchlist change stream: nothing here calls publish_change."""
+    a, b, hub = federation.facilities[SITE_A], federation.facilities[SITE_B], federation.hub
+    assert hub.identity is not None
+    channel = open_channel(hub.identity.address, audience="identity", caller=IDENTITY_ADMIN)
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    try:
+        created = await stub.CreateGallery(
+            identity_pb2.CreateGalleryRequest(
+                name=WATCHLIST.name,
+                kind=identity_pb2.GALLERY_KIND_WATCHLIST,
+                purpose=WATCHLIST.purpose,
+                legal_basis=WATCHLIST.legal_basis,
+                owner=WATCHLIST.owner,
+                expires_at=to_timestamp(datetime.fromisoformat(WATCHLIST.expires_at)),
+                required_reviewers=2,
+            )
+        )
+        federation.link.cut()
+        photo = face_photos()["obama"][0].read_bytes()
+        enrolled = await stub.EnrolPerson(
+            identity_pb2.EnrolPersonRequest(
+                gallery_id=created.gallery.gallery_id,
+                external_id="W-2026-0200",
+                display_name="Wanted person",
+                images=[identity_pb2.FaceImage(image=photo)],
+            )
+        )
+        assert enrolled.results[0].accepted
+
+        async def holds(release: Release, expected: dict[str, int]) -> bool:
+            return await facility_watchlist(release) == expected
+
+        await eventually(lambda: holds(b, {"W-2026-0200": 1}), "the entry at facility B", timeout_s=60)
+        assert await facility_watchlist(a) == {}, "nothing crosses a cut link"
+        federation.link.restore()
+        await eventually(lambda: holds(a, {"W-2026-0200": 1}), "the entry at facility A", timeout_s=60)
+
+        # A restarted forwarder resumes after the last change the hub's stream holds.
+        assert hub.federation.forwarder is not None
+        assert await hub.federation.forwarder.resume_point() > 0
+
+        await stub.RemovePerson(
+            identity_pb2.RemovePersonRequest(person_id=enrolled.person.person_id, reason="warrant withdrawn")
+        )
+        await eventually(lambda: holds(a, {}), "the removal at facility A")
+        await eventually(lambda: holds(b, {}), "the removal at facility B")
+        assert hub.federation.forwarder.forwarded == 2
+    finally:
+        await channel.close()
 
 
 async def test_nothing_is_acknowledged_while_the_hubs_alerting_is_down(federation: Federation) -> None:

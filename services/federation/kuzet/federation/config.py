@@ -51,7 +51,7 @@ class FederationSettings(ServiceSettings):
         description="how long the streams keep messages (a facility may be cut off this long)",
     )
     relay_batch: int = Field(
-        default=500, ge=1, le=1000, description="hub: messages per PublishBatch into the hub's alerting"
+        default=1000, ge=1, le=1000, description="hub: messages per PublishBatch into the hub's alerting"
     )
     relay_wait_s: float = Field(
         default=0.05,
@@ -59,12 +59,23 @@ class FederationSettings(ServiceSettings):
         le=5.0,
         description="hub: how long one pull waits for messages; bounds the hub latency of a lone alert",
     )
+    source_check_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=10.0,
+        description="hub: how often each facility is asked whether it is reachable; a facility that "
+        "answers again gets its sources restarted at once (nats-server retries a stalled one only every 10 s)",
+    )
     audit_services: list[str] = Field(
         default_factory=lambda: ["alerting", "identity", "badge", "drone", "traffic", "gateway"],
         description="facility: the services whose anchored audit chain heads are sent up (a JSON list)",
     )
     audit_interval_s: float = Field(
         default=60.0, ge=0.1, description="facility: how often the audit heads are read and sent up"
+    )
+    forward_watchlists: bool = Field(
+        default=True,
+        description="hub: send the watchlist changes of this release's identity down to the facilities",
     )
     apply_watchlists: bool = Field(
         default=True, description="facility: apply the hub's watchlist changes to this release's identity"

@@ -1,10 +1,13 @@
 """Hub side: the facilities' alert updates, sourced into the hub's alerts stream, into the hub's alerting.
 
-One durable pull consumer reads the stream in order; each batch goes to the hub's alerting in one
-``PublishBatch`` (the next batch is fetched and decoded meanwhile) and is acknowledged (all at
-once: the consumer acknowledges everything up to the last message) only after alerting answered, so an outage of the hub's alerting delays the roll-up
-and loses nothing. An update redelivered after a crash is the same event id at alerting, which
-folds it (DUPLICATE). Acknowledgements and escalations stay facility business and in the stream.
+One durable pull consumer per facility reads that facility's subject in order (order matters
+within a facility only, so the facilities' batches reach the hub's alerting side by side, and it
+commits them together); each batch goes to the hub's alerting in one ``PublishBatch`` (the next
+batch is fetched and decoded meanwhile) and is acknowledged (all at once: the consumer
+acknowledges everything up to the last message) only after alerting answered, so an outage of
+the hub's alerting delays the roll-up and loses nothing. An update redelivered after a crash is
+the same event id at alerting, which folds it (DUPLICATE). Acknowledgements and escalations stay
+facility business and in the stream.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from kuzet.federation import streams
 
 log = logging.getLogger(__name__)
 
-DURABLE = "hub-alerting"
+DURABLE_PREFIX = "hub-alerting-"
 # Hub event ids are names in this namespace: the same facility update is always the same event.
 EVENT_NAMESPACE = uuid.UUID("4f1c1f4e-3a51-4d0e-9a55-6b7a0f3c2e61")
 _PUBLISHED = frozenset({alerting_pb2.ALERT_UPDATE_KIND_CREATED, alerting_pb2.ALERT_UPDATE_KIND_UPDATED})
@@ -34,6 +37,11 @@ _PUBLISHED = frozenset({alerting_pb2.ALERT_UPDATE_KIND_CREATED, alerting_pb2.ALE
 
 def event_id(site: str, alert_id: str, cursor: int) -> str:
     return str(uuid.uuid5(EVENT_NAMESPACE, streams.alert_msg_id(site, alert_id, cursor)))
+
+
+def durable(site: str) -> str:
+    """The hub's consumer of one facility's alerts."""
+    return f"{DURABLE_PREFIX}{site}"
 
 
 def site_of(subject: str) -> str:
@@ -86,22 +94,25 @@ class AlertRelay:
         self,
         alerting: grpc.aio.Channel,
         js: JetStreamContext,
+        sites: list[str],
         *,
-        batch: int = 500,
+        batch: int = 1000,
         wait_s: float = 0.05,
         retry_s: float = 1.0,
     ) -> None:
         self.alerting = alerting_pb2_grpc.AlertingServiceStub(alerting)
         self.js = js
+        self.sites = sites
         self.batch = batch
         self.wait_s = wait_s
         self.retry_s = retry_s
 
-    async def _subscription(self) -> JetStreamContext.PullSubscription:
+    async def _subscription(self, site: str) -> JetStreamContext.PullSubscription:
         await self.js.add_consumer(
             streams.ALERTS,
             ConsumerConfig(
-                durable_name=DURABLE,
+                durable_name=durable(site),
+                filter_subject=streams.alerts_subject(site),
                 deliver_policy=DeliverPolicy.ALL,
                 ack_policy=AckPolicy.ALL,
                 # At most the batch being committed and the one fetched behind it: after a crash
@@ -112,30 +123,44 @@ class AlertRelay:
                 max_ack_pending=2 * self.batch,
             ),
         )
-        return await self.js.pull_subscribe_bind(durable=DURABLE, stream=streams.ALERTS)
+        return await self.js.pull_subscribe_bind(durable=durable(site), stream=streams.ALERTS)
 
     async def run(self) -> None:
+        await asyncio.gather(*(self._relay(site) for site in self.sites))
+
+    async def _relay(self, site: str) -> None:
+        """One facility's alerts, batch by batch, until cancelled."""
         while True:
             committing: asyncio.Task[None] | None = None
             try:
-                subscription = await self._subscription()
+                subscription = await self._subscription(site)
+                # What was fetched (and decoded: None for facility-only updates) while the
+                # previous batch was being committed: one fetch returns what arrives within
+                # ``wait_s`` (a lone alert must not wait), so a batch is gathered from as many
+                # fetches as one commit takes, and is ready the moment that commit is done.
+                gathered: list[tuple[Msg, common_pb2.Event | None]] = []
                 while True:
-                    try:
-                        messages = await subscription.fetch(self.batch, timeout=self.wait_s)
-                    except TimeoutError:  # nats' own, or asyncio's when the wait ran out early
+                    if len(gathered) < self.batch:
+                        with contextlib.suppress(TimeoutError):  # nats' own, or asyncio's
+                            # May return more than asked: what an earlier fetch left behind.
+                            fetched = await subscription.fetch(
+                                self.batch - len(gathered), timeout=self.wait_s
+                            )
+                            gathered.extend(self._decoded(fetched))
+                    if not gathered:
                         continue
-                    if not messages:
+                    if committing is not None and not committing.done() and len(gathered) < self.batch:
                         continue
-                    events = self._events(messages)
-                    # One batch at a time at alerting, in stream order; the next is fetched and
-                    # decoded while the previous one is committed.
+                    # One batch of a facility at a time at alerting, in stream order.
                     if committing is not None:
                         await committing
-                    committing = asyncio.create_task(self._commit(events, messages[-1]))
+                    batch, gathered = gathered[: self.batch], gathered[self.batch :]
+                    events = [event for _, event in batch if event is not None]
+                    committing = asyncio.create_task(self._commit(events, batch[-1][0]))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the hub's NATS server restarting
-                log.warning("alert relay: %r; retrying", exc)
+                log.warning("alert relay of %s: %r; retrying", site, exc)
                 await asyncio.sleep(self.retry_s)
             finally:
                 if committing is not None and not committing.done():
@@ -144,14 +169,11 @@ class AlertRelay:
                         await committing
 
     @staticmethod
-    def _events(messages: Sequence[Msg]) -> list[common_pb2.Event]:
-        events = []
-        for message in messages:
-            update = alerting_pb2.AlertUpdate.FromString(message.data)
-            event = hub_event(site_of(message.subject), update)
-            if event is not None:
-                events.append(event)
-        return events
+    def _decoded(messages: Sequence[Msg]) -> list[tuple[Msg, common_pb2.Event | None]]:
+        return [
+            (message, hub_event(site_of(message.subject), alerting_pb2.AlertUpdate.FromString(message.data)))
+            for message in messages
+        ]
 
     async def _commit(self, events: list[common_pb2.Event], last: Msg) -> None:
         """Publish ``events`` until the hub's alerting answers, then acknowledge up to ``last``."""

@@ -1,8 +1,9 @@
 """The federation service (default port 50058): serves health only; its work is background tasks.
 
 At a facility: the alert follower, the audit heads and the watchlist applier. At a hub: the
-alert relay (the hub's watchlist changes are written with kuzet.federation.watchlist.publish_change). Both ends
-first make sure their JetStream streams exist (kuzet.federation.streams).
+alert relay, the source kicker and the watchlist forwarder (the hub identity's watchlist changes
+into the hub's watchlist stream). Both ends first make sure their JetStream streams exist
+(kuzet.federation.streams).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from kuzet.federation.auditheads import AuditHeads
 from kuzet.federation.config import FederationSettings
 from kuzet.federation.follower import AlertFollower
 from kuzet.federation.relay import AlertRelay
-from kuzet.federation.watchlist import WatchlistApplier
+from kuzet.federation.sources import SourceKicker
+from kuzet.federation.watchlist import WatchlistApplier, WatchlistForwarder
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +40,10 @@ class FederationServer(GrpcServer):
 
     follower: AlertFollower | None = None
     relay: AlertRelay | None = None
+    sources: SourceKicker | None = None
     audit_heads: AuditHeads | None = None
     watchlists: WatchlistApplier | None = None
+    forwarder: WatchlistForwarder | None = None
     nats: NATS | None = None
 
 
@@ -61,7 +65,8 @@ async def build(
     alerting = open_channel(
         alerting_address or endpoints.alerting, audience="alerting", caller=service_caller("federation")
     )
-    # Watchlist changes are applied as the agency they belong to (the current caller of each).
+    # Watchlist changes are applied as the agency they belong to (the current caller of each); the
+    # hub's forwarder reads them as the federation service.
     identity = open_channel(identity_address or endpoints.identity, audience="identity")
     tasks: list[asyncio.Task[None]] = []
 
@@ -74,20 +79,25 @@ async def build(
         jobs: list[Coroutine[Any, Any, None]] = []
         max_age_s = settings.max_age_days * DAY_S
         if settings.role == "hub":
-            await streams.ensure_streams(
-                js,
-                streams.hub_streams(
-                    settings.facilities, duplicate_window_s=settings.duplicate_window_s, max_age_s=max_age_s
-                ),
+            configs = streams.hub_streams(
+                settings.facilities, duplicate_window_s=settings.duplicate_window_s, max_age_s=max_age_s
+            )
+            await streams.ensure_streams(js, configs)
+            server.sources = SourceKicker(
+                server.nats, js, configs, settings.facilities, interval_s=settings.source_check_s
             )
             server.relay = AlertRelay(
                 alerting,
                 js,
+                settings.facilities,
                 batch=settings.relay_batch,
                 wait_s=settings.relay_wait_s,
                 retry_s=settings.retry_s,
             )
-            jobs.append(server.relay.run())
+            jobs.extend([server.relay.run(), server.sources.run()])
+            if settings.forward_watchlists:
+                server.forwarder = WatchlistForwarder(identity, js, retry_s=settings.retry_s)
+                jobs.append(server.forwarder.run())
         else:
             await streams.ensure_streams(
                 js,

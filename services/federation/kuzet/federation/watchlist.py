@@ -1,16 +1,19 @@
 """Watchlist changes down: written at the hub, mirrored into every facility, applied to its identity.
 
 A change is one watchlist entry of one agency: ``enrol`` (the entry with its photos, which every
-facility embeds with its own model) or ``remove``. The hub writes it into its watchlist stream
-(``publish_change``); each facility's server mirrors that stream, so changes made while a
-facility is cut off arrive, in order, when its link returns. The facility's applier reads the
-mirror with a durable consumer and applies each change to the facility's identity service as the
-federation service of that agency, acknowledging it only once applied; identity audits every
-enrolment and removal there, as the hub's identity audited them at the hub.
+facility embeds with its own model) or ``remove``. At the hub the forwarder follows the hub
+identity's watchlist change stream (``WatchWatchlistChanges``) and writes each change into the
+hub's watchlist stream (``publish_change``, which an operator's tool may also call); the stream's
+last message carries the identity sequence number the forwarder resumes after. Each facility's
+server mirrors that stream, so changes made while a facility is cut off arrive, in order, when
+its link returns. The facility's applier reads the mirror with a durable consumer and applies
+each change to the facility's identity service as the federation service of that agency,
+acknowledging it only once applied; identity audits every enrolment and removal there, as the
+hub's identity audited them at the hub.
 
 Applying is idempotent: the watchlist is found by agency and name (created on first use with the
 hub's purpose, legal basis, owner, expiry and reviewers), the entry by its external id; an entry
-already enrolled with the same expiry is left as it is, one that differs is replaced, a removal of
+already enrolled with the same expiry and number of photos is left as it is, one that differs is replaced, a removal of
 an entry that is not there does nothing. So a change delivered twice changes nothing.
 """
 
@@ -26,14 +29,16 @@ from datetime import datetime
 from typing import Any, Literal
 
 import grpc
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
-from kuzet.common.caller import Caller, calling_as, current_caller
+from kuzet.common.caller import Caller, calling_as, current_caller, service_caller
 from kuzet.common.errors import InvalidArgument
-from kuzet.common.timeutil import to_timestamp
+from kuzet.common.timeutil import from_timestamp, to_timestamp
 from kuzet.federation import streams
 from kuzet.identity.v1 import identity_pb2 as pb
 from kuzet.identity.v1 import identity_pb2_grpc
@@ -42,6 +47,8 @@ log = logging.getLogger(__name__)
 
 FORMAT = "kuzet.federation.watchlist-change/1"
 DURABLE = "facility-identity"
+# The hub identity's change feed position of a forwarded change.
+IDENTITY_SEQ_HEADER = "Kuzet-Identity-Seq"
 # JetStream's default largest message (max_payload) is 1 MiB; photos travel base64-encoded.
 MAX_PHOTO_BYTES = 700 * 1024
 # What a facility answers for a change it can never apply (no face in a photo, an expired entry):
@@ -74,22 +81,25 @@ class WatchlistChange:
     # ISO 8601, UTC; empty: the watchlist's expiry.
     expires_at: str = ""
     photos: list[bytes] = field(default_factory=list)
+    # Photos that are already face crops (enrolled as such at the hub).
+    crops: list[bytes] = field(default_factory=list)
     # Why an entry is removed (kept in the facility's audit trail).
     reason: str = ""
 
     def validate(self) -> None:
         if not self.agency or not self.external_id or not self.watchlist.name:
             raise InvalidArgument("a watchlist change needs an agency, a watchlist name and an external id")
-        if self.op == "enrol" and not self.photos:
+        if self.op == "enrol" and not (self.photos or self.crops):
             raise InvalidArgument(f"enrolling {self.external_id} needs at least one photo")
         if self.op == "remove" and not self.reason.strip():
             raise InvalidArgument(f"removing {self.external_id} needs a reason (it is audited)")
-        if sum(len(p) for p in self.photos) > MAX_PHOTO_BYTES:
+        if sum(len(p) for p in [*self.photos, *self.crops]) > MAX_PHOTO_BYTES:
             raise InvalidArgument(f"the photos of {self.external_id} exceed {MAX_PHOTO_BYTES} bytes")
 
     def encode(self) -> bytes:
         body: dict[str, Any] = asdict(self)
         body["photos"] = [base64.b64encode(p).decode() for p in self.photos]
+        body["crops"] = [base64.b64encode(p).decode() for p in self.crops]
         body["format"] = FORMAT
         return json.dumps(body, sort_keys=True).encode()
 
@@ -100,20 +110,128 @@ class WatchlistChange:
             raise ValueError("not a watchlist change this version understands")
         body["watchlist"] = WatchlistSpec(**body["watchlist"])
         body["photos"] = [base64.b64decode(p) for p in body["photos"]]
+        body["crops"] = [base64.b64decode(p) for p in body.get("crops", [])]
         return cls(**body)
 
 
-async def publish_change(js: JetStreamContext, change: WatchlistChange) -> int:
+async def publish_change(js: JetStreamContext, change: WatchlistChange, *, identity_seq: int = 0) -> int:
     """Hub: write a change into the watchlist stream; its stream sequence. The same change
-    published twice (a retried call) is stored once."""
+    published twice (a retried call; the forwarder re-sending identity change ``identity_seq``)
+    is stored once."""
     change.validate()
     data = change.encode()
-    ack = await js.publish(
-        streams.watchlist_subject(change.agency),
-        data,
-        headers={streams.MSG_ID_HEADER: hashlib.sha256(data).hexdigest()},
-    )
+    headers = {streams.MSG_ID_HEADER: hashlib.sha256(data).hexdigest()}
+    if identity_seq:
+        # By sequence number, not content: the same entry enrolled again later is a new change.
+        headers = {streams.MSG_ID_HEADER: f"identity.{identity_seq}", IDENTITY_SEQ_HEADER: str(identity_seq)}
+    ack = await js.publish(streams.watchlist_subject(change.agency), data, headers=headers)
     return int(ack.seq)
+
+
+def _iso(message: Message, name: str) -> str:
+    at = from_timestamp(getattr(message, name)) if message.HasField(name) else None
+    return at.isoformat() if at is not None else ""
+
+
+def from_identity(change: pb.WatchlistChange) -> WatchlistChange | None:
+    """The federation message of one change of the hub identity's feed; None if it cannot travel."""
+    gallery, person = change.watchlist, change.person
+    # Entries enrolled by display name only have no external id: the hub's person id stands in.
+    external_id = person.external_id or f"hub:{person.person_id}"
+    spec = WatchlistSpec(
+        name=gallery.name,
+        purpose=gallery.purpose,
+        legal_basis=gallery.legal_basis,
+        owner=gallery.owner,
+        expires_at=_iso(gallery, "expires_at"),
+        required_reviewers=gallery.required_reviewers,
+    )
+    if change.kind == pb.WATCHLIST_CHANGE_KIND_REMOVE:
+        return WatchlistChange(
+            op="remove",
+            agency=gallery.agency_id,
+            watchlist=spec,
+            external_id=external_id,
+            reason=change.reason or "removed at the hub",
+        )
+    photos: list[bytes] = []
+    crops: list[bytes] = []
+    room = MAX_PHOTO_BYTES
+    for image in change.images:
+        data = image.crop if image.WhichOneof("kind") == "crop" else image.image
+        if len(data) > room:  # the photos that fit one message; the facility needs one
+            continue
+        (crops if image.WhichOneof("kind") == "crop" else photos).append(data)
+        room -= len(data)
+    if not (photos or crops):
+        log.error(
+            "watchlist entry %s of agency %s: no photo fits a message of %d bytes, not sent",
+            external_id,
+            gallery.agency_id,
+            MAX_PHOTO_BYTES,
+            extra={"agency": gallery.agency_id},
+        )
+        return None
+    return WatchlistChange(
+        op="enrol",
+        agency=gallery.agency_id,
+        watchlist=spec,
+        external_id=external_id,
+        display_name=person.display_name,
+        expires_at=_iso(person, "expires_at"),
+        photos=photos,
+        crops=crops,
+    )
+
+
+class WatchlistForwarder:
+    """Hub: the hub identity's watchlist changes into the hub's watchlist stream, in order."""
+
+    def __init__(self, identity: grpc.aio.Channel, js: JetStreamContext, *, retry_s: float = 1.0) -> None:
+        self.identity = identity_pb2_grpc.IdentityServiceStub(identity)
+        self.js = js
+        self.retry_s = retry_s
+        self.forwarded = 0
+
+    async def resume_point(self) -> int:
+        """The identity seq of the newest forwarded change the stream holds (0: none)."""
+        try:
+            seq = (await self.js.stream_info(streams.WATCHLIST)).state.last_seq
+        except NotFoundError:
+            return 0
+        # Changes an operator's tool published carry no identity seq: look past them.
+        while seq > 0:
+            try:
+                message = await self.js.get_msg(streams.WATCHLIST, seq)
+            except NotFoundError:  # deleted or aged out
+                return 0
+            if message.headers and IDENTITY_SEQ_HEADER in message.headers:
+                return int(message.headers[IDENTITY_SEQ_HEADER])
+            seq -= 1
+        return 0
+
+    async def run(self) -> None:
+        # The watch sees every agency's watchlists: only the federation service itself may.
+        with calling_as(service_caller("federation")):
+            while True:
+                try:
+                    after = await self.resume_point()
+                    request = pb.WatchWatchlistChangesRequest(after_seq=after)
+                    async for response in self.identity.WatchWatchlistChanges(request):
+                        message = from_identity(response.change)
+                        if message is not None:
+                            await publish_change(self.js, message, identity_seq=response.change.seq)
+                            self.forwarded += 1
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # identity or the hub's NATS server restarting
+                    reason = (
+                        f"{exc.code().name}: {exc.details()}"
+                        if isinstance(exc, grpc.aio.AioRpcError)
+                        else repr(exc)
+                    )
+                    log.warning("watchlist forwarder: %s; resuming", reason)
+                    await asyncio.sleep(self.retry_s)
 
 
 def _timestamp(iso: str) -> Timestamp | None:
@@ -196,7 +314,7 @@ class WatchlistApplier:
                 same_expiry = (expires is None and not person.HasField("expires_at")) or (
                     expires is not None and person.expires_at == expires
                 )
-                if person.image_count > 0 and same_expiry:
+                if person.image_count == len(change.photos) + len(change.crops) and same_expiry:
                     return
                 await self.identity.RemovePerson(
                     pb.RemovePersonRequest(
@@ -207,7 +325,10 @@ class WatchlistApplier:
                 gallery_id=gallery_id,
                 external_id=change.external_id,
                 display_name=change.display_name,
-                images=[pb.FaceImage(image=photo) for photo in change.photos],
+                images=[
+                    *(pb.FaceImage(image=photo) for photo in change.photos),
+                    *(pb.FaceImage(crop=crop) for crop in change.crops),
+                ],
             )
             if expires is not None:
                 request.expires_at.CopyFrom(expires)

@@ -15,8 +15,11 @@ CHANNEL = "kuzet_identity_changes"
 _LOCK_KEY = 0x6B7A6964636867
 
 
-def record_change(s: Session, kind: str, gallery_id: str, person_id: str = "") -> None:
-    """Append a change of one person (or, with no person, of a whole gallery) to the feed.
+def record_change(
+    s: Session, kind: str, gallery_id: str, person_id: str = "", *, external_id: str = "", reason: str = ""
+) -> None:
+    """Append a change of one person (or, with no person, of a whole gallery) to the feed; an
+    erasure also names the person's external id and the reason, which outlive the person's row.
 
     Call it last in the transaction, after the audit append (which takes the audit lock first,
     so every writer takes the two locks in the same order). Why the lock: a sequence number is
@@ -27,7 +30,14 @@ def record_change(s: Session, kind: str, gallery_id: str, person_id: str = "") -
     postgres = s.get_bind().dialect.name == "postgresql"
     if postgres:
         s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    row = ChangeRow(gallery_id=gallery_id, person_id=person_id, kind=kind, changed_at=utcnow())
+    row = ChangeRow(
+        gallery_id=gallery_id,
+        person_id=person_id,
+        kind=kind,
+        changed_at=utcnow(),
+        external_id=external_id,
+        reason=reason,
+    )
     s.add(row)
     s.flush()
     if postgres:

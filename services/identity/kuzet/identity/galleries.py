@@ -491,7 +491,14 @@ class GalleryRpcs(ServicerBase):
             )
             # Once this commits no replica returns the person (every search checks its
             # candidates against the database); the feed then drops them from every index.
-            record_change(s, "erase", g.gallery_id, person.person_id)
+            record_change(
+                s,
+                "erase",
+                g.gallery_id,
+                person.person_id,
+                external_id=person.external_id,
+                reason=request.reason,
+            )
             return [im.object_key for im in images], probes, len(embs)
 
         keys, probes, n_embs = await self.db.run(erase)

@@ -197,6 +197,10 @@ class ChangeRow(Base):
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     gallery_id: Mapped[str] = mapped_column(String(36))
     person_id: Mapped[str] = mapped_column(String(36), default="")
-    # enrol, erase, expiry, reembed: for operators reading the table; replicas do not branch on it.
+    # enrol, erase, expiry, import, reembed: replicas do not branch on it; the watchlist change
+    # stream (watchlistfeed.py) does.
     kind: Mapped[str] = mapped_column(String(16))
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # An erasure: who was erased and why, which the person's row no longer tells.
+    external_id: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -1,5 +1,5 @@
 """The IdentityService RPCs: galleries, enrolment, erasure, 1:N / 1:1 matching, track matching,
-review, image viewing and re-embedding. Every one of them writes an audit record.
+review, image viewing, re-embedding and the watchlist change stream. Every one of them writes an audit record.
 
 Rules that protect people, enforced here:
 - a caller sees and searches only its own agency's galleries and those explicitly shared with it;
@@ -15,7 +15,8 @@ from __future__ import annotations
 from kuzet.identity.galleries import GalleryRpcs
 from kuzet.identity.matching import MatchingRpcs
 from kuzet.identity.review import ReviewRpcs
+from kuzet.identity.watchlistfeed import WatchlistFeedRpcs
 
 
-class IdentityServicer(GalleryRpcs, MatchingRpcs, ReviewRpcs):
+class IdentityServicer(GalleryRpcs, MatchingRpcs, ReviewRpcs, WatchlistFeedRpcs):
     """Every RPC of kuzet.identity.v1.IdentityService (state and helpers in rpcbase.ServicerBase)."""

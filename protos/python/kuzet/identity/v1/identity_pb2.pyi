@@ -57,6 +57,12 @@ class ReviewDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REVIEW_DECISION_UNSPECIFIED: _ClassVar[ReviewDecision]
     REVIEW_DECISION_CONFIRM: _ClassVar[ReviewDecision]
     REVIEW_DECISION_REJECT: _ClassVar[ReviewDecision]
+
+class WatchlistChangeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WATCHLIST_CHANGE_KIND_UNSPECIFIED: _ClassVar[WatchlistChangeKind]
+    WATCHLIST_CHANGE_KIND_ENROL: _ClassVar[WatchlistChangeKind]
+    WATCHLIST_CHANGE_KIND_REMOVE: _ClassVar[WatchlistChangeKind]
 GALLERY_KIND_UNSPECIFIED: GalleryKind
 GALLERY_KIND_INMATES: GalleryKind
 GALLERY_KIND_STAFF: GalleryKind
@@ -86,6 +92,9 @@ MATCH_STATE_REJECTED: MatchState
 REVIEW_DECISION_UNSPECIFIED: ReviewDecision
 REVIEW_DECISION_CONFIRM: ReviewDecision
 REVIEW_DECISION_REJECT: ReviewDecision
+WATCHLIST_CHANGE_KIND_UNSPECIFIED: WatchlistChangeKind
+WATCHLIST_CHANGE_KIND_ENROL: WatchlistChangeKind
+WATCHLIST_CHANGE_KIND_REMOVE: WatchlistChangeKind
 
 class Gallery(_message.Message):
     __slots__ = ("gallery_id", "agency_id", "name", "kind", "purpose", "legal_basis", "owner", "threshold", "expires_at", "required_reviewers", "created_at", "shared_with", "person_count", "model")
@@ -566,3 +575,33 @@ class ReembedGalleryResponse(_message.Message):
     images_reembedded: int
     images_failed: int
     def __init__(self, model: _Optional[str] = ..., images_reembedded: _Optional[int] = ..., images_failed: _Optional[int] = ...) -> None: ...
+
+class WatchWatchlistChangesRequest(_message.Message):
+    __slots__ = ("after_seq",)
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    after_seq: int
+    def __init__(self, after_seq: _Optional[int] = ...) -> None: ...
+
+class WatchlistChange(_message.Message):
+    __slots__ = ("seq", "kind", "watchlist", "person", "images", "reason", "changed_at")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    WATCHLIST_FIELD_NUMBER: _ClassVar[int]
+    PERSON_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    kind: WatchlistChangeKind
+    watchlist: Gallery
+    person: Person
+    images: _containers.RepeatedCompositeFieldContainer[FaceImage]
+    reason: str
+    changed_at: _timestamp_pb2.Timestamp
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[WatchlistChangeKind, str, int]] = ..., watchlist: _Optional[_Union[Gallery, _Mapping]] = ..., person: _Optional[_Union[Person, _Mapping]] = ..., images: _Optional[_Iterable[_Union[FaceImage, _Mapping]]] = ..., reason: _Optional[str] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WatchWatchlistChangesResponse(_message.Message):
+    __slots__ = ("change",)
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    change: WatchlistChange
+    def __init__(self, change: _Optional[_Union[WatchlistChange, _Mapping]] = ...) -> None: ...

@@ -110,6 +110,11 @@ class IdentityServiceStub:
                 request_serializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.ReembedGalleryRequest.SerializeToString,
                 response_deserializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.ReembedGalleryResponse.FromString,
                 _registered_method=True)
+        self.WatchWatchlistChanges = channel.unary_stream(
+                '/kuzet.identity.v1.IdentityService/WatchWatchlistChanges',
+                request_serializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.WatchWatchlistChangesRequest.SerializeToString,
+                response_deserializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.WatchWatchlistChangesResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -221,6 +226,14 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchWatchlistChanges(self, request, context):
+        """Every agency's watchlist changes after a sequence number, then each new one as it commits
+        (service:federation only, which sends them to the facilities); every batch read is audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -298,6 +311,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ReembedGallery,
                     request_deserializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.ReembedGalleryRequest.FromString,
                     response_serializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.ReembedGalleryResponse.SerializeToString,
+            ),
+            'WatchWatchlistChanges': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchWatchlistChanges,
+                    request_deserializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.WatchWatchlistChangesRequest.FromString,
+                    response_serializer=kuzet_dot_identity_dot_v1_dot_identity__pb2.WatchWatchlistChangesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -706,6 +724,33 @@ class IdentityService:
             '/kuzet.identity.v1.IdentityService/ReembedGallery',
             kuzet_dot_identity_dot_v1_dot_identity__pb2.ReembedGalleryRequest.SerializeToString,
             kuzet_dot_identity_dot_v1_dot_identity__pb2.ReembedGalleryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchWatchlistChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/kuzet.identity.v1.IdentityService/WatchWatchlistChanges',
+            kuzet_dot_identity_dot_v1_dot_identity__pb2.WatchWatchlistChangesRequest.SerializeToString,
+            kuzet_dot_identity_dot_v1_dot_identity__pb2.WatchWatchlistChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,
