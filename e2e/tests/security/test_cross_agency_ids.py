@@ -97,6 +97,11 @@ ATTEMPTS: dict[tuple[str, str], Attempt] = {
     ("DELETE", "/api/v1/drone-zones/{zone_id}"): Attempt("admin"),
     ("GET", "/api/v1/drones/coverage-reports/{coverage_plan_id}"): Attempt("operator"),
     ("GET", "/api/v1/drones/coverage-reports/{coverage_plan_id}/geojson"): Attempt("operator"),
+    ("GET", "/api/v1/protected-areas/{area_id}"): Attempt("operator"),
+    ("PUT", "/api/v1/protected-areas/{area_id}"): Attempt(
+        "admin", body={"name": "taken over", "kind": "PROTECTED_AREA_KIND_NO_FISHING", "outline": []}
+    ),
+    ("DELETE", "/api/v1/protected-areas/{area_id}"): Attempt("admin"),
     ("GET", "/api/v1/holds/{service}/{hold_id}"): Attempt("investigator"),
     ("POST", "/api/v1/holds/{service}/{hold_id}/release"): Attempt("investigator", body={"reason": "mine"}),
     ("GET", "/api/v1/traffic/cameras/{camera_id}"): Attempt("admin"),
@@ -281,6 +286,21 @@ def _make_prison_objects(platform: Platform) -> Objects:
             )
         )
         ids["zone_id"] = zone["zone"]["zone_id"]
+        area = _ok(
+            admin.post(
+                "/api/v1/protected-areas",
+                json={
+                    "name": marker,
+                    "kind": "PROTECTED_AREA_KIND_FOREST_BLOCK",
+                    "outline": [
+                        {"latitude": 43.0, "longitude": 76.0},
+                        {"latitude": 43.0, "longitude": 76.01},
+                        {"latitude": 43.01, "longitude": 76.01},
+                    ],
+                },
+            )
+        )
+        ids["area_id"] = area["area"]["area_id"]
     with platform.api(f"{OWNER}-pilot") as pilot:
         # A 200 m square beside the drone's home: planning needs its registration, not its link.
         square = [(43.2391, 76.9388), (43.2391, 76.9412), (43.2409, 76.9412), (43.2409, 76.9388)]
@@ -349,6 +369,7 @@ def _owner_view(platform: Platform, objects: Objects) -> dict[str, str]:
         view["drone"] = [d for d in drones if d.get("drone_id") == ids["drone_id"]]
         zones = _ok(admin.get("/api/v1/drone-zones")).get("zones", [])
         view["zone"] = [z for z in zones if z.get("zone_id") == ids["zone_id"]]
+        view["protected_area"] = _ok(admin.get(f"/api/v1/protected-areas/{ids['area_id']}"))["area"]
         view["traffic_camera"] = _ok(admin.get(f"/api/v1/traffic/cameras/{ids['camera_id']}"))["camera"]
         hotlist = _ok(admin.get("/api/v1/traffic/hotlist", params={"page_size": 500})).get("entries", [])
         view["hotlist_entry"] = [e for e in hotlist if e.get("plate") == ids["plate"]]
@@ -415,14 +436,15 @@ def test_another_agency_gets_404_and_changes_nothing(platform: Platform) -> None
 
 
 def _remove(platform: Platform, objects: Objects) -> None:
-    """What later scenarios of the session could trip over: the enrolled face, camera, zone, route,
-    hotlist entry."""
+    """What later scenarios of the session could trip over: the enrolled face, camera, zone,
+    protected area, route, hotlist entry."""
     reason = {"reason": "cross-agency test done"}
     with platform.api(f"{OWNER}-admin") as admin:
         for url, params in (
             (objects.url("/api/v1/people/{person_id}"), reason),
             (objects.url("/api/v1/cameras/{camera_id}"), None),
             (objects.url("/api/v1/drone-zones/{zone_id}"), None),
+            (objects.url("/api/v1/protected-areas/{area_id}"), None),
             (objects.url("/api/v1/shared-routes/{route_id}"), reason),
             (objects.url("/api/v1/traffic/hotlist/{plate}"), reason),
         ):

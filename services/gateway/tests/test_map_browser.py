@@ -66,7 +66,7 @@ async def map_stack(
     backing: Any, gateway_factory: Any, serve_app: Any, tmp_path: Path
 ) -> AsyncIterator[MapStack]:
     """Alerting (from `backing`), a badge and a drone service, three badges walking around the
-    site, one simulated drone on the ground at home, a geofence and a no-fly zone."""
+    site, one simulated drone on the ground at home, a geofence, a no-fly zone and a forest block."""
     badge_srv = await build_badge(
         BadgeSettings(
             port=free_port_number(),
@@ -96,6 +96,13 @@ async def map_stack(
     ):
         resp = await gw.client.post("/api/v1/drone-zones", json=zone, headers=admin)
         assert resp.status_code == 200, resp.text
+    forest = {
+        "name": "east woods",
+        "kind": "PROTECTED_AREA_KIND_FOREST_BLOCK",
+        "outline": square(300, -300, 150),
+    }
+    resp = await gw.client.post("/api/v1/protected-areas", json=forest, headers=admin)
+    assert resp.status_code == 200, resp.text
     port = free_port_number()
     resp = await gw.client.post(
         "/api/v1/drones",
@@ -172,6 +179,7 @@ async def test_map_shows_zones_and_badges_moving_live_and_hides_commands_from_an
     page = await _open_map(browser, map_stack, sign_in, "prison-operator")
     assert await page.locator("#live-map path.zone.geofence").count() == 1
     assert await page.locator("#live-map path.zone.nofly").count() == 1
+    await page.wait_for_selector("#live-map path.protected-area.forest-block")
     assert "site plans only" in await page.locator("#live-base").inner_text()
     await page.wait_for_function("() => window.kuzetMap.counts().badges === 3")
     before = await _position(page, "badge", BADGES[0])
@@ -192,6 +200,9 @@ async def test_map_shows_zones_and_badges_moving_live_and_hides_commands_from_an
     await page.uncheck("#live-layer-zones")
     assert await page.locator("#live-map path.zone").count() == 0
     await page.check("#live-layer-zones")
+    await page.uncheck("#live-layer-areas")
+    assert await page.locator("#live-map path.protected-area").count() == 0
+    await page.check("#live-layer-areas")
     await page.uncheck("#live-layer-badges")
     assert await page.evaluate("window.kuzetMap.shown('badges')") == 0
     await page.check("#live-layer-badges")
@@ -250,6 +261,12 @@ async def test_pilot_checks_confirms_dispatches_follows_returns_and_emergency_st
         return bool(now and home and abs(now[0] - home[0]) + abs(now[1] - home[1]) > 1e-4)
 
     await until(away, 45, "the drone moves on the map")
+    # Anyone who reads drones sees the mission it flies, not only the browser that dispatched it.
+    watcher = await _open_map(browser, map_stack, sign_in, "prison-operator")
+    await watcher.wait_for_selector("#live-map path.mission-path")
+    assert await watcher.locator("#live-map path.mission-path").count() == 1
+    assert not watcher.errors
+    await watcher.close()
     await page.wait_for_selector(f'#drone-detail[data-drone-id="{DRONE}"]')
     await page.screenshot(path=str(ARTIFACTS / "23-mission-live.png"))
 

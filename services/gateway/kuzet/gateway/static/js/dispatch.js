@@ -16,7 +16,6 @@ const KINDS = {
   sweep: "PATROL_KIND_AREA_SWEEP",
 };
 const draft = { points: [], alertId: "", shape: null, path: null, plan: null };
-const missions = new Map(); // drone id -> its mission path drawn from the dispatched plan
 
 const pilot = () => session.can("drones.command");
 const fixed = (v, n = 0) => Number(v || 0).toFixed(n);
@@ -168,11 +167,7 @@ async function dispatch() {
   try {
     const { mission } = await api("/api/v1/drones/dispatch", { method: "POST", body: { plan_id: plan.plan_id, pilot_confirmed: true } });
     $("#dispatch-confirm").close();
-    const old = missions.get(plan.drone_id);
-    if (old) old.remove();
-    const path = L.polyline((plan.waypoints || []).map((w) => [w.latitude, w.longitude]),
-      { className: "mission-path", color: "#38bdf8", weight: 3, mission: true }).addTo(fleetMap.layer("plans"));
-    missions.set(plan.drone_id, path);
+    fleetMap.showMission(plan.drone_id, plan);
     resetPlan();
     $("#plan-result").append(h("p", { class: "plan-ok dispatched" }, t("plan.dispatched", { id: mission.mission_id })));
     fleetMap.select(plan.drone_id);

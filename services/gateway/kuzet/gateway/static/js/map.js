@@ -1,5 +1,6 @@
-// The live operational map: site plans (geofences, no-fly zones, cameras), badges and drones moving
-// live (the /ws/fleet feed), alerts where they happened. Leaflet is vendored (window.L). Badges and
+// The live operational map: site plans (geofences, no-fly zones, protected areas, cameras), badges
+// and drones moving live (the /ws/fleet feed) with the mission each flying drone flies, alerts where
+// they happened. Leaflet is vendored (window.L). Badges and
 // drones are drawn on one canvas (hundreds of markers moving every second); zones, alerts and
 // plans are SVG so they can be styled and clicked.
 import { api, session } from "./api.js";
@@ -10,11 +11,19 @@ import { label, t as tr } from "./i18n.js";
 
 const L = window.L;
 const TRAIL_POINTS = 300;
-const LAYERS = ["zones", "cameras", "badges", "drones", "alerts", "plans"];
+const LAYERS = ["zones", "areas", "cameras", "badges", "drones", "alerts", "plans"];
+// How each kind of protected area is drawn, and what its tooltip says.
+const AREA_KINDS = {
+  PROTECTED_AREA_KIND_RESERVE: { css: "reserve", key: "map.area_reserve", color: "#f59e0b" },
+  PROTECTED_AREA_KIND_NO_FISHING: { css: "no-fishing", key: "map.area_no_fishing", color: "#0ea5e9" },
+  PROTECTED_AREA_KIND_FOREST_BLOCK: { css: "forest-block", key: "map.area_forest_block", color: "#15803d" },
+};
 
 const state = {
   map: null, canvas: null, layers: {}, socket: null, retry: 0, agency: "",
-  badges: new Map(), drones: new Map(), cameras: [], zones: [], alertMarks: new Map(),
+  badges: new Map(), drones: new Map(), cameras: [], zones: [], areas: [], alertMarks: new Map(),
+  // Mission paths drawn (dispatch) before the feed has reported the drone.
+  pending: new Map(),
   selected: null, autoFit: true, fittedCount: 0, frames: 0, updates: 0, listeners: new Set(),
 };
 
@@ -46,6 +55,7 @@ export const fleetMap = {
   select: (id) => selectDrone(id),
   selected: () => state.selected,
   onDrone: (fn) => state.listeners.add(fn),
+  showMission: (id, plan) => showMission(id, plan),
 };
 
 // Leaflet sets a string tooltip as markup: names and summaries come from devices and people, so
@@ -98,10 +108,11 @@ async function ensureMap() {
 // user moves the map themselves.
 function fit() {
   if (!state.autoFit) return;
-  const count = state.zones.length + state.cameras.length + state.badges.size + state.drones.size;
+  const count = state.zones.length + state.areas.length + state.cameras.length + state.badges.size + state.drones.size;
   if (count === state.fittedCount) return;
   const bounds = L.latLngBounds([]);
   for (const z of state.zones) for (const p of z.polygon || []) bounds.extend([p.latitude, p.longitude]);
+  for (const a of state.areas) for (const p of a.outline || []) bounds.extend([p.latitude, p.longitude]);
   for (const c of state.cameras) if (c.location) bounds.extend([c.location.latitude, c.location.longitude]);
   for (const m of [...state.badges.values(), ...state.drones.values()]) bounds.extend(m.marker.getLatLng());
   if (!bounds.isValid()) return;
@@ -111,7 +122,8 @@ function fit() {
 
 async function loadPlans() {
   const zones = state.layers.zones, cams = state.layers.cameras;
-  zones.clearLayers(); cams.clearLayers();
+  zones.clearLayers(); cams.clearLayers(); state.layers.areas.clearLayers();
+  if (session.can("drones.read")) await loadAreas();
   if (session.can("drones.read")) {
     const data = await api("/api/v1/drone-zones").catch((e) => { showError(tr("map.zones_failed", { message: e.message })); return { zones: [] }; });
     state.zones = data.zones || [];
@@ -135,6 +147,23 @@ async function loadPlans() {
   }
   fillFilters();
   refilter();
+}
+
+const ring = (points) => (points || []).map((p) => [p.latitude, p.longitude]);
+
+// Reserves, no-fishing zones and forest blocks: where what a drone's camera sees may alert.
+async function loadAreas() {
+  const data = await api("/api/v1/protected-areas").catch((e) => { showError(tr("map.areas_failed", { message: e.message })); return { areas: [] }; });
+  state.areas = data.areas || [];
+  for (const a of state.areas) {
+    const kind = AREA_KINDS[a.kind] || AREA_KINDS.PROTECTED_AREA_KIND_RESERVE;
+    const shape = L.polygon([ring(a.outline), ...(a.holes || []).map((hole) => ring(hole.points))], {
+      className: `protected-area ${kind.css}`, color: kind.color, weight: 2, fillOpacity: 0.12, interactive: true,
+    }).bindTooltip(tip(tr(kind.key, { name: a.name || a.area_id, km2: (Number(a.area_m2 || 0) / 1e6).toFixed(2) })))
+      .addTo(state.layers.areas);
+    const el = shape.getElement();
+    if (el) el.dataset.areaId = a.area_id;
+  }
 }
 
 function fillFilters() {
@@ -219,9 +248,38 @@ function onDrones(samples) {
         m.trail.addLatLng([t.lat, t.lon]);
       }
     }
+    followMission(m, t);
     m.marker.setStyle(droneStyle(t));
     for (const fn of state.listeners) fn(m);
   }
+}
+
+// The path a drone's mission flies, from its plan's waypoints (one per drone).
+function showMission(id, plan) {
+  const m = state.drones.get(id);
+  const old = m ? m.mission : state.pending.get(id);
+  if (old) old.remove();
+  const path = L.polyline((plan.waypoints || []).map((w) => [w.latitude, w.longitude]),
+    { className: "mission-path", color: "#38bdf8", weight: 3, mission: true }).addTo(state.layers.plans);
+  path.getElement()?.setAttribute("data-drone-id", id);
+  if (m) m.mission = path; else state.pending.set(id, path);
+}
+
+// Every flying drone shows the plan it flies, whoever dispatched it: read from the drone's state
+// once it is armed (again when its mission changes length), dropped when it has landed.
+function followMission(m, t) {
+  if (state.pending.has(m.id)) { m.mission = state.pending.get(m.id); state.pending.delete(m.id); }
+  if (t.armed && m.missionTotal !== t.total && !m.missionLoading) {
+    // Asked once per mission length: a failed read waits for the next mission, not the next sample.
+    m.missionLoading = true; m.missionTotal = t.total;
+    api(`/api/v1/drones/${encodeURIComponent(m.id)}/state`)
+      .then(({ state: st }) => { if (st && st.plan && (st.plan.waypoints || []).length) showMission(m.id, st.plan); })
+      .catch((e) => showError(tr("map.mission_failed", { id: m.id, message: e.message })))
+      .finally(() => { m.missionLoading = false; });
+  } else if (!t.armed && m.wasArmed && m.mission) {
+    m.mission.remove(); m.mission = null; m.missionTotal = undefined;
+  }
+  m.wasArmed = t.armed;
 }
 
 function selectDrone(id) {
