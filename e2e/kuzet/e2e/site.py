@@ -1,4 +1,5 @@
-"""A prison site set up through the services' public APIs: cameras, zones, rules, a watchlist.
+"""A prison site set up through the services' public APIs: cameras, zones, rules, a watchlist;
+and a police traffic camera: its profile (counting lines, calibration, limit) and a hotlist.
 
 Shared by the demo and the scenarios, so that what a newcomer sees is what the tests prove.
 """
@@ -9,11 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kuzet.common.caller import Caller
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
+
+if TYPE_CHECKING:
+    from kuzet.common.roads.scene import RoadScene
+    from kuzet.traffic.v1 import traffic_pb2
 
 # Watchlists must end (identity refuses one without expires_at); the demo's lasts a quarter.
 WATCHLIST_DAYS = 90
@@ -42,6 +48,8 @@ class CameraPlan:
     person_down: bool = False
     analytic_fps: float = 4.0
     location: tuple[float, float] = (43.2380, 76.9450)
+    # ingest's enabled_models: ["vehicle", "plate"] makes it a traffic camera
+    models: Sequence[str] = ()
 
 
 async def add_camera(ingest: str, agency: str, site: str, plan: CameraPlan) -> str:
@@ -91,6 +99,7 @@ async def add_camera(ingest: str, agency: str, site: str, plan: CameraPlan) -> s
         width=plan.width,
         height=plan.height,
         location=common_pb2.GeoPoint(latitude=plan.location[0], longitude=plan.location[1]),
+        enabled_models=list(plan.models),
     )
     async with open_channel(ingest, audience="ingest", caller=admin(agency)) as channel:
         reply = await ingest_pb2_grpc.IngestServiceStub(channel).CreateCamera(
@@ -132,3 +141,50 @@ async def create_watchlist(
             )
             enrolled[display] = reply.person.person_id
     return gallery.gallery_id, enrolled
+
+
+def traffic_profile(
+    scene: RoadScene,
+    camera_id: str,
+    *,
+    site: str,
+    name: str,
+    speed_limit_kmh: float,
+    location: tuple[float, float],
+) -> traffic_pb2.TrafficCamera:
+    """The traffic profile of a camera watching ``scene``: its counting lines and the
+    calibration a surveyor would mark on that road."""
+    from kuzet.traffic.v1 import traffic_pb2
+
+    image, ground = scene.calibration
+    return traffic_pb2.TrafficCamera(
+        camera_id=camera_id,
+        site_id=site,
+        name=name,
+        lines=[
+            traffic_pb2.CountingLine(
+                id=line.id, lane=line.lane, start=_points([line.start])[0], end=_points([line.end])[0]
+            )
+            for line in scene.lines
+        ],
+        calibration=traffic_pb2.GroundCalibration(
+            image_points=_points(image), ground_points_m=_points(ground)
+        ),
+        speed_limit_kmh=speed_limit_kmh,
+        location=common_pb2.GeoPoint(latitude=location[0], longitude=location[1]),
+    )
+
+
+async def configure_traffic(
+    traffic: str, agency: str, profile: traffic_pb2.TrafficCamera, hotlist: Sequence[traffic_pb2.HotlistEntry]
+) -> None:
+    """Set a camera's traffic profile and add ``hotlist`` entries, as the agency's admin."""
+    from kuzet.traffic.v1 import traffic_pb2, traffic_pb2_grpc
+
+    async with open_channel(traffic, audience="traffic", caller=admin(agency)) as channel:
+        stub = traffic_pb2_grpc.TrafficServiceStub(channel)
+        await stub.ConfigureCamera(traffic_pb2.ConfigureCameraRequest(camera=profile))
+        if hotlist:
+            await stub.UpsertHotlistEntries(
+                traffic_pb2.UpsertHotlistEntriesRequest(agency_id=agency, entries=hotlist)
+            )
