@@ -30,6 +30,7 @@ from kuzet.common.grpcserver import GrpcServer
 from kuzet.common.testing import free_port_number, missing_component
 from kuzet.common.tls import bind, server_credentials
 from kuzet.common.v1 import common_pb2
+from kuzet.drone.server import DroneServer
 from kuzet.gateway.app import create_app
 from kuzet.gateway.config import GatewaySettings
 from kuzet.gateway.context import Gateway, build_gateway
@@ -202,6 +203,26 @@ async def start_fleet(root: Path, endpoints: Endpoints) -> dict[str, GrpcServer]
         await server.start()
         started[name] = server
     return started
+
+
+@pytest.fixture
+async def drone_service(tmp_path: Path) -> AsyncIterator[DroneServer]:
+    """A real drone service alone, in-process leadership, events dropped."""
+    from kuzet.drone.config import DroneSettings
+    from kuzet.drone.leadership import InProcessLeadership, LeaseTable
+    from kuzet.drone.server import build as build_drone
+
+    settings = DroneSettings(
+        port=free_port_number(),
+        data_dir=tmp_path / "drone",
+        database_url=f"sqlite:///{tmp_path / 'drone.db'}",
+    )
+    server = await build_drone(
+        settings, leadership=InProcessLeadership("drone-0", table=LeaseTable()), publish_event=lambda e: None
+    )
+    await server.start()
+    yield server
+    await server.stop(0)
 
 
 @pytest.fixture(scope="session")

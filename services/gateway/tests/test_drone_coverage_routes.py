@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,9 +12,7 @@ from kuzet.common.config import Endpoints
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.testing import free_port_number
 from kuzet.common.v1 import common_pb2
-from kuzet.drone.config import DroneSettings
-from kuzet.drone.leadership import InProcessLeadership, LeaseTable
-from kuzet.drone.server import DroneServer, build
+from kuzet.drone.server import DroneServer
 from kuzet.drone.v1 import drone_pb2, drone_pb2_grpc
 
 AGENCY = "prison"
@@ -24,16 +21,7 @@ PILOT = Caller("prison-pilot", AGENCY, frozenset({"pilot"}))
 
 
 @pytest.fixture
-async def drone_service(tmp_path: Path) -> AsyncIterator[DroneServer]:
-    settings = DroneSettings(
-        port=free_port_number(),
-        data_dir=tmp_path / "drone",
-        database_url=f"sqlite:///{tmp_path / 'drone.db'}",
-    )
-    server = await build(
-        settings, leadership=InProcessLeadership("drone-0", table=LeaseTable()), publish_event=lambda e: None
-    )
-    await server.start()
+async def registered(drone_service: DroneServer) -> DroneServer:
     # Planning needs the drone's registration only, not its link.
     drone = drone_pb2.Drone(
         drone_id="gw-cov",
@@ -42,15 +30,11 @@ async def drone_service(tmp_path: Path) -> AsyncIterator[DroneServer]:
         system_id=9,
         link_url=f"udpin:127.0.0.1:{free_port_number()}",
     )
-    channel = open_channel(server.address, audience="drone", caller=PILOT)
-    try:
+    async with open_channel(drone_service.address, audience="drone", caller=PILOT) as channel:
         await drone_pb2_grpc.DroneServiceStub(channel).RegisterDrone(
             drone_pb2.RegisterDroneRequest(drone=drone), metadata=caller_metadata(PILOT, audience="drone")
         )
-    finally:
-        await channel.close()
-    yield server
-    await server.stop(0)
+    return drone_service
 
 
 def point(east_m: float, north_m: float) -> dict[str, float]:
@@ -62,9 +46,9 @@ def square(east_m: float, north_m: float, half: float) -> list[dict[str, float]]
 
 
 async def test_plan_report_and_geojson_export(
-    gateway_factory: Callable[..., Any], drone_service: DroneServer
+    gateway_factory: Callable[..., Any], registered: DroneServer
 ) -> None:
-    gw = await gateway_factory(endpoints=Endpoints(drone=drone_service.address))
+    gw = await gateway_factory(endpoints=Endpoints(drone=registered.address))
     pilot, operator = gw.auth("prison-pilot"), gw.auth("prison-operator")
     body = {
         "outline": square(0, 200, 100),

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from kuzet.common.config import Endpoints
-from kuzet.common.testing import free_port_number
-from kuzet.drone.config import DroneSettings
-from kuzet.drone.leadership import InProcessLeadership, LeaseTable
-from kuzet.drone.server import DroneServer, build
+from kuzet.drone.server import DroneServer
 
 LAT, LON = 43.2389, 76.8897
 URL = "/api/v1/protected-areas"
-
-
-@pytest.fixture
-async def drone_service(tmp_path: Path) -> AsyncIterator[DroneServer]:
-    settings = DroneSettings(
-        port=free_port_number(),
-        data_dir=tmp_path / "drone",
-        database_url=f"sqlite:///{tmp_path / 'drone.db'}",
-    )
-    server = await build(
-        settings, leadership=InProcessLeadership("drone-0", table=LeaseTable()), publish_event=lambda e: None
-    )
-    await server.start()
-    yield server
-    await server.stop(0)
 
 
 def corners(*offsets: tuple[float, float]) -> list[dict[str, float]]:
