@@ -15,8 +15,12 @@ calibration lines and default thresholds (motionless: 10 min between 22:00 and 0
 --quick). The same rules also run on the clips' true keypoints ("true keypoints" column): what
 the rules and labels give without the model's errors.
 
-Baseline: person_down as ingest ran it before pose (builtin_rules.PersonDown in ingest's
-RuleEngine: a tracked CenterNet box wider than tall for 3 s), on the fall clips and the normal
+With --live the rules also run on the live pipeline's path: ingest's tracker over CenterNet's
+boxes, MoveNet's poses attached to the tracks, histories per person (kuzet.ingest.poses), as
+ingest runs them on a camera with pose rules ("live_pipeline" in the results).
+
+Baseline: person_down as ingest ran it before pose (a tracked CenterNet box wider than tall for
+3 s; ingest no longer has it, this benchmark keeps it), on the fall clips and the normal
 clips (CenterNet every other frame on the fall clips, every 4th on the normal clips: 2.5 and
 0.5 fps, as its cost is ~3x MoveNet's on this CPU).
 
@@ -29,6 +33,7 @@ normal clips / their hours.
     python bench/behaviour.py            # 60 clips, ~8,000 frames (~15-20 min on 2 loaded cores)
     python bench/behaviour.py --quick    # 11 clips, one positive and one negative per rule (~1 min)
     python bench/behaviour.py --write DIR   # also writes the labels (JSON) and the clips (MP4)
+    python bench/behaviour.py --quick --live   # and the live pipeline's path beside the others
 
 Writes bench/results/behaviour.json: recall_min, precision_min (lowest over the rules; goal
 >= 0.8 each), false_alarms_per_camera_hour (goal <= 0.5), pose_ms_per_frame (CPU), per rule
@@ -47,13 +52,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kuzet.common.inference.results import Box
+from kuzet.common.inference.results import Box, Pose
 from kuzet.inference.backends.embedded import EmbeddedBackend
 from kuzet.inference.catalog import load_catalog
 from kuzet.inference.engine import EngineOptions, InferenceEngine
 from kuzet.ingest.behaviour import Skeleton
-from kuzet.ingest.cameras import to_config
-from kuzet.ingest.rules import RuleEngine
+from kuzet.ingest.geometry import iou
+from kuzet.ingest.poses import TrackPoses
 from kuzet.ingest.testing.clips import Clip, ClipSet, Frame, clip_set, render, write_labels, write_mp4
 from kuzet.ingest.testing.clips.evaluate import (
     RULES,
@@ -61,13 +66,11 @@ from kuzet.ingest.testing.clips.evaluate import (
     Detection,
     RuleScore,
     actor_at,
-    iou,
     score,
     truth_skeletons,
 )
 from kuzet.ingest.tracking import Detection as TrackerInput
 from kuzet.ingest.tracking import Track, Tracker
-from kuzet.ingest.v1 import ingest_pb2 as pb
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "behaviour.json"
@@ -87,17 +90,18 @@ def actors_of(tracks: list[Track], frame: Frame) -> dict[int, int | None]:
 
 
 class Baseline:
-    """Ingest's person_down before pose: CenterNet boxes, ingest's tracker and rule engine."""
+    """Ingest's person_down before pose (removed from ingest; kept here as the baseline): CenterNet
+    boxes, ingest's tracker, and a track whose box is wider than tall (``Track.lying``) for 3 s
+    fires once per time down."""
+
+    DWELL_S = 3.0
 
     def __init__(self, clip: Clip, every: int) -> None:
         self.clip, self.every = clip, every
-        camera = pb.Camera(
-            id="bench", agency_id="prison", site_id="s", url="rtsp://cam.local/stream",
-            rules=[pb.Rule(id="down", type=pb.RULE_TYPE_PERSON_DOWN, dwell_seconds=3)],
-        )  # fmt: skip
-        self.engine = RuleEngine(to_config(camera, "", ""))
         self.tracker = Tracker(clip.fps / every)
         self.detections: list[Detection] = []
+        self._down_since: dict[int, float] = {}
+        self._fired: set[int] = set()
 
     async def look(self, engine: InferenceEngine, frame: Frame) -> None:
         if frame.index % self.every:
@@ -105,14 +109,18 @@ class Baseline:
         _, (found,) = await engine.detect_objects([frame.image], min_score=0.35, classes=["person"])
         people = [TrackerInput(xyxy(o.box), o.score) for o in found.objects]
         tracks = self.tracker.update(people, frame.t, since_last_look_s=self.every / self.clip.fps)
-        hits, _ = self.engine.evaluate(frame.t, tracks)
         actors = actors_of(tracks, frame)
-        for hit in hits:
-            down = float(str(hit.attributes.get("down_s", 0)))
+        for tr in tracks:
+            if not tr.lying:
+                self._down_since.pop(tr.track_id, None)
+                self._fired.discard(tr.track_id)
+                continue
+            down = frame.t - self._down_since.setdefault(tr.track_id, frame.t)
+            if down < self.DWELL_S or tr.track_id in self._fired:
+                continue
+            self._fired.add(tr.track_id)
             t = frame.t - self.clip.start
-            self.detections.append(
-                Detection("fall", t - down, t, tuple(actors.get(tr.track_id) for tr in hit.tracks))
-            )
+            self.detections.append(Detection("fall", t - down, t, (actors.get(tr.track_id),)))
 
 
 class PoseRun:
@@ -120,10 +128,16 @@ class PoseRun:
     as the rendered person its box overlaps (``matched``: tracking left out), and each pose as
     the track of ingest's tracker over MoveNet's boxes its box overlaps (``tracked``)."""
 
-    def __init__(self, clip: Clip, hold_s: float) -> None:
+    def __init__(self, clip: Clip, hold_s: float, live: bool = False) -> None:
         self.clip = clip
         self.matched = ClipRun(clip, hold_s)
         self.tracked = ClipRun(clip, hold_s)
+        # The live pipeline's path (``--live``): ingest's tracker over CenterNet's boxes (started
+        # from 0.3, as on cameras with pose rules), each pose attached to its track, histories per
+        # person (kuzet.ingest.poses.TrackPoses).
+        self.live = ClipRun(clip, hold_s) if live else None
+        self.live_tracker = Tracker(clip.fps, activation=0.3)
+        self.live_poses = TrackPoses(self.live.span_s if self.live else 30.0, [None])
         # MoveNet scores a person lower than CenterNet does (lying: 0.26-0.29, where the tracker's
         # default floor of 0.3 is set for CenterNet): keep them, so a track lives on when its
         # person falls (new tracks still need ByteTrack's 0.4).
@@ -149,22 +163,46 @@ class PoseRun:
                 free.remove(best)
                 skeletons[tr.track_id] = Skeleton.from_pose(frame.t, best)
         self.tracked.feed(frame.t, skeletons, actors_of(tracks, frame))
+        if self.live is not None:
+            await self._live(engine, frame, found.poses)
+
+    async def _live(self, engine: InferenceEngine, frame: Frame, poses: list[Pose]) -> None:
+        assert self.live is not None
+        _, (boxes,) = await engine.detect_objects([frame.image], min_score=0.3, classes=["person"])
+        people = [TrackerInput(xyxy(o.box), o.score) for o in boxes.objects]
+        tracks = self.live_tracker.update(people, frame.t, since_last_look_s=1 / self.clip.fps)
+        self.live_poses.attach(frame.t, tracks, poses)
+        fresh = {
+            pid: h.latest
+            for pid, h in self.live_poses.histories.items()
+            if h.latest is not None and h.latest.t == frame.t
+        }
+        actors = actors_of(tracks, frame)
+        # A person without a track on this frame is the actor its pose overlaps.
+        actor_of = {pid: actors.get(self.live_poses.people.get(pid, -1)) for pid in fresh}
+        self.live.feed(frame.t, fresh, actor_of)
 
 
-async def evaluate(clips: ClipSet, threads: int, pose_side: int) -> dict[str, Any]:
+async def evaluate(clips: ClipSet, threads: int, pose_side: int, live: bool = False) -> dict[str, Any]:
     catalog = load_catalog()
     backend = EmbeddedBackend(
         [catalog.models["movenet"], catalog.models["centernet"]], intra_op_threads=threads
     )
     await backend.start()
     engine = InferenceEngine(catalog, backend, EngineOptions(pose_max_side=pose_side))
-    found: dict[str, dict[str, list[Detection]]] = {"matched": {}, "tracked": {}, "truth": {}, "baseline": {}}
+    found: dict[str, dict[str, list[Detection]]] = {
+        "matched": {},
+        "tracked": {},
+        "truth": {},
+        "baseline": {},
+        "live": {},
+    }
     pose_ms: list[float] = []
     frames = 0
     started = time.perf_counter()
     try:
         for clip in clips.clips:
-            run = PoseRun(clip, clips.motionless_hold_s)
+            run = PoseRun(clip, clips.motionless_hold_s, live)
             oracle = ClipRun(clip, clips.motionless_hold_s)
             base = None
             if clip.rule == "fall" or clip.purpose == "normal":
@@ -178,6 +216,8 @@ async def evaluate(clips: ClipSet, threads: int, pose_side: int) -> dict[str, An
                     await base.look(engine, frame)
             found["matched"][clip.name] = run.matched.detections
             found["tracked"][clip.name] = run.tracked.detections
+            if run.live is not None:
+                found["live"][clip.name] = run.live.detections
             found["truth"][clip.name] = oracle.detections
             if base is not None:
                 found["baseline"][clip.name] = base.detections
@@ -195,6 +235,7 @@ async def evaluate(clips: ClipSet, threads: int, pose_side: int) -> dict[str, An
             "tracked": score(clips, found["tracked"]),
             "truth": score(clips, found["truth"]),
             "baseline": score(clips, found["baseline"], ("fall",)),
+            **({"live": score(clips, found["live"])} if live else {}),
         },
         "pose_ms": pose_ms,
         "frames": frames,
@@ -219,6 +260,11 @@ def main() -> int:
         default=256,
         help="MoveNet input, longest side (the inference service's default: 256)",
     )
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="also run the live pipeline's path: CenterNet tracks with MoveNet poses attached (poses.py)",
+    )
     opts = p.parse_args()
     clips = clip_set(quick=opts.quick)
     if opts.write:
@@ -226,7 +272,7 @@ def main() -> int:
         for clip in clips.clips:
             if clip.fps == round(clip.fps):
                 write_mp4(clip, opts.write / f"{clip.name}.mp4")
-    out = asyncio.run(evaluate(clips, opts.threads, opts.pose_side))
+    out = asyncio.run(evaluate(clips, opts.threads, opts.pose_side, opts.live))
     hours = clips.normal_hours
     scores: dict[str, dict[str, RuleScore]] = out["scores"]
 
@@ -263,6 +309,17 @@ def main() -> int:
             **summary(scores["tracked"]),
         },
         "true_keypoints": {"association": "the rendered people's true keypoints", **summary(scores["truth"])},
+        **(
+            {
+                "live_pipeline": {
+                    "association": "ingest's live path: tracker over CenterNet boxes (from 0.3), MoveNet "
+                    "poses attached to the tracks, histories per person (kuzet.ingest.poses)",
+                    **summary(scores["live"]),
+                }
+            }
+            if opts.live
+            else {}
+        ),
         "events": {
             name: [
                 {
@@ -304,6 +361,10 @@ def main() -> int:
     print(
         f"{'fall (box)':<11} {row(scores['baseline']['fall']):>24}   baseline: CenterNet box wider than tall 3 s"
     )
+    if opts.live:
+        print(f"\n{'rule':<11} {'live pipeline path':>24}")
+        for r in RULES:
+            print(f"{r:<11} {row(scores['live'][r]):>24}")
     print(
         f"\nrecall_min {result['recall_min']}, precision_min {result['precision_min']}, false alarms per "
         f"camera-hour {result['false_alarms_per_camera_hour']} (goals >= 0.8, >= 0.8, <= 0.5; MoveNet, "

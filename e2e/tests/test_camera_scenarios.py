@@ -12,17 +12,20 @@ import pytest
 from kuzet.e2e.console import ConsoleFeed
 from kuzet.e2e.platform import Platform
 from kuzet.e2e.site import CameraPlan, add_camera, create_watchlist
+from kuzet.ingest.testing.clips import clip_set
 
 # Generous: the session's first test also pays for starting every service.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 AGENCY, SITE = "prison", "block-a"
 # Budget from a frame to the console: the walking person is in the zone from ~4 s into the clip.
 ALERT_BUDGET_S = 45
+FALL_CLIP = next(c for c in clip_set().clips if c.name == "fall-positive-1")
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from kuzet.common.testdata import face_photos
+    from kuzet.ingest.testing.clips import write_mp4
     from kuzet.ingest.testing.videotest import walking_scenario, write_h264
 
     faces = face_photos()
@@ -33,6 +36,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "known": write_h264(walking_scenario(1280, 720, face=known), out / "known.mp4"),
         "unknown": write_h264(walking_scenario(1280, 720, face=unknown), out / "unknown.mp4"),
         "cell": write_h264(walking_scenario(640, 360), out / "cell.mp4"),
+        # A person standing, then falling and staying down (the labelled clip set); the first frame
+        # is held 6 s because the RTSP server sends a file's start faster than real time.
+        "fall": write_mp4(FALL_CLIP, out / "fall.mp4", lead_in_s=6.0),
     }
 
 
@@ -106,7 +112,8 @@ async def test_person_down_in_cell(platform: Platform, rtsp) -> None:  # type: i
     async with ConsoleFeed(platform.address("gateway"), platform.token("prison-operator")) as feed:
         await add_camera(
             platform.address("ingest"), AGENCY, SITE,
-            CameraPlan("cam-cell", "Cell 12", rtsp.url("cell"), 640, 360, person_down=True, faces=False),
+            CameraPlan("cam-cell", "Cell 12", rtsp.url("fall"), FALL_CLIP.width, FALL_CLIP.height,
+                       person_down=True, faces=False, analytic_fps=FALL_CLIP.fps),
         )  # fmt: skip
         down = await feed.wait_for(_of("cam-cell", "person_down"), ALERT_BUDGET_S)
     assert down["alert"]["severity"].lower().endswith("critical")

@@ -18,7 +18,6 @@ from kuzet.common.grpcclient import open_channel
 from kuzet.common.inference.client import InferenceClient
 from kuzet.common.testdata import street_photos
 from kuzet.ingest.behaviour import (
-    BEHAVIOURS,
     BehaviourEvent,
     BehaviourRule,
     CalibrationLine,
@@ -33,6 +32,7 @@ from kuzet.ingest.behaviour import (
     Skeleton,
     Violence,
     ViolenceConfig,
+    behaviours,
     create,
 )
 from kuzet.ingest.behaviour import keypoints as kp
@@ -313,6 +313,27 @@ def test_climbing_does_not_fire_walking_along_the_fence_or_without_hands_up() ->
     assert run(create("climbing", FRAME, {"fence_line": FENCE}), hands_unseen) == []
 
 
+def test_climbing_survives_a_pose_dropout_within_the_rise_window() -> None:
+    """The model loses the climber for 1.5 s (longer than grace_s) while the hips cross the
+    fence: that the hips were below is kept for rise_window_s, so the climb still fires."""
+    bystander = {2: skeleton(0, (1000, 500))}
+
+    def frame(t: float, climber: dict[int, Skeleton]) -> dict[int, Skeleton]:
+        return {**climber, 2: dataclasses.replace(bystander[2], t=t)}
+
+    below = [
+        frame(t, {9: skeleton(t, (400, 500 - 150 * (t - T0)), parts=ARMS_UP)})
+        for t in times(T0, T0 + 1.0, 0.25)
+    ]
+    lost = [frame(t, {}) for t in times(T0 + 1.0, T0 + 2.5, 0.25)]
+    above = [frame(t, {9: skeleton(t, (400, 200), parts=ARMS_UP)}) for t in times(T0 + 2.5, T0 + 3.5, 0.25)]
+    (event,) = started(run(create("climbing", FRAME, {"fence_line": FENCE}), below + lost + above))
+    assert event.track_ids == (9,) and event.start == at(T0 + 2.5)
+    # Past the rise window the dropout does lose it: first seen above, no climb.
+    late = [frame(t, {9: skeleton(t, (400, 200), parts=ARMS_UP)}) for t in times(T0 + 4.0, T0 + 5.0, 0.25)]
+    assert started(run(create("climbing", FRAME, {"fence_line": FENCE}), below + lost + late)) == []
+
+
 # --- violence -------------------------------------------------------------------------------
 
 
@@ -347,10 +368,10 @@ def test_violence_does_not_fire_for_close_still_people_or_blows_out_of_reach() -
 
 
 def test_every_rule_type_is_registered_and_documented() -> None:
-    assert set(BEHAVIOURS.keys()) == {"fall", "motionless", "selfharm", "climbing", "violence"}
+    assert set(behaviours()) == {"fall", "motionless", "selfharm", "climbing", "violence"}
     # How much history ingest must keep per track for a rule.
     assert create("motionless", FRAME, {"window_s": 20.0}).history_s == 20.0
-    for kind in BEHAVIOURS:
+    for kind in behaviours().values():
         # The docstring is the definition: it names every threshold the rule reads.
         doc = kind.__doc__ or ""
         shared = {"scope", "min_score", "grace_s"}

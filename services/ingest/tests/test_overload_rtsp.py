@@ -112,6 +112,8 @@ async def test_a_starved_camera_is_reported_degraded_and_recovers(tmp_path: Path
         url=rtsp.url("long"),
         analytic_fps=4,
         enabled=True,
+        width=320,
+        height=240,
         rules=[pb.Rule(id="down", type=pb.RULE_TYPE_PERSON_DOWN, dwell_seconds=2.0)],
     )
     sink = ListSink()
@@ -156,7 +158,8 @@ async def test_a_degraded_camera_is_an_operator_alert_closed_on_recovery(
     await outbox.start()
     camera = pb.Camera(
         id="yard-2", agency_id="prison", site_id="north", name="yard 2", url=rtsp.url("long"),
-        analytic_fps=4, enabled=True, rules=[pb.Rule(id="down", type=pb.RULE_TYPE_PERSON_DOWN)],
+        analytic_fps=4, enabled=True, width=320, height=240,
+        rules=[pb.Rule(id="down", type=pb.RULE_TYPE_PERSON_DOWN)],
     )  # fmt: skip
     detector = Starving(delay_s=3.0)
     pipeline = CameraPipeline(

@@ -48,7 +48,6 @@ def walk_camera(cam_id: str, url: str, **extra: Any) -> pb.Camera:
                 line_id="door",
                 direction=pb.LINE_DIRECTION_RIGHT_TO_LEFT,
             ),
-            pb.Rule(id="down", type=pb.RULE_TYPE_PERSON_DOWN, dwell_seconds=2.0),
         ],
         **extra,
     )
@@ -85,16 +84,17 @@ async def test_walk_produces_exactly_the_scenario_events(
     await stub.CreateCamera(pb.CreateCameraRequest(camera=outside))
 
     def done(events: list[common_pb2.Event]) -> bool:
-        return any(e.type == "person_down" and e.source.id == "walk-1" for e in events)
+        # (The walk's drawn person falls too: person down is a pose rule now, tested on video
+        # with real people in test_behaviour_rtsp.py.)
+        return any(e.type == "line_crossing" and e.source.id == "walk-1" for e in events)
 
     assert await sink.wait_for(done, 45), [(e.type, e.source.id) for e in sink.events]
     await asyncio.sleep(1.0)
     walk = [e for e in sink.events if e.source.id == "walk-1"]
-    assert [e.type for e in walk] == ["zone_intrusion", "line_crossing", "person_down"]
-    intrusion, crossing, down = walk
+    assert [e.type for e in walk] == ["zone_intrusion", "line_crossing"]
+    intrusion, crossing = walk
     assert intrusion.zone_id == "restricted" and intrusion.rule_id == "no-entry"
     assert crossing.rule_id == "door-out" and crossing.attributes["direction"] == "left_to_right"
-    assert down.rule_id == "down" and down.attributes["down_s"] >= 2.0
     for e in walk:
         assert e.agency_id == "prison" and e.source.kind == common_pb2.SOURCE_KIND_CAMERA
         assert len(e.track_ids) == 1 and len(e.boxes) == 1
@@ -106,13 +106,16 @@ async def test_walk_produces_exactly_the_scenario_events(
         trace_id, span_id = sink.contexts[e.event_id]
         frame_spans = [s for s in span_exporter.get_finished_spans() if s.name == "ingest.frame"]
         assert any(s.context.trace_id == trace_id and s.context.span_id == span_id for s in frame_spans)
-    assert (
-        intrusion.occurred_at.ToDatetime() < crossing.occurred_at.ToDatetime() < down.occurred_at.ToDatetime()
-    )
-    # The lying box is wider than tall; the walking one was not.
-    box = down.boxes[0]
-    assert box.x2 - box.x1 > box.y2 - box.y1
+    assert intrusion.occurred_at.ToDatetime() < crossing.occurred_at.ToDatetime()
 
+    async def decoded() -> int:
+        health = (await stub.ListCameraHealth(pb.ListCameraHealthRequest())).health
+        return next((h.frames_decoded for h in health if h.camera_id == "walk-1"), 0)
+
+    for _ in range(40):  # into the walk's last seconds (the person lies still: motion skipped)
+        if await decoded() > 300:
+            break
+        await asyncio.sleep(0.25)
     health = {h.camera_id: h for h in (await stub.ListCameraHealth(pb.ListCameraHealthRequest())).health}
     good = health["walk-1"]
     assert good.frames_decoded > 300 and good.frames_sampled > 50 and good.frames_motion_skipped > 0

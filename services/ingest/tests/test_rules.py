@@ -41,6 +41,10 @@ def person(tid: int, x: float, y: float, w: float = 40, h: float = 120) -> Track
     return Track(tid, (x - w / 2, y - h, x + w / 2, y), 0.8)
 
 
+def sized(cam: pb.Camera) -> None:
+    cam.width, cam.height = 640, 360
+
+
 def engine(*rules: pb.Rule, tz: str = "UTC") -> RuleEngine:
     return RuleEngine(to_config(camera(*rules, tz=tz), "", ""))
 
@@ -77,20 +81,19 @@ def test_line_direction() -> None:
     assert not eng.evaluate(T0 + 2, [person(1, 380, 200)])[0]  # coming back is the other way
 
 
-def test_loitering_crowding_person_down_post() -> None:
+def test_loitering_crowding_post() -> None:
     eng = engine(
         pb.Rule(id="loit", type=pb.RULE_TYPE_LOITERING, zone_id="z", dwell_seconds=10),
         pb.Rule(id="crowd", type=pb.RULE_TYPE_CROWDING, zone_id="z", max_count=2),
-        pb.Rule(id="down", type=pb.RULE_TYPE_PERSON_DOWN, dwell_seconds=3),
     )
     types = []
     for i in range(12):
         people = [person(1, 200, 200)]
         if i >= 5:
-            people += [person(2, 150, 250), person(3, 250, 250, w=120, h=40)]  # 3 lies on the floor
+            people += [person(2, 150, 250), person(3, 250, 250, w=120, h=40)]
         types.append([h.rule.id for h in eng.evaluate(T0 + i, people)[0]])
-    assert types[5] == ["crowd"] and types[8] == ["down"] and types[10] == ["loit"]
-    assert sum(len(t) for t in types) == 3
+    assert types[5] == ["crowd"] and types[10] == ["loit"]
+    assert sum(len(t) for t in types) == 2
     post = engine(pb.Rule(id="post", type=pb.RULE_TYPE_POST_UNATTENDED, zone_id="z", dwell_seconds=5))
     fired = [bool(post.evaluate(T0 + i, [person(1, 200, 200)] if i < 3 else [])[0]) for i in range(12)]
     assert fired.index(True) == 7 and fired.count(True) == 1  # last seen staffed at 2, empty 5 s
@@ -121,6 +124,47 @@ def test_active_windows_across_midnight() -> None:
         (lambda c: c.zones.append(pb.Zone(id="flat", points=[P(0, 0), P(1, 1), P(2, 2)])), "no area"),
         (lambda c: c.rules.append(pb.Rule(id="x", type=pb.RULE_TYPE_CROWDING, zone_id="z")), "max_count"),
         (lambda c: setattr(c.schedule, "time_zone", "Mars/Olympus"), "unknown time zone"),
+        (lambda c: c.rules.append(pb.Rule(id="x", type=99)), "type 99 is not an installed rule type"),
+        # The pose rules: frame size, calibration, thresholds.
+        (lambda c: c.rules.append(pb.Rule(id="x", type=pb.RULE_TYPE_PERSON_DOWN)), "needs camera.width"),
+        (
+            lambda c: (sized(c), c.rules.append(pb.Rule(id="x", type=pb.RULE_TYPE_CLIMBING))),
+            r"\(x\): climbing: fence_line is required",
+        ),
+        (
+            lambda c: (sized(c), c.rules.append(pb.Rule(id="x", type=pb.RULE_TYPE_SELF_HARM, zone_id="z"))),
+            "floor_line is required",
+        ),
+        (
+            lambda c: (
+                sized(c),
+                c.calibration.fence_line.CopyFrom(pb.CalibrationLine(a=P(0, 100), b=P(900, 100))),
+                c.rules.append(pb.Rule(id="x", type=pb.RULE_TYPE_CLIMBING)),
+            ),
+            "outside the 640x360 frame",
+        ),
+        (
+            lambda c: (
+                sized(c),
+                c.zones.append(pb.Zone(id="far", points=[P(0, 0), P(700, 0), P(700, 50)])),
+                c.rules.append(pb.Rule(id="x", type=pb.RULE_TYPE_VIOLENCE, zone_id="far")),
+            ),
+            "zone 'far' lies outside the 640x360 frame",
+        ),
+        (
+            lambda c: (
+                sized(c),
+                c.rules.append(pb.Rule(id="x", type=pb.RULE_TYPE_MOTIONLESS, thresholds={"speed": 1})),
+            ),
+            r"unknown thresholds \['speed'\]",
+        ),
+        (
+            lambda c: (
+                sized(c),
+                c.rules.append(pb.Rule(id="x", type=pb.RULE_TYPE_VIOLENCE, thresholds={"reach": -1})),
+            ),
+            "reach must be > 0",
+        ),
     ],
 )
 def test_validation(mutate: object, message: str) -> None:

@@ -114,6 +114,8 @@ async def test_a_camera_waiting_for_the_detector_sends_its_newest_frame(
         url=walk_mp4.as_uri(),
         analytic_fps=4,
         enabled=True,
+        width=640,
+        height=360,
         rules=[pb.Rule(id="down", type=pb.RULE_TYPE_PERSON_DOWN, dwell_seconds=2.0)],
     )
     taken: list[Frame] = []

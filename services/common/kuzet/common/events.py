@@ -38,6 +38,16 @@ _TYPES = [
         "face_match_confirmed", Severity.SEVERITY_HIGH, "a face match confirmed by the required reviewers"
     ),
     EventType("person_down", Severity.SEVERITY_CRITICAL, "a person lying down for too long"),
+    EventType("motionless", Severity.SEVERITY_HIGH, "a person without motion for too long during set hours"),
+    EventType(
+        "self_harm_risk",
+        Severity.SEVERITY_CRITICAL,
+        "a posture that may be self-harm (above the floor line or bowed under a ligature line)",
+    ),
+    EventType("climbing", Severity.SEVERITY_HIGH, "a person climbing a perimeter fence or wall"),
+    EventType(
+        "violence", Severity.SEVERITY_CRITICAL, "two or more people within arm's reach with fast limb motion"
+    ),
     EventType("badge_panic", Severity.SEVERITY_CRITICAL, "an officer pressed the panic button"),
     EventType("zone_intrusion", Severity.SEVERITY_HIGH, "a person in a restricted zone"),
     EventType("line_crossing", Severity.SEVERITY_MEDIUM, "a line crossed in a watched direction"),

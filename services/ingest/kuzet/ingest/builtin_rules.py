@@ -3,16 +3,11 @@
 Each is registered by entry point in services/ingest/pyproject.toml (group kuzet.ingest.rules),
 the way a rule type from another distribution is.
 
-Person down uses the tracked box's aspect ratio (wider than tall for `dwell_seconds`), not a pose
-model: on fixed ceiling/wall cameras a lying body gives a wide box, CenterNet still detects it
-(score ~0.45 where an upright person scores ~0.75), and it costs no extra inference per frame.
-MoveNet (the inference service's EstimatePoses) is weak exactly there (lying, occluded,
-foreshortened bodies) and would double the per-frame cost; a pose check can be added as a
-confirmation step behind the same rule when a camera enables the "pose" model.
+Person down is a pose rule (the fall behaviour, pose_rules.py), with motionless, self-harm risk,
+climbing and violence.
 
-Dwell-based rules (loitering, person down,
-post unattended) keep counting on a still scene: the engine feeds them the last tracks again
-when the motion gate skips a frame.
+Dwell-based rules (loitering, post unattended) keep counting on a still scene: the engine feeds
+them the last tracks again when the motion gate skips a frame.
 """
 
 from __future__ import annotations
@@ -180,46 +175,6 @@ class Crowding(Rule[Crowd]):
                 {"zone": zone, "count": count, "max_count": most},
                 f"{count} people in zone {zone} (max {most})",
             )
-
-
-class PersonDown(Rule[Dwell]):
-    """A person lying (tracked box wider than tall) for dwell_seconds (3 s by default), in a
-    zone or anywhere in the frame."""
-
-    type = RuleType.RULE_TYPE_PERSON_DOWN
-    name = "person_down"
-    event_type = "person_down"
-    target = "zone_or_frame"
-
-    @classmethod
-    def parse(cls, msg: ingest_pb2.Rule) -> Dwell:
-        return Dwell(msg.dwell_seconds or 3.0)
-
-    def __init__(self, cfg: RuleCfg, context: RuleContext) -> None:
-        super().__init__(cfg, context)
-        self._since: dict[int, float] = {}  # track id -> when it lay down
-        self._fired: set[str] = set()
-
-    def evaluate(self, frame: RuleFrame) -> Iterator[RuleHit]:
-        t = frame.t
-        for tr in frame.in_zone:
-            subject = f"track:{tr.track_id}"
-            if not tr.lying:
-                self._since.pop(tr.track_id, None)
-                self._fired.discard(subject)
-                continue
-            down = t - self._since.setdefault(tr.track_id, t)
-            if down >= self.settings.dwell_s and subject not in self._fired and self.fire(subject, t):
-                self._fired.add(subject)
-                yield self.hit(
-                    subject,
-                    [tr],
-                    {"zone": self.cfg.zone_id, "down_s": round(down, 1)},
-                    f"person down for {down:.0f}s",
-                )
-
-    def forget(self, track_id: int) -> None:
-        self._since.pop(track_id, None)
 
 
 class PostUnattended(Rule[Dwell]):

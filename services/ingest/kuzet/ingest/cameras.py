@@ -81,6 +81,8 @@ class CameraCfg:
     location: tuple[float, float] | None = None
     width: int = 0
     height: int = 0
+    # The pose rules' calibration lines by Calibration field name ("floor_line", ...).
+    calibration: dict[str, LineCfg] = field(default_factory=dict)
 
     @property
     def traffic(self) -> bool:
@@ -100,7 +102,7 @@ class CameraCfg:
         for z in self.zones.values():
             if any(not (0 <= x <= width and 0 <= y <= height) for x, y in z.polygon):
                 problems.append(f"zone {z.id!r} lies outside the {width}x{height} frame")
-        for ln in self.lines.values():
+        for ln in [*self.lines.values(), *self.calibration.values()]:
             if any(not (0 <= x <= width and 0 <= y <= height) for x, y in (ln.a, ln.b)):
                 problems.append(f"line {ln.id!r} lies outside the {width}x{height} frame")
         return problems
@@ -207,6 +209,12 @@ def to_config(cam: ingest_pb2.Camera, username: str, password: str, *, allow_fil
             raise InvalidArgument(f"{where} ({ln.id}): negative coordinates are outside the frame")
         lines[ln.id] = LineCfg(ln.id, a, b)
 
+    calibration: dict[str, LineCfg] = {}
+    for name in ("floor_line", "ligature_line", "fence_line"):
+        if cam.calibration.HasField(name):
+            ln = getattr(cam.calibration, name)
+            calibration[name] = LineCfg(name, (float(ln.a.x), float(ln.a.y)), (float(ln.b.x), float(ln.b.y)))
+
     rules: list[RuleCfg] = []
     seen: set[str] = set()
     for i, r in enumerate(cam.rules):
@@ -273,7 +281,13 @@ def to_config(cam: ingest_pb2.Camera, username: str, password: str, *, allow_fil
         location=(cam.location.latitude, cam.location.longitude) if cam.HasField("location") else None,
         width=cam.width,
         height=cam.height,
+        calibration=calibration,
     )
     if cam.width and (problems := cfg.frame_size_errors(cam.width, cam.height)):
         raise InvalidArgument("; ".join(problems))
+    for rule in cfg.rules:
+        try:
+            RULES[rule.type].check(rule, cfg)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"camera.rules ({rule.id}): {exc.message}") from None
     return cfg

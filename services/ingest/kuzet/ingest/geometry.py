@@ -15,6 +15,16 @@ def anchor(box: Sequence[float]) -> Pt:
     return ((box[0] + box[2]) / 2.0, float(box[3]))
 
 
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two boxes (x1, y1, x2, y2)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
 def crossing(prev: Pt, cur: Pt, a: Pt, b: Pt) -> str:
     """'left_to_right', 'right_to_left' or '' for a move prev->cur over the segment a-b.
 

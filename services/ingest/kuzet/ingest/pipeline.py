@@ -31,6 +31,7 @@ from opentelemetry import trace
 from kuzet.common.errors import KuzetError
 from kuzet.common.events import new_event
 from kuzet.common.geometry import point_in_polygon
+from kuzet.common.inference.results import Pose
 from kuzet.common.objectstore import ObjectStore
 from kuzet.common.roads.lanes import VEHICLE_CLASSES
 from kuzet.common.v1 import common_pb2
@@ -41,6 +42,7 @@ from kuzet.ingest.faults import EVENT_TYPES as FAULT_EVENTS
 from kuzet.ingest.faults import FaultDetector
 from kuzet.ingest.geometry import anchor
 from kuzet.ingest.motion import MotionGate, thumbnail
+from kuzet.ingest.poses import TrackPoses
 from kuzet.ingest.rules import FaceRequest, RuleEngine, RuleHit
 from kuzet.ingest.snapshots import store_jpeg
 from kuzet.ingest.source import Frame, FrameSource, SourceConfig
@@ -70,6 +72,12 @@ class Detector(Protocol):
     ) -> list[Detection]:
         """Objects of ``classes`` in the frame ``pick`` returns when the detector is ready for it
         (``need`` ranks the camera among those waiting)."""
+        ...
+
+
+class Poser(Protocol):
+    async def estimate(self, image: np.ndarray) -> list[Pose]:
+        """People's keypoints in the frame (source pixels)."""
         ...
 
 
@@ -128,10 +136,12 @@ class CameraPipeline:
         options: PipelineOptions,
         faces: FaceHandoff | None = None,
         traffic: TrafficLinks | None = None,
+        poser: Poser | None = None,
     ) -> None:
         self.cfg = cfg
         self.options = options
         self._detector, self._sink, self._store, self._faces = detector, sink, store, faces
+        self._poser = poser
         self.stats = CameraStats()
         self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
@@ -156,7 +166,14 @@ class CameraPipeline:
         # One id space for the camera's tracks and rule episodes, fresh at every (re)start.
         ids = TrackIds()
         self.rules = RuleEngine(cfg, ids=ids)
-        self.tracker = Tracker(cfg.analytic_fps, ids=ids)
+        posing = self.rules.pose_interval_s is not None
+        self.tracker = Tracker(cfg.analytic_fps, ids=ids, activation=0.3 if posing else 0.4)
+        # Keypoint histories, on cameras with pose rules only; kept a little longer than the
+        # rules read, so that an episode's frames stay describable.
+        self.poses = (
+            TrackPoses(max(self.rules.history_s, 5.0) + 5.0, self.rules.pose_zones) if posing else None
+        )
+        self._posed_at = float("-inf")
         self.vehicles = (
             VehicleAnalysis(cfg, ids=ids, links=traffic, store=store) if cfg.traffic and traffic else None
         )
@@ -324,7 +341,11 @@ class CameraPipeline:
                 # Nothing moved: the people seen last are still where they were.
                 self.stats.frames_motion_skipped += 1
                 self._looked()
-            hits, faces = self.rules.evaluate(frame.time, self._tracks, moved=passed)
+            poses = await self._pose(frame, passed)
+            posed = self.poses.people if self.poses is not None else {}
+            hits, faces = self.rules.evaluate(
+                frame.time, self._tracks, moved=passed, poses=poses, people=posed
+            )
             snap: common_pb2.ObjectRef | None = None
             for hit in hits:
                 snap = await self._snapshot(frame, [t.box for t in hit.tracks], hit.event_type)
@@ -336,6 +357,20 @@ class CameraPipeline:
                 for req in faces:
                     if await self._faces.handoff(cfg, frame, req, snap):
                         self.rules.face_sent(req.track.track_id)
+
+    async def _pose(self, frame: Frame, moved: bool) -> dict[int, Any]:
+        """The tracks' keypoint histories for the pose rules: posed again when a track is in a
+        pose rule's zone and the rules are due a sample, repeated when nothing moved."""
+        if self.poses is None:
+            return {}
+        interval = self.rules.pose_interval_s or 0.0
+        due = frame.time - self._posed_at >= interval * 0.9  # sampling jitter must not skip one
+        if moved and due and self._poser is not None and self.poses.wanted(frame.time, self._tracks):
+            self._posed_at = frame.time
+            self.poses.attach(frame.time, self._tracks, await self._poser.estimate(frame.image))
+        elif not moved:
+            self.poses.repeat(frame.time)
+        return self.poses.histories
 
     async def _observe(self, frame: Frame) -> bool | None:
         """The cheap per-frame work (clip buffer, fault detectors, motion gate): whether the frame
@@ -463,6 +498,13 @@ class CameraPipeline:
         fields: dict[str, Any] = {}
         if clip is not None:
             fields["clip"] = clip
+        attributes: dict[str, object] = dict(hit.attributes)
+        if hit.frames:
+            # The frames that show it (UTC epoch seconds; the snapshot is the last, the clip
+            # the buffer before it) and the people's keypoints on the snapshot, to draw.
+            attributes["frames"] = [round(t, 3) for t in hit.frames]
+            if self.poses is not None:
+                attributes["keypoints"] = dict(self.poses.latest(t.track_id for t in hit.tracks))
         if hit.rule.severity:
             fields["severity"] = hit.rule.severity
         event = new_event(
@@ -470,7 +512,7 @@ class CameraPipeline:
             hit.event_type,
             self._source_pb(),
             occurred_at=_dt(frame.time),
-            attributes=dict(hit.attributes),
+            attributes=attributes,
             rule_id=hit.rule.id,
             subject=hit.subject,
             zone_id=hit.rule.zone_id or hit.rule.line_id,

@@ -22,6 +22,7 @@ from kuzet.ingest.tracking import Track, TrackIds
 from kuzet.ingest.v1 import ingest_pb2
 
 if TYPE_CHECKING:
+    from kuzet.ingest.behaviour.keypoints import KeypointHistory
     from kuzet.ingest.cameras import CameraCfg, Window
 
 Pt = tuple[float, float]
@@ -61,6 +62,8 @@ class RuleHit:
     tracks: tuple[Track, ...]
     attributes: dict[str, object]
     summary: str
+    # Times of the frames that show it (pose rules); empty: the frame it fired on.
+    frames: tuple[float, ...] = ()
 
 
 @dataclass
@@ -84,6 +87,10 @@ class RuleFrame:
     moved: bool
     # Each track's anchor on the frame before (absent: first seen on this one).
     previous: Mapping[int, Pt]
+    # Keypoint histories of the people that were posed, by person id (only on cameras with
+    # pose rules; poses.py), and each person's last track.
+    poses: Mapping[int, KeypointHistory] = field(default_factory=dict)
+    people: Mapping[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,12 +121,24 @@ class Rule(Generic[S]):
     # The kuzet.common.events type of its hits; None when it publishes none itself.
     event_type: ClassVar[str | None]
     target: ClassVar[Target] = "zone"
+    # How often the rule needs each tracked person's keypoints (seconds); None: it needs none.
+    pose_interval_s: ClassVar[float | None] = None
 
     @classmethod
     def parse(cls, msg: ingest_pb2.Rule) -> S:
         """The type's settings from the camera's Rule message; ValueError says what is wrong
         (the caller names the rule). Types without settings keep this one."""
         return None  # type: ignore[return-value]
+
+    @classmethod
+    def check(cls, cfg: RuleCfg, camera: CameraCfg) -> None:
+        """Refuses (InvalidArgument) a rule the camera cannot run: what ``parse`` cannot see
+        alone (the frame size, the camera's calibration). Types without such needs keep this."""
+
+    @property
+    def history_s(self) -> float:
+        """Seconds of each track's keypoint history the rule reads."""
+        return 0.0
 
     def __init__(self, cfg: RuleCfg, context: RuleContext) -> None:
         self.cfg = cfg
@@ -157,10 +176,17 @@ class Rule(Generic[S]):
         ended, self._episode = self._episode, None
         return ended[0] if ended else None
 
-    def hit(self, subject: str, tracks: list[Track], attributes: dict[str, object], summary: str) -> RuleHit:
+    def hit(
+        self,
+        subject: str,
+        tracks: list[Track],
+        attributes: dict[str, object],
+        summary: str,
+        frames: tuple[float, ...] = (),
+    ) -> RuleHit:
         if self.event_type is None:
             raise TypeError(f"rule type {self.name} publishes no events")
-        return RuleHit(self.cfg, self.event_type, subject, tuple(tracks), attributes, summary)
+        return RuleHit(self.cfg, self.event_type, subject, tuple(tracks), attributes, summary, frames)
 
 
 RULES: Registry[int, type[Rule[Any]]] = Registry(

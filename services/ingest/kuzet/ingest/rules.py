@@ -6,7 +6,8 @@ cool-downs, episodes and per-track memory.
 
 The engine is fed at the analytic rate; when the motion gate skips a frame the scene has not
 changed, so the pipeline feeds the last tracks again with the new time: dwell-based rules
-(loitering, person down, post unattended) keep counting on a still scene.
+(loitering, post unattended) keep counting on a still scene; the pose rules get their tracks'
+keypoint histories (poses.py), repeated the same way.
 
 Alerting folds events by (camera, rule, subject), so every subject names one occurrence and is
 unique across restarts and replicas: "track:<id>" (track ids are, see tracking.TrackIds) or
@@ -18,15 +19,19 @@ fold into an old (perhaps acknowledged) one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kuzet.common.geometry import point_in_polygon
 from kuzet.ingest.cameras import CameraCfg, active
 from kuzet.ingest.geometry import anchor
 from kuzet.ingest.rulebase import RULES, FaceRequest, Pt, Rule, RuleContext, RuleFrame, RuleHit
 from kuzet.ingest.tracking import Track, TrackIds
+
+if TYPE_CHECKING:
+    from kuzet.ingest.behaviour.keypoints import KeypointHistory
 
 __all__ = ["FaceRequest", "RuleEngine", "RuleHit"]
 
@@ -48,11 +53,39 @@ class RuleEngine:
         self._tracks: dict[int, _TrackState] = {}
         self._forget_after_s = forget_after_s
 
+    @property
+    def pose_interval_s(self) -> float | None:
+        """How often the rules need each tracked person's keypoints; None: never."""
+        wanted = [r.pose_interval_s for r in self._rules if r.pose_interval_s is not None]
+        return min(wanted) if wanted else None
+
+    @property
+    def pose_zones(self) -> list[tuple[Pt, ...] | None]:
+        """The zones of the rules that read keypoints (None: the whole frame)."""
+        return [
+            self.camera.zones[r.cfg.zone_id].polygon if r.cfg.zone_id else None
+            for r in self._rules
+            if r.pose_interval_s is not None
+        ]
+
+    @property
+    def history_s(self) -> float:
+        """Seconds of keypoint history the rules read."""
+        return max((r.history_s for r in self._rules), default=0.0)
+
     def evaluate(
-        self, t: float, tracks: list[Track], *, moved: bool = True
+        self,
+        t: float,
+        tracks: list[Track],
+        *,
+        moved: bool = True,
+        poses: Mapping[int, KeypointHistory] | None = None,
+        people: Mapping[int, int] | None = None,
     ) -> tuple[list[RuleHit], list[FaceRequest]]:
         """Rules for the tracks seen at time t (UTC epoch seconds). ``moved`` False: a repeat of
-        the previous frame's tracks (motion gate closed), so no crossings can have happened."""
+        the previous frame's tracks (motion gate closed), so no crossings can have happened.
+        ``poses``: the people's keypoint histories by person id, ``people`` each one's track
+        (poses.TrackPoses), for the pose rules."""
         cam = self.camera
         local = datetime.fromtimestamp(t, UTC).astimezone(cam.tz)
         hits: list[RuleHit] = []
@@ -70,7 +103,9 @@ class RuleEngine:
                 continue
             zone = cam.zones.get(rule.cfg.zone_id)
             in_zone = [tr for tr in tracks if zone is None or point_in_polygon(anchor(tr.box), zone.polygon)]
-            for found in rule.evaluate(RuleFrame(t, tracks, in_zone, moved, previous)):
+            for found in rule.evaluate(
+                RuleFrame(t, tracks, in_zone, moved, previous, poses or {}, people or {})
+            ):
                 if isinstance(found, FaceRequest):
                     faces.append(found)
                 else:

@@ -32,6 +32,7 @@ from kuzet.ingest.observations import ObservationSender
 from kuzet.ingest.ownership import LeaseShardOwner, lease_timing
 from kuzet.ingest.pipeline import CameraPipeline, PipelineOptions, Sink
 from kuzet.ingest.platereader import InferencePlateReader
+from kuzet.ingest.poses import PoseEstimator
 from kuzet.ingest.profiles import TrafficProfiles
 from kuzet.ingest.retention import HOLD_KINDS, build_retention
 from kuzet.ingest.service import IngestServicer
@@ -99,9 +100,18 @@ async def build(
     )
     out_sink: Sink = sink
 
+    poser = PoseEstimator(inference, max_side=settings.inference_max_side)
+
     def make(cfg: Any) -> CameraPipeline:
         return CameraPipeline(
-            cfg, detector=detector, sink=out_sink, store=objects, options=options, faces=faces, traffic=links
+            cfg,
+            detector=detector,
+            sink=out_sink,
+            store=objects,
+            options=options,
+            faces=faces,
+            traffic=links,
+            poser=poser,
         )
 
     shard: ShardOwner

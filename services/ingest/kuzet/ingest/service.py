@@ -38,6 +38,7 @@ MUTABLE = {
     "enabled",
     "width",
     "height",
+    "calibration",
 }
 
 

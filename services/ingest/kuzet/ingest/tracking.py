@@ -157,10 +157,13 @@ class Tracker:
         reach_heights_per_s: float = 1.5,
         size_ratio: float = 1.5,
         ids: TrackIds | None = None,
+        activation: float = 0.4,
     ) -> None:
         # Activation and "high confidence" below the defaults (0.7, 0.6): CenterNet scores a
         # person lying down around 0.45, and only high-confidence detections can start a track;
         # a track must start for someone who fell (the box jump breaks the old track) or enters lying.
+        # ``activation`` (a detection's score to start a track) lower still where keypoints confirm
+        # the person (cameras with pose rules): composited or small lying people score 0.3-0.4.
         # Updates carry timestamps (sampling is irregular: motion gate, drops), and in that mode
         # trackers 2.6 turns lost_track_buffer into seconds as buffer / 30: express it in 30 fps frames.
         self._similarity = _ReachIoU(reach_heights_per_s, size_ratio)
@@ -169,10 +172,10 @@ class Tracker:
             self.ids,
             lost_track_buffer=max(1, round(lost_after_s * 30)),
             frame_rate=30.0,
-            track_activation_threshold=0.4,
+            track_activation_threshold=activation,
             minimum_consecutive_frames=2,
             minimum_iou_threshold=0.1,
-            high_conf_det_threshold=0.4,
+            high_conf_det_threshold=activation,
             iou=self._similarity,
         )
         self._min_score = min_score

@@ -29,6 +29,10 @@ class RuleType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RULE_TYPE_PERSON_DOWN: _ClassVar[RuleType]
     RULE_TYPE_POST_UNATTENDED: _ClassVar[RuleType]
     RULE_TYPE_FACE_OF_INTEREST: _ClassVar[RuleType]
+    RULE_TYPE_MOTIONLESS: _ClassVar[RuleType]
+    RULE_TYPE_SELF_HARM: _ClassVar[RuleType]
+    RULE_TYPE_CLIMBING: _ClassVar[RuleType]
+    RULE_TYPE_VIOLENCE: _ClassVar[RuleType]
 
 class Fault(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -53,6 +57,10 @@ RULE_TYPE_CROWDING: RuleType
 RULE_TYPE_PERSON_DOWN: RuleType
 RULE_TYPE_POST_UNATTENDED: RuleType
 RULE_TYPE_FACE_OF_INTEREST: RuleType
+RULE_TYPE_MOTIONLESS: RuleType
+RULE_TYPE_SELF_HARM: RuleType
+RULE_TYPE_CLIMBING: RuleType
+RULE_TYPE_VIOLENCE: RuleType
 FAULT_UNSPECIFIED: Fault
 FAULT_OFFLINE: Fault
 FAULT_BLACK: Fault
@@ -98,7 +106,14 @@ class TimeWindow(_message.Message):
     def __init__(self, start_minute: _Optional[int] = ..., end_minute: _Optional[int] = ..., weekdays: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Rule(_message.Message):
-    __slots__ = ("id", "type", "zone_id", "line_id", "direction", "dwell_seconds", "max_count", "active_windows", "cooldown_seconds", "severity", "disabled")
+    __slots__ = ("id", "type", "zone_id", "line_id", "direction", "dwell_seconds", "max_count", "active_windows", "cooldown_seconds", "severity", "disabled", "thresholds")
+    class ThresholdsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ZONE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +125,7 @@ class Rule(_message.Message):
     COOLDOWN_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
     DISABLED_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     type: RuleType
     zone_id: str
@@ -121,7 +137,26 @@ class Rule(_message.Message):
     cooldown_seconds: float
     severity: _common_pb2.Severity
     disabled: bool
-    def __init__(self, id: _Optional[str] = ..., type: _Optional[_Union[RuleType, str, int]] = ..., zone_id: _Optional[str] = ..., line_id: _Optional[str] = ..., direction: _Optional[_Union[LineDirection, str, int]] = ..., dwell_seconds: _Optional[float] = ..., max_count: _Optional[int] = ..., active_windows: _Optional[_Iterable[_Union[TimeWindow, _Mapping]]] = ..., cooldown_seconds: _Optional[float] = ..., severity: _Optional[_Union[_common_pb2.Severity, str, int]] = ..., disabled: _Optional[bool] = ...) -> None: ...
+    thresholds: _containers.ScalarMap[str, float]
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[_Union[RuleType, str, int]] = ..., zone_id: _Optional[str] = ..., line_id: _Optional[str] = ..., direction: _Optional[_Union[LineDirection, str, int]] = ..., dwell_seconds: _Optional[float] = ..., max_count: _Optional[int] = ..., active_windows: _Optional[_Iterable[_Union[TimeWindow, _Mapping]]] = ..., cooldown_seconds: _Optional[float] = ..., severity: _Optional[_Union[_common_pb2.Severity, str, int]] = ..., disabled: _Optional[bool] = ..., thresholds: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class CalibrationLine(_message.Message):
+    __slots__ = ("a", "b")
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    a: _common_pb2.Point
+    b: _common_pb2.Point
+    def __init__(self, a: _Optional[_Union[_common_pb2.Point, _Mapping]] = ..., b: _Optional[_Union[_common_pb2.Point, _Mapping]] = ...) -> None: ...
+
+class Calibration(_message.Message):
+    __slots__ = ("floor_line", "ligature_line", "fence_line")
+    FLOOR_LINE_FIELD_NUMBER: _ClassVar[int]
+    LIGATURE_LINE_FIELD_NUMBER: _ClassVar[int]
+    FENCE_LINE_FIELD_NUMBER: _ClassVar[int]
+    floor_line: CalibrationLine
+    ligature_line: CalibrationLine
+    fence_line: CalibrationLine
+    def __init__(self, floor_line: _Optional[_Union[CalibrationLine, _Mapping]] = ..., ligature_line: _Optional[_Union[CalibrationLine, _Mapping]] = ..., fence_line: _Optional[_Union[CalibrationLine, _Mapping]] = ...) -> None: ...
 
 class Schedule(_message.Message):
     __slots__ = ("time_zone", "windows")
@@ -152,7 +187,7 @@ class Credentials(_message.Message):
     def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class Camera(_message.Message):
-    __slots__ = ("id", "agency_id", "site_id", "name", "url", "credentials", "has_credentials", "analytic_fps", "keyframe_only", "schedule", "zones", "lines", "rules", "enabled_models", "clip_recording", "location", "plan_position", "enabled", "width", "height", "created_at", "updated_at")
+    __slots__ = ("id", "agency_id", "site_id", "name", "url", "credentials", "has_credentials", "analytic_fps", "keyframe_only", "schedule", "zones", "lines", "rules", "enabled_models", "clip_recording", "location", "plan_position", "enabled", "width", "height", "created_at", "updated_at", "calibration")
     ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
     SITE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +210,7 @@ class Camera(_message.Message):
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_FIELD_NUMBER: _ClassVar[int]
     id: str
     agency_id: str
     site_id: str
@@ -197,7 +233,8 @@ class Camera(_message.Message):
     height: int
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., agency_id: _Optional[str] = ..., site_id: _Optional[str] = ..., name: _Optional[str] = ..., url: _Optional[str] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., has_credentials: _Optional[bool] = ..., analytic_fps: _Optional[float] = ..., keyframe_only: _Optional[bool] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., zones: _Optional[_Iterable[_Union[Zone, _Mapping]]] = ..., lines: _Optional[_Iterable[_Union[Line, _Mapping]]] = ..., rules: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ..., enabled_models: _Optional[_Iterable[str]] = ..., clip_recording: _Optional[bool] = ..., location: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., plan_position: _Optional[_Union[PlanPosition, _Mapping]] = ..., enabled: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    calibration: Calibration
+    def __init__(self, id: _Optional[str] = ..., agency_id: _Optional[str] = ..., site_id: _Optional[str] = ..., name: _Optional[str] = ..., url: _Optional[str] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., has_credentials: _Optional[bool] = ..., analytic_fps: _Optional[float] = ..., keyframe_only: _Optional[bool] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., zones: _Optional[_Iterable[_Union[Zone, _Mapping]]] = ..., lines: _Optional[_Iterable[_Union[Line, _Mapping]]] = ..., rules: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ..., enabled_models: _Optional[_Iterable[str]] = ..., clip_recording: _Optional[bool] = ..., location: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., plan_position: _Optional[_Union[PlanPosition, _Mapping]] = ..., enabled: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., calibration: _Optional[_Union[Calibration, _Mapping]] = ...) -> None: ...
 
 class CreateCameraRequest(_message.Message):
     __slots__ = ("camera",)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kuzet.ingest.behaviour.episode import BehaviourEvent
 from kuzet.ingest.behaviour.keypoints import KeypointHistory, Skeleton, hands_above_head, hip_centre
-from kuzet.ingest.behaviour.rule import RuleConfig, TrackRule, register
+from kuzet.ingest.behaviour.rule import Histories, RuleConfig, TrackRule
 from kuzet.ingest.behaviour.scope import CalibrationLine
 
 
@@ -22,7 +23,6 @@ class ClimbingConfig(RuleConfig):
         self.positive(rise_window_s=self.rise_window_s)
 
 
-@register
 class Climbing(TrackRule[ClimbingConfig]):
     """Hips rising across the fence line with the hands above the head.
 
@@ -72,6 +72,14 @@ class Climbing(TrackRule[ClimbingConfig]):
             return True
         return None if None in hands else False
 
+    def update(self, histories: Histories, now: float) -> list[BehaviourEvent]:
+        events = super().update(histories, now)
+        # "Below" outlives the track's episode (a pose dropout mid-climb ends the episode after
+        # grace_s) for the whole rise window, then goes.
+        window = self.config.rise_window_s
+        for tid in [k for k, t in self._below_at.items() if now - t > window]:
+            del self._below_at[tid]
+        return events
+
     def forget(self, track_id: int) -> None:
-        self._below_at.pop(track_id, None)
         self._climbing.discard(track_id)

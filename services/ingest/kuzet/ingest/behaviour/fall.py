@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kuzet.common.errors import InvalidArgument
 from kuzet.ingest.behaviour.keypoints import KeypointHistory, Skeleton, torso_angle
-from kuzet.ingest.behaviour.rule import RuleConfig, TrackRule, register
+from kuzet.ingest.behaviour.rule import RuleConfig, TrackRule
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +26,6 @@ class FallConfig(RuleConfig):
             )
 
 
-@register
 class Fall(TrackRule[FallConfig]):
     """An upright person becomes horizontal and stays down.
 

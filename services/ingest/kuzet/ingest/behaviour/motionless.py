@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kuzet.ingest.behaviour.keypoints import KeypointHistory, Skeleton, motion_energy
-from kuzet.ingest.behaviour.rule import RuleConfig, TrackRule, register
+from kuzet.ingest.behaviour.rule import RuleConfig, TrackRule
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,7 +23,6 @@ class MotionlessConfig(RuleConfig):
         self.positive(window_s=self.window_s, max_energy=self.max_energy, min_points=self.min_points)
 
 
-@register
 class Motionless(TrackRule[MotionlessConfig]):
     """No keypoint motion beyond a threshold for N minutes, during the rule's hours.
 

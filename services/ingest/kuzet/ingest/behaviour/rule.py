@@ -4,9 +4,9 @@ A rule is a small state machine fed the keypoint histories of a camera's tracks:
 histories, now)`` is called once per analysed frame, after that frame's skeletons were added,
 and returns the events (episode.BehaviourEvent) that the new samples made. Single-person rules
 (``TrackRule``) reduce each track's newest sample to a condition; an episode per track turns the
-conditions into events. Rule types are found by name in ``BEHAVIOURS`` (a
-``kuzet.common.plugins.Registry``, entry-point group ``kuzet.ingest.behaviours``): the shipped
-ones register themselves when this package is imported.
+conditions into events. There is one registry of rule types, ingest's (``rulebase.RULES``,
+entry-point group ``kuzet.ingest.rules``): each behaviour is a camera rule type there
+(pose_rules.py) that names its behaviour class; ``behaviours()`` lists them by name.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from kuzet.common.errors import InvalidArgument
-from kuzet.common.plugins import Registry
 from kuzet.ingest.behaviour.episode import BehaviourEvent, Episode, Span
 from kuzet.ingest.behaviour.keypoints import DEFAULT_MIN_SCORE, KeypointHistory, Skeleton, body_centre
 from kuzet.ingest.behaviour.scope import Scope
+from kuzet.ingest.rulebase import RULES
 
 Histories = Mapping[int, KeypointHistory]
 
@@ -142,25 +142,19 @@ class TrackRule(BehaviourRule[C]):
         return events
 
 
-R = TypeVar("R", bound=type[BehaviourRule[Any]])
-
-BEHAVIOURS: Registry[str, type[BehaviourRule[Any]]] = Registry(
-    "behaviour rule type", "kuzet.ingest.behaviours", key=lambda cls: cls.name
-)
-
-
-def register(cls: R) -> R:
-    BEHAVIOURS.register(cls)
-    return cls
+def behaviours() -> dict[str, type[BehaviourRule[Any]]]:
+    """The behaviour rules of the installed camera rule types, by name."""
+    return {b.name: b for cls in RULES if (b := getattr(cls, "behaviour", None)) is not None}
 
 
 def create(kind: str, scope: Scope, settings: Mapping[str, Any] | None = None) -> BehaviourRule[Any]:
     """A rule of the named type with its settings (the config's fields other than ``scope``);
     InvalidArgument names the type and what is wrong."""
-    cls = BEHAVIOURS.get(kind)
+    known_types = behaviours()
+    cls = known_types.get(kind)
     if cls is None:
         raise InvalidArgument(
-            f"unknown behaviour rule type {kind!r} (known: {', '.join(sorted(BEHAVIOURS.keys()))})"
+            f"unknown behaviour rule type {kind!r} (known: {', '.join(sorted(known_types))})"
         )
     given = dict(settings or {})
     known = {f.name for f in dataclasses.fields(cls.config_type)} - {"scope"}

@@ -15,7 +15,7 @@ from kuzet.ingest.behaviour.keypoints import (
     torso_angle,
     torso_length,
 )
-from kuzet.ingest.behaviour.rule import RuleConfig, TrackRule, register
+from kuzet.ingest.behaviour.rule import RuleConfig, TrackRule
 from kuzet.ingest.behaviour.scope import CalibrationLine
 
 
@@ -46,7 +46,6 @@ class SelfHarmConfig(RuleConfig):
         )
 
 
-@register
 class SelfHarm(TrackRule[SelfHarmConfig]):
     """A person upright and motionless, with the feet above the floor line or the head bowed
     below the ligature line, for N seconds.

@@ -15,7 +15,7 @@ from kuzet.ingest.behaviour.keypoints import (
     limb_speed,
     torso_length,
 )
-from kuzet.ingest.behaviour.rule import BehaviourRule, Histories, RuleConfig, register
+from kuzet.ingest.behaviour.rule import BehaviourRule, Histories, RuleConfig
 
 Pair = tuple[int, int]
 
@@ -38,7 +38,6 @@ class ViolenceConfig(RuleConfig):
         )
 
 
-@register
 class Violence(BehaviourRule[ViolenceConfig]):
     """Two or more people within arm's reach with fast limb motion, for N seconds.
 

@@ -15,6 +15,7 @@ who) and the scene's calibration lines.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -43,10 +44,14 @@ def write_labels(clips: ClipSet, path: Path) -> Path:
     return path
 
 
-def write_mp4(clip: Clip, path: Path) -> Path:
-    """The clip as H.264 at its analysed rate (an RTSP server replays it as a camera)."""
+def write_mp4(clip: Clip, path: Path, *, lead_in_s: float = 0.0) -> Path:
+    """The clip as H.264 at its analysed rate (an RTSP server replays it as a camera), after
+    ``lead_in_s`` seconds of its first frame: an RTSP server sends the first seconds of a file
+    in a burst, faster than real time, and a camera drops what it cannot analyse."""
     fps = round(clip.fps)
     if fps != clip.fps or fps < 1:
         raise ValueError(f"an MP4 needs a whole frame rate >= 1, the clip is analysed at {clip.fps}")
-    frames = (f.image for f in render(clip))
+    rendered = render(clip)
+    first = next(rendered).image
+    frames = itertools.chain(itertools.repeat(first, 1 + round(lead_in_s * fps)), (f.image for f in rendered))
     return encode_frames(frames, path, width=clip.width, height=clip.height, fps=fps, gop=fps)

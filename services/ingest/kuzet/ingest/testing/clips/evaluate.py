@@ -17,6 +17,7 @@ import numpy as np
 
 from kuzet.ingest.behaviour import BehaviourRule, CalibrationLine, KeypointHistory, Scope, Skeleton, create
 from kuzet.ingest.cameras import Window
+from kuzet.ingest.geometry import iou
 from kuzet.ingest.testing.clips.catalogue import NIGHT_HOURS, ClipSet
 from kuzet.ingest.testing.clips.scenes import Clip, Frame, Label, lines
 
@@ -63,14 +64,14 @@ class ClipRun:
     def __init__(self, clip: Clip, motionless_hold_s: float) -> None:
         self.clip = clip
         self.rules = rules_for(clip, motionless_hold_s)
-        self._span = max(30.0, *(r.history_s for r in self.rules.values()))
+        self.span_s = max(30.0, *(r.history_s for r in self.rules.values()))
         self.histories: dict[int, KeypointHistory] = {}
         self.detections: list[Detection] = []
 
     def feed(self, t: float, skeletons: dict[int, Skeleton], actor_of: dict[int, int | None]) -> None:
         """The frame at UTC time t: each track's skeleton, and which actor each track is."""
         for tid, sk in skeletons.items():
-            self.histories.setdefault(tid, KeypointHistory(self._span)).add(sk)
+            self.histories.setdefault(tid, KeypointHistory(self.span_s)).add(sk)
         for rule in self.rules.values():
             for event in rule.update(self.histories, t):
                 if event.phase != "started":
@@ -98,15 +99,6 @@ def truth_skeletons(frame: Frame, width: int, height: int) -> dict[int, Skeleton
 
 
 Box = tuple[float, float, float, float]
-
-
-def iou(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def actor_at(box: Box, frame: Frame, min_iou: float = 0.3) -> int | None:
