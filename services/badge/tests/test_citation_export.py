@@ -112,6 +112,7 @@ async def test_a_failing_register_gets_only_what_it_has_not_acknowledged(
     sent = register.requests[0][0]["citation"]
     assert sent["status"] == "CITATION_STATUS_ISSUED" and sent["unit_id"] == "traffic-north"
     assert sent["offence_code"] == "TR-201" and "register" not in sent
+    assert "next_statuses" not in sent  # our life cycle's offer to callers, not the register's
 
     acknowledged = await get(officer, a)
     assert acknowledged.register.register_id == register.numbers[a]

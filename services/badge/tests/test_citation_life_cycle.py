@@ -50,12 +50,22 @@ async def test_a_contest_upheld_then_paid_keeps_every_step(app: BadgeApp, admin:
     assert issued.register.exported_version == 0 and not issued.register.register_id
     cid = issued.citation_id
 
+    # Every citation names the moves its status allows, whoever reads it: callers show no others.
+    assert list(issued.next_statuses) == [
+        A.CITATION_STATUS_PAID,
+        A.CITATION_STATUS_CONTESTED,
+        A.CITATION_STATUS_VOIDED,
+    ]
+
     contested = await move(officer, cid, A.CITATION_STATUS_CONTESTED, "the light was amber")
+    assert list(contested.next_statuses) == [A.CITATION_STATUS_UPHELD, A.CITATION_STATUS_VOIDED]
     # Deciding a contest is a supervisor's: the officer who issued it may not.
     denied = await refused(officer, cid, A.CITATION_STATUS_UPHELD, "camera shows red")
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
-    await move(supervisor, cid, A.CITATION_STATUS_UPHELD, "camera C-12 shows red for 2 s")
+    upheld = await move(supervisor, cid, A.CITATION_STATUS_UPHELD, "camera C-12 shows red for 2 s")
+    assert list(upheld.next_statuses) == [A.CITATION_STATUS_PAID, A.CITATION_STATUS_VOIDED]
     paid = await move(officer, cid, A.CITATION_STATUS_PAID, "receipt 77-1")
+    assert not paid.next_statuses
     assert contested.status == A.CITATION_STATUS_CONTESTED and paid.status == A.CITATION_STATUS_PAID
     assert steps(paid) == [
         ("CITATION_STATUS_ISSUED", "officer-C-1", ""),
@@ -106,7 +116,7 @@ async def test_voiding_needs_a_supervisor_and_a_reason_and_is_final(admin: Stub,
     assert unknown.code() == grpc.StatusCode.NOT_FOUND
 
     voided = await move(supervisor, cid, A.CITATION_STATUS_VOIDED, "wrong plate entered")
-    assert voided.status == A.CITATION_STATUS_VOIDED
+    assert voided.status == A.CITATION_STATUS_VOIDED and not voided.next_statuses
     assert voided.history[-1].reason == "wrong plate entered"
     paying = await refused(officer, cid, A.CITATION_STATUS_PAID, "receipt 1")
     assert paying.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -26,6 +26,7 @@ from kuzet.common.errors import Unavailable
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.objectstore import LocalObjectStore
 from kuzet.common.timeutil import to_timestamp, utcnow
+from kuzet.common.v1 import common_pb2
 
 from .conftest import ADMIN, AGENCY
 
@@ -254,6 +255,36 @@ async def test_bad_upload_metadata_is_invalid_argument(app: BadgeApp, admin: Stu
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await upload(admin, meta, [A.EvidenceChunk(index=7, data=b"x", sha256="0" * 64)])
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "index 7" in (err.value.details() or "")
+
+
+async def test_evidence_is_listed_by_incident_page_by_page(app: BadgeApp, admin: Stub, badge: None) -> None:
+    size = CHUNK + 10
+    oldest = await store_item(admin, size, seed=11, days_ago=2, incident_id="INC-1")
+    await store_item(admin, size, seed=12, days_ago=1.5, incident_id="INC-2")
+    await store_item(admin, size, seed=13, days_ago=1.2)
+    newest = await store_item(admin, size, seed=14, days_ago=1, incident_id="INC-1", case_id="CASE-9")
+
+    listed = await admin.ListEvidence(A.ListEvidenceRequest(incident_id="INC-1"))
+    assert [e.evidence_id for e in listed.evidence] == [oldest.evidence_id, newest.evidence_id]
+    assert not listed.page.next_page_token
+    # Each page holds only the incident's items: paging never hands out a page of others.
+    first = await admin.ListEvidence(
+        A.ListEvidenceRequest(incident_id="INC-1", page=common_pb2.PageRequest(page_size=1))
+    )
+    assert [e.evidence_id for e in first.evidence] == [oldest.evidence_id] and first.page.next_page_token
+    second = await admin.ListEvidence(
+        A.ListEvidenceRequest(
+            incident_id="INC-1",
+            page=common_pb2.PageRequest(page_size=1, page_token=first.page.next_page_token),
+        )
+    )
+    assert [e.evidence_id for e in second.evidence] == [newest.evidence_id]
+    assert not second.page.next_page_token
+    # With the other filters, not instead of them.
+    both = await admin.ListEvidence(A.ListEvidenceRequest(incident_id="INC-1", case_id="CASE-9"))
+    assert [e.evidence_id for e in both.evidence] == [newest.evidence_id]
+    assert not (await admin.ListEvidence(A.ListEvidenceRequest(incident_id="INC-3"))).evidence
+    assert len((await admin.ListEvidence(A.ListEvidenceRequest())).evidence) == 4
 
 
 async def test_custody_chain_records_every_step_and_export_manifest(

@@ -107,7 +107,7 @@ async def test_roles_and_agency_isolation(harness: Harness) -> None:
     await harness.add_drone("cov-a", 21)
     cp = await plan(harness, request(["cov-a"]))
     for caller, req, code in (
-        (OTHER_AGENCY_PILOT, request(["cov-a"]), grpc.StatusCode.PERMISSION_DENIED),
+        (OTHER_AGENCY_PILOT, request(["cov-a"]), grpc.StatusCode.NOT_FOUND),
         (ADMIN, request(["cov-a"]), grpc.StatusCode.PERMISSION_DENIED),
         (PILOT, request(["no-such-drone"]), grpc.StatusCode.NOT_FOUND),
     ):

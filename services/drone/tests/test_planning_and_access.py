@@ -104,12 +104,14 @@ async def test_only_pilots_dispatch_and_only_with_confirmation(harness: Harness)
     assert ("pilot-anna", "refused") in outcomes  # without pilot_confirmed
     assert all(o != "ok" for _, o in outcomes)
     assert (await audit.VerifyAudit(audit_pb2.VerifyAuditRequest(), metadata=md(auditor))).ok
-    code, _ = await _code(
-        harness.stub.GetDroneState(
-            drone_pb2.GetDroneStateRequest(drone_id="d-role"), metadata=md(OTHER_AGENCY_PILOT)
+    # Answered as a drone nobody has: another agency's drone ids cannot be probed.
+    for drone_id in ("d-role", "d-nobody"):
+        answer = await _code(
+            harness.stub.GetDroneState(
+                drone_pb2.GetDroneStateRequest(drone_id=drone_id), metadata=md(OTHER_AGENCY_PILOT)
+            )
         )
-    )
-    assert code == grpc.StatusCode.PERMISSION_DENIED
+        assert answer == (grpc.StatusCode.NOT_FOUND, f"no such drone {drone_id}")
 
 
 async def test_bad_input_is_invalid_argument(harness: Harness) -> None:
@@ -325,4 +327,4 @@ async def test_many_subscribers_per_drone_and_batched_streams(harness: Harness) 
             drone_pb2.WatchTelemetryRequest(drone_ids=["d-w1"]), metadata=md(OTHER_AGENCY_PILOT)
         ).read()
     )
-    assert code == grpc.StatusCode.PERMISSION_DENIED
+    assert code == grpc.StatusCode.NOT_FOUND

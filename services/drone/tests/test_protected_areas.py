@@ -357,12 +357,28 @@ async def test_areas_are_per_agency_and_changes_are_kept(h: Harness) -> None:
         h, name="Lake", kind=PAK.PROTECTED_AREA_KIND_NO_FISHING, outline=square(0, 0, 50)
     )
     assert area.area_m2 == pytest.approx(10_000, rel=0.01) and area.updated_by == PILOT.subject
-    code, _ = await code_of(
-        h.stub.GetProtectedArea(
-            drone_pb2.GetProtectedAreaRequest(area_id=area.area_id), metadata=md(OTHER_AGENCY_PILOT)
-        )
+    # Another agency's area is answered exactly as an id nobody has: its ids cannot be probed.
+    taken = drone_pb2.ProtectedArea()
+    taken.CopyFrom(area)
+    taken.name = "taken over"
+    for area_id in (area.area_id, "no-such-area"):
+        taken.area_id = area_id
+        for call in (
+            h.stub.GetProtectedArea(
+                drone_pb2.GetProtectedAreaRequest(area_id=area_id), metadata=md(OTHER_AGENCY_PILOT)
+            ),
+            h.stub.UpdateProtectedArea(
+                drone_pb2.UpdateProtectedAreaRequest(area=taken), metadata=md(OTHER_AGENCY_PILOT)
+            ),
+            h.stub.DeleteProtectedArea(
+                drone_pb2.DeleteProtectedAreaRequest(area_id=area_id), metadata=md(OTHER_AGENCY_PILOT)
+            ),
+        ):
+            assert await code_of(call) == (grpc.StatusCode.NOT_FOUND, "no such protected area"), area_id
+    kept = await h.stub.GetProtectedArea(
+        drone_pb2.GetProtectedAreaRequest(area_id=area.area_id), metadata=md(PILOT)
     )
-    assert code == grpc.StatusCode.PERMISSION_DENIED
+    assert kept.area == area
     area.name = "Lake (north)"
     area.outline[2].latitude += 0.0002
     updated = (

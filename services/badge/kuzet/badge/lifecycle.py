@@ -115,6 +115,8 @@ def messages(session: Session, rows: Sequence[CitationRow]) -> list[badge_pb2.Ci
 def message(row: CitationRow, history: Sequence[CitationHistoryRow]) -> badge_pb2.Citation:
     citation = A.Citation.FromString(row.payload)
     citation.status = cast(S, row.status)
+    # Callers offer only these moves (the gateway's buttons): the table stays this module's alone.
+    citation.next_statuses[:] = [cast(S, s) for s in sorted(NEXT.get(row.status, ()))]
     citation.unit_id = row.unit_id
     citation.history.extend(
         A.CitationTransition(

@@ -188,6 +188,8 @@ class EvidenceRow(Base):
     __table_args__ = (
         Index("ix_evidence_agency_captured", "agency_id", "captured_at"),
         Index("ix_evidence_badge_captured", "badge_id", "captured_at"),
+        # An incident's items, in the listing's order, without reading the agency's other items.
+        Index("ix_evidence_agency_incident_captured", "agency_id", "incident_id", "captured_at"),
     )
 
     evidence_id: Mapped[str] = mapped_column(String(64), primary_key=True)

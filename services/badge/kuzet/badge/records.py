@@ -118,8 +118,9 @@ class Records:
         stored.created_at.CopyFrom(to_timestamp(created))
         occurred = from_timestamp(citation.occurred_at)
 
-        # What the record keeps as issued; status, history and the register's side are columns.
-        for field in ("status", "history", "unit_id", "register"):
+        # What the record keeps as issued; status, history and the register's side are columns
+        # (the next statuses follow from the status).
+        for field in ("status", "history", "unit_id", "register", "next_statuses"):
             stored.ClearField(field)
 
         def work(session: Session) -> badge_pb2.Citation:

@@ -66,6 +66,12 @@ def _agency(caller: Caller, requested: str) -> str:
     return agency
 
 
+def _sees(caller: Caller, agency: str) -> bool:
+    """Whether the caller may know that an object of ``agency`` exists at all: another agency's
+    drone or area is answered as missing, so that its ids cannot be probed."""
+    return agency == caller.agency or caller.has_role("service")
+
+
 class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
     def __init__(
         self,
@@ -89,9 +95,8 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         if not drone_id:
             raise InvalidArgument("drone_id is required")
         drone = self.fleet.drones.get(drone_id) or await self.store.get_drone(drone_id)
-        if drone is None:
-            raise NotFound(f"drone {drone_id} is not registered")
-        current_caller().require_agency(drone.agency_id)
+        if drone is None or not _sees(current_caller(), drone.agency_id):
+            raise NotFound(f"no such drone {drone_id}")
         return drone
 
     async def _controller(self, drone_id: str) -> DroneController:
@@ -536,9 +541,8 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         if not area_id:
             raise InvalidArgument("area_id is required")
         area = await self.areas.get_area(area_id)
-        if area is None:
-            raise NotFound(f"protected area {area_id} does not exist")
-        current_caller().require_agency(area.agency_id)
+        if area is None or not _sees(current_caller(), area.agency_id):
+            raise NotFound("no such protected area")
         return area
 
     async def _store_area(

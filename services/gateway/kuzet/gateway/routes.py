@@ -31,7 +31,7 @@ from kuzet.gateway.auth import Principal
 from kuzet.gateway.backends import STUBS
 from kuzet.gateway.context import gateway_of
 from kuzet.gateway.deps import page_params, require
-from kuzet.gateway.errors import ApiError, error_responses, not_found
+from kuzet.gateway.errors import error_responses
 from kuzet.gateway.protojson import from_json, json_body, json_response, to_json
 from kuzet.gateway.roles import Permission
 
@@ -120,10 +120,6 @@ class Route:
     audit: Audit | None = None
     # Retried once at the replica a follower names as leader (x-kuzet-leader).
     at_leader: bool = False
-    # What the path's id names, for rows whose service refuses another agency's object with
-    # PERMISSION_DENIED: once the gateway has allowed the role, that refusal can only be about the
-    # agency, and is answered 404 "no such <foreign>" so that other agencies' ids cannot be probed.
-    foreign: str = ""
     returns: Any = dict[str, Any]
     tags: tuple[str, ...] = ()
     description: str | None = None
@@ -182,12 +178,7 @@ def _endpoint(row: Route) -> Callable[..., Any]:
             def at_leader(address: str) -> Any:
                 return getattr(gw.backends.stub(row.rpc.service, address), row.rpc.method)
 
-        try:
-            resp = await gw.call(principal, method, row.request(call), at_leader=at_leader)
-        except ApiError as exc:
-            if row.foreign and exc.status == 403:
-                raise not_found(f"no such {row.foreign}") from None
-            raise
+        resp = await gw.call(principal, method, row.request(call), at_leader=at_leader)
         if row.audit is not None:
             await gw.record(principal, row.audit.action, row.audit.target(call))
         return row.render(call, resp)

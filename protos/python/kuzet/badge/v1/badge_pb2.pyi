@@ -679,7 +679,7 @@ class GetEvidenceResponse(_message.Message):
     def __init__(self, evidence: _Optional[_Union[Evidence, _Mapping]] = ..., download_url: _Optional[str] = ...) -> None: ...
 
 class ListEvidenceRequest(_message.Message):
-    __slots__ = ("agency_id", "badge_id", "category", "case_id", "since", "until", "page")
+    __slots__ = ("agency_id", "badge_id", "category", "case_id", "since", "until", "page", "incident_id")
     AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
     BADGE_ID_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
@@ -687,6 +687,7 @@ class ListEvidenceRequest(_message.Message):
     SINCE_FIELD_NUMBER: _ClassVar[int]
     UNTIL_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
     agency_id: str
     badge_id: str
     category: str
@@ -694,7 +695,8 @@ class ListEvidenceRequest(_message.Message):
     since: _timestamp_pb2.Timestamp
     until: _timestamp_pb2.Timestamp
     page: _common_pb2.PageRequest
-    def __init__(self, agency_id: _Optional[str] = ..., badge_id: _Optional[str] = ..., category: _Optional[str] = ..., case_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+    incident_id: str
+    def __init__(self, agency_id: _Optional[str] = ..., badge_id: _Optional[str] = ..., category: _Optional[str] = ..., case_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., incident_id: _Optional[str] = ...) -> None: ...
 
 class ListEvidenceResponse(_message.Message):
     __slots__ = ("evidence", "page")
@@ -985,7 +987,7 @@ class CitationRegisterExport(_message.Message):
     def __init__(self, register_id: _Optional[str] = ..., exported_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., exported_version: _Optional[int] = ..., last_error: _Optional[str] = ..., rejected: _Optional[bool] = ...) -> None: ...
 
 class Citation(_message.Message):
-    __slots__ = ("citation_id", "agency_id", "officer_id", "badge_id", "occurred_at", "location", "offence_code", "offence_description", "person", "vehicle", "evidence_ids", "notes", "created_at", "status", "history", "unit_id", "register")
+    __slots__ = ("citation_id", "agency_id", "officer_id", "badge_id", "occurred_at", "location", "offence_code", "offence_description", "person", "vehicle", "evidence_ids", "notes", "created_at", "status", "history", "unit_id", "register", "next_statuses")
     CITATION_ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
     OFFICER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -1003,6 +1005,7 @@ class Citation(_message.Message):
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     UNIT_ID_FIELD_NUMBER: _ClassVar[int]
     REGISTER_FIELD_NUMBER: _ClassVar[int]
+    NEXT_STATUSES_FIELD_NUMBER: _ClassVar[int]
     citation_id: str
     agency_id: str
     officer_id: str
@@ -1020,7 +1023,8 @@ class Citation(_message.Message):
     history: _containers.RepeatedCompositeFieldContainer[CitationTransition]
     unit_id: str
     register: CitationRegisterExport
-    def __init__(self, citation_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., officer_id: _Optional[str] = ..., badge_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., location: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., offence_code: _Optional[str] = ..., offence_description: _Optional[str] = ..., person: _Optional[_Union[CitedPerson, _Mapping]] = ..., vehicle: _Optional[_Union[CitedVehicle, _Mapping]] = ..., evidence_ids: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[CitationStatus, str, int]] = ..., history: _Optional[_Iterable[_Union[CitationTransition, _Mapping]]] = ..., unit_id: _Optional[str] = ..., register: _Optional[_Union[CitationRegisterExport, _Mapping]] = ...) -> None: ...
+    next_statuses: _containers.RepeatedScalarFieldContainer[CitationStatus]
+    def __init__(self, citation_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., officer_id: _Optional[str] = ..., badge_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., location: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., offence_code: _Optional[str] = ..., offence_description: _Optional[str] = ..., person: _Optional[_Union[CitedPerson, _Mapping]] = ..., vehicle: _Optional[_Union[CitedVehicle, _Mapping]] = ..., evidence_ids: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[CitationStatus, str, int]] = ..., history: _Optional[_Iterable[_Union[CitationTransition, _Mapping]]] = ..., unit_id: _Optional[str] = ..., register: _Optional[_Union[CitationRegisterExport, _Mapping]] = ..., next_statuses: _Optional[_Iterable[_Union[CitationStatus, str, int]]] = ...) -> None: ...
 
 class UpdateCitationStatusRequest(_message.Message):
     __slots__ = ("citation_id", "status", "reason")

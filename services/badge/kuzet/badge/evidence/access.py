@@ -85,6 +85,8 @@ class Access(EvidenceBase):
                 query = query.where(EvidenceRow.category == request.category)
             if request.case_id:
                 query = query.where(EvidenceRow.case_id == request.case_id)
+            if request.incident_id:
+                query = query.where(EvidenceRow.incident_id == request.incident_id)
             if since := from_timestamp(request.since):
                 query = query.where(EvidenceRow.captured_at >= since)
             if until := from_timestamp(request.until):

@@ -154,6 +154,8 @@ def _body(citation: Any) -> dict[str, Any]:
     """The citation as the register reads it: its own register number instead of our export state."""
     register_id = citation.register.register_id
     citation.ClearField("register")
+    # Our life cycle's offer to callers: the register keeps its own procedure.
+    citation.ClearField("next_statuses")
     body = MessageToDict(citation, preserving_proto_field_name=True)
     if register_id:
         body["register_id"] = register_id

@@ -27,18 +27,17 @@ class Move:
     action: str
     status: int
     permission: Permission
-    sources: frozenset[int]  # the states it leaves (badge's lifecycle.NEXT read backwards)
     reason_required: bool
     summary: str
 
 
-# Badge decides (and refuses illegal moves, audited); this copy only says which buttons to show.
+# Badge owns the life cycle: it refuses illegal moves (audited) and names the legal next ones
+# on every citation, so the buttons shown are the ones it would accept.
 MOVES = (
     Move(
         "pay",
         bpb.CITATION_STATUS_PAID,
         Permission.CITATIONS_RECORD,
-        frozenset({bpb.CITATION_STATUS_ISSUED, bpb.CITATION_STATUS_UPHELD}),
         False,
         "Record that the fine was paid (reason: the payment reference)",
     ),
@@ -46,7 +45,6 @@ MOVES = (
         "contest",
         bpb.CITATION_STATUS_CONTESTED,
         Permission.CITATIONS_RECORD,
-        frozenset({bpb.CITATION_STATUS_ISSUED}),
         True,
         "Record that the person contests it (reason: their grounds)",
     ),
@@ -54,7 +52,6 @@ MOVES = (
         "uphold",
         bpb.CITATION_STATUS_UPHELD,
         Permission.CITATIONS_DECIDE,
-        frozenset({bpb.CITATION_STATUS_CONTESTED}),
         True,
         "Reject a contest: the citation stands (reason: the decision's)",
     ),
@@ -62,7 +59,6 @@ MOVES = (
         "void",
         bpb.CITATION_STATUS_VOIDED,
         Permission.CITATIONS_DECIDE,
-        frozenset({bpb.CITATION_STATUS_ISSUED, bpb.CITATION_STATUS_CONTESTED, bpb.CITATION_STATUS_UPHELD}),
         True,
         "Void a citation (reason required)",
     ),
@@ -81,7 +77,7 @@ def _actions(principal: Principal, citation: bpb.Citation) -> list[dict[str, Any
     return [
         {"action": m.action, "reason_required": m.reason_required}
         for m in MOVES
-        if citation.status in m.sources and allowed(principal.roles, m.permission)
+        if m.status in citation.next_statuses and allowed(principal.roles, m.permission)
     ]
 
 

@@ -17,7 +17,6 @@ from kuzet.gateway.routes import DELETED, Call, ProtoBody, Route, mount, reply_e
 
 AREA = ProtoBody(dpb.ProtectedArea, "protected area")
 DRONES = ("drones",)
-FOREIGN = "protected area"
 
 
 def _update(c: Call) -> dpb.UpdateProtectedAreaRequest:
@@ -45,7 +44,6 @@ ROUTES = [
         lambda c: dpb.GetProtectedAreaRequest(area_id=c.area_id),
         summary="One protected area and its rule settings",
         errors=(404,),
-        foreign=FOREIGN,
         tags=DRONES,
     ),
     Route(
@@ -68,7 +66,6 @@ ROUTES = [
         summary="Replace a protected area's outline and rule settings (audited)",
         body=AREA,
         errors=(404,),
-        foreign=FOREIGN,
         tags=DRONES,
     ),
     Route(
@@ -81,7 +78,6 @@ ROUTES = [
         render=reply_empty,
         ok=DELETED,
         errors=(404,),
-        foreign=FOREIGN,
         tags=DRONES,
     ),
 ]

@@ -27,10 +27,6 @@ from kuzet.gateway.protojson import json_response, to_json
 from kuzet.gateway.roles import Permission
 from kuzet.gateway.routes import ID_PATTERN, Route, mount, rpc
 
-# ListEvidence has no incident filter: an incident's items are picked from the agency's pages,
-# at most this many pages of the service's largest size per request (the rest: next_page_token).
-INCIDENT_SCAN_PAGES = 20
-SCAN_PAGE = 500
 TEXT = 500
 EVIDENCE = ("evidence",)
 OPTIONAL_ID = r"^[A-Za-z0-9._:-]*$"
@@ -48,9 +44,16 @@ class ExportBody(BaseModel):
 
 
 def _list_request(
-    badge_id: str, case_id: str, category: str, since: datetime | None, until: datetime | None
+    badge_id: str,
+    case_id: str,
+    incident_id: str,
+    category: str,
+    since: datetime | None,
+    until: datetime | None,
 ) -> bpb.ListEvidenceRequest:
-    req = bpb.ListEvidenceRequest(badge_id=badge_id, case_id=case_id, category=category)
+    req = bpb.ListEvidenceRequest(
+        badge_id=badge_id, case_id=case_id, incident_id=incident_id, category=category
+    )
     for name, value in (("since", since), ("until", until)):
         if (ts := timestamp(value, name)) is not None:
             getattr(req, name).CopyFrom(ts)
@@ -80,23 +83,9 @@ async def list_evidence(
     until: datetime | None = Query(None, description="Captured before (RFC 3339)"),
 ) -> dict[str, Any]:
     gw = gateway_of(request)
-    stub = gw.backends.stub("badge")
-    req = _list_request(badge_id, case_id, category, since, until)
-    if not incident_id:
-        req.page.CopyFrom(page)
-        return to_json(await gw.call(principal, stub.ListEvidence, req))
-    found: list[bpb.Evidence] = []
-    token = page.page_token
-    for _ in range(INCIDENT_SCAN_PAGES):
-        req.page.CopyFrom(common_pb2.PageRequest(page_size=SCAN_PAGE, page_token=token))
-        resp = await gw.call(principal, stub.ListEvidence, req)
-        found.extend(e for e in resp.evidence if e.incident_id == incident_id)
-        token = resp.page.next_page_token
-        if not token or len(found) >= page.page_size:
-            break
-    return to_json(
-        bpb.ListEvidenceResponse(evidence=found, page=common_pb2.PageResponse(next_page_token=token))
-    )
+    req = _list_request(badge_id, case_id, incident_id, category, since, until)
+    req.page.CopyFrom(page)
+    return to_json(await gw.call(principal, gw.backends.stub("badge").ListEvidence, req))
 
 
 def _with_manifest_check(resp: bpb.ExportEvidenceResponse) -> dict[str, Any]:
