@@ -43,7 +43,7 @@ async def console(stack: Any, serve_app: Any) -> AsyncIterator[tuple[Any, Any, s
 
 
 async def _publish_with_snapshot(
-    gw: Any, backing: Any, type_: str, camera: str, severity: int, n: int
+    gw: Any, backing: Any, type_: str, camera: str, severity: int, n: int, **fields: Any
 ) -> str:
     jpeg = _jpeg(f"{camera}  {type_}", (239, 68, 68) if severity >= 4 else (234, 179, 8))
     info = await gw.gateway.objects.put(f"prison/snapshots/{camera}/{n}.jpg", jpeg, content_type="image/jpeg")
@@ -60,6 +60,7 @@ async def _publish_with_snapshot(
             snapshot=ref,
             zone_id="yard-fence",
             summary=f"{type_.replace('_', ' ')} at {camera}",
+            **fields,
         )
     )
 
@@ -519,6 +520,102 @@ async def test_alert_detail_shows_where_what_to_do_history_and_actions(
     await dialog.locator(".history li").first.wait_for()
     assert "Send the nearest unit" in await dialog.inner_text()
     assert await dialog.locator("button.ack, button.resolve").count() == 0
+
+
+def _pose(x: float, y: float, unseen: frozenset[int] = frozenset()) -> list[list[float]]:
+    """A standing person's 17 COCO keypoints around (x, y) in the 320x180 snapshot; the
+    ``unseen`` ones scored below what the console draws."""
+    offsets = [
+        *[(0, -60), (-4, -64), (4, -64), (-8, -62), (8, -62)],  # nose, eyes, ears
+        *[(-14, -44), (14, -44), (-18, -24), (18, -24), (-20, -6), (20, -6)],  # shoulders, elbows, wrists
+        *[(-8, -4), (8, -4), (-9, 22), (9, 22), (-10, 48), (10, 48)],  # hips, knees, ankles
+    ]
+    return [[x + dx, y + dy, 0.1 if i in unseen else 0.9] for i, (dx, dy) in enumerate(offsets)]
+
+
+async def test_behaviour_alert_detail_draws_the_skeletons_on_the_snapshot(
+    browser: Any, console: Any, sign_in: Any
+) -> None:
+    gw, backing, base = console
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    frames = [round(now - 3 + 0.4 * i, 3) for i in range(8)]
+    # Track 7's wrists and ankles scored 0.1: four points and the four limbs ending in them go.
+    keypoints = {"3": _pose(100, 100), "7": _pose(220, 100, frozenset({9, 10, 15, 16}))}
+    fight = await _publish_with_snapshot(
+        gw,
+        backing,
+        "violence",
+        "cam-block-d",
+        common_pb2.SEVERITY_CRITICAL,
+        6,
+        attributes={
+            "behaviour": "violence",
+            "held_s": 2.5,
+            "started_at": frames[0],
+            "frames": frames,
+            "keypoints": keypoints,
+        },
+        track_ids=[3, 7],
+        boxes=[
+            common_pb2.Box(x1=78, y1=36, x2=122, y2=150),
+            common_pb2.Box(x1=198, y1=36, x2=242, y2=150),
+        ],
+    )
+    plain = await _publish_with_snapshot(
+        gw, backing, "zone_intrusion", "cam-gate", common_pb2.SEVERITY_HIGH, 7
+    )
+    # The event's attributes reach the browser as JSON, keypoints and frames as ingest sent them.
+    got = (await gw.client.get(f"/api/v1/alerts/{fight}", headers=gw.auth("prison-operator"))).json()
+    attrs = got["alert"]["latest"]["attributes"]
+    assert attrs["keypoints"] == keypoints and attrs["frames"] == frames and attrs["held_s"] == 2.5
+    assert got["alert"]["latest"]["track_ids"] == ["3", "7"]
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await sign_in(page, base, "prison-operator")
+    await page.locator(f'li[data-alert-id="{fight}"] .summary').click()
+    dialog = page.locator("#alert-detail")
+    await dialog.locator(".history li").first.wait_for()
+    # Sized in the snapshot's own pixels once the image has loaded.
+    await page.wait_for_function(
+        "document.querySelector('#alert-detail svg.skeletons')?.getAttribute('viewBox') === '0 0 320 180'",
+        timeout=5000,
+    )
+    svg = dialog.locator("svg.skeletons")
+    assert await svg.is_visible()
+    assert await svg.locator("g.skeleton").count() == 2
+    assert await svg.locator('g[data-track="3"] circle').count() == 17
+    assert await svg.locator('g[data-track="3"] line').count() == 19
+    assert await svg.locator('g[data-track="7"] circle').count() == 13
+    assert await svg.locator('g[data-track="7"] line').count() == 15
+    colours = {await g.get_attribute("stroke") for g in await svg.locator("g.skeleton").all()}
+    assert len(colours) == 2  # one colour per person
+    # The overlay covers the image exactly, so a keypoint lands on the pixel it names.
+    img_box = await dialog.locator("img.snapshot").bounding_box()
+    svg_box = await svg.bounding_box()
+    assert img_box and svg_box
+    assert all(abs(img_box[k] - svg_box[k]) < 1 for k in ("x", "y", "width", "height"))
+    behaviour = await dialog.locator(".behaviour").inner_text()
+    assert "Held for 2.5 s" in behaviour and "since " in behaviour
+    assert await dialog.locator(".behaviour .frames li").count() == len(frames)
+    assert "(the picture above)" in await dialog.locator(".behaviour .frames li").last.inner_text()
+    await page.screenshot(path=str(ARTIFACTS / "11b-behaviour-skeletons.png"))
+    await dialog.locator("button.close").click()
+    await dialog.wait_for(state="hidden")
+
+    # An alert without keypoints shows its snapshot alone.
+    await page.locator(f'li[data-alert-id="{plain}"] .summary').click()
+    await dialog.locator(".history li").first.wait_for()
+    assert await dialog.locator("img.snapshot").evaluate(
+        "i => i.complete && i.naturalWidth > 0 || new Promise(r => { i.onload = () => r(i.naturalWidth > 0);"
+        " i.onerror = () => r(false); })"
+    )
+    assert await dialog.locator("svg, circle, line").count() == 0
+    assert await dialog.locator(".behaviour").count() == 0
+    assert not errors, errors
 
 
 async def test_camera_offline_says_why(
