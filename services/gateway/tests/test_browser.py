@@ -618,6 +618,105 @@ async def test_behaviour_alert_detail_draws_the_skeletons_on_the_snapshot(
     assert not errors, errors
 
 
+def _mp4(frames: int = 10, fps: int = 5) -> bytes:
+    """A short H.264 clip as ingest stores one (MP4, yuv420p, index at the end): a figure
+    walking across a 320x180 corridor."""
+    import av  # the media stack only this test needs
+    import numpy as np
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream: Any = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        for i in range(frames):
+            img = Image.new("RGB", (320, 180), (40, 44, 52))
+            x = 40 + 24 * i
+            ImageDraw.Draw(img).rectangle((x, 60, x + 30, 160), fill=(239, 68, 68))
+            frame = av.VideoFrame.from_ndarray(np.asarray(img), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+async def test_behaviour_alert_detail_plays_the_clip_under_the_snapshot(
+    browser: Any, console: Any, sign_in: Any
+) -> None:
+    gw, backing, base = console
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    mp4 = _mp4()
+    info = await gw.gateway.objects.put(
+        "clips/prison/cam-block-e/2026/01/01/120000-9-self_harm_risk.mp4", mp4, content_type="video/mp4"
+    )
+    clip = common_pb2.ObjectRef(
+        key=info.key, sha256=info.sha256, size_bytes=info.size, content_type="video/mp4"
+    )
+    risk = await _publish_with_snapshot(
+        gw, backing, "self_harm_risk", "cam-block-e", common_pb2.SEVERITY_CRITICAL, 8, clip=clip
+    )
+    still = await _publish_with_snapshot(gw, backing, "climbing", "cam-wall", common_pb2.SEVERITY_HIGH, 9)
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await sign_in(page, base, "prison-operator")
+    await page.locator(f'li[data-alert-id="{risk}"] .summary').click()
+    dialog = page.locator("#alert-detail")
+    await dialog.locator(".history li").first.wait_for()
+    video = dialog.locator(".detail-picture figure.clip video")
+    assert (await video.get_attribute("src") or "").startswith("/evidence/")
+    # The browser decodes it: metadata (duration, size) loaded from the evidence link.
+    loaded = await video.evaluate(
+        """v => v.readyState >= 1 ? true : new Promise(done => {
+            v.addEventListener("loadedmetadata", () => done(true));
+            v.addEventListener("error", () => done(v.error ? `error ${v.error.code}` : "error"));
+        })"""
+    )
+    assert loaded is True, loaded
+    shown = await video.evaluate(
+        "v => ({d: v.duration, w: v.videoWidth, m: v.muted, c: v.controls, a: v.autoplay})"
+    )
+    assert shown["d"] > 0 and shown["w"] == 320 and shown["m"] and shown["c"] and not shown["a"], shown
+    # It plays to the end from the one plain 200 response (the link serves no byte ranges).
+    played = await video.evaluate(
+        """v => new Promise(done => {
+            v.addEventListener("ended", () => done(v.currentTime));
+            v.play().catch((e) => done(String(e)));
+        })"""
+    )
+    assert isinstance(played, float | int) and played > 1.5, played
+    # Under the snapshot, with its caption, and what to do for the behaviour.
+    img_box = await dialog.locator("img.snapshot").bounding_box()
+    video_box = await video.bounding_box()
+    assert img_box and video_box and video_box["y"] >= img_box["y"] + img_box["height"]
+    assert "seconds before the alert" in await dialog.locator("figure.clip figcaption").inner_text()
+    assert (
+        "Send staff and medical help to the cell immediately"
+        in await dialog.locator(".guidance").inner_text()
+    )
+    await page.screenshot(path=str(ARTIFACTS / "11c-behaviour-clip.png"))
+    # Opening the clip is an evidence view like the snapshot, in the operator's name.
+    trail = (
+        await gw.client.get(
+            "/api/v1/audit", params={"action_prefix": "evidence."}, headers=gw.auth("prison-auditor")
+        )
+    ).json()["records"]
+    views = [r for r in trail if r["target"] == f"alert_object:{info.key}" and r["outcome"] == "ok"]
+    assert views and {v["actor"] for v in views} == {"prison/prison-operator@local"}
+    await dialog.locator("button.close").click()
+    await dialog.wait_for(state="hidden")
+
+    # An alert without a clip shows no video, and its own guidance.
+    await page.locator(f'li[data-alert-id="{still}"] .summary').click()
+    await dialog.locator(".history li").first.wait_for()
+    assert await dialog.locator("video, figure.clip").count() == 0
+    assert "climbing a fence or wall" in await dialog.locator(".guidance").inner_text()
+    assert not errors, errors
+
+
 async def test_camera_offline_says_why(
     browser: Any, fleet_backing: Any, gateway_factory: Any, serve_app: Any, sign_in: Any
 ) -> None:

@@ -63,6 +63,53 @@ async def test_evidence_link_serves_bytes_and_every_view_is_audited(stack: Any) 
     assert result["legacy_records"] == "0" and result["first_bad_seq"] == "0"
 
 
+async def test_an_alerts_clip_is_an_evidence_link_that_serves_mp4_and_is_audited(stack: Any) -> None:
+    gw, backing = stack
+    objects = gw.gateway.objects
+    jpeg = b"\xff\xd8\xff\xe0still\xff\xd9"
+    mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2mp41" + b"\x00" * 64
+    snap = await objects.put("prison/snapshots/cam-1/2.jpg", jpeg, content_type="image/jpeg")
+    clip = await objects.put(
+        "clips/prison/cam-1/2026/01/01/120000-7-person_down.mp4", mp4, content_type="video/mp4"
+    )
+
+    def ref(info: Any, content_type: str) -> common_pb2.ObjectRef:
+        return common_pb2.ObjectRef(
+            key=info.key, sha256=info.sha256, size_bytes=info.size, content_type=content_type
+        )
+
+    alert_id = await backing.publish(
+        "prison", "person_down", snapshot=ref(snap, "image/jpeg"), clip=ref(clip, "video/mp4")
+    )
+    op = gw.auth("prison-operator")
+    alert = (await gw.client.get(f"/api/v1/alerts/{alert_id}", headers=op)).json()["alert"]
+    assert alert["latest"]["clip"]["key"] == clip.key
+    url = alert["clip_url"]
+    assert url.startswith("/evidence/") and url != alert["snapshot_url"]
+    resp = await gw.client.get(url)
+    # Served whole with its stored type: a <video> plays it from this one response.
+    assert resp.status_code == 200 and resp.content == mp4
+    assert resp.headers["content-type"] == "video/mp4"
+    # The listing signs it too (the console opens the detail from a row of the list).
+    listed = (await gw.client.get("/api/v1/alerts", headers=op)).json()["alerts"]
+    assert next(a for a in listed if a["alert_id"] == alert_id)["clip_url"].startswith("/evidence/")
+    trail = (
+        await gw.client.get(
+            "/api/v1/audit", params={"action_prefix": "evidence."}, headers=gw.auth("prison-auditor")
+        )
+    ).json()["records"]
+    views = [r for r in trail if r["action"] == "evidence.view" and r["target"] == f"alert_object:{clip.key}"]
+    assert len(views) == 1 and views[0]["outcome"] == "ok"
+    assert views[0]["actor"] == "prison/prison-operator@local"
+    assert views[0]["details"]["purpose"] == f"alert {alert_id}"
+    # A role that reads alerts but may not view evidence gets neither link.
+    pilot = (await gw.client.get(f"/api/v1/alerts/{alert_id}", headers=gw.auth("prison-pilot"))).json()
+    assert "clip_url" not in pilot["alert"] and "snapshot_url" not in pilot["alert"]
+    # An alert without a clip has no clip link.
+    plain, _ = await _alert_with_snapshot(gw, backing)
+    assert "clip_url" not in (await gw.client.get(f"/api/v1/alerts/{plain}", headers=op)).json()["alert"]
+
+
 async def test_security_headers(gw: Any) -> None:
     for path in ("/", "/api/v1/roles", "/static/js/main.js"):
         resp = await gw.client.get(path)

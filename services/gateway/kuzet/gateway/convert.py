@@ -67,10 +67,15 @@ def add_url(obj: dict[str, Any], name: str, url: str | None) -> None:
 
 def alert_json(gw: Gateway, principal: Principal, alert: alerting_pb2.Alert) -> dict[str, Any]:
     out = to_json(alert)
-    snap = alert.latest.snapshot.key if alert.HasField("latest") else ""
+    latest = alert.latest if alert.HasField("latest") else None
+    purpose = f"alert {alert.alert_id}"
     # Only called with alerts alerting returned to this principal, which already hides the
     # alerts the caller may not read (oversight alerts included).
-    add_url(out, "snapshot_url", evidence_url(gw, principal, "alert_object", snap, f"alert {alert.alert_id}"))
+    snap = latest.snapshot.key if latest else ""
+    add_url(out, "snapshot_url", evidence_url(gw, principal, "alert_object", snap, purpose))
+    # The few seconds before a behaviour event (a fall, a fight): a still cannot show how it began.
+    clip = latest.clip.key if latest else ""
+    add_url(out, "clip_url", evidence_url(gw, principal, "alert_object", clip, purpose))
     return out
 
 

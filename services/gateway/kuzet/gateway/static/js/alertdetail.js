@@ -1,7 +1,8 @@
 // One alert in full: its snapshot, where it is, what to do, its history (GET /alerts/{id}?history)
 // and the actions the caller's role may take. Opened from a row of the alert list. Behaviour
-// alerts (a fall, violence...) also show the people's skeletons on the snapshot and how long the
-// behaviour lasted, so the operator can tell at a glance what the camera saw.
+// alerts (a fall, violence...) also show the people's skeletons on the snapshot, how long the
+// behaviour lasted and, when ingest kept one, a clip of the seconds before, so the operator can
+// tell at a glance what the camera saw.
 import { api, session } from "./api.js";
 import { act, alertStore, hasDraft, resolvedText, resolveForm, startDraft } from "./alerts.js";
 import { $, clear, h, place, short, showError, sourceText, when } from "./dom.js";
@@ -22,6 +23,7 @@ let loads = 0;
 let drawnKey = "";
 let hooked = false;
 const snapshots = new Map();
+const clips = new Map();
 
 const state = (a) => short(a.state, "ALERT_STATE_");
 
@@ -98,6 +100,24 @@ function snapshot(a) {
   return el;
 }
 
+// The seconds before a behaviour event, when ingest kept them. Kept across redraws like the
+// snapshot: a new element would fetch the clip again (one more evidence view in the audit trail)
+// and restart it while the operator watches. Muted and not autoplayed: the operator starts it.
+function clip(a) {
+  if (!a.clip_url) return null;
+  const key = (a.latest && a.latest.clip && a.latest.clip.key) || "";
+  const kept = clips.get(a.alert_id);
+  if (kept && kept.key === key) return kept.el;
+  const caption = h("figcaption", {}, t("detail.clip"));
+  // Preloaded whole (clips are a few seconds): a fetch started after the link expired is refused.
+  const video = h("video", { class: "clip", src: a.clip_url, controls: true, muted: true, playsinline: true, preload: "auto",
+    onerror: () => { el.classList.add("broken"); caption.textContent = t("detail.clip_failed"); } });
+  video.muted = true; // the attribute alone sets only the default
+  const el = h("figure", { class: "clip" }, video, caption);
+  clips.set(a.alert_id, { key, el });
+  return el;
+}
+
 const epochIso = (s) => new Date(s * 1000).toISOString();
 
 // Frames a fraction of a second apart would all read the same at whole seconds.
@@ -159,7 +179,7 @@ function draw() {
       h("span", { class: `state state-${state(a)}` }, label("state", state(a))),
       h("button", { class: "close secondary", onclick: closeAlertDetail }, t("common.close"))),
     h("div", { class: "detail-grid" },
-      h("div", { class: "detail-picture" }, snapshot(a), behaviour(a)),
+      h("div", { class: "detail-picture" }, snapshot(a), clip(a), behaviour(a)),
       h("div", { class: "detail-main" },
         h("p", { class: "summary" }, a.summary || (a.latest && a.latest.summary) || ""),
         h("h3", {}, t("detail.where")),
@@ -192,7 +212,7 @@ export function openAlertDetail(id) {
   const dlg = $("#alert-detail");
   if (!hooked) {
     hooked = true;
-    dlg.addEventListener("close", () => { openId = null; snapshots.clear(); });
+    dlg.addEventListener("close", () => { openId = null; snapshots.clear(); clips.clear(); });
     // Redraw when a resolve form opens or closes in the list's shared drafts.
     alertStore.onChange(() => {
       if (openId && shown && `${shown.alert_id}|${shown.updated_at}|${hasDraft(shown.alert_id)}` !== drawnKey) draw();
