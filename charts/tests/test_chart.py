@@ -61,8 +61,9 @@ CALLERS: dict[str, set[str]] = {
     "ingest": {"gateway"},
     "badge": {"gateway"},
     # The diagram's alert -> drone "dispatch" is a pilot's decision taken in the console, so it
-    # reaches drone through the gateway; alerting itself never calls drone.
-    "drone": {"gateway"},
+    # reaches drone through the gateway; alerting itself never calls drone. Ingest reports what
+    # a drone camera's video shows (ReportDetections) and checks a camera's drone exists.
+    "drone": {"gateway", "ingest"},
     # Ingest records its traffic cameras' observations; the gateway serves the traffic page.
     "traffic": {"ingest", "gateway"},
     # Serves health only: its work is background tasks.

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from kuzet.e2e.console import ConsoleFeed
@@ -39,7 +42,17 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         # A person standing, then falling and staying down (the labelled clip set); the first frame
         # is held 6 s because the RTSP server sends a file's start faster than real time.
         "fall": write_mp4(FALL_CLIP, out / "fall.mp4", lead_in_s=6.0),
+        "staff": _covered_after(walking_scenario(1280, 720, face=known), out / "staff.mp4"),
     }
+
+
+def _covered_after(scene: Any, path: Path, covered_s: float = 10.0) -> Path:
+    """The scene, then the lens covered (black frames) for ``covered_s``."""
+    from kuzet.ingest.testing.videotest import encode_frames, render_frames
+
+    black = np.zeros((scene.height, scene.width, 3), np.uint8)
+    frames = itertools.chain(render_frames(scene), itertools.repeat(black, round(covered_s * scene.fps)))
+    return encode_frames(frames, path, width=scene.width, height=scene.height, fps=scene.fps, gop=scene.fps)
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +130,54 @@ async def test_person_down_in_cell(platform: Platform, rtsp) -> None:  # type: i
         )  # fmt: skip
         down = await feed.wait_for(_of("cam-cell", "person_down"), ALERT_BUDGET_S)
     assert down["alert"]["severity"].lower().endswith("critical")
+    # The operator opens the cell's live view (MJPEG with zones and tracks drawn): on record.
+    with platform.api("prison-operator") as api:
+        params = {"seconds": "2", "fps": "2"}
+        with api.stream("GET", "/api/v1/cameras/cam-cell/live", params=params) as live:
+            assert live.status_code == 200, live.read()
+            assert live.headers["content-type"].startswith("multipart/x-mixed-replace; boundary=")
+            body = live.read()
+    parts = [p for p in body.split(b"--kuzet-frame\r\n") if p]
+    assert len(parts) >= 2 and all(b"\r\n\r\n\xff\xd8" in p for p in parts)
+    with platform.api("prison-auditor") as auditor:
+        trail = auditor.get(
+            "/api/v1/audit", params={"service": "gateway", "action_prefix": "camera.live"}
+        ).json()
+    assert "cam-cell" in {r["target"] for r in trail["records"]}
+
+
+async def test_camera_covered_after_staff_were_in_view_goes_to_oversight(platform: Platform, rtsp) -> None:  # type: ignore[no-untyped-def]
+    """Oversight against abuse: a staff member (recognised in the prison's STAFF gallery, no
+    review) walks through the corridor, then the lens is covered: the ombudsman gets
+    camera_obscured_with_staff; the prison's own operators do not see it."""
+    from kuzet.common.testdata import face_photos
+
+    photos = [p for p in face_photos()["obama"] if "obama" in p.name][1:3]
+    await create_watchlist(
+        platform.address("identity"), AGENCY, "block A officers", {"officer-17": photos}, staff=True
+    )
+    await add_camera(
+        platform.address("ingest"), AGENCY, SITE,
+        CameraPlan("cam-staff", "Corridor B", rtsp.url("staff"), 1280, 720, zone=_zone(1280, 720), intrusion=False),
+    )  # fmt: skip
+
+    def obscured(user: str) -> list[dict[str, Any]]:
+        with platform.api(user) as api:
+            alerts = api.get("/api/v1/alerts", params={"page_size": 200}).json()["alerts"]
+        return [
+            a
+            for a in alerts
+            if a["type"] == "camera_obscured_with_staff" and a["source"]["id"] == "cam-staff"
+        ]
+
+    for _ in range(60):
+        if seen := obscured("ombudsman-oversight"):
+            break
+        await asyncio.sleep(1)
+    assert seen, "no camera_obscured_with_staff for the ombudsman"
+    attributes = seen[0]["latest"]["attributes"]
+    assert attributes["fault"] in ("black", "covered", "offline") and "staff_seen_at" in attributes
+    assert not obscured("prison-operator")
 
 
 async def test_camera_offline_then_back(platform: Platform, rtsp) -> None:  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from kuzet.common.launcher import Launcher
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
 from kuzet.common.waiting import wait_set
+from kuzet.e2e.platform import DEMO_OVERSIGHT, DEMO_PASSWORD
 from kuzet.e2e.site import (
     WATCHLIST_DAYS,
     CameraPlan,
@@ -229,7 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     road_clip = _road_clip(data_dir)
     data_dir = data_dir / "state"
     launcher = Launcher(
-        data_dir, env={"KUZET_INGEST_LOOP_FILES": "true", "KUZET_GATEWAY_DEMO_PASSWORD": "kuzet-demo"}
+        data_dir,
+        env={
+            "KUZET_INGEST_LOOP_FILES": "true",
+            "KUZET_GATEWAY_DEMO_PASSWORD": DEMO_PASSWORD,
+            "KUZET_ALERTING_OVERSIGHT_AGENCIES": DEMO_OVERSIGHT,
+        },
     )
     launcher.use_client_certificate()
     launcher.use_tools_key()

@@ -15,6 +15,8 @@ from kuzet.common.launcher import Backoff, Launcher
 from kuzet.e2e.otlp import OtlpReceiver
 
 DEMO_PASSWORD = "kuzet-demo"
+# The demo users' oversight agency (gateway localissuer) oversees the prison.
+DEMO_OVERSIGHT = json.dumps({"prison": ["ombudsman"]})
 
 
 class Platform:
@@ -37,6 +39,7 @@ class Platform:
                 "OTEL_BSP_SCHEDULE_DELAY": "200",
                 "KUZET_LOG_LEVEL": "INFO",
                 "KUZET_GATEWAY_DEMO_PASSWORD": DEMO_PASSWORD,
+                "KUZET_ALERTING_OVERSIGHT_AGENCIES": DEMO_OVERSIGHT,
                 **(env or {}),
             },
             replicas=replicas or {},

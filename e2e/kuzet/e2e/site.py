@@ -109,9 +109,17 @@ async def add_camera(ingest: str, agency: str, site: str, plan: CameraPlan) -> s
 
 
 async def create_watchlist(
-    identity: str, agency: str, name: str, people: dict[str, Sequence[Path]], *, reviewers: int = 2
+    identity: str,
+    agency: str,
+    name: str,
+    people: dict[str, Sequence[Path]],
+    *,
+    reviewers: int = 2,
+    staff: bool = False,
 ) -> tuple[str, dict[str, str]]:
-    """A watchlist gallery with ``people`` (display name -> photos) enrolled; returns the ids."""
+    """A watchlist gallery with ``people`` (display name -> photos) enrolled; returns the ids.
+    ``staff``: a STAFF gallery instead (oversight: staff in view), each person enrolled with a
+    consent reference and the display name as their staff id."""
     from kuzet.identity.v1 import identity_pb2 as pb
     from kuzet.identity.v1 import identity_pb2_grpc
 
@@ -121,8 +129,10 @@ async def create_watchlist(
             await stub.CreateGallery(
                 pb.CreateGalleryRequest(
                     name=name,
-                    kind=pb.GALLERY_KIND_WATCHLIST,
-                    purpose="escape prevention: persons barred from staff-only areas",
+                    kind=pb.GALLERY_KIND_STAFF if staff else pb.GALLERY_KIND_WATCHLIST,
+                    purpose="staff in view: oversight of staff with detainees"
+                    if staff
+                    else "escape prevention: persons barred from staff-only areas",
                     legal_basis="demo: court order 1/2026 (fictitious)",
                     owner=f"{agency}-admin",
                     required_reviewers=reviewers,
@@ -137,6 +147,8 @@ async def create_watchlist(
                     gallery_id=gallery.gallery_id,
                     display_name=display,
                     images=[pb.FaceImage(image=p.read_bytes()) for p in photos],
+                    external_id=display if staff else "",
+                    consent=f"consent form of {display} (demo)" if staff else "",
                 )
             )
             enrolled[display] = reply.person.person_id

@@ -89,6 +89,7 @@ ATTEMPTS: dict[tuple[str, str], Attempt] = {
     ("DELETE", "/api/v1/cameras/{camera_id}"): Attempt("admin"),
     ("GET", "/api/v1/cameras/{camera_id}/health"): Attempt("admin"),
     ("GET", "/api/v1/cameras/{camera_id}/snapshot"): Attempt("investigator", params={"reason": "mine"}),
+    ("GET", "/api/v1/cameras/{camera_id}/live"): Attempt("investigator", params={"seconds": "1"}),
     ("GET", "/api/v1/drones/{drone_id}/state"): Attempt("admin"),
     ("POST", "/api/v1/drones/{drone_id}/control"): Attempt(
         "pilot", body={"action": "hold", "reason": "mine"}

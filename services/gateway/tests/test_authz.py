@@ -62,6 +62,7 @@ MATRIX: list[tuple[str, str, Permission, Any]] = [
     ("GET", "/api/v1/cameras/cam-1", P.CAMERAS_READ, None),
     ("GET", "/api/v1/cameras/cam-1/health", P.CAMERAS_READ, None),
     ("GET", "/api/v1/cameras/cam-1/snapshot", P.EVIDENCE_VIEW, None),
+    ("GET", "/api/v1/cameras/cam-1/live?seconds=1", P.EVIDENCE_VIEW, None),
     ("POST", "/api/v1/cameras", P.CAMERAS_ADMIN, {"name": "gate"}),
     ("PUT", "/api/v1/cameras/cam-1", P.CAMERAS_ADMIN, {"name": "gate"}),
     ("DELETE", "/api/v1/cameras/cam-1", P.CAMERAS_ADMIN, None),

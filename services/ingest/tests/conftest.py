@@ -94,7 +94,7 @@ async def registry(tmp_path: Path, db_url: str) -> AsyncIterator[dict[str, Any]]
 
 
 async def _ingest(
-    tmp_path: Path, inference: str, traffic: str = "127.0.0.1:1", **extra: Any
+    tmp_path: Path, inference: str, traffic: str = "127.0.0.1:1", drone: str = "127.0.0.1:1", **extra: Any
 ) -> AsyncIterator[dict[str, Any]]:
     from kuzet.ingest.config import IngestSettings
     from kuzet.ingest.server import build
@@ -110,7 +110,7 @@ async def _ingest(
         port=0,
         sink=sink,
         store=store,
-        endpoints=Endpoints(inference=inference, identity="127.0.0.1:1", traffic=traffic),
+        endpoints=Endpoints(inference=inference, identity="127.0.0.1:1", traffic=traffic, drone=drone),
     )
     await server.start()
     channel = open_channel(server.address, audience="ingest", caller=ADMIN)

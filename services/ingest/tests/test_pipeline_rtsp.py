@@ -6,11 +6,13 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import cv2
 import grpc
 import numpy as np
 import pytest
 
 from kuzet.common.v1 import common_pb2
+from kuzet.ingest.overlay import ZONE_BGR
 from kuzet.ingest.testing import videotest as vt
 from kuzet.ingest.testing.rtsp import RtspServer
 from kuzet.ingest.v1 import ingest_pb2 as pb
@@ -133,6 +135,20 @@ async def test_walk_produces_exactly_the_scenario_events(
 
     snap = await stub.GetSnapshot(pb.GetSnapshotRequest(camera_id="walk-1", max_side=320))
     assert snap.jpeg[:2] == b"\xff\xd8" and snap.width == 640
+    # The live view's frame: the zone's outline drawn (amber, ZONE_BGR) where the plain frame has
+    # the static background.
+    frames = [
+        await stub.GetSnapshot(pb.GetSnapshotRequest(camera_id="walk-1", overlay=overlay))
+        for overlay in (False, True)
+    ]
+    plain, drawn = (cv2.imdecode(np.frombuffer(f.jpeg, np.uint8), cv2.IMREAD_COLOR) for f in frames)
+    (x0, y0), (x1, _) = vt.walking_scenario(640, 360).geometry["restricted_zone"][:2]  # type: ignore[misc]
+    at = (round(y0), round((x0 + x1) / 2))
+
+    def off_amber(img: np.ndarray) -> int:
+        return int(np.abs(img[at].astype(int) - np.array(ZONE_BGR)).max())
+
+    assert drawn.shape[:2] == (360, 640) and off_amber(drawn) < 50 < off_amber(plain), (plain[at], drawn[at])
 
 
 async def test_rtsp_restart_reports_offline_then_online(ingest: dict[str, Any], rtsp: RtspServer) -> None:

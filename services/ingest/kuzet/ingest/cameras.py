@@ -15,6 +15,9 @@ from kuzet.ingest.v1 import ingest_pb2
 
 CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+# The drone service takes any id of 1..64 characters; one that could not be printed in a log line
+# or a URL path is refused here rather than sent on.
+DRONE_ID = re.compile(r"^[^\s\x00-\x1f\x7f/]{1,64}$")
 SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
 # "vehicle" gives a camera the traffic profile (kuzet.ingest.vehicles); "plate" also reads plates.
 KNOWN_MODELS = ("person", "pose", "face", "vehicle", "plate")
@@ -83,6 +86,8 @@ class CameraCfg:
     height: int = 0
     # The pose rules' calibration lines by Calibration field name ("floor_line", ...).
     calibration: dict[str, LineCfg] = field(default_factory=dict)
+    # The drone whose video this is (kuzet.ingest.dronecamera); empty for a fixed camera.
+    drone_id: str = ""
 
     @property
     def traffic(self) -> bool:
@@ -257,6 +262,10 @@ def to_config(cam: ingest_pb2.Camera, username: str, password: str, *, allow_fil
                 settings=settings,
             )
         )
+    if cam.drone_id and not DRONE_ID.fullmatch(cam.drone_id):
+        raise InvalidArgument(
+            f"camera.drone_id {cam.drone_id!r}: 1 to 64 characters, no spaces, control characters or '/'"
+        )
     if cam.HasField("location"):
         lat, lon = cam.location.latitude, cam.location.longitude
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
@@ -282,6 +291,7 @@ def to_config(cam: ingest_pb2.Camera, username: str, password: str, *, allow_fil
         width=cam.width,
         height=cam.height,
         calibration=calibration,
+        drone_id=cam.drone_id,
     )
     if cam.width and (problems := cfg.frame_size_errors(cam.width, cam.height)):
         raise InvalidArgument("; ".join(problems))

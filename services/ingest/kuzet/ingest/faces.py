@@ -48,27 +48,27 @@ class IdentityHandoff:
 
     async def handoff(
         self, camera: CameraCfg, frame: Frame, request: FaceRequest, snapshot: common_pb2.ObjectRef
-    ) -> bool:
+    ) -> list[str] | None:
         x1, y1, x2, y2 = (int(v) for v in request.track.box)
         h, w = frame.image.shape[:2]
         x1, y1, x2 = max(0, x1), max(0, y1), min(w, x2)
         y2 = min(h, y1 + max(1, (y2 - y1) // 2))  # upper half of the person
         crop = frame.image[y1:y2, x1:x2]
         if crop.size == 0:
-            return False
+            return None
         img, back = await asyncio.to_thread(downscale, crop, 640)
         try:
             found = await self._inference.detect_faces([img], max_faces=1)
         except grpc.aio.AioRpcError as exc:
             log.warning("camera %s: face detection failed: %s", camera.id, exc.code().name)
-            return False
+            return None
         faces = found[0].faces if found else []
         if not faces or faces[0].score < self.min_score:
-            return False
+            return None
         b = faces[0].box
         fx1, fy1, fx2, fy2 = b.x1 * back + x1, b.y1 * back + y1, b.x2 * back + x1, b.y2 * back + y1
         if min(fx2 - fx1, fy2 - fy1) < self.min_face_px:
-            return False
+            return None
         m = 0.3 * (fx2 - fx1)
         face = frame.image[
             int(max(0, fy1 - m)) : int(min(h, fy2 + m)), int(max(0, fx1 - m)) : int(min(w, fx2 + m))
@@ -97,7 +97,8 @@ class IdentityHandoff:
             log.warning(
                 "camera %s: identity MatchTrack failed: %s %s", camera.id, exc.code().name, exc.details()
             )
-            return False
+            return None
         self.sent += 1
         self.outcomes.append((camera.id, request.track.track_id, response.outcome))
-        return True
+        # Staff are named by the agency's staff reference (identity sends no display name).
+        return [s.external_id or s.person_id for s in response.staff]

@@ -1,7 +1,7 @@
 """Vehicle observations to the traffic service: RecordObservations in small batches.
 
-Observations queue in memory (bounded: past ``capacity`` the oldest go, counted as dropped) and
-leave in batches of at most ``batch_size``, as soon as one is waiting (a crossing that may be on
+Observations queue in an outbox (kuzet.common.outbox; bounded: past ``capacity`` the oldest go,
+counted as dropped) and leave in batches of at most ``batch_size``, as soon as one is waiting (a crossing that may be on
 a hotlist must not wait for company). A batch that fails transiently (the traffic service
 restarting or unreachable) is retried with exponential backoff and jitter until it is recorded:
 it is not lost, and the retried copy records nothing twice since each observation carries its
@@ -12,16 +12,13 @@ neighbours with it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
-from collections import deque
 from dataclasses import dataclass
 
 import grpc
 
 from kuzet.common.eventsink import RETRYABLE
-from kuzet.common.waiting import wait_set
+from kuzet.common.outbox import Outbox
 from kuzet.traffic.v1 import traffic_pb2, traffic_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -48,88 +45,53 @@ class ObservationSender:
         max_backoff_s: float = 10.0,
     ) -> None:
         self._stub = traffic_pb2_grpc.TrafficServiceStub(channel)
-        self.batch_size, self.capacity, self.timeout_s = batch_size, capacity, timeout_s
-        self.initial_backoff_s, self.max_backoff_s = initial_backoff_s, max_backoff_s
-        self._queue: deque[traffic_pb2.VehicleObservation] = deque()
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
+        self.timeout_s = timeout_s
         self.stats = SenderStats()
+        self._outbox: Outbox[traffic_pb2.VehicleObservation] = Outbox(
+            "traffic service",
+            self._send,
+            self.stats,
+            describe=lambda o: f"observation {o.observation_id}",
+            batch_size=batch_size,
+            capacity=capacity,
+            initial_backoff_s=initial_backoff_s,
+            max_backoff_s=max_backoff_s,
+        )
 
     @property
     def pending(self) -> int:
-        return len(self._queue)
+        return self._outbox.pending
 
     def submit(self, observation: traffic_pb2.VehicleObservation) -> None:
-        if len(self._queue) >= self.capacity:
-            lost = self._queue.popleft()
-            self.stats.dropped += 1
-            log.error("observation outbox full: dropped %s", lost.observation_id)
-        self._queue.append(observation)
-        self._idle.clear()
-        self._wake.set()
+        self._outbox.submit(observation)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="traffic-observations")
+        self._outbox.start("traffic-observations")
 
     async def flush(self, timeout_s: float) -> bool:
         """Whether every submitted observation was recorded (or refused) within ``timeout_s``."""
-        return await wait_set(self._idle, timeout_s)
+        return await self._outbox.flush(timeout_s)
 
     async def close(self, drain_s: float = 5.0) -> None:
-        await self.flush(drain_s)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        if self._queue:
-            log.error("%d vehicle observations unsent at shutdown", len(self._queue))
+        await self._outbox.close(drain_s)
 
-    async def _run(self) -> None:
-        while True:
-            if not self._queue:
-                self._idle.set()
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
-            try:
-                await self._deliver(batch)
-            except asyncio.CancelledError:
-                self._queue.extendleft(reversed(batch))
+    async def _send(self, batch: list[traffic_pb2.VehicleObservation]) -> None:
+        try:
+            response = await self._stub.RecordObservations(
+                traffic_pb2.RecordObservationsRequest(observations=batch), timeout=self.timeout_s
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in RETRYABLE:
                 raise
-
-    async def _deliver(self, batch: list[traffic_pb2.VehicleObservation]) -> None:
-        backoff = self.initial_backoff_s
-        while True:
-            try:
-                response = await self._stub.RecordObservations(
-                    traffic_pb2.RecordObservationsRequest(observations=batch), timeout=self.timeout_s
-                )
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() not in RETRYABLE:
-                    await self._refused(batch, exc)
-                    return
-                self.stats.retries += 1
-                log.warning(
-                    "traffic service unreachable (%s), retrying %d observations in %.1fs",
-                    exc.code().name,
-                    len(batch),
-                    backoff,
-                )
-                await asyncio.sleep(backoff * (0.5 + random.random()))
-                backoff = min(backoff * 2, self.max_backoff_s)
-                continue
-            self.stats.recorded += response.recorded
-            self.stats.duplicates += response.duplicates
+            await self._refused(batch, exc)
             return
+        self.stats.recorded += response.recorded
+        self.stats.duplicates += response.duplicates
 
     async def _refused(self, batch: list[traffic_pb2.VehicleObservation], exc: grpc.aio.AioRpcError) -> None:
         if len(batch) > 1:
             for observation in batch:
-                await self._deliver([observation])
+                await self._send([observation])
             return
         self.stats.rejected += 1
         log.error(

@@ -38,6 +38,8 @@ from kuzet.common.v1 import common_pb2
 from kuzet.ingest.cameras import CameraCfg, active
 from kuzet.ingest.degrade import AnalysisRate, Change
 from kuzet.ingest.detect import PERSON
+from kuzet.ingest.dronecamera import DRONE_CLASSES, DroneCamera
+from kuzet.ingest.dronefeed import DroneFeed
 from kuzet.ingest.faults import EVENT_TYPES as FAULT_EVENTS
 from kuzet.ingest.faults import FaultDetector
 from kuzet.ingest.geometry import anchor
@@ -88,8 +90,10 @@ class Sink(Protocol):
 class FaceHandoff(Protocol):
     async def handoff(
         self, camera: CameraCfg, frame: Frame, request: FaceRequest, snapshot: common_pb2.ObjectRef
-    ) -> bool:
-        """True when a face of good enough quality was sent (the track is then done)."""
+    ) -> list[str] | None:
+        """None when no face of good enough quality was found (later frames try again); once
+        sent (the track is then done), the staff ids identity recognised it as (STAFF
+        galleries; usually none)."""
         ...
 
 
@@ -137,6 +141,7 @@ class CameraPipeline:
         faces: FaceHandoff | None = None,
         traffic: TrafficLinks | None = None,
         poser: Poser | None = None,
+        drones: DroneFeed | None = None,
     ) -> None:
         self.cfg = cfg
         self.options = options
@@ -179,12 +184,27 @@ class CameraPipeline:
         )
         if cfg.traffic and traffic is None:
             self.stats.config_error = "a traffic camera, but this ingest has no traffic service configured"
-        # People only where rules watch them; a traffic camera's vehicles always.
+        self.drone = (
+            DroneCamera(cfg, ids=ids, feed=drones, store=store, jpeg_quality=options.jpeg_quality)
+            if cfg.drone_id and drones is not None
+            else None
+        )
+        if cfg.drone_id and drones is None:
+            self.stats.config_error = "a drone camera, but this ingest has no drone service configured"
+        # People only where rules watch them; a traffic camera's vehicles always; everything a
+        # drone camera's video shows that the drone service places.
         self.classes: tuple[str, ...] = (PERSON if cfg.rules else ()) + (
             tuple(sorted(VEHICLE_CLASSES)) if self.vehicles else ()
         )
+        if self.drone is not None:
+            self.classes += tuple(c for c in DRONE_CLASSES if c not in self.classes)
         self.rate = AnalysisRate(max(options.min_analysed_interval_s, 1 / cfg.analytic_fps), time.time())
-        self.faults = FaultDetector(hold_s=options.fault_hold_s, frozen_after_s=options.frozen_after_s)
+        # A flying camera's view is never the reference view: "moved" would never clear.
+        self.faults = FaultDetector(
+            hold_s=options.fault_hold_s,
+            frozen_after_s=options.frozen_after_s,
+            moved_corr=-1.0 if cfg.drone_id else FaultDetector.moved_corr,
+        )
         self._gate: MotionGate | None = None
         # Bounding boxes of the zones rules watch, and whether the last analysed frame showed
         # someone at their edge (overlapping one, feet not yet inside).
@@ -248,9 +268,17 @@ class CameraPipeline:
                 self._offline_reported = True
                 summary = f"camera {self.cfg.name} offline: {detail}"
                 self._publish_simple("camera_offline", summary, {"detail": detail, "reason": kind})
+                self._oversee_fault("offline", time.time())
         elif kind == "ended":
             self.finished.set()
             self._wake.set()
+
+    def _oversee_fault(self, fault: str, t: float, **fields: Any) -> None:
+        """A camera covered, turned away or offline soon after staff or violence were in its
+        view is also an oversight event (oversight.py)."""
+        if (attrs := self.rules.obscured(fault, t)) is not None:
+            summary = f"camera {self.cfg.name}: {fault} soon after staff or violence were in view"
+            self._publish_simple("camera_obscured_with_staff", summary, attrs, **fields)
 
     def _source_pb(self) -> common_pb2.Source:
         return common_pb2.Source(
@@ -330,6 +358,8 @@ class CameraPipeline:
                 self._at_zone_edge = any(self._at_edge(d.box) for d in people)
                 if self.vehicles is not None:
                     await self.vehicles.update(frame, detections, gap)
+                if self.drone is not None:
+                    await self.drone.update(frame, detections, gap)
                 log.debug(
                     "camera %s frame %d: %d detections, tracks %s",
                     cfg.id,
@@ -355,8 +385,14 @@ class CameraPipeline:
                 if snap is None:
                     snap = await self._snapshot(frame, [], "face")
                 for req in faces:
-                    if await self._faces.handoff(cfg, frame, req, snap):
-                        self.rules.face_sent(req.track.track_id)
+                    staff = await self._faces.handoff(cfg, frame, req, snap)
+                    if staff is not None:
+                        self.rules.face_sent(req.track.track_id, staff, frame.time)
+
+    @property
+    def tracks(self) -> list[Track]:
+        """The people tracked on the last analysed frame."""
+        return list(self._tracks)
 
     async def _pose(self, frame: Frame, moved: bool) -> dict[int, Any]:
         """The tracks' keypoint histories for the pose rules: posed again when a track is in a
@@ -386,17 +422,22 @@ class CameraPipeline:
             self.stats.faults.discard(fault)
         for fault in started:
             self.stats.faults.add(fault)
+            snapshot = await self._snapshot(frame, [], FAULT_EVENTS[fault])
             self._publish_simple(
                 FAULT_EVENTS[fault],
                 f"camera {cfg.name}: image {fault}",
                 {"fault": fault},
                 occurred_at=_dt(frame.time),
-                snapshot=await self._snapshot(frame, [], FAULT_EVENTS[fault]),
+                snapshot=snapshot,
             )
+            self._oversee_fault(fault, frame.time, occurred_at=_dt(frame.time), snapshot=snapshot)
         local = datetime.fromtimestamp(frame.time, UTC).astimezone(cfg.tz)
         if not active(cfg.windows, local) or not self.classes:
             return None
-        return not self.options.motion_gate or self._gate.check(thumb, people=self._had_people)
+        # A flying camera's whole picture moves all the time: frame differences say nothing.
+        if not self.options.motion_gate or self.drone is not None:
+            return True
+        return self._gate.check(thumb, people=self._had_people)
 
     async def _detect_newest(self, frame: Frame) -> tuple[Frame, list[Detection]]:
         """People in this camera's newest frame at the moment the detector takes it: a frame that
@@ -572,6 +613,7 @@ class CameraPipeline:
             faults=sorted(FAULT_ENUM[f] for f in self.stats.faults if f in FAULT_ENUM),
             last_error=self.stats.config_error
             or (self.vehicles.status if self.vehicles else "")
+            or (self.drone.status if self.drone else "")
             or s.last_error,
             width=s.width,
             height=s.height,

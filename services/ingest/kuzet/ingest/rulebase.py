@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from kuzet.common.plugins import Registry
+from kuzet.ingest.staff import Staff
 from kuzet.ingest.tracking import Track, TrackIds
 from kuzet.ingest.v1 import ingest_pb2
 
@@ -103,6 +104,8 @@ class RuleContext:
     ids: TrackIds
     # Tracks whose face already went to identity.
     faces_sent: set[int] = field(default_factory=set)
+    # The staff among the tracks (identity's STAFF gallery hits), for the oversight rules.
+    staff: Staff = field(default_factory=Staff)
 
 
 S = TypeVar("S")

@@ -19,7 +19,7 @@ fold into an old (perhaps acknowledged) one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -112,12 +112,23 @@ class RuleEngine:
                     hits.append(found)
         for tr in tracks:
             self._tracks[tr.track_id].last_anchor = anchor(tr.box)
+        staff = self._context.staff
+        staff.observe(t, (tr.track_id for tr in tracks))
         for tid in [k for k, s in self._tracks.items() if t - s.last_seen > self._forget_after_s]:
             del self._tracks[tid]
+            staff.forget(tid)
             for rule in self._rules:
                 rule.forget(tid)
-        return hits, faces
+        return list(staff.with_staff(hits, t)), faces
 
-    def face_sent(self, track_id: int) -> None:
-        """Each track's face goes to identity once (when a good enough crop was found)."""
+    def face_sent(self, track_id: int, staff: Sequence[str] = (), t: float = 0.0) -> None:
+        """Each track's face goes to identity once (when a good enough crop was found); ``staff``:
+        the staff ids identity recognised it as (STAFF galleries), at time t."""
         self._context.faces_sent.add(track_id)
+        if staff:
+            self._context.staff.seen(track_id, staff, t)
+
+    def obscured(self, fault: str, t: float) -> dict[str, object] | None:
+        """A camera_obscured_with_staff event's attributes for an image fault starting at t,
+        when staff or violence were seen lately (oversight.py)."""
+        return self._context.staff.obscured(fault, t)

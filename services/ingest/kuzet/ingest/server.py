@@ -26,6 +26,7 @@ from kuzet.common.runner import run_service
 from kuzet.ingest import metrics
 from kuzet.ingest.config import IngestSettings
 from kuzet.ingest.detect import ObjectDetector
+from kuzet.ingest.dronefeed import DroneFeed
 from kuzet.ingest.faces import IdentityHandoff
 from kuzet.ingest.manager import PipelineManager
 from kuzet.ingest.observations import ObservationSender
@@ -76,6 +77,8 @@ async def build(
     )
     observations = ObservationSender(traffic, batch_size=settings.observation_batch_size)
     observations.start()
+    drones = DroneFeed(endpoints.drone, me)
+    drones.start()
     links = TrafficLinks(
         TrafficProfiles(traffic, refresh_s=settings.traffic_profile_refresh_s),
         observations,
@@ -112,6 +115,7 @@ async def build(
             faces=faces,
             traffic=links,
             poser=poser,
+            drones=drones,
         )
 
     shard: ShardOwner
@@ -133,7 +137,7 @@ async def build(
     manager = PipelineManager(
         cams, shard, make, reconcile_s=settings.reconcile_s, allow_file=settings.allow_file_urls
     )
-    servicer = IngestServicer(settings, cams, manager)
+    servicer = IngestServicer(settings, cams, manager, drones)
     metrics.register(lambda: list(manager.pipelines.values()))
     metrics.register_shard(settings.replica_id, lambda: shard.lease_held)
 
@@ -143,6 +147,7 @@ async def build(
         await manager.stop()
         await observations.close()
         await traffic.close()
+        await drones.close()
         if own_sink is not None:
             await own_sink.close()
         await inference.close()
@@ -169,6 +174,7 @@ async def build(
     server.manager = manager  # type: ignore[attr-defined,unused-ignore]  # tests look at the pipelines
     server.faces = faces  # type: ignore[attr-defined,unused-ignore]
     server.observations = observations  # type: ignore[attr-defined,unused-ignore]
+    server.drones = drones  # type: ignore[attr-defined,unused-ignore]
     await audit.start()
     retention_task = asyncio.create_task(retention.run(), name="ingest-retention")
     await manager.start()

@@ -12,7 +12,9 @@ from kuzet.common.timeutil import to_timestamp
 from kuzet.common.v1 import common_pb2
 from kuzet.ingest.cameras import to_config
 from kuzet.ingest.config import IngestSettings
+from kuzet.ingest.dronefeed import DroneFeed
 from kuzet.ingest.manager import PipelineManager
+from kuzet.ingest.overlay import draw_overlay
 from kuzet.ingest.pipeline import CameraPipeline, _dt
 from kuzet.ingest.snapshots import encode_jpeg
 from kuzet.ingest.store import CAMERA_KEYS, CAMERA_PAGING, CameraStore, StoredCamera
@@ -39,6 +41,7 @@ MUTABLE = {
     "width",
     "height",
     "calibration",
+    "drone_id",
 }
 
 
@@ -53,15 +56,27 @@ def _caller(*roles: str) -> Caller:
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
-    def __init__(self, settings: IngestSettings, store: CameraStore, manager: PipelineManager) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        store: CameraStore,
+        manager: PipelineManager,
+        drones: DroneFeed | None = None,
+    ) -> None:
         self.settings, self.store, self.manager = settings, store, manager
+        self.drones = drones
 
-    def _check(self, cam: ingest_pb2.Camera, stored: StoredCamera | None = None) -> None:
+    async def _check(self, cam: ingest_pb2.Camera, stored: StoredCamera | None = None) -> None:
         user = (
             cam.credentials.username if cam.HasField("credentials") else (stored.username if stored else "")
         )
         pw = cam.credentials.password if cam.HasField("credentials") else (stored.password if stored else "")
         to_config(cam, user, pw, allow_file=self.settings.allow_file_urls)
+        # Checked on every write, not only when drone_id changes: the drone may have gone since.
+        if cam.drone_id:
+            if self.drones is None:
+                raise FailedPrecondition("camera.drone_id: this ingest has no drone service configured")
+            await self.drones.check_drone(cam.drone_id, cam.agency_id)
 
     async def CreateCamera(
         self, request: ingest_pb2.CreateCameraRequest, context: Any
@@ -73,7 +88,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             caller.require_agency(cam.agency_id)
         cam.agency_id = cam.agency_id or caller.agency
         cam.id = cam.id or f"cam-{uuid.uuid4().hex[:12]}"
-        self._check(cam)
+        await self._check(cam)
         stored = await self.store.create(cam, cam.credentials.username, cam.credentials.password)
         self.manager.kick()
         return ingest_pb2.CreateCameraResponse(camera=stored.camera)
@@ -102,7 +117,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             else:
                 setattr(cam, path, getattr(request.camera, path))
         new_creds = "credentials" in paths and request.camera.HasField("credentials")
-        self._check(cam, current)
+        await self._check(cam, current)
         stored = await self.store.replace(
             cam,
             request.camera.credentials.username if new_creds else None,
@@ -165,10 +180,14 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         caller = _caller(*READ_ROLES)
         if request.max_side < 0:
             raise InvalidArgument("max_side must be >= 0")
-        frame = self._pipeline(request.camera_id, caller).latest
+        pipeline = self._pipeline(request.camera_id, caller)
+        frame = pipeline.latest
         if frame is None:
             raise FailedPrecondition(f"camera {request.camera_id} has not delivered a frame yet")
-        jpeg = await asyncio.to_thread(encode_jpeg, frame.image, [], 85, request.max_side)
+        image = frame.image
+        if request.overlay:
+            image = await asyncio.to_thread(draw_overlay, image, pipeline.cfg.zones.values(), pipeline.tracks)
+        jpeg = await asyncio.to_thread(encode_jpeg, image, [], 85, request.max_side)
         h, w = frame.image.shape[:2]
         return ingest_pb2.GetSnapshotResponse(
             jpeg=jpeg, captured_at=to_timestamp(_dt(frame.time)), width=w, height=h

@@ -46,6 +46,7 @@ from kuzet.common.roads.speed import SpeedEvidence, TrackPoint, speed_along_trac
 from kuzet.common.timeutil import to_timestamp
 from kuzet.common.v1 import common_pb2
 from kuzet.ingest.cameras import CameraCfg
+from kuzet.ingest.geometry import iou
 from kuzet.ingest.observations import ObservationSender
 from kuzet.ingest.profiles import ProfileFollower, TrafficProfile, TrafficProfiles
 from kuzet.ingest.snapshots import Box, store_jpeg
@@ -166,18 +167,9 @@ def one_per_vehicle(detections: list[Detection]) -> list[Detection]:
     track of its own)."""
     kept: list[Detection] = []
     for d in sorted(detections, key=lambda d: -d.score):
-        if all(_iou(d.box, k.box) < SAME_VEHICLE_IOU for k in kept):
+        if all(iou(d.box, k.box) < SAME_VEHICLE_IOU for k in kept):
             kept.append(d)
     return kept
-
-
-def _iou(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 class VehicleAnalysis:

@@ -33,6 +33,7 @@ class RuleType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RULE_TYPE_SELF_HARM: _ClassVar[RuleType]
     RULE_TYPE_CLIMBING: _ClassVar[RuleType]
     RULE_TYPE_VIOLENCE: _ClassVar[RuleType]
+    RULE_TYPE_STAFF_ALONE: _ClassVar[RuleType]
 
 class Fault(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -61,6 +62,7 @@ RULE_TYPE_MOTIONLESS: RuleType
 RULE_TYPE_SELF_HARM: RuleType
 RULE_TYPE_CLIMBING: RuleType
 RULE_TYPE_VIOLENCE: RuleType
+RULE_TYPE_STAFF_ALONE: RuleType
 FAULT_UNSPECIFIED: Fault
 FAULT_OFFLINE: Fault
 FAULT_BLACK: Fault
@@ -187,7 +189,7 @@ class Credentials(_message.Message):
     def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class Camera(_message.Message):
-    __slots__ = ("id", "agency_id", "site_id", "name", "url", "credentials", "has_credentials", "analytic_fps", "keyframe_only", "schedule", "zones", "lines", "rules", "enabled_models", "clip_recording", "location", "plan_position", "enabled", "width", "height", "created_at", "updated_at", "calibration")
+    __slots__ = ("id", "agency_id", "site_id", "name", "url", "credentials", "has_credentials", "analytic_fps", "keyframe_only", "schedule", "zones", "lines", "rules", "enabled_models", "clip_recording", "location", "plan_position", "enabled", "width", "height", "created_at", "updated_at", "calibration", "drone_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
     SITE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -211,6 +213,7 @@ class Camera(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     CALIBRATION_FIELD_NUMBER: _ClassVar[int]
+    DRONE_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     agency_id: str
     site_id: str
@@ -234,7 +237,8 @@ class Camera(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     calibration: Calibration
-    def __init__(self, id: _Optional[str] = ..., agency_id: _Optional[str] = ..., site_id: _Optional[str] = ..., name: _Optional[str] = ..., url: _Optional[str] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., has_credentials: _Optional[bool] = ..., analytic_fps: _Optional[float] = ..., keyframe_only: _Optional[bool] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., zones: _Optional[_Iterable[_Union[Zone, _Mapping]]] = ..., lines: _Optional[_Iterable[_Union[Line, _Mapping]]] = ..., rules: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ..., enabled_models: _Optional[_Iterable[str]] = ..., clip_recording: _Optional[bool] = ..., location: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., plan_position: _Optional[_Union[PlanPosition, _Mapping]] = ..., enabled: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., calibration: _Optional[_Union[Calibration, _Mapping]] = ...) -> None: ...
+    drone_id: str
+    def __init__(self, id: _Optional[str] = ..., agency_id: _Optional[str] = ..., site_id: _Optional[str] = ..., name: _Optional[str] = ..., url: _Optional[str] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., has_credentials: _Optional[bool] = ..., analytic_fps: _Optional[float] = ..., keyframe_only: _Optional[bool] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., zones: _Optional[_Iterable[_Union[Zone, _Mapping]]] = ..., lines: _Optional[_Iterable[_Union[Line, _Mapping]]] = ..., rules: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ..., enabled_models: _Optional[_Iterable[str]] = ..., clip_recording: _Optional[bool] = ..., location: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., plan_position: _Optional[_Union[PlanPosition, _Mapping]] = ..., enabled: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., calibration: _Optional[_Union[Calibration, _Mapping]] = ..., drone_id: _Optional[str] = ...) -> None: ...
 
 class CreateCameraRequest(_message.Message):
     __slots__ = ("camera",)
@@ -365,12 +369,14 @@ class ListCameraHealthResponse(_message.Message):
     def __init__(self, health: _Optional[_Iterable[_Union[CameraHealth, _Mapping]]] = ...) -> None: ...
 
 class GetSnapshotRequest(_message.Message):
-    __slots__ = ("camera_id", "max_side")
+    __slots__ = ("camera_id", "max_side", "overlay")
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_SIDE_FIELD_NUMBER: _ClassVar[int]
+    OVERLAY_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     max_side: int
-    def __init__(self, camera_id: _Optional[str] = ..., max_side: _Optional[int] = ...) -> None: ...
+    overlay: bool
+    def __init__(self, camera_id: _Optional[str] = ..., max_side: _Optional[int] = ..., overlay: _Optional[bool] = ...) -> None: ...
 
 class GetSnapshotResponse(_message.Message):
     __slots__ = ("jpeg", "captured_at", "width", "height")

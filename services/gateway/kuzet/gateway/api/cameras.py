@@ -1,11 +1,20 @@
-"""Cameras, their zones/rules and health (ingest service)."""
+"""Cameras, their zones/rules and health, and the live view (ingest service)."""
+
+# FastAPI declares parameters with Depends()/Query() defaults; they are evaluated per request.
+# ruff: noqa: B008
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
+import asyncio
+from collections.abc import AsyncIterator
 
-from kuzet.gateway.errors import error_responses
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from kuzet.gateway.auth import Principal
+from kuzet.gateway.context import Gateway, gateway_of
+from kuzet.gateway.deps import require
+from kuzet.gateway.errors import ApiError, error_responses
 from kuzet.gateway.roles import Permission
 from kuzet.gateway.routes import DELETED, Audit, Call, ProtoBody, Route, mount, path_id, reply_empty, rpc
 from kuzet.ingest.v1 import ingest_pb2 as pb
@@ -119,3 +128,68 @@ ROUTES = [
 router = mount(
     APIRouter(prefix="/api/v1", tags=["cameras"], responses=error_responses(400, 401, 403, 429, 503)), ROUTES
 )
+
+
+BOUNDARY = "kuzet-frame"
+
+
+def _part(jpeg: bytes) -> bytes:
+    head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+    return head.encode() + jpeg + b"\r\n"
+
+
+async def _frames(
+    gw: Gateway,
+    principal: Principal,
+    request: Request,
+    first: pb.GetSnapshotResponse,
+    req: pb.GetSnapshotRequest,
+    period_s: float,
+    seconds: int,
+) -> AsyncIterator[bytes]:
+    deadline = asyncio.get_running_loop().time() + seconds
+    resp = first
+    while True:
+        yield _part(resp.jpeg)
+        await asyncio.sleep(period_s)
+        if asyncio.get_running_loop().time() >= deadline or await request.is_disconnected():
+            return
+        try:
+            resp = await gw.call(principal, gw.backends.stub("ingest").GetSnapshot, req)
+        except ApiError:
+            return  # the camera stopped or went away: the viewer reopens the stream and sees why
+
+
+@router.get(
+    "/cameras/{camera_id}/live",
+    summary="The camera's live view: its latest frames with zones and current tracks drawn, as MJPEG; audited once per stream",
+    description=(
+        "multipart/x-mixed-replace (boundary kuzet-frame), each part a JPEG with its Content-Length, "
+        "at most `fps` frames a second, for at most `seconds` (the viewer reopens it)."
+    ),
+    responses={
+        200: {"content": {"multipart/x-mixed-replace": {}}, "description": "MJPEG"},
+        **error_responses(404),
+    },
+    response_class=StreamingResponse,
+    name="live",
+)
+async def live(
+    request: Request,
+    camera_id: str = CAMERA_ID["camera_id"][1],
+    principal: Principal = Depends(require(Permission.EVIDENCE_VIEW)),
+    fps: float = Query(2.0, gt=0, le=5, description="Frames a second"),
+    max_side: int = Query(960, ge=160, le=1920),
+    seconds: int = Query(300, ge=1, le=1800, description="How long the stream runs"),
+) -> StreamingResponse:
+    gw = gateway_of(request)
+    req = pb.GetSnapshotRequest(camera_id=camera_id, max_side=max_side, overlay=True)
+    # The first frame before the stream starts: an unknown camera or one without frames is a
+    # plain HTTP error, not a broken stream.
+    first = await gw.call(principal, gw.backends.stub("ingest").GetSnapshot, req)
+    await gw.record(principal, "camera.live.view", camera_id)
+    return StreamingResponse(
+        _frames(gw, principal, request, first, req, 1.0 / fps, seconds),
+        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        headers={"Cache-Control": "no-store"},
+    )

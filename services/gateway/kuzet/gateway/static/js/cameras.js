@@ -3,6 +3,7 @@ import { api } from "./api.js";
 import { alertStore } from "./alerts.js";
 import { $, clear, h, short, showError, when } from "./dom.js";
 import { label, t } from "./i18n.js";
+import { canWatch, openLive } from "./liveview.js";
 
 let cameras = [];
 const health = new Map();
@@ -23,7 +24,10 @@ export async function loadCameras() {
     const faults = hh ? (hh.faults || []).map((f) => label("fault", short(f, "FAULT_"))).join(", ") : "";
     const status = !c.enabled ? "stopped" : hh ? (hh.connected ? "online" : "offline") : "unknown";
     rows.append(h("tr", { class: `cam-${status}` },
-      h("td", {}, c.name || c.id), h("td", {}, c.site_id || "—"),
+      h("td", {}, c.name || c.id, canWatch() && status === "online"
+        ? h("button", { class: "secondary live-open", dataset: { cameraId: c.id }, onclick: () => openLive(c) }, t("cameras.live"))
+        : null),
+      h("td", {}, c.site_id || "—"),
       // Why a camera is offline is what the operator needs next (ingest never puts credentials here).
       h("td", {}, h("span", { class: `pill ${status}` }, t(`cameras.status_${status}`)),
         hh && hh.last_error && status !== "online" ? h("span", { class: "cam-error" }, hh.last_error) : null),
