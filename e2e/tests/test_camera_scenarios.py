@@ -139,6 +139,16 @@ async def test_person_down_in_cell(platform: Platform, rtsp) -> None:  # type: i
             body = live.read()
     parts = [p for p in body.split(b"--kuzet-frame\r\n") if p]
     assert len(parts) >= 2 and all(b"\r\n\r\n\xff\xd8" in p for p in parts)
+    # Per-site permissions: block B's operator learns nothing of block A's cell; block A's sees it.
+    alert_id = down["alert"]["alert_id"]
+    with platform.api("prison-operator-block-b") as other, platform.api("prison-operator-block-a") as same:
+        assert other.get("/api/v1/me").json()["sites"] == ["block-b"]
+        assert alert_id not in {a["alert_id"] for a in other.get("/api/v1/alerts").json()["alerts"]}
+        assert other.get(f"/api/v1/alerts/{alert_id}").status_code == 404
+        assert "cam-cell" not in {c["id"] for c in other.get("/api/v1/cameras").json().get("cameras", [])}
+        assert other.get("/api/v1/cameras/cam-cell/live", params={"seconds": "1"}).status_code == 404
+        assert same.get(f"/api/v1/alerts/{alert_id}").status_code == 200
+        assert "cam-cell" in {c["id"] for c in same.get("/api/v1/cameras").json()["cameras"]}
     with platform.api("prison-auditor") as auditor:
         trail = auditor.get(
             "/api/v1/audit", params={"service": "gateway", "action_prefix": "camera.live"}

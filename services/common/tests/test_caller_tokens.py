@@ -108,3 +108,15 @@ def test_kuzet_keys_generate_writes_a_key_per_service_and_the_jwks(tmp_path: Pat
     for name in [*SERVICES, "tools"]:
         assert (tmp_path / "k" / f"{name}.pem").stat().st_mode & 0o077 == 0
         assert load_keyring(tmp_path / "k" / "jwks.json", tmp_path / "k" / f"{name}.pem").issuer == name
+
+
+def test_a_callers_site_limit_travels_in_its_token_and_in_plain_metadata(keys: Path) -> None:
+    block_a = Caller("bob", "prison", frozenset({"operator"}), frozenset({"block-a"}))
+    token = tokens_of(keys, "gateway").token(block_a, "alerting")
+    assert jwt.decode(token, options={"verify_signature": False})["sites"] == ["block-a"]
+    assert tokens_of(keys, "ingest").caller_from([(TOKEN_KEY, token)], "alerting") == block_a
+    plain = CallerTokens(None, plain=True)
+    assert plain.caller_from(plain.metadata(block_a, "alerting"), "alerting") == block_a
+    # The limit is within its own agency: another agency's shared data is that agency's.
+    assert block_a.sees_site("prison", "block-a") and not block_a.sees_site("prison", "block-b")
+    assert block_a.sees_site("police", "district-3") and ALICE.sees_site("police", "any")

@@ -147,6 +147,8 @@ def _claims(issuer: LocalIssuer, **over: Any) -> dict[str, Any]:
         ({"nbf": int(time.time()) + 3600}, "not yet valid"),
         ({"aud": "another-app"}, "audience"),
         ({"agency": ""}, "agency"),
+        ({"sites": "block-a"}, "'sites' must be a list of site ids"),
+        ({"sites": ["block-a", ""]}, "'sites' must be a list of site ids"),
     ],
 )
 async def test_bad_claims_rejected(idp: Any, over: dict[str, Any], message: str) -> None:
@@ -260,3 +262,11 @@ async def test_two_issuers_same_subject_are_two_people() -> None:
                 second.issuer: IssuerPolicy(frozenset({"prison"}), "same"),
             },
         )
+
+
+async def test_a_users_site_limit_comes_from_its_token(idp: Any) -> None:
+    issuer, source, _ = idp
+    validator = TokenValidator({issuer.issuer: source}, AUD, policies=bound(issuer.issuer))
+    limited = await validator.validate(issuer.sign(_claims(issuer, sites=["block-a", "block-c"])))
+    assert limited.sites == frozenset({"block-a", "block-c"})
+    assert (await validator.validate(issuer.issue(ALICE))).sites == frozenset()

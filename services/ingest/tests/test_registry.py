@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -132,3 +134,46 @@ async def test_pagination_and_agency_isolation(registry: dict[str, Any]) -> None
         and list(status.replicas) == ["ingest-0"]
         and len(status.camera_ids) == 5
     )
+
+
+async def test_a_site_limited_admin_manages_the_cameras_of_its_sites_only(registry: dict[str, Any]) -> None:
+    stub = registry["stub"]
+    for cam_id, site in (("n1", "north"), ("s1", "south")):
+        await stub.CreateCamera(pb.CreateCameraRequest(camera=cam(cam_id, site_id=site)))
+    north_admin = Caller("nora", "prison", frozenset({"admin"}), frozenset({"north"}))
+    async with open_channel(registry["server"].address, audience="ingest", caller=north_admin) as channel:
+        mine = ingest_pb2_grpc.IngestServiceStub(channel)
+        assert [c.id for c in (await mine.ListCameras(pb.ListCamerasRequest())).cameras] == ["n1"]
+        assert not (await mine.ListCameras(pb.ListCamerasRequest(site_id="south"))).cameras
+        for call in (
+            mine.GetCamera(pb.GetCameraRequest(camera_id="s1")),
+            mine.DeleteCamera(pb.DeleteCameraRequest(camera_id="s1")),
+            mine.UpdateCamera(pb.UpdateCameraRequest(camera=cam("s1", name="taken"))),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call
+            assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        for call in (
+            mine.CreateCamera(pb.CreateCameraRequest(camera=cam("s2", site_id="south"))),
+            mine.UpdateCamera(pb.UpdateCameraRequest(camera=cam("n1", site_id="south"))),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call
+            assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert "outside nora's sites (north)" in (err.value.details() or "")
+        await mine.CreateCamera(pb.CreateCameraRequest(camera=cam("n2", site_id="north")))
+    assert {c.id for c in (await stub.ListCameras(pb.ListCamerasRequest())).cameras} == {"n1", "n2", "s1"}
+
+
+async def test_with_the_charts_tenancy_a_camera_must_be_at_a_site_of_its_agency(tmp_path: Path) -> None:
+    from .conftest import _ingest
+
+    tenancy = tmp_path / "tenancy.json"
+    tenancy.write_text(json.dumps({"agencies": [{"id": "prison", "sites": [{"id": "north"}]}]}))
+    async for running in _ingest(tmp_path, "127.0.0.1:1", tenancy_file=str(tenancy)):
+        stub = running["stub"]
+        await stub.CreateCamera(pb.CreateCameraRequest(camera=cam("n1", site_id="north")))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.CreateCamera(pb.CreateCameraRequest(camera=cam("x1", site_id="nowhere")))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "camera.site_id: 'nowhere' is not a site of agency prison" in (err.value.details() or "")

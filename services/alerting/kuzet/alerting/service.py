@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import cast
 from urllib.parse import urlparse
 
@@ -137,7 +137,11 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
             return Visibility({agency}, self.store.directory.routes_into(agency, now))
         routes = self.store.directory.routes_into(caller.agency, now)
         return Visibility(
-            {caller.agency}, routes, domain.hidden_types(caller), self.oversight.overseen_by(caller)
+            {caller.agency},
+            routes,
+            domain.hidden_types(caller),
+            self.oversight.overseen_by(caller),
+            caller.sites,
         )
 
     async def _record_reads(self, caller: Caller, alerts: list[pb.Alert], via: str) -> None:
@@ -293,7 +297,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
         vis = self._visibility(caller, f.agency_id)
         if f.agency_id and not caller.has_role("service"):
             vis = (
-                Visibility({f.agency_id}, [], vis.hidden_types)
+                Visibility({f.agency_id}, [], vis.hidden_types, sites=vis.sites)
                 if f.agency_id == caller.agency
                 else _only_shared(vis, f.agency_id)
             )
@@ -344,7 +348,7 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
             since,
             until,
             list(request.types),
-            list(request.site_ids),
+            _within_sites(caller, request.site_ids),
             domain.hidden_types(caller),
         )
         return pb.GetOutcomeReportResponse(rules=rules)
@@ -496,3 +500,12 @@ def _only_shared(vis: Visibility, owner: str) -> Visibility:
     (and, for an oversight agency, that agency's oversight alerts)."""
     routes = [r for r in vis.routes if r.owner_agency_id == owner]
     return Visibility(set(), routes, vis.hidden_types, vis.oversees & {owner})
+
+
+def _within_sites(caller: Caller, asked: Sequence[str]) -> list[str]:
+    """The sites a per-site report covers: those asked (all: empty) within the caller's limit."""
+    if not caller.sites:
+        return list(asked)
+    if outside := sorted(set(asked) - caller.sites):
+        raise PermissionDenied(f"sites {', '.join(outside)} are outside {caller.subject}'s sites")
+    return list(asked) or sorted(caller.sites)

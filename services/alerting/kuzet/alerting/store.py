@@ -70,14 +70,18 @@ class Visibility:
     routes: list[pb.SharedRoute]
     hidden_types: frozenset[str] = frozenset()
     oversees: frozenset[str] = frozenset()
+    # The sites of its own agency the caller is limited to (empty: all of them).
+    sites: frozenset[str] = frozenset()
 
     def allows(self, alert: pb.Alert, now: datetime) -> bool:
         if alert.type in OVERSIGHT_TYPES and alert.agency_id in self.oversees:
             return True
         if alert.type in self.hidden_types:
             return False
-        if self.agencies is None or alert.agency_id in self.agencies:
+        if self.agencies is None:
             return True
+        if alert.agency_id in self.agencies:
+            return not self.sites or alert.site_id in self.sites
         return any(domain.route_matches(r, alert, now) for r in self.routes)
 
     def owners(self) -> set[str] | None:
@@ -206,9 +210,11 @@ class AlertStore(Configuration, UpdateLog):
             if found is None:
                 raise NotFound(f"alert {alert_id} not found")
             row = dict(found)
-            if (row["agency_id"] != caller.agency and not caller.has_role("service")) or row[
-                "type"
-            ] in domain.hidden_types(caller):
+            if (
+                (row["agency_id"] != caller.agency and not caller.has_role("service"))
+                or row["type"] in domain.hidden_types(caller)
+                or not caller.sees_site(row["agency_id"], row["site_id"])
+            ):
                 # Shared agencies see alerts but the owner acts on them; do not confirm existence.
                 raise NotFound(f"alert {alert_id} not found")
             if row["type"] in OVERSIGHT_TYPES:
@@ -316,7 +322,8 @@ class AlertStore(Configuration, UpdateLog):
         conds: list[ColumnElement[bool]] = []
         scopes: list[ColumnElement[bool]] = []
         if vis.agencies is not None:
-            scopes.append(t.agency_id.in_(vis.agencies))
+            own = t.agency_id.in_(vis.agencies)
+            scopes.append(and_(own, t.site_id.in_(vis.sites)) if vis.sites else own)
             for r in vis.routes:
                 part: list[ColumnElement[bool]] = [
                     t.agency_id == r.owner_agency_id,

@@ -36,6 +36,7 @@ TOKEN_KEY = "x-kuzet-caller-token"  # noqa: S105 - a metadata key, not a secret
 SUBJECT_KEY = "x-kuzet-subject"
 AGENCY_KEY = "x-kuzet-agency"
 ROLES_KEY = "x-kuzet-roles"
+SITES_KEY = "x-kuzet-sites"
 
 ROLES = frozenset(
     {"operator", "reviewer", "investigator", "pilot", "auditor", "admin", "internal_affairs", "service"}
@@ -52,6 +53,9 @@ class Caller:
     subject: str
     agency: str
     roles: frozenset[str] = field(default_factory=frozenset)
+    # The sites of its agency the caller is limited to; empty: every site (a user whose role
+    # covers the whole agency, or a service).
+    sites: frozenset[str] = field(default_factory=frozenset)
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -68,6 +72,11 @@ class Caller:
         """Raise PERMISSION_DENIED when acting on another agency's data (services are trusted)."""
         if agency != self.agency and "service" not in self.roles:
             raise PermissionDenied(f"agency {self.agency or '?'} may not act on agency {agency}'s data")
+
+    def sees_site(self, agency: str, site: str) -> bool:
+        """Whether data of ``agency`` at ``site`` is within the caller's sites (a site limit
+        applies to the caller's own agency's data only; what other agencies share is theirs)."""
+        return not self.sites or agency != self.agency or site in self.sites
 
     @property
     def is_anonymous(self) -> bool:
@@ -145,7 +154,8 @@ class CallerTokens:
             if caller.is_anonymous:
                 return []
             roles = ",".join(sorted(caller.roles))
-            return [(SUBJECT_KEY, caller.subject), (AGENCY_KEY, caller.agency), (ROLES_KEY, roles)]
+            out = [(SUBJECT_KEY, caller.subject), (AGENCY_KEY, caller.agency), (ROLES_KEY, roles)]
+            return out + ([(SITES_KEY, ",".join(sorted(caller.sites)))] if caller.sites else [])
         return [(TOKEN_KEY, self.token(caller, audience))]
 
     def token(self, caller: Caller, audience: str) -> str:
@@ -178,6 +188,7 @@ class CallerTokens:
             "sub": caller.subject,
             "agency": caller.agency,
             "roles": sorted(caller.roles),
+            **({"sites": sorted(caller.sites)} if caller.sites else {}),
             "aud": audience,
             "iat": issued,
             "exp": issued + int(self.ttl_s),
@@ -264,10 +275,14 @@ class CallerTokens:
         agency = claims.get("agency", "")
         if not isinstance(agency, str):
             raise Unauthenticated("caller token agency must be a string")
+        sites = claims.get("sites", [])
+        if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
+            raise Unauthenticated("caller token sites must be a list of site ids")
         subject = claims["sub"]
         if not subject:
             return ANONYMOUS, float(claims["exp"])
-        return Caller(subject=subject, agency=agency, roles=frozenset(roles)), float(claims["exp"])
+        caller = Caller(subject=subject, agency=agency, roles=frozenset(roles), sites=frozenset(sites))
+        return caller, float(claims["exp"])
 
 
 def _audience_of(token: str) -> Any:
@@ -279,7 +294,8 @@ def _plain_caller(values: dict[str, str]) -> Caller:
     if not subject:
         return ANONYMOUS
     roles = frozenset(r for r in values.get(ROLES_KEY, "").split(",") if r)
-    return Caller(subject=subject, agency=values.get(AGENCY_KEY, ""), roles=roles)
+    sites = frozenset(s for s in values.get(SITES_KEY, "").split(",") if s)
+    return Caller(subject=subject, agency=values.get(AGENCY_KEY, ""), roles=roles, sites=sites)
 
 
 _process_tokens: CallerTokens | None = None

@@ -52,6 +52,9 @@ class ServiceSettings(BaseSettings):
     caller_token_ttl_s: float = Field(
         default=30.0, gt=0, le=60, description="lifetime of the caller tokens this service mints"
     )
+    tenancy_file: str = Field(
+        default="", description="the platform's agencies and their sites (KUZET_TENANCY_FILE, the chart's)"
+    )
     insecure_plain_callers: bool = Field(
         default=False,
         description="development only: run without caller keys, trusting plain caller metadata",

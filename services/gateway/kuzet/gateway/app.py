@@ -176,6 +176,7 @@ def create_app(settings: GatewaySettings | None = None, *, gateway: Gateway | No
             "name": principal.name,
             "agency": principal.agency,
             "roles": sorted(principal.roles),
+            "sites": sorted(principal.sites),
             "permissions": permissions_of(principal.roles),
             "expires_at": int(principal.expires_at),
         }

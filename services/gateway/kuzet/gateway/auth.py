@@ -41,6 +41,8 @@ class Principal:
     name: str
     issuer: str
     expires_at: float
+    # The agency's sites the user is limited to (empty: all of them).
+    sites: frozenset[str] = frozenset()
 
     def has_any(self, roles: frozenset[str]) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -101,6 +103,7 @@ class TokenValidator:
         leeway_seconds: float = 30.0,
         agency_claim: str = "agency",
         roles_claim: str = "roles",
+        sites_claim: str = "sites",
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not issuers:
@@ -123,6 +126,7 @@ class TokenValidator:
         self._leeway = leeway_seconds
         self._agency_claim = agency_claim
         self._roles_claim = roles_claim
+        self._sites_claim = sites_claim
         self._clock = clock
         # Validated tokens, so a console polling with the same token pays the RSA verification
         # once. Bounded; an entry never outlives its token's expiry.
@@ -230,6 +234,9 @@ class TokenValidator:
             raise AuthError(f"token claim '{self._roles_claim}' must be a list")
         # Roles Kuzet does not know are dropped rather than trusted.
         roles = frozenset(r for r in raw_roles if isinstance(r, str) and r in ROLES)
+        raw_sites = claims.get(self._sites_claim, [])
+        if not isinstance(raw_sites, list) or not all(isinstance(s, str) and s for s in raw_sites):
+            raise AuthError(f"token claim '{self._sites_claim}' must be a list of site ids")
         return Principal(
             subject=f"{claims['sub']}@{policy.name}",
             agency=agency,
@@ -237,4 +244,5 @@ class TokenValidator:
             name=str(claims.get("name") or claims.get("preferred_username") or claims["sub"]),
             issuer=str(claims["iss"]),
             expires_at=float(claims["exp"]),
+            sites=frozenset(raw_sites),
         )

@@ -33,6 +33,9 @@ class GatewaySettings(ServiceSettings):
     issuer_agencies: dict[str, list[str]] = Field(default_factory=dict)
     agency_claim: str = "agency"
     roles_claim: str = "roles"
+    # The sites of the agency a user is limited to (a list of site ids; absent or empty: every
+    # site). Every service enforces it as it enforces the agency.
+    sites_claim: str = "sites"
 
     # LOCAL ISSUER: one machine and tests only. Turn off wherever a real IdP exists.
     local_issuer: bool = True

@@ -112,7 +112,9 @@ class Gateway:
 
 
 def principal_caller(principal: Principal) -> Caller:
-    return Caller(subject=principal.subject, agency=principal.agency, roles=principal.roles)
+    return Caller(
+        subject=principal.subject, agency=principal.agency, roles=principal.roles, sites=principal.sites
+    )
 
 
 # Subjects of the local issuer read "prison/prison-operator@local".
@@ -187,6 +189,7 @@ def build_gateway(
         leeway_seconds=settings.clock_leeway_seconds,
         agency_claim=settings.agency_claim,
         roles_claim=settings.roles_claim,
+        sites_claim=settings.sites_claim,
     )
     audit = open_audit_log(settings, database_for(settings))
     if local is not None:

@@ -37,6 +37,8 @@ class DemoUser(BaseModel):
     agency: str = Field(min_length=1, max_length=64)
     roles: list[str] = Field(default_factory=list)
     name: str = ""
+    # The agency's sites the user is limited to; empty: all.
+    sites: list[str] = Field(default_factory=list)
 
 
 def _b64u(data: bytes) -> str:
@@ -68,6 +70,8 @@ def _password_ok(stored: str, given: str) -> bool:
 # The demo's oversight agency: it oversees the prison once alerting is told so
 # (KUZET_ALERTING_OVERSIGHT_AGENCIES='{"prison": ["ombudsman"]}', docs/oversight.md).
 DEMO_OVERSIGHT_AGENCY = "ombudsman"
+# The demo prison's blocks (its cameras are in block-a).
+DEMO_PRISON_SITES = ("block-a", "block-b")
 
 
 def demo_users(password: str) -> list[DemoUser]:
@@ -81,6 +85,17 @@ def demo_users(password: str) -> list[DemoUser]:
             )
         users.append(
             DemoUser(username=f"{agency}-reviewer2", password=password, agency=agency, roles=["reviewer"])
+        )
+    # Operators limited to one block of the prison: per-site permissions on one machine.
+    for site in DEMO_PRISON_SITES:
+        users.append(
+            DemoUser(
+                username=f"prison-operator-{site}",
+                password=password,
+                agency="prison",
+                roles=["operator"],
+                sites=[site],
+            )
         )
     for role in ("oversight", "auditor"):
         users.append(
@@ -188,6 +203,7 @@ class LocalIssuer:
             "preferred_username": user.username,
             "agency": user.agency,
             "roles": list(user.roles),
+            **({"sites": list(user.sites)} if user.sites else {}),
             "iat": issued,
             "nbf": issued,
             "exp": issued + (ttl_seconds if ttl_seconds is not None else self.token_ttl),

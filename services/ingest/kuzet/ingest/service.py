@@ -7,7 +7,14 @@ import uuid
 from typing import Any
 
 from kuzet.common.caller import Caller, current_caller
-from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from kuzet.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from kuzet.common.tenancy import load_tenancy
 from kuzet.common.timeutil import to_timestamp
 from kuzet.common.v1 import common_pb2
 from kuzet.ingest.cameras import to_config
@@ -64,6 +71,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         drones: DroneFeed | None = None,
     ) -> None:
         self.settings, self.store, self.manager = settings, store, manager
+        self.tenancy = load_tenancy(settings.tenancy_file)
         self.drones = drones
 
     async def _check(self, cam: ingest_pb2.Camera, stored: StoredCamera | None = None) -> None:
@@ -72,6 +80,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         )
         pw = cam.credentials.password if cam.HasField("credentials") else (stored.password if stored else "")
         to_config(cam, user, pw, allow_file=self.settings.allow_file_urls)
+        self.tenancy.check_site(cam.agency_id, cam.site_id, "camera.site_id")
         # Checked on every write, not only when drone_id changes: the drone may have gone since.
         if cam.drone_id:
             if self.drones is None:
@@ -87,6 +96,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         if cam.agency_id and cam.agency_id != caller.agency:
             caller.require_agency(cam.agency_id)
         cam.agency_id = cam.agency_id or caller.agency
+        _require_site(caller, cam)
         cam.id = cam.id or f"cam-{uuid.uuid4().hex[:12]}"
         await self._check(cam)
         stored = await self.store.create(cam, cam.credentials.username, cam.credentials.password)
@@ -97,9 +107,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.UpdateCameraRequest, context: Any
     ) -> ingest_pb2.UpdateCameraResponse:
         caller = _caller(*WRITE_ROLES)
-        current = await self.store.get(
-            request.camera.id, None if "service" in caller.roles else caller.agency
-        )
+        current = await self._stored(request.camera.id, caller)
         paths = list(request.update_mask.paths) or sorted(MUTABLE)
         if bad := [p for p in paths if p not in MUTABLE]:
             raise InvalidArgument(f"update_mask: cannot update {', '.join(bad)}")
@@ -116,6 +124,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                     getattr(cam, path).CopyFrom(getattr(request.camera, path))
             else:
                 setattr(cam, path, getattr(request.camera, path))
+        _require_site(caller, cam)
         new_creds = "credentials" in paths and request.camera.HasField("credentials")
         await self._check(cam, current)
         stored = await self.store.replace(
@@ -130,6 +139,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.DeleteCameraRequest, context: Any
     ) -> ingest_pb2.DeleteCameraResponse:
         caller = _caller(*WRITE_ROLES)
+        await self._stored(request.camera_id, caller)
         await self.store.delete(request.camera_id, None if "service" in caller.roles else caller.agency)
         self.manager.kick()
         return ingest_pb2.DeleteCameraResponse()
@@ -138,7 +148,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.GetCameraRequest, context: Any
     ) -> ingest_pb2.GetCameraResponse:
         caller = _caller(*READ_ROLES)
-        stored = await self.store.get(request.camera_id, None if "service" in caller.roles else caller.agency)
+        stored = await self._stored(request.camera_id, caller)
         return ingest_pb2.GetCameraResponse(camera=stored.camera)
 
     async def ListCameras(
@@ -147,13 +157,21 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         caller = _caller(*READ_ROLES)
         size = CAMERA_PAGING.size(request.page)
         after = CAMERA_KEYS.after(request.page.page_token)
-        rows, token = await self.store.page(caller.agency, request.site_id, after, size)
+        rows, token = await self.store.page(caller.agency, request.site_id, after, size, caller.sites)
         page = common_pb2.PageResponse(next_page_token=token)
         return ingest_pb2.ListCamerasResponse(cameras=[r.camera for r in rows], page=page)
 
+    async def _stored(self, camera_id: str, caller: Caller) -> StoredCamera:
+        """The caller's camera: another agency's, or one at a site outside the caller's sites, is
+        answered as missing (its existence is not confirmed)."""
+        stored = await self.store.get(camera_id, None if "service" in caller.roles else caller.agency)
+        if not caller.sees_site(stored.camera.agency_id, stored.camera.site_id):
+            raise NotFound(f"camera {camera_id} not found")
+        return stored
+
     def _pipeline(self, camera_id: str, caller: Caller) -> CameraPipeline:
         pipeline = self.manager.pipelines.get(camera_id)
-        if pipeline is None or (pipeline.cfg.agency != caller.agency and "service" not in caller.roles):
+        if pipeline is None or not _sees(caller, pipeline):
             raise NotFound(f"camera {camera_id} is not running on replica {self.settings.replica_id}")
         return pipeline
 
@@ -167,11 +185,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.ListCameraHealthRequest, context: Any
     ) -> ingest_pb2.ListCameraHealthResponse:
         caller = _caller(*READ_ROLES)
-        items = [
-            p.health()
-            for p in self.manager.pipelines.values()
-            if p.cfg.agency == caller.agency or "service" in caller.roles
-        ]
+        items = [p.health() for p in self.manager.pipelines.values() if _sees(caller, p)]
         return ingest_pb2.ListCameraHealthResponse(health=items)
 
     async def GetSnapshot(
@@ -211,4 +225,19 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             running=len(self.manager.pipelines),
             lease_held=shard.lease_held,
             membership=shard.kind,
+        )
+
+
+def _sees(caller: Caller, pipeline: CameraPipeline) -> bool:
+    cfg = pipeline.cfg
+    own = cfg.agency == caller.agency or "service" in caller.roles
+    return own and caller.sees_site(cfg.agency, cfg.site)
+
+
+def _require_site(caller: Caller, cam: ingest_pb2.Camera) -> None:
+    """A site-limited admin registers and moves cameras within its sites only."""
+    if not caller.sees_site(cam.agency_id, cam.site_id):
+        raise PermissionDenied(
+            f"camera site {cam.site_id or '(none)'} is outside {caller.subject}'s sites "
+            f"({', '.join(sorted(caller.sites))})"
         )

@@ -7,6 +7,7 @@ and are stripped from the stored message, so no read path can return them by acc
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -129,14 +130,22 @@ class CameraStore:
         await self.db.run(work)
 
     async def page(
-        self, agency: str, site: str, after: tuple[Any, ...] | None, size: int
+        self,
+        agency: str,
+        site: str,
+        after: tuple[Any, ...] | None,
+        size: int,
+        within: Collection[str] = (),
     ) -> tuple[list[StoredCamera], str]:
-        """One page of an agency's cameras in id order after ``after``, and the next page's token."""
+        """One page of an agency's cameras in id order after ``after``, and the next page's token;
+        ``within``: only these sites (a site-limited caller's; empty: all)."""
 
         def work(s: Session) -> tuple[list[StoredCamera], str]:
             q = select(CameraRow).where(CameraRow.agency_id == agency)
             if site:
                 q = q.where(CameraRow.site_id == site)
+            if within:
+                q = q.where(CameraRow.site_id.in_(list(within)))
             rows, token = CAMERA_KEYS.page(s.scalars(CAMERA_KEYS.query(q, after, size)).all(), size)
             return [_load(r) for r in rows], token
 
