@@ -18,22 +18,25 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from kuzet.common.config import Endpoints
+from kuzet.common.connectors.base import ImportReport, RawSource, run_import
+from kuzet.common.connectors.cli import source_of
+from kuzet.common.connectors.filedrop import FileDrop
+from kuzet.common.connectors.reporting import print_report
+from kuzet.common.connectors.rest import RestSource
 from kuzet.common.errors import FailedPrecondition, PermissionDenied
+from kuzet.common.httptesting import PagedServer
 from kuzet.common.objectstore import ObjectStore
 from kuzet.common.testing import S3Server
 from kuzet.common.timeutil import as_utc, utcnow
 from kuzet.identity.connectors import cli
-from kuzet.identity.connectors.base import ImportReport, RawSource, run_import
-from kuzet.identity.connectors.filedrop import FileDrop
 from kuzet.identity.connectors.models import ImportedEntryRow
-from kuzet.identity.connectors.rest import RestSource
 from kuzet.identity.connectors.wanted import WantedPersonsConnector
 from kuzet.identity.connectors.watchlist import ACTION, WatchlistSink, WatchlistTarget
 from kuzet.identity.models import ChangeRow, ImageRow, PersonRow
 from kuzet.identity.v1 import identity_pb2 as pb
 
 from .conftest import Photos, Running, jpeg
-from .test_connectors_sources import BASIS, FAST, PagedServer, csv_bytes, wanted
+from .test_connectors_sources import BASIS, FAST, csv_bytes, wanted
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -336,10 +339,10 @@ async def test_the_cli_imports_through_the_same_code_and_replicas_see_it(
     report = await cli.import_wanted(opts, identity.app.settings, Endpoints(inference=inference_address))
     assert report.outcome == "applied" and report.added == 1
     out = io.StringIO()
-    cli.print_report(report, as_json=True, out=out)
+    print_report(report, as_json=True, out=out)
     assert json.loads(out.getvalue())["counts"]["added"] == 1
     # The service learns of the CLI's write through the change feed, as any replica does.
     await identity.app.changes.catch_up()
     assert await found(identity, photos.obama[1]) == 1
     with pytest.raises(ValueError, match="either --rest"):
-        cli.source_of(argparse.Namespace(rest="http://x", drop_key="k", drop_store="s"))
+        source_of(argparse.Namespace(rest="http://x", drop_key="k", drop_store="s"))

@@ -11,15 +11,14 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from kuzet.common.httptesting import JsonHandler, JsonServer
+from kuzet.common.connectors.base import Batch, SourceFailed, collect
+from kuzet.common.connectors.filedrop import FileDrop
+from kuzet.common.connectors.rest import RestSource, Retry
+from kuzet.common.httptesting import PagedServer
 from kuzet.common.objectstore import ObjectStore
-from kuzet.identity.connectors.base import Batch, SourceFailed, collect
-from kuzet.identity.connectors.filedrop import FileDrop
-from kuzet.identity.connectors.rest import RestSource, Retry
 from kuzet.identity.connectors.wanted import WantedPerson, WantedPersonsConnector
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -189,48 +188,9 @@ async def test_a_missing_drop_file_fails_and_other_formats_are_refused(object_st
 # -- the REST source ----------------------------------------------------------------------------
 
 
-class PagedServer:
-    """A real HTTP JSON API on loopback: records in pages (token = the next record's index).
-    ``fail_page``/``fail_times``/``fail_status`` make one page fail that many times."""
-
-    def __init__(self, records: list[Any]) -> None:
-        self.records = records
-        self.fail_page = 0
-        self.fail_times = 0
-        self.fail_status = 500
-        self.requests: list[tuple[int, str]] = []  # (page, Authorization header)
-        server = self
-
-        class Handler(JsonHandler):
-            def do_GET(self) -> None:
-                query = parse_qs(urlparse(self.path).query)
-                size = int(query["page_size"][0])
-                start = int(query.get("page_token", ["0"])[0])
-                page = start // size + 1
-                server.requests.append((page, self.headers.get("Authorization", "")))
-                if page == server.fail_page and server.fail_times != 0:
-                    server.fail_times -= 1
-                    self.send_json(server.fail_status, {"error": "database maintenance"})
-                    return
-                end = start + size
-                body: dict[str, Any] = {"records": server.records[start:end]}
-                if end < len(server.records):
-                    body["next_page_token"] = str(end)
-                self.send_json(200, body)
-
-        self.server = JsonServer(Handler, "/v1/wanted")
-        self.url = self.server.url
-
-    def pages_asked(self) -> list[int]:
-        return [page for page, _ in self.requests]
-
-    def close(self) -> None:
-        self.server.close()
-
-
 @pytest.fixture
 def paged() -> Iterator[PagedServer]:
-    server = PagedServer([wanted(f"w-{i}") for i in range(1, 6)])
+    server = PagedServer([wanted(f"w-{i}") for i in range(1, 6)], "/v1/wanted")
     try:
         yield server
     finally:

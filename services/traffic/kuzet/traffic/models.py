@@ -88,3 +88,25 @@ class HotlistHitRow(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (Index("ix_traffic_hotlist_hits_newest", "agency_id", "observed_at_us", "hit_id"),)
+
+
+class HotlistImportRow(Base):
+    """One record of an imported feed (kuzet import-vehicles) and the hotlist entry it made: the
+    record's fingerprint tells a changed record from the same one read again, and what the
+    entry has no column for (the vehicle's description) is kept here."""
+
+    __tablename__ = "traffic_hotlist_imports"
+    agency_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    feed: Mapped[str] = mapped_column(String(128), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    # the entry's key in traffic_hotlist_entries (with agency_id)
+    plate: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(500))
+    # "" once the record left a snapshot and its entry expired: the record coming back is a change
+    record_sha256: Mapped[str] = mapped_column(String(64))
+    vehicle: Mapped[str] = mapped_column(Text)
+    # the import run (its id is in that run's audit record) that last changed this record
+    run_id: Mapped[str] = mapped_column(String(36))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_traffic_hotlist_imports_entry", "agency_id", "plate", "source"),)

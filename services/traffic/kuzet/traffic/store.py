@@ -46,9 +46,14 @@ def event_id_of(observation_id: str) -> str:
     return str(uuid.uuid5(_EVENT_NAMESPACE, f"plate_hotlist:{observation_id}"))
 
 
-def _camera_lock_key(camera_id: str) -> int:
-    digest = hashlib.blake2b(f"kuzet-traffic-camera:{camera_id}".encode(), digest_size=8).digest()
+def advisory_lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock's key for ``name``: writers of one thing take turns on it."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def _camera_lock_key(camera_id: str) -> int:
+    return advisory_lock_key(f"kuzet-traffic-camera:{camera_id}")
 
 
 def entry_to_proto(row: HotlistEntryRow) -> traffic_pb2.HotlistEntry:
@@ -263,22 +268,7 @@ class TrafficStore:
     async def upsert_entries(
         self, agency: str, entries: Sequence[HotlistEntry], actor: str, now: datetime
     ) -> None:
-        def work(s: Session) -> None:
-            for e in entries:
-                s.merge(
-                    HotlistEntryRow(
-                        agency_id=agency,
-                        plate=e.plate,
-                        source=e.source,
-                        reason=e.reason,
-                        legal_basis=e.legal_basis,
-                        expires_at=e.expires_at,
-                        created_at=now,
-                        created_by=actor,
-                    )
-                )
-
-        await self.db.run(work)
+        await self.db.run(put_entries, agency, entries, actor, now)
 
     async def remove_entries(self, agency: str, plate: str) -> list[str]:
         """Take every source's entry for the plate off the agency's list; the sources removed."""
@@ -314,6 +304,31 @@ class TrafficStore:
 
         rows, token = await self.db.run(work)
         return [traffic_pb2.HotlistHit.FromString(r.data) for r in rows], token
+
+
+def put_entries(s: Session, agency: str, entries: Iterable[HotlistEntry], actor: str, now: datetime) -> None:
+    """Add or replace entries in the caller's transaction: one per (plate, source)."""
+    for e in entries:
+        s.merge(
+            HotlistEntryRow(
+                agency_id=agency,
+                plate=e.plate,
+                source=e.source,
+                reason=e.reason,
+                legal_basis=e.legal_basis,
+                expires_at=e.expires_at,
+                created_at=now,
+                created_by=actor,
+            )
+        )
+
+
+def expire_entry(s: Session, agency: str, plate: str, source: str, now: datetime) -> None:
+    """End an entry now, in the caller's transaction; kept (not deleted) so that what it was
+    stays readable beside the hits it made."""
+    row = s.get(HotlistEntryRow, (agency, plate, source))
+    if row is not None and as_utc(row.expires_at) > now:
+        row.expires_at = now
 
 
 def _observation_row(p: Prepared) -> tuple[Any, ...]:

@@ -28,19 +28,19 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kuzet.common.audit import AuditLog
+from kuzet.common.connectors.base import Batch, ImportReport, Plan, Rejection
+from kuzet.common.connectors.reporting import AUDIT_LIST_LIMIT, append_audit, audit_details
 from kuzet.common.db import Database
 from kuzet.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kuzet.common.objectstore import ObjectStore
 from kuzet.common.timeutil import utcnow
 from kuzet.identity.changes import record_change
-from kuzet.identity.connectors.base import Batch, ImportReport, Rejection
 from kuzet.identity.connectors.models import ImportedEntryRow
 from kuzet.identity.connectors.wanted import WantedPerson
 from kuzet.identity.faces import Face, FaceSource, Refusal
@@ -51,8 +51,6 @@ from kuzet.identity.v1 import identity_pb2 as pb
 log = logging.getLogger(__name__)
 
 ACTION = "identity.watchlist.import"
-# The audit record lists the external ids it changed and the rows it refused, up to this many each.
-AUDIT_LIST_LIMIT = 1000
 FACE_CHECKS_AT_ONCE = 4
 
 
@@ -74,11 +72,9 @@ class _Link:
 
 
 @dataclass
-class _Plan:
-    adds: list[WantedPerson] = field(default_factory=list)
-    updates: list[tuple[WantedPerson, _Link]] = field(default_factory=list)
-    expiries: list[tuple[str, _Link]] = field(default_factory=list)
-    unchanged: int = 0
+class _Plan(Plan[WantedPerson, _Link]):
+    """Removals are the entries gone from a snapshot: they expire."""
+
     skipped: list[Rejection] = field(default_factory=list)
     # Updates that end an active entry (the record's expiry passed): counted as removed.
     ended: set[str] = field(default_factory=set)
@@ -119,7 +115,7 @@ class WatchlistSink:
         return (await self.db.run(self._gallery)).legal_basis
 
     async def failed(self, feed: str, source: str, error: str) -> ImportReport:
-        report = ImportReport(feed, source, str(uuid.uuid4()), "failed", error=error)
+        report = ImportReport.source_failed(feed, source, error)
         await self.db.run(lambda s: self._audit(s, report, _Plan()))
         return report
 
@@ -129,22 +125,14 @@ class WatchlistSink:
         links = await self.db.run(self._links, batch.feed, now)
         plan = self._plan(batch, links, now)
         faces, refused = await self._check_faces(plan.photos_to_enrol(), gallery.model)
-        report = ImportReport(
-            batch.feed,
-            batch.source,
-            str(uuid.uuid4()),
-            "rejected",
-            batch.content_sha256,
-            skipped=plan.skipped,
-            rejected=sorted([*batch.rejected, *refused], key=lambda r: r.row),
-        )
+        report = ImportReport.of_batch(batch, [*batch.rejected, *refused], plan.skipped)
         if report.rejected:
             await self.db.run(lambda s: self._audit(s, report, _Plan()))
             return report
         report.outcome = "applied"
         report.added = len(plan.adds)
         report.updated = len(plan.updates) - len(plan.ended)
-        report.removed = len(plan.ended) + len(plan.expiries)
+        report.removed = len(plan.ended) + len(plan.removals)
         report.unchanged = plan.unchanged
         if not report.changes:
             await self.db.run(lambda s: self._audit(s, report, plan))
@@ -223,7 +211,7 @@ class WatchlistSink:
                 plan.adds.append(record)
         if self.target.snapshot:
             listed = {r.external_id for r in batch.records}
-            plan.expiries = [
+            plan.removals = [
                 (ext, link) for ext, link in sorted(links.items()) if ext not in listed and link.active
             ]
         return plan
@@ -360,7 +348,7 @@ class WatchlistSink:
             self._link(s, report, record, photos[record.external_id][0], now)
         for record, link in plan.updates:
             self._link(s, report, record, link.person_id, now)
-        for external_id, link in plan.expiries:
+        for external_id, link in plan.removals:
             person = s.get(PersonRow, link.person_id)
             entry = s.get(ImportedEntryRow, (gallery.gallery_id, report.feed, external_id))
             if person is None or entry is None:
@@ -402,37 +390,19 @@ class WatchlistSink:
         entry.updated_at = now
 
     def _audit(self, s: Session, report: ImportReport, plan: _Plan) -> None:
-        def rows(found: list[Rejection]) -> list[dict[str, Any]]:
-            return [
-                {"row": r.row, "external_id": r.external_id, "reason": r.reason}
-                for r in found[:AUDIT_LIST_LIMIT]
-            ]
-
-        details: dict[str, Any] = {
-            "feed": report.feed,
-            "source": report.source,
-            "run_id": report.run_id,
-            "content_sha256": report.content_sha256,
-            "mode": "snapshot" if self.target.snapshot else "delta",
-            "counts": report.counts(),
-        }
+        details = audit_details(report, snapshot=self.target.snapshot)
         if report.outcome == "applied":
             details["added"] = [r.external_id for r in plan.adds][:AUDIT_LIST_LIMIT]
             updated = [r.external_id for r, _ in plan.updates]
             details["updated"] = [ext for ext in updated if ext not in plan.ended][:AUDIT_LIST_LIMIT]
-            details["expired"] = sorted([*plan.ended, *(ext for ext, _ in plan.expiries)])[:AUDIT_LIST_LIMIT]
-        if report.skipped:
-            details["skipped_rows"] = rows(report.skipped)
-        if report.rejected:
-            details["rejected_rows"] = rows(report.rejected)
-        if report.error:
-            details["error"] = report.error
-        self.audit.append(
+            details["expired"] = sorted([*plan.ended, *(ext for ext, _ in plan.removals)])[:AUDIT_LIST_LIMIT]
+        append_audit(
+            self.audit,
+            s,
             ACTION,
             self.target.gallery_id,
-            {"applied": "ok"}.get(report.outcome, report.outcome),
+            report,
             details,
             agency=self.target.agency,
             actor=self.target.actor,
-            session=s,
         )

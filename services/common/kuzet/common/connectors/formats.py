@@ -9,7 +9,7 @@ import io
 import json
 from typing import Any
 
-from kuzet.identity.connectors.base import RawRecord, SourceFailed
+from kuzet.common.connectors.base import RawRecord, SourceFailed
 
 FORMATS = ("csv", "json")
 

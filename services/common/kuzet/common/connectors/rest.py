@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from kuzet.identity.connectors.base import RawRecord, RowRejected, SourceFailed
-from kuzet.identity.connectors.formats import json_records
+from kuzet.common.connectors.base import RawRecord, RowRejected, SourceFailed
+from kuzet.common.connectors.formats import json_records
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 

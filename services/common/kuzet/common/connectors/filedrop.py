@@ -6,11 +6,11 @@ from __future__ import annotations
 import posixpath
 from collections.abc import AsyncIterator
 
+from kuzet.common.connectors.base import RawRecord, RowRejected, SourceFailed
+from kuzet.common.connectors.formats import format_of, parse
 from kuzet.common.errors import InvalidArgument, KuzetError, NotFound
 from kuzet.common.objectstore import ObjectStore
 from kuzet.common.objectstore.base import check_key
-from kuzet.identity.connectors.base import RawRecord, RowRejected, SourceFailed
-from kuzet.identity.connectors.formats import format_of, parse
 
 
 class FileDrop:

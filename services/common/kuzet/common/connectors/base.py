@@ -1,5 +1,5 @@
-"""The connector interface, whatever the records are (wanted persons today; vehicles and
-citations later): a source gives raw rows, a connector turns them into typed records with a
+"""The connector interface, whatever the records are (wanted persons, stolen or wanted vehicles,
+citations): a source gives raw rows, a connector turns them into typed records with a
 stable external id, a sink applies a whole batch atomically and audits it as one bulk change.
 
 A batch is never half-applied: a row the connector cannot read, a duplicate external id, or a
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -93,6 +94,25 @@ class Batch(Generic[R_co]):
     content_sha256: str
 
 
+L = TypeVar("L")
+
+
+@dataclass
+class Plan(Generic[R, L]):
+    """What a sink will do with a batch, against what the last run of the feed left: ``L`` is
+    the sink's link from an external id to the entry it made."""
+
+    adds: list[R] = field(default_factory=list)
+    updates: list[tuple[R, L]] = field(default_factory=list)
+    removals: list[tuple[str, L]] = field(default_factory=list)  # (external id, link)
+    unchanged: int = 0
+
+
+def fingerprint_of(*kept: str) -> str:
+    """A record's fingerprint: SHA-256 of the values a sink keeps of it, in a fixed order."""
+    return hashlib.sha256(json.dumps(list(kept)).encode()).hexdigest()
+
+
 @dataclass
 class ImportReport:
     feed: str
@@ -107,6 +127,25 @@ class ImportReport:
     skipped: list[Rejection] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     error: str = ""
+
+    @classmethod
+    def of_batch(
+        cls, batch: Batch[Any], rejected: Sequence[Rejection], skipped: Sequence[Rejection] = ()
+    ) -> ImportReport:
+        """A run's report before it applies anything: rejected until the sink says otherwise."""
+        return cls(
+            batch.feed,
+            batch.source,
+            str(uuid.uuid4()),
+            "rejected",
+            batch.content_sha256,
+            skipped=list(skipped),
+            rejected=sorted(rejected, key=lambda r: r.row),
+        )
+
+    @classmethod
+    def source_failed(cls, feed: str, source: str, error: str) -> ImportReport:
+        return cls(feed, source, str(uuid.uuid4()), "failed", error=error)
 
     @property
     def changes(self) -> int:
@@ -147,21 +186,33 @@ async def collect(connector: Connector[R], feed: str) -> Batch[R]:
             rejected.append(item)
         else:
             found.append(item)
+    records, twice = unique_by(found, lambda r: r.external_id, lambda r: "external id")
+    rejected = sorted([*rejected, *twice], key=lambda r: r.row)
+    return Batch(feed, connector.source.name, records, rejected, _content_hash(found, rejected))
+
+
+def unique_by(
+    records: Sequence[R], key: Callable[[R], str], label: Callable[[R], str]
+) -> tuple[list[R], list[Rejection]]:
+    """The records whose key no other record has, and a rejection for each of the others: of
+    two rows that claim the same thing, neither can be trusted over the other."""
     rows_of: dict[str, list[int]] = {}
-    for record in found:
-        rows_of.setdefault(record.external_id, []).append(record.row)
-    records: list[R] = []
-    for record in found:
-        rows = rows_of[record.external_id]
+    for record in records:
+        rows_of.setdefault(key(record), []).append(record.row)
+    kept: list[R] = []
+    rejected: list[Rejection] = []
+    for record in records:
+        rows = rows_of[key(record)]
         if len(rows) == 1:
-            records.append(record)
+            kept.append(record)
             continue
         others = ", ".join(str(r) for r in rows if r != record.row)
         rejected.append(
-            Rejection(record.row, record.external_id, f"external id also on row(s) {others} of this batch")
+            Rejection(
+                record.row, record.external_id, f"{label(record)} also on row(s) {others} of this batch"
+            )
         )
-    rejected.sort(key=lambda r: r.row)
-    return Batch(feed, connector.source.name, records, rejected, _content_hash(found, rejected))
+    return kept, rejected
 
 
 def _content_hash(records: list[R], rejected: list[Rejection]) -> str:
