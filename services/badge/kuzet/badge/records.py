@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kuzet.badge import convert, lifecycle
+from kuzet.badge import convert, lifecycle, sites
 from kuzet.badge.config import BadgeSettings
 from kuzet.badge.models import BadgeRow, CitationRow, EvidenceRow, IntegrityReportRow, ShiftRow
 from kuzet.badge.v1 import badge_pb2
@@ -127,11 +127,13 @@ class Records:
             unit = ""
             if citation.badge_id:
                 badge = session.get(BadgeRow, citation.badge_id)
-                if badge is None:
+                if badge is None or not sites.sees(caller, badge.agency_id, badge.unit_id):
                     raise NotFound(f"badge {citation.badge_id} is not registered")
                 caller.require_agency(badge.agency_id)
                 unit = badge.unit_id
-            _check_evidence(session, caller.agency, stored.evidence_ids)
+            # Without a badge the citation has no unit, which only an unlimited caller may see.
+            sites.require_unit(caller, caller.agency, unit, "citation")
+            _check_evidence(session, caller, stored.evidence_ids)
             row = CitationRow(
                 citation_id=stored.citation_id,
                 agency_id=caller.agency,
@@ -165,6 +167,8 @@ class Records:
             if row is None:
                 raise NotFound(f"citation {citation_id} not found")
             caller.require_agency(row.agency_id)
+            if not sites.sees(caller, row.agency_id, row.unit_id):
+                raise NotFound(f"citation {citation_id} not found")
             return lifecycle.messages(session, [row])[0]
 
         found = await self.database.run(read)
@@ -183,6 +187,8 @@ class Records:
             if row is None:
                 raise NotFound(f"citation {request.citation_id} not found")
             caller.require_agency(row.agency_id)
+            if not sites.sees(caller, row.agency_id, row.unit_id):
+                raise NotFound(f"citation {request.citation_id} not found")
             previous = row.status
             lifecycle.check_transition(row, request.status)
             lifecycle.record_transition(session, row, request.status, caller.subject, now, reason)
@@ -220,6 +226,8 @@ class Records:
 
         def read(session: Session) -> badge_pb2.ListCitationsResponse:
             query = select(CitationRow).where(CitationRow.agency_id == agency)
+            if (allowed := sites.units(caller, agency)) is not None:
+                query = query.where(CitationRow.unit_id.in_(allowed))
             if request.officer_id:
                 query = query.where(CitationRow.officer_id == request.officer_id)
             if request.offence_code:
@@ -303,7 +311,9 @@ class Records:
                 for evidence_id in nearby:
                     if evidence_id not in stored.evidence_ids:
                         stored.evidence_ids.append(evidence_id)
-            _check_evidence(session, caller.agency, stored.evidence_ids)
+            # Not limited to the reporter's units: a report may concern any unit's officers and the
+            # recordings around it, and only internal affairs reads it.
+            _check_evidence(session, caller, stored.evidence_ids, by_unit=False)
             session.add(
                 IntegrityReportRow(
                     report_id=stored.report_id,
@@ -369,8 +379,13 @@ class Records:
         return result
 
 
-def _check_evidence(session: Session, agency: str, evidence_ids: Iterable[str]) -> None:
+def _check_evidence(
+    session: Session, caller: Caller, evidence_ids: Iterable[str], *, by_unit: bool = True
+) -> None:
+    agency = caller.agency
     for evidence_id in evidence_ids:
         row = session.get(EvidenceRow, evidence_id)
-        if row is None or row.agency_id != agency:
+        # An item of a unit outside the caller's sites reads as missing, as it does everywhere else.
+        hidden = by_unit and row is not None and not sites.sees_evidence(session, caller, row)
+        if row is None or row.agency_id != agency or hidden:
             raise InvalidArgument(f"linked evidence {evidence_id} does not exist in agency {agency}")

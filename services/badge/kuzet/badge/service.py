@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from kuzet.badge import sites
 from kuzet.badge.config import BadgeSettings
 from kuzet.badge.evidence import EvidenceStore
 from kuzet.badge.records import Records
@@ -134,7 +135,11 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
         caller.require_agency(agency)
         size = STATE_PAGING.size(request.page)
         after = STATE_TOKEN.decode(request.page.page_token)
-        states = self.hub.states(agency, request.unit_id, request.connected_only)
+        states = [
+            s
+            for s in self.hub.states(agency, request.unit_id, request.connected_only)
+            if sites.sees(caller, s.agency_id, s.unit_id)
+        ]
         page, token = page_list(states, STATE_TOKEN, after, size, lambda s: (s.badge_id,))
         response = A.ListBadgeStatesResponse(states=[s.to_proto() for s in page])
         response.page.next_page_token = token
@@ -147,7 +152,11 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
         agency = request.agency_id or caller.agency
         caller.require_agency(agency)
         with self.hub.watch(agency, request.unit_id) as watcher:
-            snapshot = self.hub.states(agency, request.unit_id)
+            snapshot = [
+                s
+                for s in self.hub.states(agency, request.unit_id)
+                if sites.sees(caller, s.agency_id, s.unit_id)
+            ]
             for i, live in enumerate(snapshot):
                 yield A.WatchBadgeStatesResponse(
                     state=live.to_proto(), snapshot_complete=i == len(snapshot) - 1
@@ -160,7 +169,7 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
                 dirty, watcher.dirty = watcher.dirty, {}
                 for badge_id in dirty:
                     changed = self.hub.badges.get(badge_id)
-                    if changed is not None:
+                    if changed is not None and sites.sees(caller, changed.agency_id, changed.unit_id):
                         yield A.WatchBadgeStatesResponse(state=changed.to_proto())
 
     async def GetTelemetryHistory(self, request: Any, context: Any) -> badge_pb2.GetTelemetryHistoryResponse:

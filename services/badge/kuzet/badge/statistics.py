@@ -12,7 +12,7 @@ from collections import Counter
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
-from kuzet.badge import lifecycle
+from kuzet.badge import lifecycle, sites
 from kuzet.badge.models import CitationHistoryRow, CitationRow, IntegrityReportRow
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.audit import AuditLog
@@ -44,7 +44,7 @@ class Statistics:
         agency = request.agency_id or caller.agency
         caller.require_agency(agency)
         period = period_of(request.since, request.until, request.time_zone)
-        response = await self.database.run(_count, agency, period)
+        response = await self.database.run(_count, agency, period, sites.units(caller, agency))
         await self.audit.record(
             "statistics.view",
             agency,
@@ -58,7 +58,9 @@ class Statistics:
         return response
 
 
-def _count(session: Session, agency: str, period: Period) -> badge_pb2.GetBadgeStatisticsResponse:
+def _count(
+    session: Session, agency: str, period: Period, units: frozenset[str] | None
+) -> badge_pb2.GetBadgeStatisticsResponse:
     counts: dict[Key, Counter[str]] = {}
     issued = select(
         period.month_of(CitationRow.occurred_at).label("month"),
@@ -76,6 +78,9 @@ def _count(session: Session, agency: str, period: Period) -> badge_pb2.GetBadgeS
         period.contains(CitationHistoryRow.at),
         CitationHistoryRow.to_status != lifecycle.ISSUED,
     )
+    if units is not None:
+        issued = issued.where(CitationRow.unit_id.in_(units))
+        changes = changes.where(CitationHistoryRow.unit_id.in_(units))
     for query in (issued, changes):
         rows = query.subquery()
         grouped = select(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kuzet.badge import convert
+from kuzet.badge import convert, sites
 from kuzet.badge.custody import append_custody, chain_ok, load_chain
 from kuzet.badge.evidence.base import EvidenceBase, actor_of
 from kuzet.badge.models import EvidenceRow, EvidenceShareRow
@@ -79,6 +79,8 @@ class Access(EvidenceBase):
 
         def read(session: Session) -> badge_pb2.ListEvidenceResponse:
             query = select(EvidenceRow).where(EvidenceRow.agency_id == agency)
+            if (allowed := sites.units(caller, agency)) is not None:
+                query = query.where(sites.evidence_in(allowed, agency))
             if request.badge_id:
                 query = query.where(EvidenceRow.badge_id == request.badge_id)
             if request.category:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kuzet.badge import convert
+from kuzet.badge import convert, sites
 from kuzet.badge.config import BadgeSettings
 from kuzet.badge.models import EvidenceRow, EvidenceShareRow
 from kuzet.common.audit import AuditLog
@@ -52,6 +52,8 @@ class EvidenceBase:
             shared = session.get(EvidenceShareRow, (evidence_id, caller.agency))
             if shared is None:
                 raise PermissionDenied(f"evidence {evidence_id} belongs to another agency and was not shared")
+        if not sites.sees_evidence(session, caller, row):
+            raise NotFound(f"evidence {evidence_id} not found")
         return row
 
     async def _with_retry(self, work: Any, *args: Any) -> Any:

@@ -8,6 +8,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuzet.badge import sites
 from kuzet.badge.custody import append_custody
 from kuzet.badge.evidence.base import EvidenceBase, actor_of
 from kuzet.badge.models import EvidenceRow
@@ -45,6 +46,9 @@ class Verification(EvidenceBase):
                 )
                 if agency_id:
                     query = query.where(EvidenceRow.agency_id == agency_id)
+                    allowed = sites.units(caller, agency_id) if caller else None
+                    if allowed is not None:
+                        query = query.where(sites.evidence_in(allowed, agency_id))
                 rows = list(session.scalars(query))
             return [(r.evidence_id, r.object_key, r.sha256, r.agency_id) for r in rows]
 
