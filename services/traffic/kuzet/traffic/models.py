@@ -23,6 +23,8 @@ class CameraRow(Base):
     __tablename__ = "traffic_cameras"
     camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    # A copy of TrafficCamera.site_id, for the lists of a caller limited to some sites.
+    site_id: Mapped[str] = mapped_column(String(256), server_default="")
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 

@@ -17,7 +17,7 @@ from kuzet.common.roads.lanes import CountingLine
 from kuzet.common.roads.plates import normalise
 from kuzet.common.timeutil import from_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
-from kuzet.traffic import access
+from kuzet.traffic import access, sites
 from kuzet.traffic.alerts import hotlist_event
 from kuzet.traffic.distribution import DEFAULT_BIN_KMH, lane_counts, speed_distribution
 from kuzet.traffic.hotlist import EXACT, TEXT_MAX, hotlist_entry, lookalike_variants
@@ -68,11 +68,16 @@ class TrafficServicer(traffic_pb2_grpc.TrafficServiceServicer):
         self.max_batch = max_batch
 
     async def _camera(self, caller: Caller, camera_id: str) -> traffic_pb2.TrafficCamera:
-        """The camera, if the caller may see it; another agency's camera is not found."""
+        """The camera, if the caller may see it; another agency's camera, or one at a site outside
+        the caller's sites, is not found."""
         if not camera_id:
             raise InvalidArgument("camera_id is required")
         camera = await self.store.get_camera(camera_id)
-        if camera is None or (camera.agency_id != caller.agency and not caller.has_role("service")):
+        if (
+            camera is None
+            or (camera.agency_id != caller.agency and not caller.has_role("service"))
+            or not sites.sees(caller, camera)
+        ):
             whose = f" for agency {caller.agency}" if caller.agency else ""
             raise NotFound(f"traffic camera {camera_id} is not configured{whose}")
         return camera
@@ -87,9 +92,13 @@ class TrafficServicer(traffic_pb2_grpc.TrafficServiceServicer):
         if not camera.camera_id or len(camera.camera_id) > ID_MAX:
             raise InvalidArgument(f"camera.camera_id is required (at most {ID_MAX} characters)")
         camera.agency_id = access.user_agency(caller, camera.agency_id)
+        sites.require_site(caller, camera)
         existing = await self.store.get_camera(camera.camera_id)
         if existing is not None and existing.agency_id != camera.agency_id:
             raise PermissionDenied(f"traffic camera {camera.camera_id} belongs to another agency")
+        if existing is not None:
+            # Else a site-limited admin could take another site's camera into its own.
+            sites.require_site(caller, existing)
         for name in ("name", "site_id"):
             if len(getattr(camera, name)) > NAME_MAX:
                 raise InvalidArgument(f"camera.{name} is longer than {NAME_MAX} characters")
@@ -136,7 +145,7 @@ class TrafficServicer(traffic_pb2_grpc.TrafficServiceServicer):
         agency = access.user_agency(caller)
         size = PAGING.size(request.page)
         cameras, token = await self.store.list_cameras(
-            agency, CAMERA_KEYS.after(request.page.page_token), size
+            agency, CAMERA_KEYS.after(request.page.page_token), size, sites.within(caller, agency)
         )
         return traffic_pb2.ListCamerasResponse(
             cameras=cameras, page=common_pb2.PageResponse(next_page_token=token)
@@ -211,7 +220,9 @@ class TrafficServicer(traffic_pb2_grpc.TrafficServiceServicer):
         since, until = _range(request.since, request.until)
         size = PAGING.size(request.page)
         after = SEARCH_KEYS.after(request.page.page_token)
-        found, token = await self.store.search(agency, plates, _us(since), _us(until), after, size)
+        found, token = await self.store.search(
+            agency, plates, _us(since), _us(until), after, size, sites.within(caller, agency)
+        )
         entry = await self.audit.record(
             "traffic.plate.search",
             plate,
@@ -230,6 +241,9 @@ class TrafficServicer(traffic_pb2_grpc.TrafficServiceServicer):
         )
 
     # ----- hotlists ---------------------------------------------------------------------------
+    # Entries are not limited by Caller.sites: a wanted vehicle is wanted at every site of the
+    # agency, so a site-limited admin edits, and a site-limited reader reads, the agency's whole
+    # list. Only the hits, which happened at a camera's site, are limited (ListHotlistHits).
 
     async def UpsertHotlistEntries(
         self, request: traffic_pb2.UpsertHotlistEntriesRequest, context: Any
@@ -311,7 +325,9 @@ class TrafficServicer(traffic_pb2_grpc.TrafficServiceServicer):
         size = PAGING.size(request.page)
         after = HIT_KEYS.after(request.page.page_token)
         since = from_timestamp(request.since)
-        hits, token = await self.store.list_hits(agency, _us(since) if since else 0, after, size)
+        hits, token = await self.store.list_hits(
+            agency, _us(since) if since else 0, after, size, sites.within(caller, agency)
+        )
         return traffic_pb2.ListHotlistHitsResponse(
             hits=hits, page=common_pb2.PageResponse(next_page_token=token)
         )

@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Select, delete, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from kuzet.common.bulkwrite import bulk_insert
@@ -111,7 +111,10 @@ class TrafficStore:
         def work(s: Session) -> None:
             s.merge(
                 CameraRow(
-                    camera_id=camera.camera_id, agency_id=camera.agency_id, data=camera.SerializeToString()
+                    camera_id=camera.camera_id,
+                    agency_id=camera.agency_id,
+                    site_id=camera.site_id,
+                    data=camera.SerializeToString(),
                 )
             )
 
@@ -131,10 +134,14 @@ class TrafficStore:
         return {c.camera_id: c for c in found}
 
     async def list_cameras(
-        self, agency: str, after: tuple[Any, ...] | None, size: int
+        self, agency: str, after: tuple[Any, ...] | None, size: int, within: Collection[str] | None = None
     ) -> tuple[list[traffic_pb2.TrafficCamera], str]:
+        """One page of the agency's cameras; ``within``: only those at these sites (None: all)."""
+
         def work(s: Session) -> tuple[list[CameraRow], str]:
             query = select(CameraRow).where(CameraRow.agency_id == agency)
+            if within is not None:
+                query = query.where(CameraRow.site_id.in_(sorted(within)))
             return CAMERA_KEYS.page(s.scalars(CAMERA_KEYS.query(query, after, size)).all(), size)
 
         rows, token = await self.db.run(work)
@@ -249,7 +256,10 @@ class TrafficStore:
         until_us: int,
         after: tuple[Any, ...] | None,
         size: int,
+        within: Collection[str] | None = None,
     ) -> tuple[list[traffic_pb2.VehicleObservation], str]:
+        """``within``: only observations of the agency's cameras at these sites (None: all)."""
+
         def work(s: Session) -> tuple[list[ObservationRow], str]:
             o = ObservationRow
             query = select(o).where(
@@ -258,6 +268,8 @@ class TrafficStore:
                 o.observed_at_us >= since_us,
                 o.observed_at_us < until_us,
             )
+            if within is not None:
+                query = query.where(o.camera_id.in_(_cameras_at(agency, within)))
             return SEARCH_KEYS.page(s.scalars(SEARCH_KEYS.query(query, after, size)).all(), size)
 
         rows, token = await self.db.run(work)
@@ -294,16 +306,40 @@ class TrafficStore:
         return await self.db.run(work)
 
     async def list_hits(
-        self, agency: str, since_us: int, after: tuple[Any, ...] | None, size: int
+        self,
+        agency: str,
+        since_us: int,
+        after: tuple[Any, ...] | None,
+        size: int,
+        within: Collection[str] | None = None,
     ) -> tuple[list[traffic_pb2.HotlistHit], str]:
+        """``within``: only hits on observations of the agency's cameras at these sites (None: all)."""
+
         def work(s: Session) -> tuple[list[HotlistHitRow], str]:
             query = select(HotlistHitRow).where(
                 HotlistHitRow.agency_id == agency, HotlistHitRow.observed_at_us >= since_us
             )
+            if within is not None:
+                # A hit has no camera column; its observation (looked up by primary key) has, and
+                # retention deletes the two together, so every hit still has its observation.
+                o = ObservationRow
+                query = query.where(
+                    exists().where(
+                        o.observation_id == HotlistHitRow.observation_id,
+                        o.camera_id.in_(_cameras_at(agency, within)),
+                    )
+                )
             return HIT_KEYS.page(s.scalars(HIT_KEYS.query(query, after, size)).all(), size)
 
         rows, token = await self.db.run(work)
         return [traffic_pb2.HotlistHit.FromString(r.data) for r in rows], token
+
+
+def _cameras_at(agency: str, sites: Collection[str]) -> Select[str]:
+    """The ids of the agency's cameras at ``sites``, as a subquery."""
+    return select(CameraRow.camera_id).where(
+        CameraRow.agency_id == agency, CameraRow.site_id.in_(sorted(sites))
+    )
 
 
 def put_entries(s: Session, agency: str, entries: Iterable[HotlistEntry], actor: str, now: datetime) -> None:
