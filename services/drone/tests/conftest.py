@@ -59,6 +59,7 @@ class Harness:
         sim_endurance_s: float = 1500.0,
         limits: drone_pb2.DroneLimits | None = None,
         wait: bool = True,
+        site_id: str = "",
     ) -> SimVehicle:
         port = free_port_number()
         lat = HOME_LAT
@@ -71,6 +72,7 @@ class Harness:
             system_id=system_id,
             link_url=f"udpin:127.0.0.1:{port}",
             limits=limits or drone_pb2.DroneLimits(link_loss_timeout_s=2.0),
+            site_id=site_id,
         )
         await self.stub.RegisterDrone(drone_pb2.RegisterDroneRequest(drone=drone), metadata=md(PILOT))
         vehicle = self.sim.add(
@@ -99,7 +101,7 @@ class Harness:
             )
         return vehicle
 
-    async def add_drone_record(self, drone_id: str, system_id: int, port: int) -> None:
+    async def add_drone_record(self, drone_id: str, system_id: int, port: int, site_id: str = "") -> None:
         """Register a drone whose vehicle is not the simulator (it sends to `port`)."""
         drone = drone_pb2.Drone(
             drone_id=drone_id,
@@ -108,6 +110,7 @@ class Harness:
             system_id=system_id,
             link_url=f"udpin:127.0.0.1:{port}",
             limits=drone_pb2.DroneLimits(link_loss_timeout_s=3.0),
+            site_id=site_id,
         )
         await self.stub.RegisterDrone(drone_pb2.RegisterDroneRequest(drone=drone), metadata=md(PILOT))
 

@@ -16,6 +16,8 @@ class DroneRow(Base):
     __tablename__ = "drones"
     drone_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    # Empty for an agency-wide drone (and for every drone stored before sites, 0005).
+    site_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 

@@ -26,7 +26,7 @@ from kuzet.common.paging import PageToken, Paging, page_list
 from kuzet.common.periods import period_of
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
-from kuzet.drone import geo, planning, protectedareas, surveys
+from kuzet.drone import geo, planning, protectedareas, sites, surveys
 from kuzet.drone.alertgate import AlertLookup, require_actionable
 from kuzet.drone.areastore import AreaStore
 from kuzet.drone.controller import DroneController
@@ -94,10 +94,18 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
     async def _drone(self, drone_id: str) -> drone_pb2.Drone:
         if not drone_id:
             raise InvalidArgument("drone_id is required")
+        caller = current_caller()
         drone = self.fleet.drones.get(drone_id) or await self.store.get_drone(drone_id)
-        if drone is None or not _sees(current_caller(), drone.agency_id):
+        if drone is None or not _sees(caller, drone.agency_id) or not sites.sees(caller, drone):
             raise NotFound(f"no such drone {drone_id}")
         return drone
+
+    async def _sees_drone_of(self, caller: Caller, agency: str, drone_id: str) -> bool:
+        """Whether the caller's sites hold the drone that something of ``agency`` (a plan) is for."""
+        if sites.within(caller, agency) is None:
+            return True  # most callers have no limit: spare them reading the drone
+        drone = self.fleet.drones.get(drone_id) or await self.store.get_drone(drone_id)
+        return drone is not None and sites.sees(caller, drone)
 
     async def _controller(self, drone_id: str) -> DroneController:
         """This replica's controller of the drone; else UNAVAILABLE naming the replica that has it."""
@@ -124,6 +132,9 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         if not d.drone_id or len(d.drone_id) > 64:
             raise InvalidArgument("drone.drone_id is required (at most 64 characters)")
         d.agency_id = _agency(caller, d.agency_id)
+        if len(d.site_id) > 64:
+            raise InvalidArgument("drone.site_id must be at most 64 characters")
+        sites.require_site(caller, d)
         planning.check_point(d.home, "drone.home")
         if not 1 <= d.system_id <= 250:
             raise InvalidArgument(f"drone.system_id must be 1..250 (MAVLink), got {d.system_id}")
@@ -150,6 +161,8 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
             if not request.update:
                 raise AlreadyExists(f"drone {d.drone_id} is already registered (set update to replace it)")
             caller.require_agency(existing.agency_id)
+            # Moving a drone into the caller's sites would take it from a site it cannot manage.
+            sites.require_site(caller, existing)
             ctl = self.fleet.controller(d.drone_id)
             if ctl is not None and ctl.link is not None and ctl.link.state.armed:
                 raise FailedPrecondition(f"drone {d.drone_id} is flying; update it after it lands")
@@ -166,7 +179,9 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         await self.store.put_drone(d)
         await self.fleet.add(d)
         await self.audit.record(
-            "drone.register", d.drone_id, details={"link": d.link_url, "update": request.update}
+            "drone.register",
+            d.drone_id,
+            details={"link": d.link_url, "update": request.update, "site": d.site_id},
         )
         return drone_pb2.RegisterDroneResponse(drone=d)
 
@@ -174,10 +189,11 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         return drone_pb2.GetDroneResponse(drone=await self._drone(request.drone_id))
 
     async def ListDrones(self, request: drone_pb2.ListDronesRequest, context: Any) -> Any:
-        agency = _agency(current_caller(), request.agency_id)
+        caller = current_caller()
+        agency = _agency(caller, request.agency_id)
         size = DRONE_PAGING.size(request.page)
         after = DRONE_TOKEN.decode(request.page.page_token)
-        drones = await self.store.list_drones(agency)
+        drones = await self.store.list_drones(agency, sites.within(caller, agency))
         page, token = page_list(drones, DRONE_TOKEN, after, size, lambda d: (d.drone_id,))
         resp = drone_pb2.ListDronesResponse(drones=page)
         resp.page.next_page_token = token
@@ -301,7 +317,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         caller.require_role(*STATISTICS_READERS)
         agency = _agency(caller, request.agency_id)
         period = period_of(request.since, request.until, request.time_zone)
-        response = await self.store.db.run(flight_figures, agency, period)
+        response = await self.store.db.run(flight_figures, agency, period, sites.within(caller, agency))
         await self.audit.record(
             "statistics.view",
             agency,
@@ -336,7 +352,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         if not request.plan_id:
             raise InvalidArgument("plan_id is required")
         plan = await self.store.get_plan(request.plan_id)
-        if plan is None:
+        if plan is None or not await self._sees_drone_of(caller, plan.agency_id, plan.drone_id):
             raise NotFound(f"plan {request.plan_id} does not exist")
         caller.require_agency(plan.agency_id)
         if not request.pilot_confirmed:
@@ -399,7 +415,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         # From the database, not this replica's copy: another replica may have changed them.
         zones = await self.store.list_zones(agency)
         out = []
-        for drone, battery, here in await self._ready_drones(agency):
+        for drone, battery, here in await self._ready_drones(agency, sites.within(caller, agency)):
             distance = geo.haversine_m(
                 here.latitude, here.longitude, request.location.latitude, request.location.longitude
             )
@@ -427,12 +443,15 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         out.sort(key=lambda s: s.distance_m)
         return drone_pb2.SuggestDroneResponse(suggestions=out[: request.max_results or 3])
 
-    async def _ready_drones(self, agency: str) -> list[tuple[drone_pb2.Drone, float, common_pb2.GeoPoint]]:
-        """Every available drone of the agency with its battery and position: live for the drones
-        this replica controls, from the status the controlling replica shares for the others."""
+    async def _ready_drones(
+        self, agency: str, at_sites: frozenset[str] | None
+    ) -> list[tuple[drone_pb2.Drone, float, common_pb2.GeoPoint]]:
+        """Every available drone of the agency (at ``at_sites`` unless None) with its battery and
+        position: live for the drones this replica controls, from the status the controlling
+        replica shares for the others."""
         shared = await self.store.statuses(agency, utcnow() - timedelta(seconds=STATUS_FRESH_S))
         out = []
-        for drone in await self.store.list_drones(agency):
+        for drone in await self.store.list_drones(agency, at_sites):
             ctl = self.fleet.controller(drone.drone_id)
             if ctl is not None:
                 battery = ctl.battery()
@@ -458,13 +477,25 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         if request.max_batch > 10_000:
             raise InvalidArgument("max_batch must be at most 10000")
         batch = max(1, request.max_batch)
+        # A site-limited caller's stream carries its sites' drones only; a drone's site is read
+        # per sample, so a drone moved out of the caller's sites mid-stream drops out at once.
+        limit = sites.within(caller, agency)
+
+        def shown(item: drone_pb2.Telemetry) -> bool:
+            drone = self.fleet.drones.get(item.drone_id)
+            return limit is None or (drone is not None and drone.site_id in limit)
+
         sub = self.fleet.hub.subscribe(ids, agency)
         try:
             for ctl in list(self.fleet.controllers.values()):
                 if (ctl.drone.drone_id in ids) if ids else ctl.drone.agency_id == agency:
-                    sub.push(ctl.telemetry())
+                    sample = ctl.telemetry()
+                    if shown(sample):
+                        sub.push(sample)
             while True:
-                items = await sub.next_batch()
+                items = [item for item in await sub.next_batch() if shown(item)]
+                if not items:
+                    continue
                 if batch == 1:
                     for item in items:
                         yield drone_pb2.WatchTelemetryResponse(telemetry=item)

@@ -56,7 +56,12 @@ class DroneStore:
     async def put_drone(self, drone: drone_pb2.Drone) -> None:
         def work(s: Session) -> None:
             s.merge(
-                DroneRow(drone_id=drone.drone_id, agency_id=drone.agency_id, data=drone.SerializeToString())
+                DroneRow(
+                    drone_id=drone.drone_id,
+                    agency_id=drone.agency_id,
+                    site_id=drone.site_id,
+                    data=drone.SerializeToString(),
+                )
             )
 
         await self.db.run(work)
@@ -69,11 +74,17 @@ class DroneStore:
         data = await self.db.run(work)
         return drone_pb2.Drone.FromString(data) if data is not None else None
 
-    async def list_drones(self, agency_id: str | None = None) -> list[drone_pb2.Drone]:
+    async def list_drones(
+        self, agency_id: str | None = None, sites: frozenset[str] | None = None
+    ) -> list[drone_pb2.Drone]:
+        """The drones (of ``agency_id``; at ``sites`` only unless None), in drone id order."""
+
         def work(s: Session) -> list[bytes]:
             q = select(DroneRow.data).order_by(DroneRow.drone_id)
             if agency_id is not None:
                 q = q.where(DroneRow.agency_id == agency_id)
+            if sites is not None:
+                q = q.where(DroneRow.site_id.in_(sites))
             return list(s.scalars(q))
 
         return [drone_pb2.Drone.FromString(d) for d in await self.db.run(work)]

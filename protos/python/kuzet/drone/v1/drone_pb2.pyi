@@ -194,7 +194,7 @@ class CameraSpec(_message.Message):
     def __init__(self, horizontal_fov_deg: _Optional[float] = ..., side_overlap: _Optional[float] = ..., gimbal_pitch_deg: _Optional[float] = ...) -> None: ...
 
 class Drone(_message.Message):
-    __slots__ = ("drone_id", "agency_id", "name", "home", "system_id", "component_id", "link_url", "limits", "camera", "registered_at")
+    __slots__ = ("drone_id", "agency_id", "name", "home", "system_id", "component_id", "link_url", "limits", "camera", "registered_at", "site_id")
     DRONE_ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -205,6 +205,7 @@ class Drone(_message.Message):
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     CAMERA_FIELD_NUMBER: _ClassVar[int]
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
     drone_id: str
     agency_id: str
     name: str
@@ -215,7 +216,8 @@ class Drone(_message.Message):
     limits: DroneLimits
     camera: CameraSpec
     registered_at: _timestamp_pb2.Timestamp
-    def __init__(self, drone_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., name: _Optional[str] = ..., home: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., system_id: _Optional[int] = ..., component_id: _Optional[int] = ..., link_url: _Optional[str] = ..., limits: _Optional[_Union[DroneLimits, _Mapping]] = ..., camera: _Optional[_Union[CameraSpec, _Mapping]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    site_id: str
+    def __init__(self, drone_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., name: _Optional[str] = ..., home: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., system_id: _Optional[int] = ..., component_id: _Optional[int] = ..., link_url: _Optional[str] = ..., limits: _Optional[_Union[DroneLimits, _Mapping]] = ..., camera: _Optional[_Union[CameraSpec, _Mapping]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., site_id: _Optional[str] = ...) -> None: ...
 
 class Zone(_message.Message):
     __slots__ = ("zone_id", "agency_id", "name", "kind", "polygon", "max_altitude_m", "created_at")
