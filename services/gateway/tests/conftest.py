@@ -398,6 +398,8 @@ async def traffic_starter(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
 # --- the console in headless Chromium (Debian's, driven by Playwright; scripts/setup/browser.sh) ---
 
+# Screenshots of every console page, taken by the browser tests so that they stay true.
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "console"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless",

@@ -1,6 +1,6 @@
 """The operator console in headless Chromium (Debian's, driven by Playwright).
 
-Needs scripts/setup/browser.sh. Screenshots land in test-artifacts/gateway/.
+Needs scripts/setup/browser.sh. Screenshots land in docs/console/.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from PIL import Image, ImageDraw
 
 from kuzet.common.v1 import common_pb2
 
+from .conftest import SCREENSHOTS
+
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "gateway"
 
 
 def _jpeg(text: str, colour: tuple[int, int, int]) -> bytes:
@@ -67,7 +68,7 @@ async def _publish_with_snapshot(
 
 async def test_operator_sees_alert_live_and_acknowledges_it(browser: Any, console: Any, sign_in: Any) -> None:
     gw, backing, base = console
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await _publish_with_snapshot(gw, backing, "loitering", "cam-yard-2", common_pb2.SEVERITY_MEDIUM, 1)
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
@@ -76,7 +77,7 @@ async def test_operator_sees_alert_live_and_acknowledges_it(browser: Any, consol
 
     await page.goto(base + "/")
     await page.wait_for_selector("#signin-form")
-    await page.screenshot(path=str(ARTIFACTS / "01-sign-in.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "01-sign-in.png"))
     await sign_in(page, base, "prison-operator")
     await page.wait_for_selector("#feed-status.live")
 
@@ -96,7 +97,7 @@ async def test_operator_sees_alert_live_and_acknowledges_it(browser: Any, consol
     # Highest severity first.
     first = page.locator("#alert-list li").first
     assert await first.get_attribute("data-alert-id") == alert_id
-    await page.screenshot(path=str(ARTIFACTS / "02-alert-live.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "02-alert-live.png"))
 
     await row.locator("button.ack").click()
     await row.locator(".state-acknowledged").first.wait_for(timeout=5000)
@@ -105,7 +106,7 @@ async def test_operator_sees_alert_live_and_acknowledges_it(browser: Any, consol
         "Acknowledged by prison/prison-operator@local"
         in await page.locator(f'li[data-alert-id="{alert_id}"]').inner_text()
     )
-    await page.screenshot(path=str(ARTIFACTS / "03-alert-acknowledged.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "03-alert-acknowledged.png"))
     # The acknowledgement is in alerting, not just on screen.
     stored = (await gw.client.get(f"/api/v1/alerts/{alert_id}", headers=gw.auth("prison-operator"))).json()
     assert stored["alert"]["state"] == "ALERT_STATE_ACKNOWLEDGED"
@@ -113,7 +114,7 @@ async def test_operator_sees_alert_live_and_acknowledges_it(browser: Any, consol
     await row.locator("button.resolve").click()
     await row.locator("select.outcome").select_option("no_action_needed")
     await row.locator("input.note-input").fill("inmate was resting, checked by officer 12")
-    await page.screenshot(path=str(ARTIFACTS / "03b-resolve-form.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "03b-resolve-form.png"))
     await row.locator("button.resolve-confirm").click()
     await row.wait_for(state="detached")  # resolved alerts leave the open list
     stored = (await gw.client.get(f"/api/v1/alerts/{alert_id}", headers=gw.auth("prison-operator"))).json()
@@ -123,7 +124,7 @@ async def test_operator_sees_alert_live_and_acknowledges_it(browser: Any, consol
 
 async def test_auditor_sees_trails_and_verifies(browser: Any, console: Any, sign_in: Any) -> None:
     gw, backing, base = console
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     alert_id = await _publish_with_snapshot(
         gw, backing, "zone_intrusion", "cam-gate", common_pb2.SEVERITY_HIGH, 3
     )
@@ -140,7 +141,7 @@ async def test_auditor_sees_trails_and_verifies(browser: Any, console: Any, sign
     text = await page.locator("#audit-verify-results").inner_text()
     assert "gateway: intact" in text and "alerting: intact" in text
     assert "local files, no object lock" in text  # where each head is anchored, said plainly
-    await page.screenshot(path=str(ARTIFACTS / "04-audit.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "04-audit.png"))
     # Auditors get no alert list tab.
     assert await page.locator('#tabs button[data-view="alerts"]').count() == 0
 
@@ -228,13 +229,13 @@ async def _review(page: Any, match_id: str, decision: str, reason: str) -> Any:
 
 async def test_two_reviewers_confirm_a_match(browser: Any, review_console: Any, sign_in: Any) -> None:
     gw, base, match_id = review_console
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
     await sign_in(page, base, "prison-reviewer")
     await page.click('#tabs button[data-view="reviews"]')
     card = page.locator(f'li.review[data-match-id="{match_id}"]')
     await _faces_loaded(card)
-    await page.screenshot(path=str(ARTIFACTS / "05-review-queue.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "05-review-queue.png"))
     await _review(page, match_id, "confirm", "same scar above the left eye")
     await card.get_by_text("1 of 2 confirmations").wait_for()
     await card.get_by_text("You already reviewed this match.").wait_for()
@@ -245,7 +246,7 @@ async def test_two_reviewers_confirm_a_match(browser: Any, review_console: Any, 
     await _faces_loaded(card)
     # The second reviewer sees that a first one confirmed, and why.
     assert "confirmed by prison/prison-reviewer@local" in (await card.inner_text()).lower()
-    await page.screenshot(path=str(ARTIFACTS / "06-second-reviewer.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "06-second-reviewer.png"))
     await _review(page, match_id, "confirm", "agree: same person")
     await card.wait_for(state="detached")  # confirmed: it leaves the pending queue
 
@@ -292,20 +293,20 @@ async def test_cameras_and_site_map(
     await _publish_with_snapshot(
         gw, fleet_backing, "zone_intrusion", "cam-yard-east", common_pb2.SEVERITY_HIGH, 4
     )
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     async with serve_app(gw.app) as base:
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
         await sign_in(page, base, "prison-operator")
         await page.click('#tabs button[data-view="cameras"]')
         await page.locator("#camera-rows tr").nth(3).wait_for()
         assert "stopped" in await page.locator("#camera-rows").inner_text()
-        await page.screenshot(path=str(ARTIFACTS / "07-cameras.png"))
+        await page.screenshot(path=str(SCREENSHOTS / "07-cameras.png"))
         await page.click('#tabs button[data-view="map"]')
         await page.locator("#site-map g.cam").nth(3).wait_for()
         dot = page.locator("#site-map g.alert-dot")
         await dot.wait_for()
         assert await dot.count() == 1
-        await page.screenshot(path=str(ARTIFACTS / "08-site-map.png"))
+        await page.screenshot(path=str(SCREENSHOTS / "08-site-map.png"))
 
 
 # --- what a first use showed (issue #20 item 8) ---------------------------------------------------
@@ -414,7 +415,7 @@ async def test_a_resolved_row_keeps_its_picture(
         )
         await page.locator(f'li[data-alert-id="{new}"]').wait_for()
         assert await row.locator("img.thumb").get_attribute("data-kept") == "yes"
-        await page.screenshot(path=str(ARTIFACTS / "09-resolved-row.png"))
+        await page.screenshot(path=str(SCREENSHOTS / "09-resolved-row.png"))
 
 
 async def test_a_screenful_of_expired_thumbnails_is_renewed_within_the_rate_limits(
@@ -450,14 +451,14 @@ async def test_a_screenful_of_expired_thumbnails_is_renewed_within_the_rate_limi
         assert not refused, f"{len(refused)} requests refused with 429"
         assert 1 <= len(renewals) <= 5, renewals  # renewed together, not one call per image
         await page.set_viewport_size({"width": 1280, "height": 800})
-        await page.screenshot(path=str(ARTIFACTS / "09b-renewed-thumbnails.png"))
+        await page.screenshot(path=str(SCREENSHOTS / "09b-renewed-thumbnails.png"))
 
 
 async def test_alert_detail_shows_where_what_to_do_history_and_actions(
     browser: Any, console: Any, sign_in: Any
 ) -> None:
     gw, backing, base = console
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     cam = await _publish_with_snapshot(gw, backing, "zone_intrusion", "cam-gate", common_pb2.SEVERITY_HIGH, 5)
     # A panic: a badge of unit 7 at a known position, no picture.
     from kuzet.alerting.v1 import alerting_pb2
@@ -489,7 +490,7 @@ async def test_alert_detail_shows_where_what_to_do_history_and_actions(
     text = await card.inner_text()
     assert "Position: 52.37022, 4.89517 (±5 m)" in text
     assert "Unit: unit-7" in text and "Officer: officer-12" in text and "Badge: badge-0042" in text
-    await page.screenshot(path=str(ARTIFACTS / "10-panic-card.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "10-panic-card.png"))
 
     await page.locator(f'li[data-alert-id="{cam}"] .summary').click()  # the row itself opens it
     dialog = page.locator("#alert-detail")
@@ -502,7 +503,7 @@ async def test_alert_detail_shows_where_what_to_do_history_and_actions(
     assert "Camera: cam-gate" in body and "Zone: yard-fence" in body and "Site: north-block" in body
     assert "send staff" in body  # what to do
     assert "created" in await dialog.locator(".history").inner_text()
-    await page.screenshot(path=str(ARTIFACTS / "11-alert-detail.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "11-alert-detail.png"))
     await dialog.locator("button.ack").click()
     await dialog.locator(".history li.update-acknowledged").wait_for()
     assert "prison/prison-operator@local" in await dialog.locator(".history").inner_text()
@@ -537,7 +538,7 @@ async def test_behaviour_alert_detail_draws_the_skeletons_on_the_snapshot(
     browser: Any, console: Any, sign_in: Any
 ) -> None:
     gw, backing, base = console
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     now = time.time()
     frames = [round(now - 3 + 0.4 * i, 3) for i in range(8)]
     # Track 7's wrists and ankles scored 0.1: four points and the four limbs ending in them go.
@@ -602,7 +603,7 @@ async def test_behaviour_alert_detail_draws_the_skeletons_on_the_snapshot(
     assert "Held for 2.5 s" in behaviour and "since " in behaviour
     assert await dialog.locator(".behaviour .frames li").count() == len(frames)
     assert "(the picture above)" in await dialog.locator(".behaviour .frames li").last.inner_text()
-    await page.screenshot(path=str(ARTIFACTS / "11b-behaviour-skeletons.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "11b-behaviour-skeletons.png"))
     await dialog.locator("button.close").click()
     await dialog.wait_for(state="hidden")
 
@@ -645,7 +646,7 @@ async def test_behaviour_alert_detail_plays_the_clip_under_the_snapshot(
     browser: Any, console: Any, sign_in: Any
 ) -> None:
     gw, backing, base = console
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     mp4 = _mp4()
     info = await gw.gateway.objects.put(
         "clips/prison/cam-block-e/2026/01/01/120000-9-self_harm_risk.mp4", mp4, content_type="video/mp4"
@@ -697,7 +698,7 @@ async def test_behaviour_alert_detail_plays_the_clip_under_the_snapshot(
         "Send staff and medical help to the cell immediately"
         in await dialog.locator(".guidance").inner_text()
     )
-    await page.screenshot(path=str(ARTIFACTS / "11c-behaviour-clip.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "11c-behaviour-clip.png"))
     # Opening the clip is an evidence view like the snapshot, in the operator's name.
     trail = (
         await gw.client.get(
@@ -747,7 +748,7 @@ async def test_camera_offline_says_why(
         error = page.locator("#camera-rows tr.cam-offline .cam-error")
         await error.wait_for()
         assert (await error.inner_text()).strip()
-        await page.screenshot(path=str(ARTIFACTS / "12-camera-offline.png"))
+        await page.screenshot(path=str(SCREENSHOTS / "12-camera-offline.png"))
 
 
 async def test_audit_lists_newest_first_and_pages_back(browser: Any, console: Any, sign_in: Any) -> None:
@@ -776,7 +777,7 @@ async def test_audit_lists_newest_first_and_pages_back(browser: Any, console: An
     seen = [int(s) for s in await page.locator("#audit-rows tr td:first-child").all_inner_texts()]
     assert seen == sorted(seen, reverse=True), "not newest first"
     assert len(set(seen)) == len(seen) and len(seen) >= 620
-    await page.screenshot(path=str(ARTIFACTS / "13-audit-newest-first.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "13-audit-newest-first.png"))
 
 
 async def _face_crop(gw: Any, photo: bytes) -> bytes:
@@ -857,7 +858,7 @@ async def test_review_queue_shows_one_card_per_person_and_camera(
     await gate.get_by_text("Seen 3 times at this camera, last ").wait_for()
     yard = page.locator(f'li.review[data-match-id="{opened["cam-yard"][0]}"]')
     assert await yard.locator(".sightings").is_hidden()
-    await page.screenshot(path=str(ARTIFACTS / "14-review-grouped.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "14-review-grouped.png"))
     # A fourth pass while the card is open: the count follows the live feed.
     resp = await _match_track(gw, crop, "cam-gate", 14)
     assert resp.candidates[0].match_id == gate_match
@@ -905,7 +906,7 @@ async def test_traffic_counts_hits_search_and_hotlist(
     }
     resp = await gw.client.post("/api/v1/traffic/hotlist", json={"entries": [entry]}, headers=admin)
     assert resp.status_code == 200, resp.text
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     async with serve_app(gw.app) as base:
         page = await browser.new_page(viewport={"width": 1280, "height": 1000})
         errors: list[str] = []
@@ -987,7 +988,7 @@ async def test_traffic_counts_hits_search_and_hotlist(
         await page.click("#plate-search-button")
         await page.locator(f'#plate-search-rows tr[data-plate="{plate}"]').wait_for()
         assert "on record" in await page.locator("#plate-search-note").inner_text()
-        await page.screenshot(path=str(ARTIFACTS / "15-traffic.png"), full_page=True)
+        await page.screenshot(path=str(SCREENSHOTS / "15-traffic.png"), full_page=True)
         trail = await gw.client.get(
             "/api/v1/audit",
             params={"service": "traffic", "action_prefix": "traffic.plate."},
@@ -1012,7 +1013,7 @@ async def test_traffic_counts_hits_search_and_hotlist(
         added = page.locator('#hotlist-rows tr[data-plate="505ABD17"]')
         await added.wait_for()
         assert "wanted driver" in await added.inner_text()
-        await page.screenshot(path=str(ARTIFACTS / "16-traffic-hotlist.png"), full_page=True)
+        await page.screenshot(path=str(SCREENSHOTS / "16-traffic-hotlist.png"), full_page=True)
         await row.locator("button.remove").click()
         await row.locator("input.remove-reason").fill("vehicle recovered")
         await row.locator("button.remove-confirm").click()

@@ -1,5 +1,5 @@
 """The console's evidence, citation and statistics pages in Chromium, against the real alerting,
-badge and drone services (screenshots into test-artifacts/gateway/)."""
+badge and drone services (screenshots into docs/console/)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from kuzet.badge.v1 import badge_pb2 as A
 
 from .badge_records import BadgeRecords
-from .test_browser import ARTIFACTS
+from .conftest import SCREENSHOTS
 
 VIEWPORT = {"width": 1280, "height": 1100}
 
@@ -28,7 +28,7 @@ async def test_citation_moves_by_role_with_a_reason(
     gw = await gateway_factory(fleet_backing.endpoints)
     records = BadgeRecords(fleet_backing.endpoints.badge)
     cited = await records.citation(plate="555KZA02")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     async with serve_app(gw.app) as base:
         page, errors = await _page(browser, base, sign_in, "prison-operator")
         await page.click('#tabs button[data-view="citations"]')
@@ -44,7 +44,7 @@ async def test_citation_moves_by_role_with_a_reason(
         await page.get_by_text("“I was not driving”").wait_for()
         await row.locator(".citation-contested").wait_for()
         assert "No further step is yours" in await page.locator("#citation-detail").inner_text()
-        await page.screenshot(path=str(ARTIFACTS / "20-citation-contested.png"), full_page=True)
+        await page.screenshot(path=str(SCREENSHOTS / "20-citation-contested.png"), full_page=True)
 
         admin, admin_errors = await _page(browser, base, sign_in, "prison-admin")
         await admin.click('#tabs button[data-view="citations"]')
@@ -55,7 +55,7 @@ async def test_citation_moves_by_role_with_a_reason(
         await admin.fill("#citation-reason", "the plate was misread")
         await admin.click('#citation-detail button[data-action="void"]')
         await admin.get_by_text("“the plate was misread”").wait_for()
-        await admin.screenshot(path=str(ARTIFACTS / "21-citation-voided.png"), full_page=True)
+        await admin.screenshot(path=str(SCREENSHOTS / "21-citation-voided.png"), full_page=True)
         assert not errors and not admin_errors, errors + admin_errors
     final = await gw.client.get(f"/api/v1/citations/{cited.citation_id}", headers=gw.auth("prison-auditor"))
     assert final.json()["citation"]["status"] == "CITATION_STATUS_VOIDED"
@@ -69,12 +69,18 @@ async def test_evidence_custody_and_verified_export(
     await records.badges("V-1")
     first = await records.recording("V-1", incident_id="inc-42")
     second = await records.recording("V-1", incident_id="inc-42")
-    await records.recording("V-1", incident_id="inc-other")
+    other = await records.recording("V-1", incident_id="inc-other")
     async with serve_app(gw.app) as base:
         page, errors = await _page(browser, base, sign_in, "prison-investigator")
         await page.click('#tabs button[data-view="evidence"]')
+        # The tab first lists every item: wait for it, so that the filtered list below is not
+        # mistaken for it (both have the first item).
+        await page.locator(f'#evidence-rows tr[data-evidence="{other.evidence_id}"]').wait_for()
         await page.fill("#evidence-incident", "inc-42")
         await page.click('#evidence-filter button[type="submit"]')
+        await page.locator(f'#evidence-rows tr[data-evidence="{other.evidence_id}"]').wait_for(
+            state="detached"
+        )
         await page.locator(f'#evidence-rows tr[data-evidence="{first.evidence_id}"]').wait_for()
         assert await page.locator("#evidence-rows tr").count() == 2
         await page.locator(f'#evidence-rows tr[data-evidence="{first.evidence_id}"] td:nth-child(2)').click()
@@ -94,7 +100,7 @@ async def test_evidence_custody_and_verified_export(
             await page.click("#export-manifest")
         manifest = (await (await wait.value).path()).read_text()
         assert first.evidence_id in manifest and second.evidence_id in manifest
-        await page.screenshot(path=str(ARTIFACTS / "22-evidence-export.png"), full_page=True)
+        await page.screenshot(path=str(SCREENSHOTS / "22-evidence-export.png"), full_page=True)
         # An operator has no evidence tab at all.
         op, op_errors = await _page(browser, base, sign_in, "prison-operator")
         assert await op.locator('#tabs button[data-view="evidence"]').count() == 0
@@ -143,12 +149,12 @@ async def test_statistics_charts_and_csv(
             await page.click("#stats-citations button[data-csv]")
         citations = (await (await wait.value).path()).read_text().splitlines()
         assert citations[1].split(",")[1:] == ["traffic", "TR-201", "1", "1", "0", "0", "0"]
-        await page.screenshot(path=str(ARTIFACTS / "23-statistics.png"), full_page=True)
+        await page.screenshot(path=str(SCREENSHOTS / "23-statistics.png"), full_page=True)
 
         ia, ia_errors = await _page(browser, base, sign_in, "prison-internal_affairs")
         await ia.click('#tabs button[data-view="statistics"]')
         await ia.locator("#stats-integrity table").wait_for()
         await ia.locator("#stats-integrity-chart .uplot canvas").wait_for()
         assert await ia.locator("#stats-violations").is_hidden()
-        await ia.screenshot(path=str(ARTIFACTS / "24-statistics-integrity.png"), full_page=True)
+        await ia.screenshot(path=str(SCREENSHOTS / "24-statistics-integrity.png"), full_page=True)
         assert not errors and not ia_errors, errors + ia_errors

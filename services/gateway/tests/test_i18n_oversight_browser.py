@@ -1,17 +1,16 @@
 """The console in three languages and two time choices, and the oversight agency's view, in
-headless Chromium. Screenshots land in test-artifacts/gateway/."""
+headless Chromium. Screenshots land in docs/console/."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .conftest import SCREENSHOTS
 from .test_oversight_routes import OVERSIGHT_USERS, publish_with_snapshot
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "gateway"
 
 # The same instant formatted in the page by Intl, for comparison with what the console shows.
 FORMAT_IN = """([ts, zone]) => new Intl.DateTimeFormat(document.documentElement.lang,
@@ -39,7 +38,7 @@ async def _choose(page: Any, picker: str, value: str) -> None:
 
 async def test_language_and_time_zone_are_chosen_and_kept(browser: Any, console: Any, sign_in: Any) -> None:
     gw, backing, base = console
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     admin = gw.auth("prison-admin")
     put = await gw.client.put("/api/v1/sites/north-block", json={"time_zone": "Asia/Aqtobe"}, headers=admin)
     assert put.status_code == 200, put.text
@@ -65,7 +64,7 @@ async def test_language_and_time_zone_are_chosen_and_kept(browser: Any, console:
 
     await _choose(page, "#lang-picker", "kk")
     assert await page.locator("#tabs button").first.inner_text() == "Дабылдар"
-    await page.screenshot(path=str(ARTIFACTS / "30-kazakh.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "30-kazakh.png"))
 
     # The user's zone applies where the site's own zone is not known; a configured site keeps its own.
     await _choose(page, "#tz-picker", "UTC")
@@ -91,7 +90,7 @@ async def test_overseer_sees_oversight_alert_read_only_and_prison_does_not(
     browser: Any, console: Any, sign_in: Any
 ) -> None:
     gw, backing, base = console
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     alert_id, _ = await publish_with_snapshot(gw, backing, "staff_violence", 1)
     ordinary_id, _ = await publish_with_snapshot(gw, backing, "zone_intrusion", 2)
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
@@ -119,7 +118,7 @@ async def test_overseer_sees_oversight_alert_read_only_and_prison_does_not(
     await page.wait_for_function(
         "document.querySelector('#alert-detail img.snapshot')?.naturalWidth > 0", timeout=5000
     )
-    await page.screenshot(path=str(ARTIFACTS / "31-oversight.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "31-oversight.png"))
     await page.locator("#alert-detail button.close").click()
 
     # The prison's operator has no oversight view and never sees the alert.

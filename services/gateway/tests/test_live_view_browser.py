@@ -12,8 +12,9 @@ import pytest
 
 from kuzet.common.testing import missing_component
 
+from .conftest import SCREENSHOTS
+
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "gateway"
 
 
 async def test_the_operator_watches_a_camera_live_and_the_view_is_audited(
@@ -64,8 +65,8 @@ async def test_the_operator_watches_a_camera_live_and_the_view_is_audited(
                 "(first) => document.querySelector('#live-frame').src !== first", arg=first, timeout=10000
             )
             assert await page.locator("#live-title").inner_text() == "Live: Corridor 4"
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(ARTIFACTS / "21-live-view.png"))
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOTS / "21-live-view.png"))
             await page.click("#live-close")
             assert not await page.locator("#live-view").is_visible()
             # The camera's admin may not watch (no evidence.view): no button, and the route refuses.

@@ -1,7 +1,7 @@
 """The live map and the drone pilot's workflow in headless Chromium, against the real alerting,
 badge and drone services, simulated badges (the Connect protocol) and a simulated MAVLink drone.
 
-Screenshots land in test-artifacts/gateway/.
+Screenshots land in docs/console/.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from kuzet.drone.config import DroneSettings
 from kuzet.drone.server import build as build_drone
 from kuzet.drone.sim import SimHost, VehicleConfig
 
+from .conftest import SCREENSHOTS
+
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "gateway"
 AGENCY = "prison"
 LAT, LON, ALT = 43.2389, 76.8897, 800.0
 DRONE = "hawk-1"
@@ -151,7 +152,7 @@ async def map_stack(
 
 
 async def _open_map(browser: Any, stack: MapStack, sign_in: Any, user: str) -> Any:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = await browser.new_page(viewport={"width": 1400, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -195,7 +196,7 @@ async def test_map_shows_zones_and_badges_moving_live_and_hides_commands_from_an
     assert await page.locator("#drone-controls").is_hidden()
     assert await page.locator("#plan-box").is_hidden()
     assert await page.locator("#drone-estop").is_hidden()
-    await page.screenshot(path=str(ARTIFACTS / "20-live-map-operator.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "20-live-map-operator.png"))
     # Filters: layers come off the map and back; a site (a badge's unit) keeps what is there.
     await page.uncheck("#live-layer-zones")
     assert await page.locator("#live-map path.zone").count() == 0
@@ -235,7 +236,7 @@ async def test_pilot_checks_confirms_dispatches_follows_returns_and_emergency_st
     await page.wait_for_selector("#plan-result .plan-refused")
     assert "no-fly" in (await page.locator("#plan-result .plan-violations").inner_text()).lower()
     assert await page.locator("#plan-dispatch").is_disabled()
-    await page.screenshot(path=str(ARTIFACTS / "21-plan-refused.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "21-plan-refused.png"))
 
     # A perimeter inside the geofence passes, and needs an explicit confirmation.
     await page.select_option("#plan-kind", "perimeter")
@@ -247,7 +248,7 @@ async def test_pilot_checks_confirms_dispatches_follows_returns_and_emergency_st
     await page.click("#plan-dispatch")
     await page.wait_for_selector("#dispatch-confirm[open]")
     assert await page.locator("#dispatch-go").is_disabled()
-    await page.screenshot(path=str(ARTIFACTS / "22-dispatch-confirm.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "22-dispatch-confirm.png"))
     await page.check("#dispatch-ack")
     await page.click("#dispatch-go")
     await page.wait_for_selector("#plan-result .dispatched")
@@ -268,7 +269,7 @@ async def test_pilot_checks_confirms_dispatches_follows_returns_and_emergency_st
     assert not watcher.errors
     await watcher.close()
     await page.wait_for_selector(f'#drone-detail[data-drone-id="{DRONE}"]')
-    await page.screenshot(path=str(ARTIFACTS / "23-mission-live.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "23-mission-live.png"))
 
     # Return to launch.
     await page.fill("#drone-reason", "shift change")
@@ -288,7 +289,7 @@ async def test_pilot_checks_confirms_dispatches_follows_returns_and_emergency_st
     assert await page.locator("#estop-go").is_disabled()
     await page.fill("#estop-name", DRONE)
     assert await page.locator("#estop-go").is_enabled()
-    await page.screenshot(path=str(ARTIFACTS / "24-emergency-stop-guard.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "24-emergency-stop-guard.png"))
     await page.click("#estop-go")
     await page.wait_for_function(
         "() => document.querySelector('#drone-command-result').textContent.startsWith('emergency stop: sent')"
@@ -335,7 +336,7 @@ async def test_pilot_sends_the_nearest_drone_to_an_alert(
     await mark.click(force=True)
     suggestion = page.locator(f'#suggestions li[data-drone-id="{DRONE}"] button')
     await suggestion.wait_for()
-    await page.screenshot(path=str(ARTIFACTS / "25-suggest-for-alert.png"))
+    await page.screenshot(path=str(SCREENSHOTS / "25-suggest-for-alert.png"))
     await suggestion.click()
     await page.click("#plan-check")
     await page.wait_for_selector("#plan-result .plan-ok")

@@ -36,12 +36,17 @@ function build() {
   built = true;
 }
 
+let asked = 0; // the latest listing asked for
+
 export async function loadEvidence() {
   if (!built) build();
+  const mine = ++asked;
   const data = await api("/api/v1/evidence-items", { query: {
     badge_id: $("#evidence-badge").value.trim(), incident_id: $("#evidence-incident").value.trim(),
     case_id: $("#evidence-case").value.trim(), page_size: 200,
   } });
+  // A slower answer to an earlier filter must not replace the one the user asked for last.
+  if (mine !== asked) return;
   const rows = clear($("#evidence-rows"));
   for (const e of data.evidence || []) {
     rows.append(h("tr", { class: "clickable", dataset: { evidence: e.evidence_id }, onclick: (ev) => { if (ev.target.type !== "checkbox") showCustody(e); } },
