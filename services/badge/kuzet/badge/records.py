@@ -127,12 +127,12 @@ class Records:
             unit = ""
             if citation.badge_id:
                 badge = session.get(BadgeRow, citation.badge_id)
-                if badge is None or not sites.sees(caller, badge.agency_id, badge.unit_id):
+                if badge is None or not caller.sees_site(badge.agency_id, badge.unit_id):
                     raise NotFound(f"badge {citation.badge_id} is not registered")
                 caller.require_agency(badge.agency_id)
                 unit = badge.unit_id
             # Without a badge the citation has no unit, which only an unlimited caller may see.
-            sites.require_unit(caller, caller.agency, unit, "citation")
+            caller.require_site(caller.agency, unit, "citation")
             _check_evidence(session, caller, stored.evidence_ids)
             row = CitationRow(
                 citation_id=stored.citation_id,
@@ -167,7 +167,7 @@ class Records:
             if row is None:
                 raise NotFound(f"citation {citation_id} not found")
             caller.require_agency(row.agency_id)
-            if not sites.sees(caller, row.agency_id, row.unit_id):
+            if not caller.sees_site(row.agency_id, row.unit_id):
                 raise NotFound(f"citation {citation_id} not found")
             return lifecycle.messages(session, [row])[0]
 
@@ -187,7 +187,7 @@ class Records:
             if row is None:
                 raise NotFound(f"citation {request.citation_id} not found")
             caller.require_agency(row.agency_id)
-            if not sites.sees(caller, row.agency_id, row.unit_id):
+            if not caller.sees_site(row.agency_id, row.unit_id):
                 raise NotFound(f"citation {request.citation_id} not found")
             previous = row.status
             lifecycle.check_transition(row, request.status)
@@ -226,7 +226,7 @@ class Records:
 
         def read(session: Session) -> badge_pb2.ListCitationsResponse:
             query = select(CitationRow).where(CitationRow.agency_id == agency)
-            if (allowed := sites.units(caller, agency)) is not None:
+            if (allowed := caller.site_limit(agency)) is not None:
                 query = query.where(CitationRow.unit_id.in_(allowed))
             if request.officer_id:
                 query = query.where(CitationRow.officer_id == request.officer_id)

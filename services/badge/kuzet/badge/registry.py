@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kuzet.badge import convert, credentials, sites
+from kuzet.badge import convert, credentials
 from kuzet.badge.models import BadgeRow, IncidentBadgeRow, IncidentRow, ShiftRow
 from kuzet.badge.telemetry.hub import TelemetryHub
 from kuzet.badge.v1 import badge_pb2
@@ -38,7 +38,7 @@ class Registry:
         if row is None:
             raise NotFound(f"badge {badge_id} is not registered")
         caller.require_agency(row.agency_id)
-        if not sites.sees(caller, row.agency_id, row.unit_id):
+        if not caller.sees_site(row.agency_id, row.unit_id):
             raise NotFound(f"badge {badge_id} is not registered")
         return row
 
@@ -51,7 +51,7 @@ class Registry:
         agency = request.agency_id or caller.agency
         convert.check_id(agency, "agency_id")
         caller.require_agency(agency)
-        sites.require_unit(caller, agency, request.unit_id, f"badge {request.badge_id}")
+        caller.require_site(agency, request.unit_id, f"badge {request.badge_id}")
 
         token, token_hash = credentials.new_token(request.badge_id)
 
@@ -148,7 +148,7 @@ class Registry:
 
         def read(session: Session) -> badge_pb2.ListBadgesResponse:
             query = select(BadgeRow).where(BadgeRow.agency_id == agency)
-            if (allowed := sites.units(caller, agency)) is not None:
+            if (allowed := caller.site_limit(agency)) is not None:
                 query = query.where(BadgeRow.unit_id.in_(allowed))
             if request.unit_id:
                 query = query.where(BadgeRow.unit_id == request.unit_id)
@@ -226,7 +226,7 @@ class Registry:
             row = self._badge(session, caller, request.badge.badge_id)
             if "unit_id" in paths:
                 # Moving a badge out of the caller's units would hand it to units it cannot manage.
-                sites.require_unit(caller, row.agency_id, request.badge.unit_id, f"badge {row.badge_id}")
+                caller.require_site(row.agency_id, request.badge.unit_id, f"badge {row.badge_id}")
             for path in paths:
                 setattr(row, path, getattr(request.badge, path))
             row.updated_at = utcnow()

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from kuzet.badge import sites
 from kuzet.badge.config import BadgeSettings
 from kuzet.badge.evidence import EvidenceStore
 from kuzet.badge.records import Records
@@ -138,7 +137,7 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
         states = [
             s
             for s in self.hub.states(agency, request.unit_id, request.connected_only)
-            if sites.sees(caller, s.agency_id, s.unit_id)
+            if caller.sees_site(s.agency_id, s.unit_id)
         ]
         page, token = page_list(states, STATE_TOKEN, after, size, lambda s: (s.badge_id,))
         response = A.ListBadgeStatesResponse(states=[s.to_proto() for s in page])
@@ -155,7 +154,7 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
             snapshot = [
                 s
                 for s in self.hub.states(agency, request.unit_id)
-                if sites.sees(caller, s.agency_id, s.unit_id)
+                if caller.sees_site(s.agency_id, s.unit_id)
             ]
             for i, live in enumerate(snapshot):
                 yield A.WatchBadgeStatesResponse(
@@ -169,7 +168,7 @@ class BadgeServicer(badge_pb2_grpc.BadgeServiceServicer):
                 dirty, watcher.dirty = watcher.dirty, {}
                 for badge_id in dirty:
                     changed = self.hub.badges.get(badge_id)
-                    if changed is not None and sites.sees(caller, changed.agency_id, changed.unit_id):
+                    if changed is not None and caller.sees_site(changed.agency_id, changed.unit_id):
                         yield A.WatchBadgeStatesResponse(state=changed.to_proto())
 
     async def GetTelemetryHistory(self, request: Any, context: Any) -> badge_pb2.GetTelemetryHistoryResponse:

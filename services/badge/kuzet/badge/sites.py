@@ -4,7 +4,8 @@ A badge's site is its police unit (``unit_id``); a citation carries the unit of 
 issued it, and an evidence item belongs to the unit of the badge that recorded it. A caller
 limited to some units sees its agency's data of those units only: anything else is answered as
 missing (its existence is not confirmed) and left out of lists, and a write that would place
-something in another unit is refused.
+something in another unit is refused (``Caller.site_limit``, ``sees_site``, ``require_site``);
+this module adds what is the badge service's own: evidence belongs to its recording badge's unit.
 """
 
 from __future__ import annotations
@@ -14,28 +15,6 @@ from sqlalchemy.orm import Session
 
 from kuzet.badge.models import BadgeRow, EvidenceRow
 from kuzet.common.caller import Caller
-from kuzet.common.errors import PermissionDenied
-
-
-def units(caller: Caller, agency: str) -> frozenset[str] | None:
-    """The units ``caller`` is limited to within ``agency``'s data; None: no limit there."""
-    # Services act for whole agencies whatever a token might claim.
-    if "service" in caller.roles or not caller.sites or agency != caller.agency:
-        return None
-    return caller.sites
-
-
-def sees(caller: Caller, agency: str, unit: str) -> bool:
-    return "service" in caller.roles or caller.sees_site(agency, unit)
-
-
-def require_unit(caller: Caller, agency: str, unit: str, what: str) -> None:
-    """PERMISSION_DENIED when a write would put ``what`` in a unit outside the caller's sites."""
-    if not sees(caller, agency, unit):
-        raise PermissionDenied(
-            f"{what} unit {unit or '(none)'} is outside {caller.subject or 'the caller'}'s sites "
-            f"({', '.join(sorted(caller.sites))})"
-        )
 
 
 def evidence_in(allowed: frozenset[str], agency: str) -> ColumnElement[bool]:
@@ -50,6 +29,6 @@ def evidence_unit(session: Session, row: EvidenceRow) -> str:
 
 
 def sees_evidence(session: Session, caller: Caller, row: EvidenceRow) -> bool:
-    if units(caller, row.agency_id) is None:
+    if caller.site_limit(row.agency_id) is None:
         return True  # most callers have no limit: spare them reading the badge
-    return sees(caller, row.agency_id, evidence_unit(session, row))
+    return caller.sees_site(row.agency_id, evidence_unit(session, row))

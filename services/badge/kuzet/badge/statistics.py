@@ -12,7 +12,7 @@ from collections import Counter
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
-from kuzet.badge import lifecycle, sites
+from kuzet.badge import lifecycle
 from kuzet.badge.models import CitationHistoryRow, CitationRow, IntegrityReportRow
 from kuzet.badge.v1 import badge_pb2
 from kuzet.common.audit import AuditLog
@@ -44,7 +44,7 @@ class Statistics:
         agency = request.agency_id or caller.agency
         caller.require_agency(agency)
         period = period_of(request.since, request.until, request.time_zone)
-        response = await self.database.run(_count, agency, period, sites.units(caller, agency))
+        response = await self.database.run(_count, agency, period, caller.site_limit(agency))
         await self.audit.record(
             "statistics.view",
             agency,

@@ -73,10 +73,26 @@ class Caller:
         if agency != self.agency and "service" not in self.roles:
             raise PermissionDenied(f"agency {self.agency or '?'} may not act on agency {agency}'s data")
 
+    def site_limit(self, agency: str) -> frozenset[str] | None:
+        """The sites the caller is limited to within ``agency``'s data; None: no limit there. A
+        limit applies to the caller's own agency only (what another agency shares is that
+        agency's to scope), and a service acts for whole agencies whatever it carries."""
+        if "service" in self.roles or not self.sites or agency != self.agency:
+            return None
+        return self.sites
+
     def sees_site(self, agency: str, site: str) -> bool:
-        """Whether data of ``agency`` at ``site`` is within the caller's sites (a site limit
-        applies to the caller's own agency's data only; what other agencies share is theirs)."""
-        return not self.sites or agency != self.agency or site in self.sites
+        """Whether data of ``agency`` at ``site`` is within the caller's sites."""
+        limit = self.site_limit(agency)
+        return limit is None or site in limit
+
+    def require_site(self, agency: str, site: str, what: str) -> None:
+        """PERMISSION_DENIED when a write would put ``what`` at a site outside the caller's."""
+        if not self.sees_site(agency, site):
+            raise PermissionDenied(
+                f"{what} site {site or '(none)'} is outside {self.subject or 'the caller'}'s sites "
+                f"({', '.join(sorted(self.sites))})"
+            )
 
     @property
     def is_anonymous(self) -> bool:

@@ -26,7 +26,7 @@ from kuzet.common.paging import PageToken, Paging, page_list
 from kuzet.common.periods import period_of
 from kuzet.common.timeutil import to_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
-from kuzet.drone import geo, planning, protectedareas, sites, surveys
+from kuzet.drone import geo, planning, protectedareas, surveys
 from kuzet.drone.alertgate import AlertLookup, require_actionable
 from kuzet.drone.areastore import AreaStore
 from kuzet.drone.controller import DroneController
@@ -96,16 +96,20 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
             raise InvalidArgument("drone_id is required")
         caller = current_caller()
         drone = self.fleet.drones.get(drone_id) or await self.store.get_drone(drone_id)
-        if drone is None or not _sees(caller, drone.agency_id) or not sites.sees(caller, drone):
+        if (
+            drone is None
+            or not _sees(caller, drone.agency_id)
+            or not caller.sees_site(drone.agency_id, drone.site_id)
+        ):
             raise NotFound(f"no such drone {drone_id}")
         return drone
 
     async def _sees_drone_of(self, caller: Caller, agency: str, drone_id: str) -> bool:
         """Whether the caller's sites hold the drone that something of ``agency`` (a plan) is for."""
-        if sites.within(caller, agency) is None:
+        if caller.site_limit(agency) is None:
             return True  # most callers have no limit: spare them reading the drone
         drone = self.fleet.drones.get(drone_id) or await self.store.get_drone(drone_id)
-        return drone is not None and sites.sees(caller, drone)
+        return drone is not None and caller.sees_site(drone.agency_id, drone.site_id)
 
     async def _controller(self, drone_id: str) -> DroneController:
         """This replica's controller of the drone; else UNAVAILABLE naming the replica that has it."""
@@ -134,7 +138,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         d.agency_id = _agency(caller, d.agency_id)
         if len(d.site_id) > 64:
             raise InvalidArgument("drone.site_id must be at most 64 characters")
-        sites.require_site(caller, d)
+        caller.require_site(d.agency_id, d.site_id, f"drone {d.drone_id}")
         planning.check_point(d.home, "drone.home")
         if not 1 <= d.system_id <= 250:
             raise InvalidArgument(f"drone.system_id must be 1..250 (MAVLink), got {d.system_id}")
@@ -162,7 +166,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
                 raise AlreadyExists(f"drone {d.drone_id} is already registered (set update to replace it)")
             caller.require_agency(existing.agency_id)
             # Moving a drone into the caller's sites would take it from a site it cannot manage.
-            sites.require_site(caller, existing)
+            caller.require_site(existing.agency_id, existing.site_id, f"drone {existing.drone_id}")
             ctl = self.fleet.controller(d.drone_id)
             if ctl is not None and ctl.link is not None and ctl.link.state.armed:
                 raise FailedPrecondition(f"drone {d.drone_id} is flying; update it after it lands")
@@ -193,7 +197,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         agency = _agency(caller, request.agency_id)
         size = DRONE_PAGING.size(request.page)
         after = DRONE_TOKEN.decode(request.page.page_token)
-        drones = await self.store.list_drones(agency, sites.within(caller, agency))
+        drones = await self.store.list_drones(agency, caller.site_limit(agency))
         page, token = page_list(drones, DRONE_TOKEN, after, size, lambda d: (d.drone_id,))
         resp = drone_pb2.ListDronesResponse(drones=page)
         resp.page.next_page_token = token
@@ -317,7 +321,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         caller.require_role(*STATISTICS_READERS)
         agency = _agency(caller, request.agency_id)
         period = period_of(request.since, request.until, request.time_zone)
-        response = await self.store.db.run(flight_figures, agency, period, sites.within(caller, agency))
+        response = await self.store.db.run(flight_figures, agency, period, caller.site_limit(agency))
         await self.audit.record(
             "statistics.view",
             agency,
@@ -415,7 +419,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         # From the database, not this replica's copy: another replica may have changed them.
         zones = await self.store.list_zones(agency)
         out = []
-        for drone, battery, here in await self._ready_drones(agency, sites.within(caller, agency)):
+        for drone, battery, here in await self._ready_drones(agency, caller.site_limit(agency)):
             distance = geo.haversine_m(
                 here.latitude, here.longitude, request.location.latitude, request.location.longitude
             )
@@ -479,7 +483,7 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         batch = max(1, request.max_batch)
         # A site-limited caller's stream carries its sites' drones only; a drone's site is read
         # per sample, so a drone moved out of the caller's sites mid-stream drops out at once.
-        limit = sites.within(caller, agency)
+        limit = caller.site_limit(agency)
 
         def shown(item: drone_pb2.Telemetry) -> bool:
             drone = self.fleet.drones.get(item.drone_id)

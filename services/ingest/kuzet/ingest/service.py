@@ -11,7 +11,6 @@ from kuzet.common.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    PermissionDenied,
     Unauthenticated,
 )
 from kuzet.common.tenancy import load_tenancy
@@ -96,7 +95,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         if cam.agency_id and cam.agency_id != caller.agency:
             caller.require_agency(cam.agency_id)
         cam.agency_id = cam.agency_id or caller.agency
-        _require_site(caller, cam)
+        caller.require_site(cam.agency_id, cam.site_id, f"camera {cam.id or '(new)'}")
         cam.id = cam.id or f"cam-{uuid.uuid4().hex[:12]}"
         await self._check(cam)
         stored = await self.store.create(cam, cam.credentials.username, cam.credentials.password)
@@ -124,7 +123,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                     getattr(cam, path).CopyFrom(getattr(request.camera, path))
             else:
                 setattr(cam, path, getattr(request.camera, path))
-        _require_site(caller, cam)
+        caller.require_site(cam.agency_id, cam.site_id, f"camera {cam.id or '(new)'}")
         new_creds = "credentials" in paths and request.camera.HasField("credentials")
         await self._check(cam, current)
         stored = await self.store.replace(
@@ -232,12 +231,3 @@ def _sees(caller: Caller, pipeline: CameraPipeline) -> bool:
     cfg = pipeline.cfg
     own = cfg.agency == caller.agency or "service" in caller.roles
     return own and caller.sees_site(cfg.agency, cfg.site)
-
-
-def _require_site(caller: Caller, cam: ingest_pb2.Camera) -> None:
-    """A site-limited admin registers and moves cameras within its sites only."""
-    if not caller.sees_site(cam.agency_id, cam.site_id):
-        raise PermissionDenied(
-            f"camera site {cam.site_id or '(none)'} is outside {caller.subject}'s sites "
-            f"({', '.join(sorted(caller.sites))})"
-        )

@@ -17,7 +17,7 @@ from kuzet.common.roads.lanes import CountingLine
 from kuzet.common.roads.plates import normalise
 from kuzet.common.timeutil import from_timestamp, utcnow
 from kuzet.common.v1 import common_pb2
-from kuzet.traffic import access, sites
+from kuzet.traffic import access
 from kuzet.traffic.alerts import hotlist_event
 from kuzet.traffic.distribution import DEFAULT_BIN_KMH, lane_counts, speed_distribution
 from kuzet.traffic.hotlist import EXACT, TEXT_MAX, hotlist_entry, lookalike_variants
@@ -76,7 +76,7 @@ class TrafficServicer(traffic_pb2_grpc.TrafficServiceServicer):
         if (
             camera is None
             or (camera.agency_id != caller.agency and not caller.has_role("service"))
-            or not sites.sees(caller, camera)
+            or not caller.sees_site(camera.agency_id, camera.site_id)
         ):
             whose = f" for agency {caller.agency}" if caller.agency else ""
             raise NotFound(f"traffic camera {camera_id} is not configured{whose}")
@@ -92,13 +92,13 @@ class TrafficServicer(traffic_pb2_grpc.TrafficServiceServicer):
         if not camera.camera_id or len(camera.camera_id) > ID_MAX:
             raise InvalidArgument(f"camera.camera_id is required (at most {ID_MAX} characters)")
         camera.agency_id = access.user_agency(caller, camera.agency_id)
-        sites.require_site(caller, camera)
+        caller.require_site(camera.agency_id, camera.site_id, f"traffic camera {camera.camera_id}")
         existing = await self.store.get_camera(camera.camera_id)
         if existing is not None and existing.agency_id != camera.agency_id:
             raise PermissionDenied(f"traffic camera {camera.camera_id} belongs to another agency")
         if existing is not None:
             # Else a site-limited admin could take another site's camera into its own.
-            sites.require_site(caller, existing)
+            caller.require_site(existing.agency_id, existing.site_id, f"traffic camera {existing.camera_id}")
         for name in ("name", "site_id"):
             if len(getattr(camera, name)) > NAME_MAX:
                 raise InvalidArgument(f"camera.{name} is longer than {NAME_MAX} characters")
@@ -145,7 +145,7 @@ class TrafficServicer(traffic_pb2_grpc.TrafficServiceServicer):
         agency = access.user_agency(caller)
         size = PAGING.size(request.page)
         cameras, token = await self.store.list_cameras(
-            agency, CAMERA_KEYS.after(request.page.page_token), size, sites.within(caller, agency)
+            agency, CAMERA_KEYS.after(request.page.page_token), size, caller.site_limit(agency)
         )
         return traffic_pb2.ListCamerasResponse(
             cameras=cameras, page=common_pb2.PageResponse(next_page_token=token)
@@ -221,7 +221,7 @@ class TrafficServicer(traffic_pb2_grpc.TrafficServiceServicer):
         size = PAGING.size(request.page)
         after = SEARCH_KEYS.after(request.page.page_token)
         found, token = await self.store.search(
-            agency, plates, _us(since), _us(until), after, size, sites.within(caller, agency)
+            agency, plates, _us(since), _us(until), after, size, caller.site_limit(agency)
         )
         entry = await self.audit.record(
             "traffic.plate.search",
@@ -326,7 +326,7 @@ class TrafficServicer(traffic_pb2_grpc.TrafficServiceServicer):
         after = HIT_KEYS.after(request.page.page_token)
         since = from_timestamp(request.since)
         hits, token = await self.store.list_hits(
-            agency, _us(since) if since else 0, after, size, sites.within(caller, agency)
+            agency, _us(since) if since else 0, after, size, caller.site_limit(agency)
         )
         return traffic_pb2.ListHotlistHitsResponse(
             hits=hits, page=common_pb2.PageResponse(next_page_token=token)

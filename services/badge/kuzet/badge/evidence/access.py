@@ -79,7 +79,7 @@ class Access(EvidenceBase):
 
         def read(session: Session) -> badge_pb2.ListEvidenceResponse:
             query = select(EvidenceRow).where(EvidenceRow.agency_id == agency)
-            if (allowed := sites.units(caller, agency)) is not None:
+            if (allowed := caller.site_limit(agency)) is not None:
                 query = query.where(sites.evidence_in(allowed, agency))
             if request.badge_id:
                 query = query.where(EvidenceRow.badge_id == request.badge_id)

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kuzet.badge import convert, sites
+from kuzet.badge import convert
 from kuzet.badge.evidence.base import CATEGORY
 from kuzet.badge.evidence.commit import Committing
 from kuzet.badge.evidence.retention import compute_retain_until, retention_policy
@@ -148,7 +148,7 @@ class Uploads(Committing):
 
     def _open_upload(self, session: Session, caller: Caller, meta: badge_pb2.EvidenceMetadata) -> Upload:
         badge = session.get(BadgeRow, meta.badge_id)
-        if badge is None or not sites.sees(caller, badge.agency_id, badge.unit_id):
+        if badge is None or not caller.sees_site(badge.agency_id, badge.unit_id):
             raise NotFound(f"badge {meta.badge_id} is not registered")
         caller.require_agency(badge.agency_id)
         row = session.get(UploadRow, meta.upload_id)
@@ -232,7 +232,7 @@ class Uploads(Committing):
                 raise NotFound(f"upload {upload_id} not found")
             caller.require_agency(row.agency_id)
             badge = session.get(BadgeRow, row.badge_id)
-            if not sites.sees(caller, row.agency_id, badge.unit_id if badge is not None else ""):
+            if not caller.sees_site(row.agency_id, badge.unit_id if badge is not None else ""):
                 raise NotFound(f"upload {upload_id} not found")
             response = A.GetUploadStatusResponse(
                 upload_id=upload_id, complete=row.complete, total_chunks=row.total_chunks

@@ -46,7 +46,7 @@ class Verification(EvidenceBase):
                 )
                 if agency_id:
                     query = query.where(EvidenceRow.agency_id == agency_id)
-                    allowed = sites.units(caller, agency_id) if caller else None
+                    allowed = caller.site_limit(agency_id) if caller else None
                     if allowed is not None:
                         query = query.where(sites.evidence_in(allowed, agency_id))
                 rows = list(session.scalars(query))

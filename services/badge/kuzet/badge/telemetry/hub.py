@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kuzet.badge import convert, sites
+from kuzet.badge import convert
 from kuzet.badge.config import BadgeSettings
 from kuzet.badge.models import BadgeRow, BadgeStateRow, IncidentBadgeRow, IncidentRow, TelemetryRow
 from kuzet.badge.telemetry.commands import CommandRouter
@@ -245,7 +245,7 @@ class TelemetryHub:
         if live is None:
             raise NotFound(f"badge {badge_id} is not registered")
         caller.require_agency(live.agency_id)
-        if not sites.sees(caller, live.agency_id, live.unit_id):
+        if not caller.sees_site(live.agency_id, live.unit_id):
             raise NotFound(f"badge {badge_id} is not registered")
         return live
 
