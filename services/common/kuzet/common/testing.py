@@ -130,6 +130,10 @@ def start_seaweedfs(workdir: Path, access_key: str, secret_key: str) -> tuple[su
     args = [
         _weed_binary(), "mini", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-s3.config={config}", "-master.telemetry=false", "-admin.ui=false",
+        # Every bucket is a collection with volumes of its own, and `weed mini` sizes its volume
+        # count from the disk (68 here): a test session making more buckets than that ran out
+        # ("no free volumes left"); volumes are sparse files, so a high ceiling costs nothing.
+        "-volume.max=2000",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]  # fmt: skip
     log = (workdir / "weed.log").open("wb")
