@@ -178,6 +178,10 @@ class SimBadge:
                     raise
                 else:
                     unknown_since, unknown_tries = None, 0
+            except asyncio.InvalidStateError:
+                # The server went away between two writes: gRPC reports the finished call this
+                # way instead of with a status. A dropped connection: reconnect.
+                unknown_since, unknown_tries = None, 0
             else:
                 unknown_since, unknown_tries = None, 0
             self.connected.clear()
