@@ -68,9 +68,13 @@ class Caller:
                 f"{', '.join(sorted(roles))}"
             )
 
+    def sees_agency(self, agency: str) -> bool:
+        """Whether the caller may act on ``agency``'s data: its own, or any as a (trusted) service."""
+        return agency == self.agency or "service" in self.roles
+
     def require_agency(self, agency: str) -> None:
         """Raise PERMISSION_DENIED when acting on another agency's data (services are trusted)."""
-        if agency != self.agency and "service" not in self.roles:
+        if not self.sees_agency(agency):
             raise PermissionDenied(f"agency {self.agency or '?'} may not act on agency {agency}'s data")
 
     def site_limit(self, agency: str) -> frozenset[str] | None:

@@ -377,7 +377,7 @@ class Holds:
             query = query.with_for_update()
         row = session.execute(query).first()
         # Another agency's hold reads as absent: its existence is not the caller's to learn.
-        if row is None or (row.agency != caller.agency and "service" not in caller.roles):
+        if row is None or not caller.sees_agency(row.agency):
             raise NotFound(f"legal hold {hold_id} not found")
         return _hold(row, _pending(session, _target(hold_id), utcnow()))
 

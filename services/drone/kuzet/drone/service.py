@@ -66,12 +66,6 @@ def _agency(caller: Caller, requested: str) -> str:
     return agency
 
 
-def _sees(caller: Caller, agency: str) -> bool:
-    """Whether the caller may know that an object of ``agency`` exists at all: another agency's
-    drone or area is answered as missing, so that its ids cannot be probed."""
-    return agency == caller.agency or caller.has_role("service")
-
-
 class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
     def __init__(
         self,
@@ -96,9 +90,11 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
             raise InvalidArgument("drone_id is required")
         caller = current_caller()
         drone = self.fleet.drones.get(drone_id) or await self.store.get_drone(drone_id)
+        # Another agency's drone, or one outside the caller's sites, is answered as missing, so
+        # that its ids cannot be probed.
         if (
             drone is None
-            or not _sees(caller, drone.agency_id)
+            or not caller.sees_agency(drone.agency_id)
             or not caller.sees_site(drone.agency_id, drone.site_id)
         ):
             raise NotFound(f"no such drone {drone_id}")
@@ -576,7 +572,8 @@ class DroneServicer(drone_pb2_grpc.DroneServiceServicer):
         if not area_id:
             raise InvalidArgument("area_id is required")
         area = await self.areas.get_area(area_id)
-        if area is None or not _sees(current_caller(), area.agency_id):
+        # Another agency's area is answered as missing, so that its ids cannot be probed.
+        if area is None or not current_caller().sees_agency(area.agency_id):
             raise NotFound("no such protected area")
         return area
 

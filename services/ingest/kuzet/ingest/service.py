@@ -229,5 +229,4 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 
 def _sees(caller: Caller, pipeline: CameraPipeline) -> bool:
     cfg = pipeline.cfg
-    own = cfg.agency == caller.agency or "service" in caller.roles
-    return own and caller.sees_site(cfg.agency, cfg.site)
+    return caller.sees_agency(cfg.agency) and caller.sees_site(cfg.agency, cfg.site)

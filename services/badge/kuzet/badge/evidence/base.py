@@ -48,7 +48,7 @@ class EvidenceBase:
         row = session.get(EvidenceRow, evidence_id)
         if row is None:
             raise NotFound(f"evidence {evidence_id} not found")
-        if row.agency_id != caller.agency and "service" not in caller.roles:
+        if not caller.sees_agency(row.agency_id):
             shared = session.get(EvidenceShareRow, (evidence_id, caller.agency))
             if shared is None:
                 raise PermissionDenied(f"evidence {evidence_id} belongs to another agency and was not shared")
