@@ -129,7 +129,22 @@ async def test_person_down_in_cell(platform: Platform, rtsp) -> None:  # type: i
                        person_down=True, faces=False, analytic_fps=FALL_CLIP.fps),
         )  # fmt: skip
         down = await feed.wait_for(_of("cam-cell", "person_down"), ALERT_BUDGET_S)
-    assert down["alert"]["severity"].lower().endswith("critical")
+        assert down["alert"]["severity"].lower().endswith("critical")
+        # At once the clip of the seconds before; a few seconds later, the seconds after too.
+        assert down["alert"]["clip_url"]
+
+        def around(m: dict[str, Any]) -> bool:
+            latest = m["alert"].get("latest", {})
+            return m["alert"]["alert_id"] == down["alert"]["alert_id"] and "clip_after_s" in latest.get(
+                "attributes", {}
+            )
+
+        later = await feed.wait_for(around, 20)
+    assert later["alert"]["count"] == down["alert"]["count"]
+    assert later["alert"]["latest"]["clip"]["key"] != down["alert"]["latest"]["clip"]["key"]
+    with platform.api("prison-operator") as api:
+        mp4 = api.get(later["alert"]["clip_url"])
+    assert mp4.status_code == 200 and mp4.content[4:8] == b"ftyp"
     # The operator opens the cell's live view (MJPEG with zones and tracks drawn): on record.
     with platform.api("prison-operator") as api:
         params = {"seconds": "2", "fps": "2"}

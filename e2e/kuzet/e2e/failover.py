@@ -335,7 +335,14 @@ class Run:
         zone = list(walking_scenario(640, 360).geometry["restricted_zone"])
         for i in range(self.plan.cameras):
             plan = CameraPlan(
-                f"failover-{i}", f"failover {i}", self.clip.as_uri(), 640, 360, zone=zone, faces=False
+                f"failover-{i}",
+                f"failover {i}",
+                self.clip.as_uri(),
+                640,
+                360,
+                zone=zone,
+                faces=False,
+                clip_recording=False,  # the measure is failover, not the clips' encoding on 2 cores
             )
             await add_camera(self.platform.address("ingest"), AGENCY_PRISON, "failover", plan)
 

@@ -50,6 +50,8 @@ class CameraPlan:
     location: tuple[float, float] = (43.2380, 76.9450)
     # ingest's enabled_models: ["vehicle", "plate"] makes it a traffic camera
     models: Sequence[str] = ()
+    # A clip of the seconds around each alert, stored with its evidence.
+    clip_recording: bool = True
 
 
 async def add_camera(ingest: str, agency: str, site: str, plan: CameraPlan) -> str:
@@ -100,6 +102,7 @@ async def add_camera(ingest: str, agency: str, site: str, plan: CameraPlan) -> s
         height=plan.height,
         location=common_pb2.GeoPoint(latitude=plan.location[0], longitude=plan.location[1]),
         enabled_models=list(plan.models),
+        clip_recording=plan.clip_recording,
     )
     async with open_channel(ingest, audience="ingest", caller=admin(agency)) as channel:
         reply = await ingest_pb2_grpc.IngestServiceStub(channel).CreateCamera(

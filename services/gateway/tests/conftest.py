@@ -160,6 +160,23 @@ class Backing:
         )
         return str(resp.alert_id)
 
+    async def amend(self, alert_id: str, **fields: Any) -> None:
+        """Later media for the alert's latest occurrence, as ingest sends its clip around it."""
+        caller = Caller("service:ingest", "", frozenset({"service"}))
+        md = caller_metadata(caller, audience="alerting")
+        alert = (await self.alerting.GetAlert(alerting_pb2.GetAlertRequest(alert_id=alert_id), metadata=md)).alert
+        event = new_event(
+            alert.agency_id,
+            alert.type,
+            alert.source,
+            rule_id=alert.rule_id,
+            subject=alert.subject,
+            amends=alert.latest.event_id,
+            **fields,
+        )
+        resp = await self.alerting.Publish(alerting_pb2.PublishRequest(event=event), metadata=md)
+        assert resp.disposition == alerting_pb2.PUBLISH_DISPOSITION_AMENDED, resp
+
 
 async def start_identity(tmp_path: Path, alerting: str, inference: str) -> GrpcServer:
     settings = IdentitySettings(

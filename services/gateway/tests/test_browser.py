@@ -707,6 +707,23 @@ async def test_behaviour_alert_detail_plays_the_clip_under_the_snapshot(
     ).json()["records"]
     views = [r for r in trail if r["target"] == f"alert_object:{info.key}" and r["outcome"] == "ok"]
     assert views and {v["actor"] for v in views} == {"prison/prison-operator@local"}
+    # Seconds later ingest sends the clip of the seconds before and after: it takes the first
+    # one's place in the open detail, live.
+    around = await gw.gateway.objects.put(
+        "clips/prison/cam-block-e/2026/01/01/120000-9-self_harm_risk-around.mp4",
+        _mp4(frames=20),
+        content_type="video/mp4",
+    )
+    ref = common_pb2.ObjectRef(
+        key=around.key, sha256=around.sha256, size_bytes=around.size, content_type="video/mp4"
+    )
+    await backing.amend(risk, clip=ref, attributes={"clip_after_s": 4.0})
+    caption = dialog.locator("figure.clip figcaption")
+    await caption.filter(has_text="and 4 s after it").wait_for()
+    later = await video.evaluate(
+        "v => v.readyState >= 1 ? v.duration : new Promise(done => v.addEventListener('loadedmetadata', () => done(v.duration)))"
+    )
+    assert later > shown["d"], (later, shown)
     await dialog.locator("button.close").click()
     await dialog.wait_for(state="hidden")
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import grpc
 import numpy as np
@@ -18,6 +20,11 @@ from kuzet.ingest.testing.rtsp import RtspServer
 from kuzet.ingest.v1 import ingest_pb2 as pb
 
 pytestmark = pytest.mark.slow
+
+
+def clip_frames(mp4: bytes) -> int:
+    with av.open(io.BytesIO(mp4)) as container:
+        return sum(1 for _ in container.decode(video=0))
 
 
 def P(x: float, y: float) -> common_pb2.Point:
@@ -92,7 +99,7 @@ async def test_walk_produces_exactly_the_scenario_events(
 
     assert await sink.wait_for(done, 45), [(e.type, e.source.id) for e in sink.events]
     await asyncio.sleep(1.0)
-    walk = [e for e in sink.events if e.source.id == "walk-1"]
+    walk = [e for e in sink.events if e.source.id == "walk-1" and not e.amends]
     assert [e.type for e in walk] == ["zone_intrusion", "line_crossing"]
     intrusion, crossing = walk
     assert intrusion.zone_id == "restricted" and intrusion.rule_id == "no-entry"
@@ -109,6 +116,24 @@ async def test_walk_produces_exactly_the_scenario_events(
         frame_spans = [s for s in span_exporter.get_finished_spans() if s.name == "ingest.frame"]
         assert any(s.context.trace_id == trace_id and s.context.span_id == span_id for s in frame_spans)
     assert intrusion.occurred_at.ToDatetime() < crossing.occurred_at.ToDatetime()
+
+    # A few seconds later each event's clip of the seconds before and after follows it.
+    def amended(events: list[common_pb2.Event]) -> bool:
+        return {e.amends for e in events} >= {intrusion.event_id, crossing.event_id}
+
+    assert await sink.wait_for(amended, 20), [(e.type, e.amends) for e in sink.events]
+    for e in walk:
+        (later,) = [x for x in sink.events if x.amends == e.event_id]
+        assert (later.type, later.source, later.rule_id, later.subject) == (
+            e.type,
+            e.source,
+            e.rule_id,
+            e.subject,
+        )
+        assert later.occurred_at == e.occurred_at and later.attributes["clip_after_s"] == 4.0
+        before = clip_frames(await store.get(e.clip.key))
+        around = clip_frames(await store.get(later.clip.key))
+        assert around > before >= 2, (before, around)
 
     async def decoded() -> int:
         health = (await stub.ListCameraHealth(pb.ListCameraHealthRequest())).health

@@ -137,10 +137,18 @@ def validate_event(event: common_pb2.Event, caller: Caller) -> None:
         ("subject", event.subject),
         ("zone_id", event.zone_id),
         ("summary", event.summary),
+        ("amends", event.amends),
     ):
         # PostgreSQL text cannot hold NUL: refuse it here rather than fail a whole group commit.
         if "\x00" in value:
             raise InvalidArgument(f"event {event.event_id}: {name} contains a NUL character")
+    if event.amends:
+        if len(event.amends) > MAX_ID_LEN:
+            raise InvalidArgument(f"event {event.event_id}: amends is longer than {MAX_ID_LEN} characters")
+        if event.amends == event.event_id:
+            raise InvalidArgument(f"event {event.event_id}: amends names the event itself")
+        if event.resolves:
+            raise InvalidArgument(f"event {event.event_id}: an event either resolves or amends, not both")
     if event.type in set(CONFIRMED_BY.values()) and not caller.has_role("service"):
         raise PermissionDenied(
             f"event {event.event_id}: {event.type} events come from the identity service, after the reviews"

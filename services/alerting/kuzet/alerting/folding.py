@@ -150,8 +150,8 @@ class PublishBatch:
         for item, out in zip(items, outcomes, strict=True):
             if out.entry is not None:
                 out.cursor = out.entry.cursor
-            if out.disposition == pb.PUBLISH_DISPOSITION_DUPLICATE:
-                continue
+            if out.disposition in (pb.PUBLISH_DISPOSITION_DUPLICATE, pb.PUBLISH_DISPOSITION_REJECTED):
+                continue  # a refused amendment may be sent again once its event is in
             rows.append(
                 {
                     "agency_id": item.event.agency_id,
@@ -185,7 +185,12 @@ def _apply(self: PublishBatch, item: Incoming) -> PublishOutcome:
             "",
             earlier.entry,
         )
-    out = _resolve_by_event(self, item) if ev.resolves else _fold_or_create(self, item)
+    if ev.resolves:
+        out = _resolve_by_event(self, item)
+    elif ev.amends:
+        out = _amend(self, item)
+    else:
+        out = _fold_or_create(self, item)
     self.seen[key] = out
     return out
 
@@ -343,6 +348,66 @@ def _resolve_by_event(self: PublishBatch, item: Incoming) -> PublishOutcome:
     first = targets[0]
     return PublishOutcome(
         ev.event_id, first["alert_id"], pb.PUBLISH_DISPOSITION_RESOLVED, first["count"], 0, "", entry
+    )
+
+
+def _amend(self: PublishBatch, item: Incoming) -> PublishOutcome:
+    """Later media for an occurrence already published (the clip that now covers the seconds
+    after it too): they replace the occurrence's own, and their attributes join its, while it is
+    the alert's latest; the alert's count and times stay."""
+    ev = item.event
+    original = self.seen.get((ev.agency_id, ev.amends))
+    alert_id = original.alert_id if original is not None else None
+    if original is None:
+        p = PublishedEventRow
+        alert_id = self.s.execute(
+            select(p.alert_id).where(p.agency_id == ev.agency_id, p.event_id == ev.amends)
+        ).scalar()
+    if not alert_id:
+        return _refused(
+            ev, f"amends event {ev.amends}, which opened or joined no alert of agency {ev.agency_id}"
+        )
+    row = self.alerts.get(alert_id)
+    if row is None:
+        found = (
+            self.s.execute(select(AlertRow.__table__).where(AlertRow.alert_id == alert_id)).mappings().one()
+        )
+        row = self.alerts[alert_id] = dict(found)
+    if row["source_id"] != ev.source.id or row["type"] != ev.type:
+        return _refused(
+            ev, f"amends event {ev.amends} of another source or type ({row['source_id']}, {row['type']})"
+        )
+    latest = pb.AlertEvidence.FromString(bytes(row["latest"]))
+    entry: Entry | None = None
+    if latest.event_id == ev.amends:
+        media = [name for name in ("snapshot", "clip") if ev.HasField(name)]
+        for name in media:
+            getattr(latest, name).CopyFrom(getattr(ev, name))
+        latest.attributes.MergeFrom(ev.attributes)  # what the new media cover (e.g. clip_after_s)
+        row["latest"] = latest.SerializeToString()
+        row["updated_at"] = self.now
+        self.dirty.add(alert_id)
+        entry = _entry_for(self, row, pb.ALERT_UPDATE_KIND_UPDATED, item)
+        self.store.audit.append(
+            "alert.evidence_added",
+            alert_id,
+            details={
+                "event_id": ev.amends,
+                "by_event_id": ev.event_id,
+                **{
+                    name: {"key": getattr(ev, name).key, "sha256": getattr(ev, name).sha256} for name in media
+                },
+            },
+            agency=row["agency_id"],
+            actor=item.actor,
+            session=self.s,
+        )
+    return PublishOutcome(ev.event_id, alert_id, pb.PUBLISH_DISPOSITION_AMENDED, row["count"], 0, "", entry)
+
+
+def _refused(ev: common_pb2.Event, why: str) -> PublishOutcome:
+    return PublishOutcome(
+        ev.event_id, "", pb.PUBLISH_DISPOSITION_REJECTED, 0, 0, f"event {ev.event_id}: {why}"
     )
 
 

@@ -78,6 +78,8 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
         require_writer(caller)
         domain.redact_unconfirmed(request.event)
         (out,) = await self.pipeline.publish([Incoming(request.event, caller.subject[:256], traceparent())])
+        if out.disposition == pb.PUBLISH_DISPOSITION_REJECTED:
+            raise FailedPrecondition(out.error)
         return pb.PublishResponse(
             alert_id=out.alert_id,
             disposition=cast(pb.PublishDisposition, out.disposition),

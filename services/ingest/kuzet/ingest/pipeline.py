@@ -112,9 +112,23 @@ class PipelineOptions:
     # clip_max_side px, so that the buffer stays small (1 MB/s per camera at 5 fps, 640 px).
     clip_seconds: float = 4.0
     clip_max_side: int = 640
+    # The event goes out at once with the clip before it; clip_after_s later the clip of the
+    # seconds before and after replaces it on the alert (an `amends` event).
+    clip_after_s: float = 4.0
     # Every camera is analysed at least this often (or at its analytic rate, if slower), or
     # reported degraded.
     min_analysed_interval_s: float = 2.0
+
+
+@dataclass
+class PendingClip:
+    """An event's clip still collecting the frames after it."""
+
+    event: common_pb2.Event
+    seq: int
+    at: float
+    until: float
+    frames: list[np.ndarray]
 
 
 @dataclass
@@ -215,6 +229,7 @@ class CameraPipeline:
         self._tracks: list[Track] = []
         self._had_people = False
         self._clip: deque[tuple[float, np.ndarray]] = deque()
+        self._clips_pending: list[PendingClip] = []
         self.latest: Frame | None = None
         self._task: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -342,6 +357,7 @@ class CameraPipeline:
             attributes={"kuzet.camera": cfg.id, "kuzet.agency": cfg.agency, "kuzet.frame_seq": frame.seq},
         ) as span:
             passed = await self._observe(frame)
+            await self._finish_clips(frame.time)
             if passed is None:
                 self._looked()
                 return
@@ -380,7 +396,11 @@ class CameraPipeline:
             for hit in hits:
                 snap = await self._snapshot(frame, [t.box for t in hit.tracks], hit.event_type)
                 clip = await self._store_clip(frame, hit.event_type) if cfg.clip_recording else None
-                self._publish_hit(hit, frame, snap, clip)
+                event = self._publish_hit(hit, frame, snap, clip)
+                if clip is not None and self.options.clip_after_s > 0:
+                    before = [img for _, img in self._clip]
+                    until = frame.time + self.options.clip_after_s
+                    self._clips_pending.append(PendingClip(event, frame.seq, frame.time, until, before))
             if faces and self._faces is not None:
                 if snap is None:
                     snap = await self._snapshot(frame, [], "face")
@@ -520,14 +540,49 @@ class CameraPipeline:
         self._clip.append((frame.time, image))
         while self._clip and frame.time - self._clip[0][0] > self.options.clip_seconds:
             self._clip.popleft()
+        for pending in self._clips_pending:
+            if frame.time <= pending.until:
+                pending.frames.append(image)
 
     async def _store_clip(self, frame: Frame, kind: str) -> common_pb2.ObjectRef | None:
-        frames = [img for _, img in self._clip]
+        return await self._put_clip([img for _, img in self._clip], frame.time, frame.seq, kind)
+
+    async def _finish_clips(self, now: float) -> None:
+        """Store the clips whose seconds after their event have passed, and send each to the
+        event's alert."""
+        done = [p for p in self._clips_pending if now >= p.until]
+        if not done:
+            return
+        self._clips_pending = [p for p in self._clips_pending if now < p.until]
+        for pending in done:
+            original = pending.event
+            clip = await self._put_clip(pending.frames, pending.at, pending.seq, f"{original.type}-around")
+            if clip is None:
+                continue
+            amend = new_event(
+                original.agency_id,
+                original.type,
+                original.source,
+                occurred_at=_dt(pending.at),
+                rule_id=original.rule_id,
+                subject=original.subject,
+                zone_id=original.zone_id,
+                severity=original.severity,
+                summary=original.summary,
+                attributes={"clip_after_s": round(pending.until - pending.at, 1)},
+                clip=clip,
+                amends=original.event_id,
+            )
+            self._sink.publish(amend)
+
+    async def _put_clip(
+        self, frames: list[np.ndarray], at: float, seq: int, kind: str
+    ) -> common_pb2.ObjectRef | None:
         if len(frames) < 2:
             return None
         data = await asyncio.to_thread(encode_clip, frames, self.cfg.analytic_fps)
-        when = datetime.fromtimestamp(frame.time, UTC)
-        key = f"clips/{self.cfg.agency}/{self.cfg.id}/{when:%Y/%m/%d/%H%M%S}-{frame.seq}-{kind}.mp4"
+        when = datetime.fromtimestamp(at, UTC)
+        key = f"clips/{self.cfg.agency}/{self.cfg.id}/{when:%Y/%m/%d/%H%M%S}-{seq}-{kind}.mp4"
         info = await self._store.put(key, data, "video/mp4")
         return common_pb2.ObjectRef(
             key=info.key, sha256=info.sha256, size_bytes=info.size, content_type="video/mp4"
@@ -535,7 +590,7 @@ class CameraPipeline:
 
     def _publish_hit(
         self, hit: RuleHit, frame: Frame, snap: common_pb2.ObjectRef, clip: common_pb2.ObjectRef | None = None
-    ) -> None:
+    ) -> common_pb2.Event:
         fields: dict[str, Any] = {}
         if clip is not None:
             fields["clip"] = clip
@@ -574,6 +629,7 @@ class CameraPipeline:
             hit.subject,
             extra={"agency": self.cfg.agency, "event_id": event.event_id},
         )
+        return event
 
     async def _snapshot(
         self, frame: Frame, boxes: list[tuple[float, float, float, float]], kind: str

@@ -47,6 +47,7 @@ class PublishDisposition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PUBLISH_DISPOSITION_RESOLVED: _ClassVar[PublishDisposition]
     PUBLISH_DISPOSITION_NO_OPEN_ALERT: _ClassVar[PublishDisposition]
     PUBLISH_DISPOSITION_REJECTED: _ClassVar[PublishDisposition]
+    PUBLISH_DISPOSITION_AMENDED: _ClassVar[PublishDisposition]
 
 class AlertOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -77,6 +78,7 @@ PUBLISH_DISPOSITION_DUPLICATE: PublishDisposition
 PUBLISH_DISPOSITION_RESOLVED: PublishDisposition
 PUBLISH_DISPOSITION_NO_OPEN_ALERT: PublishDisposition
 PUBLISH_DISPOSITION_REJECTED: PublishDisposition
+PUBLISH_DISPOSITION_AMENDED: PublishDisposition
 ALERT_ORDER_UNSPECIFIED: AlertOrder
 ALERT_ORDER_PRIORITY: AlertOrder
 ALERT_ORDER_OLDEST_FIRST: AlertOrder

@@ -26,17 +26,17 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckuzet/common/v1/common.proto\x12\x0fkuzet.common.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n\x08GeoPoint\x12\x10\n\x08latitude\x18\x01 \x01(\x01\x12\x11\n\tlongitude\x18\x02 \x01(\x01\x12\x12\n\naltitude_m\x18\x03 \x01(\x01\x12\x12\n\naccuracy_m\x18\x04 \x01(\x01\"5\n\x03\x42ox\x12\n\n\x02x1\x18\x01 \x01(\x02\x12\n\n\x02y1\x18\x02 \x01(\x02\x12\n\n\x02x2\x18\x03 \x01(\x02\x12\n\n\x02y2\x18\x04 \x01(\x02\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\"R\n\tObjectRef\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\"^\n\x06Source\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.kuzet.common.v1.SourceKind\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07site_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\"\x81\x04\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\'\n\x06source\x18\x04 \x01(\x0b\x32\x17.kuzet.common.v1.Source\x12\x0f\n\x07rule_id\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08severity\x18\x08 \x01(\x0e\x32\x19.kuzet.common.v1.Severity\x12\x0f\n\x07zone_id\x18\t \x01(\t\x12\x11\n\ttrack_ids\x18\n \x03(\x03\x12#\n\x05\x62oxes\x18\x0b \x03(\x0b\x32\x14.kuzet.common.v1.Box\x12+\n\x08location\x18\x0c \x01(\x0b\x32\x19.kuzet.common.v1.GeoPoint\x12,\n\x08snapshot\x18\r \x01(\x0b\x32\x1a.kuzet.common.v1.ObjectRef\x12(\n\x04\x63lip\x18\x0e \x01(\x0b\x32\x1a.kuzet.common.v1.ObjectRef\x12+\n\nattributes\x18\x0f \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07summary\x18\x10 \x01(\t\x12\x10\n\x08resolves\x18\x11 \x01(\x08\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\'\n\x0cPageResponse\x12\x17\n\x0fnext_page_token\x18\x01 \x01(\t*\x88\x01\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x10\n\x0cSEVERITY_LOW\x10\x02\x12\x13\n\x0fSEVERITY_MEDIUM\x10\x03\x12\x11\n\rSEVERITY_HIGH\x10\x04\x12\x15\n\x11SEVERITY_CRITICAL\x10\x05*\xba\x01\n\nSourceKind\x12\x1b\n\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12SOURCE_KIND_CAMERA\x10\x01\x12\x15\n\x11SOURCE_KIND_BADGE\x10\x02\x12\x15\n\x11SOURCE_KIND_DRONE\x10\x03\x12\x17\n\x13SOURCE_KIND_TRAFFIC\x10\x04\x12\x18\n\x14SOURCE_KIND_IDENTITY\x10\x05\x12\x16\n\x12SOURCE_KIND_SYSTEM\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckuzet/common/v1/common.proto\x12\x0fkuzet.common.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n\x08GeoPoint\x12\x10\n\x08latitude\x18\x01 \x01(\x01\x12\x11\n\tlongitude\x18\x02 \x01(\x01\x12\x12\n\naltitude_m\x18\x03 \x01(\x01\x12\x12\n\naccuracy_m\x18\x04 \x01(\x01\"5\n\x03\x42ox\x12\n\n\x02x1\x18\x01 \x01(\x02\x12\n\n\x02y1\x18\x02 \x01(\x02\x12\n\n\x02x2\x18\x03 \x01(\x02\x12\n\n\x02y2\x18\x04 \x01(\x02\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\"R\n\tObjectRef\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\"^\n\x06Source\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.kuzet.common.v1.SourceKind\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07site_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\"\x91\x04\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\'\n\x06source\x18\x04 \x01(\x0b\x32\x17.kuzet.common.v1.Source\x12\x0f\n\x07rule_id\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08severity\x18\x08 \x01(\x0e\x32\x19.kuzet.common.v1.Severity\x12\x0f\n\x07zone_id\x18\t \x01(\t\x12\x11\n\ttrack_ids\x18\n \x03(\x03\x12#\n\x05\x62oxes\x18\x0b \x03(\x0b\x32\x14.kuzet.common.v1.Box\x12+\n\x08location\x18\x0c \x01(\x0b\x32\x19.kuzet.common.v1.GeoPoint\x12,\n\x08snapshot\x18\r \x01(\x0b\x32\x1a.kuzet.common.v1.ObjectRef\x12(\n\x04\x63lip\x18\x0e \x01(\x0b\x32\x1a.kuzet.common.v1.ObjectRef\x12+\n\nattributes\x18\x0f \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07summary\x18\x10 \x01(\t\x12\x10\n\x08resolves\x18\x11 \x01(\x08\x12\x0e\n\x06\x61mends\x18\x12 \x01(\t\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\'\n\x0cPageResponse\x12\x17\n\x0fnext_page_token\x18\x01 \x01(\t*\x88\x01\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x10\n\x0cSEVERITY_LOW\x10\x02\x12\x13\n\x0fSEVERITY_MEDIUM\x10\x03\x12\x11\n\rSEVERITY_HIGH\x10\x04\x12\x15\n\x11SEVERITY_CRITICAL\x10\x05*\xba\x01\n\nSourceKind\x12\x1b\n\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12SOURCE_KIND_CAMERA\x10\x01\x12\x15\n\x11SOURCE_KIND_BADGE\x10\x02\x12\x15\n\x11SOURCE_KIND_DRONE\x10\x03\x12\x17\n\x13SOURCE_KIND_TRAFFIC\x10\x04\x12\x18\n\x14SOURCE_KIND_IDENTITY\x10\x05\x12\x16\n\x12SOURCE_KIND_SYSTEM\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kuzet.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEVERITY']._serialized_start=1079
-  _globals['_SEVERITY']._serialized_end=1215
-  _globals['_SOURCEKIND']._serialized_start=1218
-  _globals['_SOURCEKIND']._serialized_end=1404
+  _globals['_SEVERITY']._serialized_start=1095
+  _globals['_SEVERITY']._serialized_end=1231
+  _globals['_SOURCEKIND']._serialized_start=1234
+  _globals['_SOURCEKIND']._serialized_end=1420
   _globals['_GEOPOINT']._serialized_start=112
   _globals['_GEOPOINT']._serialized_end=199
   _globals['_BOX']._serialized_start=201
@@ -48,9 +48,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SOURCE']._serialized_start=371
   _globals['_SOURCE']._serialized_end=465
   _globals['_EVENT']._serialized_start=468
-  _globals['_EVENT']._serialized_end=981
-  _globals['_PAGEREQUEST']._serialized_start=983
-  _globals['_PAGEREQUEST']._serialized_end=1035
-  _globals['_PAGERESPONSE']._serialized_start=1037
-  _globals['_PAGERESPONSE']._serialized_end=1076
+  _globals['_EVENT']._serialized_end=997
+  _globals['_PAGEREQUEST']._serialized_start=999
+  _globals['_PAGEREQUEST']._serialized_end=1051
+  _globals['_PAGERESPONSE']._serialized_start=1053
+  _globals['_PAGERESPONSE']._serialized_end=1092
 # @@protoc_insertion_point(module_scope)

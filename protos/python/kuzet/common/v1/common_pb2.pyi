@@ -100,7 +100,7 @@ class Source(_message.Message):
     def __init__(self, kind: _Optional[_Union[SourceKind, str, int]] = ..., id: _Optional[str] = ..., site_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "agency_id", "type", "source", "rule_id", "subject", "occurred_at", "severity", "zone_id", "track_ids", "boxes", "location", "snapshot", "clip", "attributes", "summary", "resolves")
+    __slots__ = ("event_id", "agency_id", "type", "source", "rule_id", "subject", "occurred_at", "severity", "zone_id", "track_ids", "boxes", "location", "snapshot", "clip", "attributes", "summary", "resolves", "amends")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +118,7 @@ class Event(_message.Message):
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     RESOLVES_FIELD_NUMBER: _ClassVar[int]
+    AMENDS_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     agency_id: str
     type: str
@@ -135,7 +136,8 @@ class Event(_message.Message):
     attributes: _struct_pb2.Struct
     summary: str
     resolves: bool
-    def __init__(self, event_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., type: _Optional[str] = ..., source: _Optional[_Union[Source, _Mapping]] = ..., rule_id: _Optional[str] = ..., subject: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[_Union[Severity, str, int]] = ..., zone_id: _Optional[str] = ..., track_ids: _Optional[_Iterable[int]] = ..., boxes: _Optional[_Iterable[_Union[Box, _Mapping]]] = ..., location: _Optional[_Union[GeoPoint, _Mapping]] = ..., snapshot: _Optional[_Union[ObjectRef, _Mapping]] = ..., clip: _Optional[_Union[ObjectRef, _Mapping]] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary: _Optional[str] = ..., resolves: _Optional[bool] = ...) -> None: ...
+    amends: str
+    def __init__(self, event_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., type: _Optional[str] = ..., source: _Optional[_Union[Source, _Mapping]] = ..., rule_id: _Optional[str] = ..., subject: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[_Union[Severity, str, int]] = ..., zone_id: _Optional[str] = ..., track_ids: _Optional[_Iterable[int]] = ..., boxes: _Optional[_Iterable[_Union[Box, _Mapping]]] = ..., location: _Optional[_Union[GeoPoint, _Mapping]] = ..., snapshot: _Optional[_Union[ObjectRef, _Mapping]] = ..., clip: _Optional[_Union[ObjectRef, _Mapping]] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary: _Optional[str] = ..., resolves: _Optional[bool] = ..., amends: _Optional[str] = ...) -> None: ...
 
 class PageRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

@@ -100,7 +100,8 @@ function snapshot(a) {
   return el;
 }
 
-// The seconds before a behaviour event, when ingest kept them. Kept across redraws like the
+// The seconds before the event, when ingest kept them; a few seconds later the clip of the seconds
+// before and after replaces it (a new key, so a new element). Kept across redraws like the
 // snapshot: a new element would fetch the clip again (one more evidence view in the audit trail)
 // and restart it while the operator watches. Muted and not autoplayed: the operator starts it.
 function clip(a) {
@@ -108,7 +109,8 @@ function clip(a) {
   const key = (a.latest && a.latest.clip && a.latest.clip.key) || "";
   const kept = clips.get(a.alert_id);
   if (kept && kept.key === key) return kept.el;
-  const caption = h("figcaption", {}, t("detail.clip"));
+  const around = attributesOf(a).clip_after_s > 0;
+  const caption = h("figcaption", {}, around ? t("detail.clip_around", { after: attributesOf(a).clip_after_s }) : t("detail.clip"));
   // Preloaded whole (clips are a few seconds): a fetch started after the link expired is refused.
   const video = h("video", { class: "clip", src: a.clip_url, controls: true, muted: true, playsinline: true, preload: "auto",
     onerror: () => { el.classList.add("broken"); caption.textContent = t("detail.clip_failed"); } });
