@@ -164,7 +164,9 @@ class Backing:
         """Later media for the alert's latest occurrence, as ingest sends its clip around it."""
         caller = Caller("service:ingest", "", frozenset({"service"}))
         md = caller_metadata(caller, audience="alerting")
-        alert = (await self.alerting.GetAlert(alerting_pb2.GetAlertRequest(alert_id=alert_id), metadata=md)).alert
+        alert = (
+            await self.alerting.GetAlert(alerting_pb2.GetAlertRequest(alert_id=alert_id), metadata=md)
+        ).alert
         event = new_event(
             alert.agency_id,
             alert.type,
