@@ -49,6 +49,10 @@ class ReviewRpcs(ServicerBase):
 
         def load(s: Session) -> tuple[list[MatchRow], str]:
             q = select(MatchRow).where(MatchRow.agency_id == caller.agency, MatchRow.state == state)
+            if (sites := caller.site_limit(caller.agency)) is not None:
+                # A reviewer limited to sites reviews the faces seen there (a search's own
+                # matches belong to no site).
+                q = q.where(MatchRow.source_site.in_(sorted(sites)))
             if request.gallery_id:
                 q = q.where(MatchRow.gallery_id == request.gallery_id)
             return REVIEW_KEYS.page(s.scalars(REVIEW_KEYS.query(q, after, size)).all(), size)
@@ -79,7 +83,7 @@ class ReviewRpcs(ServicerBase):
         if not request.reason.strip():
             raise InvalidArgument("reason is required for every review decision")
         match = await self.db.run(lambda s: s.get(MatchRow, request.match_id))
-        if match is None:
+        if match is None or not caller.sees_site(match.agency_id, match.source_site):
             raise NotFound(f"match {request.match_id} not found")
         if match.agency_id != caller.agency:
             raise await self._deny(
@@ -232,7 +236,7 @@ class ReviewRpcs(ServicerBase):
         if not request.purpose.strip():
             raise InvalidArgument("purpose is required: viewing a face image is audited")
         m = await self.db.run(lambda s: s.get(MatchRow, request.match_id))
-        if m is None:
+        if m is None or not caller.sees_site(m.agency_id, m.source_site):
             raise NotFound(f"match {request.match_id} not found")
         if m.agency_id != caller.agency:
             raise await self._deny(
