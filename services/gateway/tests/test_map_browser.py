@@ -112,6 +112,7 @@ async def map_stack(
             "drone": {
                 "drone_id": DRONE,
                 "name": "Hawk",
+                "site_id": "air-wing",
                 "home": {"latitude": LAT, "longitude": LON, "altitude_m": ALT},
                 "system_id": 7,
                 "link_url": f"udpin:127.0.0.1:{port}",
@@ -209,9 +210,15 @@ async def test_map_shows_zones_and_badges_moving_live_and_hides_commands_from_an
     await page.check("#live-layer-badges")
     await page.select_option("#live-site", "north-block")
     assert await page.evaluate("window.kuzetMap.shown('badges')") == 3
-    await page.select_option("#live-agency", "prison")
-    assert await page.evaluate("window.kuzetMap.shown('badges')") == 3
+    assert await page.evaluate("window.kuzetMap.shown('drones')") == 0  # it belongs to the air wing
+    await page.uncheck("#live-layer-drones")
+    await page.check("#live-layer-drones")  # the layer back on: still not this site's
+    assert await page.evaluate("window.kuzetMap.shown('drones')") == 0
+    await page.select_option("#live-site", "air-wing")
+    assert await page.evaluate("window.kuzetMap.shown('badges')") == 0
     assert await page.evaluate("window.kuzetMap.shown('drones')") == 2  # the drone and its track
+    await page.select_option("#live-agency", "prison")
+    assert await page.evaluate("window.kuzetMap.shown('drones')") == 2
     # The route refuses what the console does not offer.
     resp = await map_stack.gw.client.post(
         f"/api/v1/drones/{DRONE}/control",

@@ -21,7 +21,7 @@ const AREA_KINDS = {
 
 const state = {
   map: null, canvas: null, layers: {}, socket: null, retry: 0, agency: "",
-  badges: new Map(), drones: new Map(), cameras: [], zones: [], areas: [], alertMarks: new Map(),
+  badges: new Map(), drones: new Map(), droneSites: new Map(), cameras: [], zones: [], areas: [], alertMarks: new Map(),
   // Mission paths drawn (dispatch) before the feed has reported the drone.
   pending: new Map(),
   selected: null, autoFit: true, fittedCount: 0, frames: 0, updates: 0, listeners: new Set(),
@@ -64,7 +64,8 @@ const tip = (text) => h("span", {}, text);
 
 function visible(name) { const box = $(`#live-layer-${name}`); return !box || box.checked; }
 
-// Drones belong to no site: a site filter keeps them (and anything else without one) on the map.
+// A drone without a site (agency-wide) stays on the map whatever the site filter, like anything
+// else without one.
 function matches(item) {
   const agency = $("#live-agency").value, site = $("#live-site").value;
   return (!agency || !item.agency || item.agency === agency) && (!site || !item.site || item.site === site);
@@ -135,6 +136,11 @@ async function loadPlans() {
       }).bindTooltip(tip(tr(nofly ? "map.no_fly_zone" : "map.geofence", { name: z.name || z.zone_id }))).addTo(zones);
     }
   }
+  if (session.can("drones.read")) {
+    const data = await api("/api/v1/drones", { query: { page_size: 200 } }).catch(() => ({ drones: [] }));
+    state.droneSites = new Map((data.drones || []).map((d) => [d.drone_id, d.site_id || ""]));
+    for (const [id, site] of state.droneSites) if (state.drones.has(id)) state.drones.get(id).site = site;
+  }
   if (session.can("cameras.read")) {
     const data = await api("/api/v1/cameras", { query: { page_size: 500 } }).catch(() => ({ cameras: [] }));
     state.cameras = (data.cameras || []).filter((c) => c.location && (c.location.latitude || c.location.longitude));
@@ -175,7 +181,7 @@ function fillFilters() {
   const alerts = alertStore.all();
   fill($("#live-agency"), new Set([state.agency, ...alerts.map((a) => a.agency_id)]), tr("map.all_agencies"));
   fill($("#live-site"), new Set([...state.cameras.map((c) => c.site_id), ...alerts.map((a) => a.site_id),
-    ...[...state.badges.values()].map((b) => b.site)]), tr("map.all_sites_units"));
+    ...[...state.badges.values()].map((b) => b.site), ...state.droneSites.values()]), tr("map.all_sites_units"));
 }
 
 function refilter() {
@@ -184,7 +190,10 @@ function refilter() {
   for (const c of state.cameras) if (matches(c)) c.marker.addTo(cams);
   for (const m of [...state.badges.values(), ...state.drones.values()]) {
     const layer = m.kind === "badge" ? state.layers.badges : state.layers.drones;
-    if (matches(m)) m.marker.addTo(layer); else m.marker.remove();
+    // Out of the group, not only off the map: turning the layer back on must not bring it back.
+    for (const shape of [m.marker, m.trail].filter(Boolean)) {
+      if (matches(m)) layer.addLayer(shape); else layer.removeLayer(shape);
+    }
   }
   drawAlerts();
 }
@@ -233,7 +242,7 @@ function onDrones(samples) {
       m.marker.bindTooltip(() => tip(tr("map.drone", { id: m.id, mode: m.mode, battery: m.battery, alt: m.alt })));
       m.marker.on("click", () => selectDrone(m.id));
       state.drones.set(t.id, m);
-      Object.assign(m, t);
+      Object.assign(m, t, { site: state.droneSites.get(t.id) || "" });
       if (matches(m)) { m.marker.addTo(state.layers.drones); m.trail.addTo(state.layers.drones); }
     } else {
       Object.assign(m, t);
