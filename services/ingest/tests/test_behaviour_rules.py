@@ -280,6 +280,25 @@ def test_selfharm_does_not_fire_for_feet_on_the_floor_or_unseen_feet() -> None:
     assert run(SelfHarm(SelfHarmConfig(scope=FRAME, floor_line=FLOOR, hold_s=5.0)), unseen) == []
 
 
+def test_selfharm_takes_a_faint_second_ankle_once_one_is_clear() -> None:
+    cfg = SelfHarmConfig(scope=FRAME, floor_line=FLOOR, hold_s=5.0)
+
+    def scored(frames: list[dict[int, Skeleton]], left: float, right: float) -> list[dict[int, Skeleton]]:
+        for frame in frames:
+            frame[5].points[kp.ANKLES, 2] = (left, right)
+        return frames
+
+    # MoveNet's far ankle of a small suspended person: 0.22-0.29, the near one clear.
+    assert len(run(SelfHarm(cfg), scored(posture(40), 0.25, 0.6))) == 1
+    # Too faint, or both faint: the feet are not seen, nothing is told.
+    assert run(SelfHarm(cfg), scored(posture(40), 0.15, 0.6)) == []
+    assert run(SelfHarm(cfg), scored(posture(40), 0.25, 0.25)) == []
+    # Feet on the floor stay on the floor, however faint.
+    assert run(SelfHarm(cfg), scored(posture(0), 0.25, 0.6)) == []
+    with pytest.raises(InvalidArgument, match="second_ankle_min_score"):
+        SelfHarmConfig(scope=FRAME, floor_line=FLOOR, second_ankle_min_score=0.5)
+
+
 def test_selfharm_head_bowed_below_the_ligature_line() -> None:
     cfg = SelfHarmConfig(scope=FRAME, floor_line=FLOOR, ligature_line=LIGATURE, hold_s=5.0)
     bowed = {kp.NOSE: (0.0, 1.15), kp.LEFT_EYE: (-0.08, 1.2), kp.RIGHT_EYE: (0.08, 1.2)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kuzet.common.errors import InvalidArgument
 from kuzet.ingest.behaviour.keypoints import (
     ANKLES,
     NOSE,
@@ -31,9 +32,17 @@ class SelfHarmConfig(RuleConfig):
     max_energy: float = 0.15
     min_lift: float = 0.1
     bowed_max_rise: float = 0.25
+    # Once one ankle is seen (min_score), the other may be seen this faintly: MoveNet scores the
+    # far ankle of a small suspended person 0.22-0.29, where a standing person's are both clear.
+    second_ankle_min_score: float = 0.2
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not 0 < self.second_ankle_min_score <= self.min_score:
+            raise InvalidArgument(
+                f"second_ankle_min_score must be in (0, min_score={self.min_score}], "
+                f"got {self.second_ankle_min_score}"
+            )
         self.scope.check_line("floor_line", self.floor_line)
         if self.ligature_line is not None:
             self.scope.check_line("ligature_line", self.ligature_line)
@@ -53,8 +62,9 @@ class SelfHarm(TrackRule[SelfHarmConfig]):
     - upright: torso angle <= ``upright_max_deg`` (20);
     - motionless: keypoints.motion_energy over the last ``window_s`` (2 s) <= ``max_energy``
       (0.15 torso lengths per second);
-    - feet above the floor: both ankles seen, over the floor line's extent, and both at least
-      ``min_lift`` (0.1) torso lengths above it;
+    - feet above the floor: both ankles seen (one at ``min_score``, the other at least at
+      ``second_ankle_min_score``), over the floor line's extent, and both at least ``min_lift``
+      (0.1) torso lengths above it;
     - head bowed below the ligature line (only with a ligature line): the nose seen below the line
       and at most ``bowed_max_rise`` (0.25) torso lengths above the shoulder centre (an upright
       head carries it ~0.4 above).
@@ -91,7 +101,10 @@ class SelfHarm(TrackRule[SelfHarmConfig]):
         return None if None in clauses else False
 
     def _feet_lifted(self, sk: Skeleton, torso: float) -> bool | None:
-        feet = [sk.point(i, self.config.min_score) for i in ANKLES]
+        cfg = self.config
+        if all(sk.point(i, cfg.min_score) is None for i in ANKLES):
+            return None
+        feet = [sk.point(i, cfg.second_ankle_min_score) for i in ANKLES]
         heights = [None if f is None else self._floor.height_above(f) for f in feet]
         if any(h is None for h in heights):
             return None
