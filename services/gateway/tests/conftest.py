@@ -49,7 +49,12 @@ def _free_port() -> int:
 async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
     """Runs an ASGI app under a real uvicorn on loopback; yields its base URL."""
     port = port or _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
+    # Bounded like the production server (shutdown_grace_s): a browser page still open at the end
+    # of a test holds WebSockets whose handlers, on a loaded machine, can take longer to notice.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="off", timeout_graceful_shutdown=3
+    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(200):
         if server.started:
