@@ -130,6 +130,7 @@ MATRIX: list[tuple[str, str, Permission, Any]] = [
     ("GET", "/api/v1/statistics/citations", P.STATISTICS_READ, None),
     ("GET", "/api/v1/statistics/integrity", P.INTEGRITY_READ, None),
     ("GET", "/api/v1/statistics/flights", P.STATISTICS_READ, None),
+    ("GET", "/api/v1/statistics/alert-outcomes", P.STATISTICS_READ, None),
 ]
 ALERTING_ANSWERS: dict[tuple[str, str], int] = {
     ("DELETE", "/api/v1/shared-routes/r-1?reason=ended"): 404,

@@ -118,9 +118,17 @@ async def test_statistics_charts_and_csv(
         headers=admin_headers,
     )
     assert site.status_code == 200, site.text
-    for kind in ("zone_intrusion", "zone_intrusion", "person_down"):
-        alert = await fleet_backing.publish("prison", kind, site="north")
-    await gw.client.post(f"/api/v1/alerts/{alert}/acknowledge", json={}, headers=gw.auth("prison-operator"))
+    alerts = [
+        await fleet_backing.publish("prison", kind, site="north")
+        for kind in ("zone_intrusion", "zone_intrusion", "person_down")
+    ]
+    op_headers = gw.auth("prison-operator")
+    await gw.client.post(f"/api/v1/alerts/{alerts[-1]}/acknowledge", json={}, headers=op_headers)
+    for alert, outcome in zip(alerts[:2], ("action_taken", "false_alarm"), strict=True):
+        done = await gw.client.post(
+            f"/api/v1/alerts/{alert}/resolve", json={"outcome": outcome}, headers=op_headers
+        )
+        assert done.status_code == 200, done.text
     records = BadgeRecords(fleet_backing.endpoints.badge)
     await records.badges("T-1", unit="traffic")
     cited = await records.citation(badge_id="T-1")
@@ -149,6 +157,23 @@ async def test_statistics_charts_and_csv(
             await page.click("#stats-citations button[data-csv]")
         citations = (await (await wait.value).path()).read_text().splitlines()
         assert citations[1].split(",")[1:] == ["traffic", "TR-201", "1", "1", "0", "0", "0"]
+        # How often each rule was right: the intrusion rule's two resolved alerts, one a false alarm.
+        outcomes = page.locator("#stats-outcomes table tbody tr")
+        await outcomes.first.wait_for()
+        assert await outcomes.count() == 1
+        assert (await outcomes.first.inner_text()).split("\t") == [
+            "zone_intrusion",
+            "rule-1",
+            "2",
+            "1",
+            "1",
+            "0",
+            "50 %",
+        ]
+        async with page.expect_download() as wait:
+            await page.click("#stats-outcomes button[data-csv]")
+        report = (await (await wait.value).path()).read_text().splitlines()
+        assert report[0] == "Type,Rule,Resolved,True,False alarms,Not judged,Precision"
         await page.screenshot(path=str(SCREENSHOTS / "23-statistics.png"), full_page=True)
 
         ia, ia_errors = await _page(browser, base, sign_in, "prison-internal_affairs")

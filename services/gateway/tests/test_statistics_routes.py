@@ -77,6 +77,47 @@ async def test_alert_figures_per_site_type_month_and_response_times(
     ).status_code == 403
 
 
+async def test_alert_outcomes_give_each_rule_its_precision(
+    gateway_factory: Callable[..., Any], fleet_backing: Any
+) -> None:
+    gw = await gateway_factory(fleet_backing.endpoints)
+    op, admin = gw.auth("prison-operator"), gw.auth("prison-admin")
+    falls = [await fleet_backing.publish("prison", "person_down", site="north") for _ in range(4)]
+    climb = await fleet_backing.publish("prison", "climbing", site="south")
+    await fleet_backing.publish("prison", "violence", site="north")  # open: not in the report
+    closed = zip(
+        [*falls, climb],
+        ["action_taken", "action_taken", "false_alarm", "duplicate", "false_alarm"],
+        strict=True,
+    )
+    for alert, outcome in closed:
+        done = await gw.client.post(f"/api/v1/alerts/{alert}/resolve", json={"outcome": outcome}, headers=op)
+        assert done.status_code == 200, done.text
+
+    resp = await gw.client.get("/api/v1/statistics/alert-outcomes", headers=admin)
+    assert resp.status_code == 200, resp.text
+    rules = {r["type"]: r for r in resp.json()["rules"]}
+    assert set(rules) == {"person_down", "climbing"}
+    fall = rules["person_down"]
+    assert (fall["resolved"], fall["true_alarms"], fall["false_alarms"], fall["not_judged"]) == (4, 2, 1, 1)
+    assert abs(fall["precision"] - 2 / 3) < 1e-9
+    assert fall["by_outcome"] == {
+        "ALERT_OUTCOME_ACTION_TAKEN": 2,
+        "ALERT_OUTCOME_FALSE_ALARM": 1,
+        "ALERT_OUTCOME_DUPLICATE": 1,
+    }
+    assert rules["climbing"]["precision"] == 0
+
+    north = await gw.client.get(
+        "/api/v1/statistics/alert-outcomes", params={"site_id": "north"}, headers=admin
+    )
+    assert [r["type"] for r in north.json()["rules"]] == ["person_down"]
+    late = {"since": "2030-01-01T00:00:00Z", "until": "2029-01-01T00:00:00Z"}
+    for params in (late, {"until": "yesterday"}, {"site_id": "../x"}):
+        bad = await gw.client.get("/api/v1/statistics/alert-outcomes", params=params, headers=admin)
+        assert bad.status_code == 400, (params, bad.text)
+
+
 async def test_citation_integrity_and_flight_figures(
     gateway_factory: Callable[..., Any], fleet_backing: Any
 ) -> None:

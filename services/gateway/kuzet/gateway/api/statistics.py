@@ -41,6 +41,8 @@ ALERT_PAGE = 500
 MAX_ALERTS = 50_000
 STATISTICS = ("statistics",)
 
+SITE = (str, Query("", max_length=128, pattern=r"^[A-Za-z0-9._:-]*$", description="Only this site"))
+
 SPAN: dict[str, tuple[Any, Any]] = {
     "since": (datetime | None, Query(None, description="RFC 3339; omitted: a year before until")),
     "until": (datetime | None, Query(None, description="RFC 3339; omitted: now")),
@@ -71,6 +73,30 @@ def _badge_request(c: Call) -> bpb.GetBadgeStatisticsRequest:
 def _flight_request(c: Call) -> dpb.GetFlightStatisticsRequest:
     since, until = _bounds(c.since, c.until)
     return dpb.GetFlightStatisticsRequest(since=since, until=until, time_zone=c.time_zone)
+
+
+def _outcome_request(c: Call) -> apb.GetOutcomeReportRequest:
+    since, until = _bounds(c.since, c.until)
+    return apb.GetOutcomeReportRequest(since=since, until=until, site_ids=[c.site_id] if c.site_id else [])
+
+
+def _outcomes(c: Call, resp: apb.GetOutcomeReportResponse) -> dict[str, Any]:
+    # Counts as numbers and no precision (null) where nothing was judged, not proto JSON's strings and 0.
+    return {
+        "rules": [
+            {
+                "type": r.type,
+                "rule_id": r.rule_id,
+                "resolved": r.resolved,
+                "true_alarms": r.true_alarms,
+                "false_alarms": r.false_alarms,
+                "not_judged": r.not_judged,
+                "precision": r.precision if r.has_precision else None,
+                "by_outcome": dict(r.by_outcome),
+            }
+            for r in resp.rules
+        ]
+    }
 
 
 def _citations_only(c: Call, resp: bpb.GetBadgeStatisticsResponse) -> dict[str, Any]:
@@ -171,7 +197,7 @@ async def alert_statistics(
     since: datetime | None = SPAN["since"][1],
     until: datetime | None = SPAN["until"][1],
     time_zone: str = SPAN["time_zone"][1],
-    site_id: str = Query("", max_length=128, pattern=r"^[A-Za-z0-9._:-]*$", description="Only this site"),
+    site_id: str = SITE[1],
 ) -> dict[str, Any]:
     gw = gateway_of(request)
     start, end = _bounds(since, until)
@@ -206,6 +232,23 @@ async def alert_statistics(
 
 
 ROUTES = [
+    Route(
+        "GET",
+        "/statistics/alert-outcomes",
+        Permission.STATISTICS_READ,
+        rpc("alerting", "GetOutcomeReport"),
+        _outcome_request,
+        summary="Per rule: alerts resolved as true, as false alarm or not judged, and the rule's precision",
+        params={"since": SPAN["since"], "until": SPAN["until"], "site_id": SITE},
+        render=_outcomes,
+        ok={
+            200: {
+                "description": "rules: RuleOutcomes of the alerts resolved in the period, most false alarms first"
+            }
+        },
+        tags=STATISTICS,
+        name="alert_outcome_statistics",
+    ),
     Route(
         "GET",
         "/statistics/citations",

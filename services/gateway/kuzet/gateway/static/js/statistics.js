@@ -34,7 +34,7 @@ function build() {
       figure("stats-citations-chart", t("stats.fig_citations")),
       figure("stats-integrity-chart", t("stats.fig_integrity")),
       figure("stats-flights-chart", t("stats.fig_flights"))),
-    ...["violations", "response", "citations", "integrity", "flights"].map((n) => h("section", { id: `stats-${n}`, class: "report" })));
+    ...["violations", "response", "outcomes", "citations", "integrity", "flights"].map((n) => h("section", { id: `stats-${n}`, class: "report" })));
   for (const id of ["#stats-site", "#stats-span", "#stats-zone"]) $(id).addEventListener("change", () => loadStatistics().catch((e) => showError(e.message)));
   $("#stats-refresh").addEventListener("click", () => loadStatistics().catch((e) => showError(e.message)));
   built = true;
@@ -104,15 +104,14 @@ export async function loadStatistics() {
   const site = $("#stats-site").value;
   const canIntegrity = session.can("integrity.read");
   const canFigures = session.can("statistics.read");
-  for (const n of ["violations", "response", "citations", "flights"]) {
-    $(`#stats-${n}-chart-figure`).hidden = !canFigures;
-    $(`#stats-${n}`).hidden = !canFigures;
-  }
+  for (const n of ["violations", "response", "citations", "flights"]) $(`#stats-${n}-chart-figure`).hidden = !canFigures;
+  for (const n of ["violations", "response", "outcomes", "citations", "flights"]) $(`#stats-${n}`).hidden = !canFigures;
   $("#stats-integrity-chart-figure").hidden = !canIntegrity;
   $("#stats-integrity").hidden = !canIntegrity;
   const calls = [];
   if (canFigures) {
     calls.push(api("/api/v1/statistics/alerts", { query: { ...query, site_id: site } }).then(showAlerts));
+    calls.push(api("/api/v1/statistics/alert-outcomes", { query: { since: query.since, until: query.until, site_id: site } }).then(showOutcomes));
     calls.push(api("/api/v1/statistics/citations", { query }).then((d) => showCitations(d, query)));
     calls.push(api("/api/v1/statistics/flights", { query }).then((d) => showFlights(d, query)));
   }
@@ -161,6 +160,18 @@ function showAlerts(d) {
       { key: "resolve_median_s", label: t("stats.col_resolve_median"), format: minutes }, { key: "resolve_p90_s", label: t("stats.col_resolve_p90"), format: minutes }],
   });
   if (d.truncated) showError(t("stats.truncated", { n: d.scanned }));
+}
+
+// How often each rule was right, from the outcomes operators resolved its alerts with.
+function showOutcomes(d) {
+  reportTable($("#stats-outcomes"), {
+    title: t("stats.outcomes"), name: "alert-outcomes", rows: d.rules || [],
+    columns: [{ key: "type", label: t("stats.col_type") }, { key: "rule_id", label: t("stats.col_rule") },
+      { key: "resolved", label: t("stats.col_resolved") }, { key: "true_alarms", label: t("stats.col_true_alarms") },
+      { key: "false_alarms", label: t("stats.col_false_alarms") }, { key: "not_judged", label: t("stats.col_not_judged") },
+      { key: "precision", label: t("stats.col_precision"), format: (p) => (p === null || p === undefined ? "" : `${Math.round(p * 100)} %`) }],
+  });
+  $("#stats-outcomes").append(h("p", { class: "note" }, t("stats.outcomes_note")));
 }
 
 function showCitations(d, query) {
