@@ -183,7 +183,14 @@ async def _run_cameras(platform: Platform, clip: Path, cameras: int, seconds: fl
         expected: dict[str, int] = {}
         for i in range(cameras):
             plan = CameraPlan(
-                f"bench-{cameras}-{i}", f"bench {i}", clip.as_uri(), 640, 360, zone=zone, faces=False
+                f"bench-{cameras}-{i}",
+                f"bench {i}",
+                clip.as_uri(),
+                640,
+                360,
+                zone=zone,
+                faces=False,
+                clip_recording=False,  # the figures are analysis per camera, as measured before clips
             )
             await add_camera(platform.address("ingest"), "prison", "bench", plan)
             # Its clip starts when the camera is added: count its intrusions from there.

@@ -145,7 +145,7 @@ async def test_road_counted_measured_read_and_hotlist_alert(
             platform.address("ingest"), AGENCY, SITE,
             CameraPlan(CAMERA, "M4 km 12", road_rtsp.url("road"), scene.width, scene.height,
                        analytic_fps=ANALYTIC_FPS, faces=False, intrusion=False, models=("vehicle", "plate"),
-                       location=PLACE),
+                       location=PLACE, clip_recording=False),
         )  # fmt: skip
         hit = await feed.wait_for(
             lambda m: m["alert"].get("type") == "plate_hotlist" and m["alert"]["source"]["id"] == CAMERA,

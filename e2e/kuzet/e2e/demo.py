@@ -114,6 +114,7 @@ async def seed_traffic(traffic: str, ingest: str, clip_uri: str) -> str:
         CameraPlan(
             ROAD_CAMERA, "M4 km 12", clip_uri, scene.width, scene.height,
             intrusion=False, faces=False, analytic_fps=ROAD_FPS, location=ROAD, models=("vehicle", "plate"),
+            clip_recording=False,  # its alerts come from the traffic service, with the plate crop
         ),
     )  # fmt: skip
     return plate
