@@ -52,6 +52,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kuzet.common.inference.results import Box, Pose
 from kuzet.inference.backends.embedded import EmbeddedBackend
 from kuzet.inference.catalog import load_catalog
@@ -178,9 +180,21 @@ class PoseRun:
             if h.latest is not None and h.latest.t == frame.t
         }
         actors = actors_of(tracks, frame)
-        # A person without a track on this frame is the actor its pose overlaps.
-        actor_of = {pid: actors.get(self.live_poses.people.get(pid, -1)) for pid in fresh}
+        # A person without a track on this frame (a lying person CenterNet missed, whose history
+        # goes on from a pose) is the actor its pose overlaps.
+        actor_of: dict[int, int | None] = {}
+        for pid, sk in fresh.items():
+            actor = actors.get(self.live_poses.people.get(pid, -1))
+            actor_of[pid] = actor if actor is not None else _pose_actor(sk, poses, frame)
         self.live.feed(frame.t, fresh, actor_of)
+
+
+def _pose_actor(sk: Skeleton, poses: list[Pose], frame: Frame) -> int | None:
+    """The rendered person the pose that made ``sk`` overlaps."""
+    for pose in poses:
+        if np.array_equal(Skeleton.from_pose(sk.t, pose).points, sk.points):
+            return actor_at(xyxy(pose.box), frame, MATCH_IOU)
+    return None
 
 
 async def evaluate(clips: ClipSet, threads: int, pose_side: int, live: bool = False) -> dict[str, Any]:
