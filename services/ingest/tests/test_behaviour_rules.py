@@ -295,6 +295,19 @@ def test_selfharm_takes_a_faint_second_ankle_once_one_is_clear() -> None:
     assert run(SelfHarm(cfg), scored(posture(40), 0.25, 0.25)) == []
     # Feet on the floor stay on the floor, however faint.
     assert run(SelfHarm(cfg), scored(posture(0), 0.25, 0.6)) == []
+    # A faint ankle drawn at the floor beside a clear lifted one does not say "no": it cannot tell,
+    # and does not break a posture the other samples hold.
+    lifted = posture(40)
+    rule = SelfHarm(cfg)
+    hist = KeypointHistory(span_s=60.0)
+    for frame in lifted:
+        hist.add(frame[5])
+    sk = lifted[-1][5]
+    sk.points[kp.ANKLES[0], 1] = 600.0  # on the floor line
+    sk.points[kp.ANKLES, 2] = (0.25, 0.6)
+    assert rule.condition(5, hist, sk) is None
+    sk.points[kp.ANKLES, 2] = (0.6, 0.6)
+    assert rule.condition(5, hist, sk) is False
     with pytest.raises(InvalidArgument, match="second_ankle_min_score"):
         SelfHarmConfig(scope=FRAME, floor_line=FLOOR, second_ankle_min_score=0.5)
 

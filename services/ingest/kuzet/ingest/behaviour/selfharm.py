@@ -102,13 +102,18 @@ class SelfHarm(TrackRule[SelfHarmConfig]):
 
     def _feet_lifted(self, sk: Skeleton, torso: float) -> bool | None:
         cfg = self.config
-        if all(sk.point(i, cfg.min_score) is None for i in ANKLES):
+        clear = [sk.point(i, cfg.min_score) is not None for i in ANKLES]
+        if not any(clear):
             return None
         feet = [sk.point(i, cfg.second_ankle_min_score) for i in ANKLES]
         heights = [None if f is None else self._floor.height_above(f) for f in feet]
         if any(h is None for h in heights):
             return None
-        return all(h is not None and h / torso >= self.config.min_lift for h in heights)
+        lifted = [h is not None and h / torso >= cfg.min_lift for h in heights]
+        if all(lifted):
+            return True
+        # A clear ankle on the floor says no; a faint one (placed less surely) only fails to say yes.
+        return False if any(c and not up for c, up in zip(clear, lifted, strict=True)) else None
 
     def _head_bowed_below(self, ligature: CalibrationLine, sk: Skeleton, torso: float) -> bool | None:
         nose, shoulders = sk.point(NOSE, self.config.min_score), shoulder_centre(sk, self.config.min_score)
