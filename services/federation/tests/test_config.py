@@ -8,7 +8,7 @@ from kuzet.alerting.v1 import alerting_pb2
 from kuzet.common.config import load_settings
 from kuzet.common.errors import ConfigError
 from kuzet.federation.config import FederationSettings
-from kuzet.federation.relay import event_id, hub_event
+from kuzet.federation.relay import event_id, hub_event, occurrence_id
 
 
 @pytest.mark.parametrize("site", ["site.a", "site a", "site>", ""])
@@ -40,3 +40,34 @@ def test_only_what_changes_the_alert_reaches_the_hub() -> None:
     assert created.source.site_id == "site-a", "a source without a site gets the facility's"
     # The same facility update is always the same hub event (redeliveries fold at alerting).
     assert created.event_id == event_id("site-a", "a-1", 7) != event_id("site-b", "a-1", 7)
+
+
+def test_an_occurrence_is_one_hub_event_however_many_updates_carry_it() -> None:
+    """The facility's update that only swapped in the clip covering the seconds after an event
+    (alerting's amends) names the same hub event as the update that brought the event."""
+    first = alerting_pb2.Alert(
+        alert_id="a-1",
+        agency_id="prison",
+        type="person_down",
+        count=1,
+        latest=alerting_pb2.AlertEvidence(event_id="e-1"),
+    )
+    amended = alerting_pb2.Alert()
+    amended.CopyFrom(first)
+    amended.latest.attributes.update({"clip_after_s": 4.0})
+    created = hub_event(
+        "site-a", alerting_pb2.AlertUpdate(cursor=7, kind=alerting_pb2.ALERT_UPDATE_KIND_CREATED, alert=first)
+    )
+    again = hub_event(
+        "site-a",
+        alerting_pb2.AlertUpdate(cursor=9, kind=alerting_pb2.ALERT_UPDATE_KIND_UPDATED, alert=amended),
+    )
+    assert created is not None and again is not None
+    assert (
+        created.event_id == again.event_id == occurrence_id("site-a", "e-1") != occurrence_id("site-b", "e-1")
+    )
+    resolved = hub_event(
+        "site-a",
+        alerting_pb2.AlertUpdate(cursor=10, kind=alerting_pb2.ALERT_UPDATE_KIND_RESOLVED, alert=amended),
+    )
+    assert resolved is not None and resolved.resolves and resolved.event_id == event_id("site-a", "a-1", 10)

@@ -8,6 +8,13 @@ acknowledges everything up to the last message) only after alerting answered, so
 the hub's alerting delays the roll-up and loses nothing. An update redelivered after a crash is
 the same event id at alerting, which folds it (DUPLICATE). Acknowledgements and escalations stay
 facility business and in the stream.
+
+A created or updated alert is an occurrence, and its hub event is named by the facility's event
+id of that occurrence (the alert's latest), not by the update: an update that only gave the
+occurrence later media (the clip that covers the seconds after it, an ``amends`` event at the
+facility) is then DUPLICATE at the hub, which counts occurrences as the facility does and keeps
+the first clip's key (both name objects in the facility's store). A resolution has no event of
+its own and is named by the update.
 """
 
 from __future__ import annotations
@@ -36,7 +43,13 @@ _PUBLISHED = frozenset({alerting_pb2.ALERT_UPDATE_KIND_CREATED, alerting_pb2.ALE
 
 
 def event_id(site: str, alert_id: str, cursor: int) -> str:
+    """The hub event of one facility update."""
     return str(uuid.uuid5(EVENT_NAMESPACE, streams.alert_msg_id(site, alert_id, cursor)))
+
+
+def occurrence_id(site: str, facility_event_id: str) -> str:
+    """The hub event of one facility occurrence, however many updates carried it."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{site}/event/{facility_event_id}"))
 
 
 def durable(site: str) -> str:
@@ -59,8 +72,11 @@ def hub_event(site: str, update: alerting_pb2.AlertUpdate) -> common_pb2.Event |
     source.CopyFrom(alert.source)
     if not source.site_id:
         source.site_id = site
+    occurrence = update.kind in _PUBLISHED and latest.event_id
     event = common_pb2.Event(
-        event_id=event_id(site, alert.alert_id, update.cursor),
+        event_id=occurrence_id(site, latest.event_id)
+        if occurrence
+        else event_id(site, alert.alert_id, update.cursor),
         agency_id=alert.agency_id,
         type=alert.type,
         source=source,
