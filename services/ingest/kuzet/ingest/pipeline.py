@@ -129,6 +129,7 @@ class PendingClip:
     at: float
     until: float
     frames: list[np.ndarray]
+    last: float = 0.0  # the time of the newest frame collected
 
 
 @dataclass
@@ -252,6 +253,9 @@ class CameraPipeline:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # A camera stopped (removed, reconfigured, handed to another replica) or a stream that
+        # ended: the clips still collecting go out with the seconds after their event seen so far.
+        await self._finish_clips(float("inf"), stopping=True)
         if self.vehicles is not None:
             await self.vehicles.stop()
 
@@ -543,13 +547,14 @@ class CameraPipeline:
         for pending in self._clips_pending:
             if frame.time <= pending.until:
                 pending.frames.append(image)
+                pending.last = frame.time
 
     async def _store_clip(self, frame: Frame, kind: str) -> common_pb2.ObjectRef | None:
         return await self._put_clip([img for _, img in self._clip], frame.time, frame.seq, kind)
 
-    async def _finish_clips(self, now: float) -> None:
-        """Store the clips whose seconds after their event have passed, and send each to the
-        event's alert."""
+    async def _finish_clips(self, now: float, *, stopping: bool = False) -> None:
+        """Store the clips whose seconds after their event have passed (all of them when the
+        camera stops: with what it saw until then), and send each to the event's alert."""
         done = [p for p in self._clips_pending if now >= p.until]
         if not done:
             return
@@ -559,6 +564,7 @@ class CameraPipeline:
             clip = await self._put_clip(pending.frames, pending.at, pending.seq, f"{original.type}-around")
             if clip is None:
                 continue
+            after = min(pending.until, pending.last) if stopping else pending.until
             amend = new_event(
                 original.agency_id,
                 original.type,
@@ -569,7 +575,7 @@ class CameraPipeline:
                 zone_id=original.zone_id,
                 severity=original.severity,
                 summary=original.summary,
-                attributes={"clip_after_s": round(pending.until - pending.at, 1)},
+                attributes={"clip_after_s": round(after - pending.at, 1)},
                 clip=clip,
                 amends=original.event_id,
             )
