@@ -72,7 +72,7 @@ from kuzet.ingest.testing.clips.evaluate import (
     truth_skeletons,
 )
 from kuzet.ingest.tracking import Detection as TrackerInput
-from kuzet.ingest.tracking import Track, Tracker
+from kuzet.ingest.tracking import Track, Tracker, TrackIds
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "behaviour.json"
@@ -138,8 +138,9 @@ class PoseRun:
         # from 0.3, as on cameras with pose rules), each pose attached to its track, histories per
         # person (kuzet.ingest.poses.TrackPoses).
         self.live = ClipRun(clip, hold_s) if live else None
-        self.live_tracker = Tracker(clip.fps, activation=0.3)
-        self.live_poses = TrackPoses(self.live.span_s if self.live else 30.0, [None])
+        ids = TrackIds()
+        self.live_tracker = Tracker(clip.fps, ids=ids, activation=0.3)
+        self.live_poses = TrackPoses(self.live.span_s if self.live else 30.0, [None], ids)
         # MoveNet scores a person lower than CenterNet does (lying: 0.26-0.29, where the tracker's
         # default floor of 0.3 is set for CenterNet): keep them, so a track lives on when its
         # person falls (new tracks still need ByteTrack's 0.4).

@@ -7,7 +7,7 @@ from kuzet.common.v1 import common_pb2
 from kuzet.ingest.cameras import to_config
 from kuzet.ingest.poses import TrackPoses, attach
 from kuzet.ingest.rules import RuleEngine
-from kuzet.ingest.tracking import Track
+from kuzet.ingest.tracking import Track, TrackIds
 from kuzet.ingest.v1 import ingest_pb2 as pb
 
 from .test_behaviour_rules import T0, skeleton, times
@@ -36,7 +36,7 @@ def test_each_pose_goes_to_the_track_it_overlaps_most() -> None:
 
 
 def test_a_fall_that_breaks_the_track_keeps_the_persons_history() -> None:
-    poses = TrackPoses(span_s=30.0, zones=[None])
+    poses = TrackPoses(span_s=30.0, zones=[None], ids=TrackIds())
     for t in times(T0, T0 + 1, 0.25):
         up = pose_of(t, (300, 250))
         poses.attach(t, [track_of(7, up)], [up])
@@ -55,7 +55,7 @@ def test_a_fall_that_breaks_the_track_keeps_the_persons_history() -> None:
     poses.repeat(T0 + 2.0)
     assert poses.histories[7].latest is not None and poses.histories[7].latest.t == T0 + 2.0
     poses.attach(T0 + 40, [], [])
-    assert poses.histories == {} and not poses.wanted(T0 + 40, [])
+    assert poses.histories == {} and not poses.wanted(T0 + 40.5, [])
 
 
 def P(x: float, y: float) -> common_pb2.Point:
@@ -74,7 +74,7 @@ def test_the_engine_runs_a_pose_rule_on_the_posed_people() -> None:
     )
     engine = RuleEngine(to_config(cam, "", ""))
     assert engine.pose_interval_s == 0.25 and engine.pose_zones == [None]
-    poses = TrackPoses(span_s=engine.history_s + 5, zones=engine.pose_zones)
+    poses = TrackPoses(span_s=engine.history_s + 5, zones=engine.pose_zones, ids=TrackIds())
     hits = []
     for t in times(T0, T0 + 4, 0.25):
         pose = pose_of(t, (300, 250), angle=0 if t < T0 + 1.5 else 88)
@@ -88,3 +88,72 @@ def test_the_engine_runs_a_pose_rule_on_the_posed_people() -> None:
         and [t.track_id for t in hit.tracks] == [5]
     )
     assert hit.frames and hit.frames[-1] == T0 + 2.5 and hit.attributes["behaviour"] == "fall"
+
+
+def test_a_person_the_detector_never_tracks_is_found_by_a_sweep_and_followed() -> None:
+    ids = TrackIds()
+    poses = TrackPoses(span_s=30.0, zones=[None], ids=ids, sweep_s=1.0)
+    lying = pose_of(T0, (300, 300), angle=88)
+    assert poses.wanted(T0, [])  # never posed: the zones are due a sweep
+    poses.attach(T0, [], [lying])
+    (pid,) = poses.histories
+    assert pid > ids.base and poses.latest([pid])  # an id of the camera's, keypoints by it
+    # The person has no track: pose the frame at the rules' rate, and follow the person.
+    assert poses.wanted(T0 + 0.5, [])
+    for t in times(T0 + 0.5, T0 + 3, 0.5):
+        poses.attach(t, [], [pose_of(t, (302, 300), angle=88)])
+    assert list(poses.histories) == [pid] and len(poses.histories[pid].since(T0)) == 6
+    # MoveNet drops such a person under its floor now and then: seconds without their pose
+    # keep them (a lost track's person is kept handover_s only).
+    poses.attach(T0 + 4, [], [])
+    poses.attach(T0 + 7, [], [pose_of(T0 + 7, (302, 300), angle=88)])
+    assert list(poses.histories) == [pid]
+    # The detector finds them at last: the track takes the person's history over.
+    later = pose_of(T0 + 7.5, (302, 300), angle=88)
+    poses.attach(T0 + 7.5, [track_of(40, later)], [later])
+    assert poses.people == {pid: 40} and list(poses.histories) == [pid]
+
+
+def test_the_second_person_of_a_clinch_inside_one_track_is_a_person_of_their_own() -> None:
+    a, b = pose_of(T0, (300, 250)), pose_of(T0, (325, 250))
+    both = Track(3, (a.box.x1 - 3, a.box.y1 - 3, b.box.x2 + 3, b.box.y2 + 3), 0.8)
+    poses = TrackPoses(span_s=30.0, zones=[None], ids=TrackIds())
+    poses.attach(T0, [both], [a, b])
+    assert len(poses.histories) == 2 and poses.people == {3: 3}
+
+
+def test_a_pose_makes_nobody_when_faint_outside_the_zones_or_a_loose_tracks_own() -> None:
+    zone = ((0.0, 0.0), (250.0, 0.0), (250.0, 400.0), (0.0, 400.0))
+    poses = TrackPoses(span_s=30.0, zones=[zone], ids=TrackIds())
+    inside, outside = pose_of(T0, (150, 250)), pose_of(T0, (450, 250))
+    faint = Pose(inside.box, 0.2, inside.keypoints)
+    poses.attach(T0, [], [faint, outside])
+    assert poses.histories == {}
+    # A track whose box is far bigger than its pose's (IoU under 0.3): the pose is its own.
+    loose = Track(9, (inside.box.x1 - 60, inside.box.y1 - 60, inside.box.x2 + 60, inside.box.y2 + 60), 0.6)
+    poses.attach(T0 + 1, [loose], [inside])
+    assert poses.histories == {}
+    assert not poses.wanted(T0 + 1.5, [Track(10, (400, 150, 500, 300), 0.7)])
+
+
+def test_the_engine_raises_a_fall_of_a_person_without_a_track() -> None:
+    cam = pb.Camera(
+        id="c1",
+        agency_id="prison",
+        site_id="s",
+        url="rtsp://cam.local/stream",
+        width=640,
+        height=360,
+        rules=[pb.Rule(id="fall", type=pb.RULE_TYPE_PERSON_DOWN, dwell_seconds=1.0)],
+    )
+    engine = RuleEngine(to_config(cam, "", ""))
+    poses = TrackPoses(span_s=engine.history_s + 5, zones=engine.pose_zones, ids=TrackIds())
+    hits = []
+    for t in times(T0, T0 + 4, 0.25):
+        poses.attach(t, [], [pose_of(t, (300, 250), angle=0 if t < T0 + 1.5 else 88)])
+        hits += engine.evaluate(t, [], poses=poses.histories, people=poses.people)[0]
+    (hit,) = hits
+    (pid,) = poses.histories
+    (track,) = hit.tracks
+    assert hit.subject == f"track:{pid}" and track.track_id == pid
+    assert track.box[2] > track.box[0] and track.box[3] > track.box[1]  # the keypoints' box

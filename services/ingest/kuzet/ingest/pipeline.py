@@ -191,7 +191,7 @@ class CameraPipeline:
         # Keypoint histories, on cameras with pose rules only; kept a little longer than the
         # rules read, so that an episode's frames stay describable.
         self.poses = (
-            TrackPoses(max(self.rules.history_s, 5.0) + 5.0, self.rules.pose_zones) if posing else None
+            TrackPoses(max(self.rules.history_s, 5.0) + 5.0, self.rules.pose_zones, ids) if posing else None
         )
         self._posed_at = float("-inf")
         self.vehicles = (

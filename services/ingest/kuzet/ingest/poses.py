@@ -20,6 +20,16 @@ that person's history, and a person whose track is missing from a frame keeps it
 the pose that follows its last one, for ``handover_s``. A pose follows another when it covers
 at least ``min_follow`` of the smaller of the two boxes. Histories are keyed by the person's
 id (the id of its first track); ``people`` maps each to its last track.
+
+CenterNet may never track a person at all: one lying still from the first frame on (a cell at
+night), or the second of two people in a clinch, inside the first one's box. So a camera with
+pose rules is also posed every ``sweep_s`` without tracks in the zones (on frames that moved,
+as all posing), and a pose in a pose rule's zone that no track and no person takes, scored at
+least ``min_untracked_score``, is a person of its own: an id from the camera's track ids, its
+history followed from pose to pose as a lost track's is, but through ``untracked_keep_s``
+without a pose (such a person scores near MoveNet's floor and drops under it now and then),
+handed to a track if one appears on it. A pose that lies mostly inside a track that got no pose is that track's, loosely boxed, and
+makes nobody.
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ from kuzet.common.inference.results import Box, Keypoint, Pose
 from kuzet.ingest.behaviour.keypoints import KeypointHistory, Skeleton
 from kuzet.ingest.detect import downscale
 from kuzet.ingest.geometry import anchor, iou
-from kuzet.ingest.tracking import Track
+from kuzet.ingest.tracking import Track, TrackIds
 
 tracer = trace.get_tracer(__name__)
 
@@ -119,12 +129,20 @@ class TrackPoses:
         self,
         span_s: float,
         zones: Iterable[tuple[Pt, ...] | None],
+        ids: TrackIds,
         handover_s: float = 2.0,
+        untracked_keep_s: float = 10.0,
         min_follow: float = 0.2,
+        sweep_s: float = 1.0,
+        min_untracked_score: float = 0.25,
     ) -> None:
         self.span_s = span_s
         self.handover_s = handover_s
+        self.untracked_keep_s = untracked_keep_s
         self.min_follow = min_follow
+        self.sweep_s = sweep_s
+        self.min_untracked_score = min_untracked_score
+        self._ids = ids
         # The pose rules' zones; None: a rule that watches the whole frame.
         self._zones = list(zones)
         self.histories: dict[int, KeypointHistory] = {}  # person id -> history
@@ -135,14 +153,13 @@ class TrackPoses:
         self._posed_t = float("-inf")  # time of the last posed frame
 
     def wanted(self, t: float, tracks: Iterable[Track]) -> bool:
-        """Whether any track stands in a pose rule's zone, or a person's track was lost lately
-        (its history may still go on, see ``attach``)."""
+        """Whether any track stands in a pose rule's zone, a person's track was lost lately or
+        the person never had one (its history may still go on, see ``attach``), or the zones
+        are due a sweep for people without a track."""
         tracks = list(tracks)
         present = {tr.track_id for tr in tracks}
-        return any(
-            zone is None or point_in_polygon(anchor(tr.box), zone) for tr in tracks for zone in self._zones
-        ) or any(
-            h.latest is not None and t - h.latest.t <= self.handover_s and self.people.get(pid) not in present
+        return (t - self._posed_t >= self.sweep_s or any(self._in_zone(tr.box) for tr in tracks)) or any(
+            h.latest is not None and t - h.latest.t <= self._keep(pid) and self.people.get(pid) not in present
             for pid, h in self.histories.items()
         )
 
@@ -163,14 +180,38 @@ class TrackPoses:
         used = {id(p) for p in attached.values()}
         for pid, history in self.histories.items():
             last = history.latest
-            if pid in self._tracked or last is None or t - last.t > self.handover_s:
+            if pid in self._tracked or last is None or t - last.t > self._keep(pid):
                 continue
             free = [p for p in poses if id(p) not in used]
-            best = max(free, key=lambda p: _follows(_box(p), self._last_box[pid]), default=None)
-            if best is not None and _follows(_box(best), self._last_box[pid]) >= self.min_follow:
+            was = self._last_box[pid]
+            best = max(free, key=lambda p: _follows(_box(p), was), default=None)
+            if best is not None and _follows(_box(best), was) >= self.min_follow:
                 used.add(id(best))
                 self._add(pid, t, best)
+        for pose in poses:
+            if id(pose) not in used and self._untracked(pose, tracks, attached):
+                person = self._ids.next()
+                self._person[person] = person
+                self._add(person, t, pose)
         self._prune(t)
+
+    def _keep(self, pid: int) -> float:
+        """How long a person without a track on the last frames keeps their history through
+        frames without their pose: a lost track's, ``handover_s``; a never tracked one's, longer."""
+        return self.handover_s if pid in self.people else self.untracked_keep_s
+
+    def _in_zone(self, box: tuple[float, float, float, float]) -> bool:
+        return any(zone is None or point_in_polygon(anchor(box), zone) for zone in self._zones)
+
+    def _untracked(self, pose: Pose, tracks: list[Track], attached: Mapping[int, Pose]) -> bool:
+        """Whether a pose nobody took is a person of its own: confident, in a zone, and not
+        the loosely boxed pose of a track that got none."""
+        box = _box(pose)
+        return (
+            pose.score >= self.min_untracked_score
+            and self._in_zone(box)
+            and not any(tr.track_id not in attached and _follows(box, tr.box) >= 0.5 for tr in tracks)
+        )
 
     def _add(self, pid: int, t: float, pose: Pose) -> None:
         history = self.histories.setdefault(pid, KeypointHistory(self.span_s))
@@ -184,7 +225,7 @@ class TrackPoses:
         best, most = None, 0.0
         for pid, history in self.histories.items():
             last = history.latest
-            if pid in self._tracked or last is None or t - last.t > self.handover_s:
+            if pid in self._tracked or last is None or t - last.t > self._keep(pid):
                 continue
             if (share := _follows(box, self._last_box[pid])) >= max(most, self.min_follow):
                 best, most = pid, share
