@@ -157,3 +157,19 @@ def test_the_engine_raises_a_fall_of_a_person_without_a_track() -> None:
     (track,) = hit.tracks
     assert hit.subject == f"track:{pid}" and track.track_id == pid
     assert track.box[2] > track.box[0] and track.box[3] > track.box[1]  # the keypoints' box
+
+
+def test_two_tracks_never_feed_one_persons_history() -> None:
+    """In a clinch the detector's tracks come and go: a new track handed a person whose own
+    track was missed, and that track back, must still give two people two histories."""
+    poses = TrackPoses(span_s=30.0, zones=[None], ids=TrackIds())
+    for t in times(T0, T0 + 1, 0.25):
+        p, q = pose_of(t, (300, 250)), pose_of(t, (330, 250))
+        poses.attach(t, [track_of(10, p), track_of(20, q)], [p, q])
+    p, q = pose_of(T0 + 1.25, (300, 250)), pose_of(T0 + 1.25, (330, 250))
+    poses.attach(T0 + 1.25, [track_of(10, p), track_of(30, q)], [p, q])  # 20 missed; 30 is Q
+    assert poses.people == {10: 10, 20: 30}
+    p, q = pose_of(T0 + 1.5, (300, 250)), pose_of(T0 + 1.5, (330, 250))
+    poses.attach(T0 + 1.5, [track_of(20, p), track_of(30, q)], [p, q])  # 10 lost; 20 back, on P
+    fresh = [pid for pid, h in poses.histories.items() if h.latest is not None and h.latest.t == T0 + 1.5]
+    assert len(fresh) == 2 and len(set(poses.people.values()) & {20, 30}) == 2

@@ -168,10 +168,16 @@ class TrackPoses:
         present = {tr.track_id for tr in tracks}
         self._tracked = {pid for tid, pid in self._person.items() if tid in present}
         attached = attach(tracks, poses)
-        for tid, pose in attached.items():
+        # One track per person and frame: a track handed a person while that person's own
+        # track was missed for a frame would otherwise merge two people (of a clinch) into
+        # one history when both tracks are back. The older track keeps the person; the newer
+        # is handed over again, or is a person of its own.
+        claimed: set[int] = set()
+        for tid, pose in sorted(attached.items()):
             pid = self._person.get(tid)
-            if pid is None:
+            if pid is None or pid in claimed:
                 pid = self._person[tid] = self._handover(t, _box(pose)) or tid
+            claimed.add(pid)
             self._add(pid, t, pose)
             self.people[pid] = tid
             self._tracked.add(pid)
