@@ -62,7 +62,8 @@ def P(x: float, y: float) -> common_pb2.Point:
     return common_pb2.Point(x=x, y=y)
 
 
-def test_the_engine_runs_a_pose_rule_on_the_posed_people() -> None:
+def fall_engine() -> RuleEngine:
+    """The rule engine of a camera with a fall rule over the whole frame (N = 1 s)."""
     cam = pb.Camera(
         id="c1",
         agency_id="prison",
@@ -72,7 +73,11 @@ def test_the_engine_runs_a_pose_rule_on_the_posed_people() -> None:
         height=360,
         rules=[pb.Rule(id="fall", type=pb.RULE_TYPE_PERSON_DOWN, dwell_seconds=1.0)],
     )
-    engine = RuleEngine(to_config(cam, "", ""))
+    return RuleEngine(to_config(cam, "", ""))
+
+
+def test_the_engine_runs_a_pose_rule_on_the_posed_people() -> None:
+    engine = fall_engine()
     assert engine.pose_interval_s == 0.25 and engine.pose_zones == [None]
     poses = TrackPoses(span_s=engine.history_s + 5, zones=engine.pose_zones, ids=TrackIds())
     hits = []
@@ -137,16 +142,7 @@ def test_a_pose_makes_nobody_when_faint_outside_the_zones_or_a_loose_tracks_own(
 
 
 def test_the_engine_raises_a_fall_of_a_person_without_a_track() -> None:
-    cam = pb.Camera(
-        id="c1",
-        agency_id="prison",
-        site_id="s",
-        url="rtsp://cam.local/stream",
-        width=640,
-        height=360,
-        rules=[pb.Rule(id="fall", type=pb.RULE_TYPE_PERSON_DOWN, dwell_seconds=1.0)],
-    )
-    engine = RuleEngine(to_config(cam, "", ""))
+    engine = fall_engine()
     poses = TrackPoses(span_s=engine.history_s + 5, zones=engine.pose_zones, ids=TrackIds())
     hits = []
     for t in times(T0, T0 + 4, 0.25):
