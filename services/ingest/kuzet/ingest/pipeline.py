@@ -129,7 +129,7 @@ class PendingClip:
     at: float
     until: float
     frames: list[np.ndarray]
-    last: float = 0.0  # the time of the newest frame collected
+    last: float  # the time of the newest frame collected
 
 
 @dataclass
@@ -253,9 +253,9 @@ class CameraPipeline:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        # A camera stopped (removed, reconfigured, handed to another replica) or a stream that
-        # ended: the clips still collecting go out with the seconds after their event seen so far.
-        await self._finish_clips(float("inf"), stopping=True)
+        # A camera stopped (removed, reconfigured, handed to another replica, ingest shutting
+        # down): the clips still collecting go out with the seconds after their event seen so far.
+        await self._finish_clips(None)
         if self.vehicles is not None:
             await self.vehicles.stop()
 
@@ -404,7 +404,9 @@ class CameraPipeline:
                 if clip is not None and self.options.clip_after_s > 0:
                     before = [img for _, img in self._clip]
                     until = frame.time + self.options.clip_after_s
-                    self._clips_pending.append(PendingClip(event, frame.seq, frame.time, until, before))
+                    self._clips_pending.append(
+                        PendingClip(event, frame.seq, frame.time, until, before, frame.time)
+                    )
             if faces and self._faces is not None:
                 if snap is None:
                     snap = await self._snapshot(frame, [], "face")
@@ -552,19 +554,20 @@ class CameraPipeline:
     async def _store_clip(self, frame: Frame, kind: str) -> common_pb2.ObjectRef | None:
         return await self._put_clip([img for _, img in self._clip], frame.time, frame.seq, kind)
 
-    async def _finish_clips(self, now: float, *, stopping: bool = False) -> None:
-        """Store the clips whose seconds after their event have passed (all of them when the
-        camera stops: with what it saw until then), and send each to the event's alert."""
-        done = [p for p in self._clips_pending if now >= p.until]
+    async def _finish_clips(self, now: float | None) -> None:
+        """Store the clips whose seconds after their event have passed (all of them, with what
+        was seen until then, when ``now`` is None: the camera stops), and send each to the
+        event's alert."""
+        done = [p for p in self._clips_pending if now is None or now >= p.until]
         if not done:
             return
-        self._clips_pending = [p for p in self._clips_pending if now < p.until]
+        self._clips_pending = [p for p in self._clips_pending if now is not None and now < p.until]
         for pending in done:
             original = pending.event
             clip = await self._put_clip(pending.frames, pending.at, pending.seq, f"{original.type}-around")
             if clip is None:
                 continue
-            after = min(pending.until, pending.last) if stopping else pending.until
+            after = pending.until if now is not None else min(pending.until, pending.last)
             amend = new_event(
                 original.agency_id,
                 original.type,

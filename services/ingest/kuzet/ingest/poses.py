@@ -28,8 +28,8 @@ as all posing), and a pose in a pose rule's zone that no track and no person tak
 least ``min_untracked_score``, is a person of its own: an id from the camera's track ids, its
 history followed from pose to pose as a lost track's is, but through ``untracked_keep_s``
 without a pose (such a person scores near MoveNet's floor and drops under it now and then),
-handed to a track if one appears on it. A pose that lies mostly inside a track that got no pose is that track's, loosely boxed, and
-makes nobody.
+handed to a track if one appears on it. A pose that lies mostly (``LOOSE_TRACK_COVER``) inside
+a track that got no pose is that track's, loosely boxed, and makes nobody.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ from kuzet.ingest.geometry import anchor, iou
 from kuzet.ingest.tracking import Track, TrackIds
 
 tracer = trace.get_tracer(__name__)
+
+LOOSE_TRACK_COVER = 0.5
 
 
 class PoseEstimator:
@@ -158,9 +160,15 @@ class TrackPoses:
         are due a sweep for people without a track."""
         tracks = list(tracks)
         present = {tr.track_id for tr in tracks}
-        return (t - self._posed_t >= self.sweep_s or any(self._in_zone(tr.box) for tr in tracks)) or any(
-            h.latest is not None and t - h.latest.t <= self._keep(pid) and self.people.get(pid) not in present
-            for pid, h in self.histories.items()
+        return (
+            t - self._posed_t >= self.sweep_s
+            or any(self._in_zone(tr.box) for tr in tracks)
+            or any(
+                h.latest is not None
+                and t - h.latest.t <= self._keep(pid)
+                and self.people.get(pid) not in present
+                for pid, h in self.histories.items()
+            )
         )
 
     def attach(self, t: float, tracks: list[Track], poses: list[Pose]) -> None:
@@ -216,7 +224,9 @@ class TrackPoses:
         return (
             pose.score >= self.min_untracked_score
             and self._in_zone(box)
-            and not any(tr.track_id not in attached and _follows(box, tr.box) >= 0.5 for tr in tracks)
+            and not any(
+                tr.track_id not in attached and _follows(box, tr.box) >= LOOSE_TRACK_COVER for tr in tracks
+            )
         )
 
     def _add(self, pid: int, t: float, pose: Pose) -> None:
