@@ -196,6 +196,35 @@ async def test_anchors_catch_truncation_and_a_rewrite_with_the_key(db_url: str, 
     assert log.verify().ok  # without the anchor the shorter chain looks fine
 
 
+async def test_trails_anchoring_at_once_do_not_starve_the_default_executor(tmp_path: Path) -> None:
+    """More trails anchoring at the same moment than the loop's default executor has threads (as
+    when several services share one process): each anchor used to hold a worker while waiting for
+    the store's write, which needs a worker too, and all of them waited out a 120 s timeout."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = 2
+    logs = []
+    for i in range(workers + 2):
+        log = AuditLog(
+            Database(f"sqlite:///{tmp_path / f'trail-{i}.db'}"),
+            AuditKeyring(K1),
+            anchors=AnchorStore(
+                LocalObjectStore(tmp_path / "anchors"), "audit-anchors", f"svc-{i}", timedelta(days=1)
+            ),
+        )
+        _append(log, 1)
+        logs.append(log)
+    loop = asyncio.get_running_loop()
+    executor = ThreadPoolExecutor(max_workers=workers)
+    loop.set_default_executor(executor)
+    try:
+        async with asyncio.timeout(30):
+            anchored = await asyncio.gather(*(log.anchor_once() for log in logs))
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+    assert [a.seq if a else None for a in anchored] == [1] * len(logs)
+
+
 async def test_a_rewrite_with_the_key_fails_at_the_anchored_seq(db_url: str, tmp_path: Path) -> None:
     from kuzet.common.audit import record_mac
 

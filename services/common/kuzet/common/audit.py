@@ -412,7 +412,7 @@ class AuditLog:
         """Anchor the head if it moved since the last anchor; None when nothing was written here."""
         if self.anchors is None:
             return None
-        return await asyncio.to_thread(self._anchor_step, asyncio.get_running_loop())
+        return await asyncio.to_thread(self._anchor_step)
 
     async def _anchor_loop(self) -> None:
         failures = 0
@@ -427,10 +427,10 @@ class AuditLog:
                 log.warning("audit anchor failed (attempt %d, next in %.0f s): %s", failures, delay, exc)
             await asyncio.sleep(delay)
 
-    def _anchor_step(self, loop: asyncio.AbstractEventLoop) -> Anchor | None:
+    def _anchor_step(self) -> Anchor | None:
         if self.database.is_sqlite:
             # One process per SQLite file; holding its write lock during the upload would stall appends.
-            return self._write_anchor(self.head(), loop)
+            return self._write_anchor(self.head())
         with self.database.session() as session:
             # Held while the anchor is written, so replicas never race; the others skip this round.
             locked = session.execute(
@@ -438,15 +438,19 @@ class AuditLog:
             ).scalar()
             if not locked:
                 return None
-            return self._write_anchor(self._head(session), loop)
+            return self._write_anchor(self._head(session))
 
-    def _write_anchor(self, head: AuditEntry | None, loop: asyncio.AbstractEventLoop) -> Anchor | None:
+    def _write_anchor(self, head: AuditEntry | None) -> Anchor | None:
         assert self.anchors is not None
         if head is None or head.seq <= self._anchored_seq:
             return None
-        written = asyncio.run_coroutine_threadsafe(
-            self.anchors.write(head.seq, head.hash, head.key_id, head.recorded_at), loop
-        ).result(timeout=120)
+        # On a loop of this thread's own, not the service's: this worker waiting there for a
+        # store call that needs a worker of the same default pool starved the pool, and froze
+        # the process for minutes, once several trails anchored at the same moment (services
+        # sharing a process, as the tests run them). The stores keep no loop-bound state.
+        written = asyncio.run(
+            within(120, self.anchors.write(head.seq, head.hash, head.key_id, head.recorded_at))
+        )
         if written.mac != head.hash:
             # Another writer anchored a different record at this seq: the chain was rewritten.
             log.error(
@@ -458,9 +462,11 @@ class AuditLog:
         return written
 
 
-def open_audit_log(settings: ServiceSettings, database: Database) -> AuditLog:
+def open_audit_log(
+    settings: ServiceSettings, database: Database, audit: AuditSettings | None = None
+) -> AuditLog:
     """A service's trail: keys and anchoring from KUZET_AUDIT_* (ConfigError without a key)."""
-    audit = load_settings(AuditSettings)
+    audit = audit or load_settings(AuditSettings)
     return AuditLog(
         database,
         load_keyring(audit),
