@@ -13,10 +13,9 @@ from chartlib import CHART, STORES_EGRESS, Scenario, helm_binary, render
 from kuzet.common.auditkeys import load_keyring
 from kuzet.common.config import AuditSettings
 
-AUDITING = {"alerting", "badge", "drone", "gateway", "identity", "ingest", "traffic"}
-# Reads the others' anchors to send them up to the hub (a facility's federation): where they
-# are, never the key.
-ANCHOR_READERS = {"federation"}
+# Federation's own trail records the hub's cross-site searches; at a facility it also reads the
+# others' anchors, from the same store, to send them up to the hub.
+AUDITING = {"alerting", "badge", "drone", "federation", "gateway", "identity", "ingest", "traffic"}
 WITH_S3 = (
     "objectStore.endpoint=minio:9000",
     "objectStore.bucket=kuzet",
@@ -65,11 +64,9 @@ def test_the_key_is_generated_once_kept_and_given_to_auditing_components_only() 
             assert env["KUZET_AUDIT_ANCHOR_RETENTION_DAYS"]["value"] == "2557"
             # No object store in this install: anchors fall back to files (no variable).
             assert "KUZET_AUDIT_ANCHOR_URL" not in env
-        elif comp in ANCHOR_READERS:
-            assert [n for n in env if n.startswith("KUZET_AUDIT_")] == ["KUZET_AUDIT_ANCHOR_PREFIX"]
         else:
             assert not [n for n in env if n.startswith("KUZET_AUDIT_")], comp
-    assert set(containers) >= AUDITING | ANCHOR_READERS
+    assert set(containers) >= AUDITING
 
 
 def test_anchors_go_to_the_object_store_under_object_lock() -> None:
@@ -93,14 +90,9 @@ def test_anchors_go_to_the_object_store_under_object_lock() -> None:
             anchor_prefix=env["KUZET_AUDIT_ANCHOR_PREFIX"]["value"],
         )
         assert settings.anchor_retention_days == 2557
-    # A facility's federation reads them there (no key), to send them up to the hub.
-    for comp in ANCHOR_READERS:
-        env = _env(containers[comp])
-        assert env["KUZET_AUDIT_ANCHOR_URL"]["value"].startswith("s3://$(KUZET_S3_BUCKET)?")
-        assert "KUZET_AUDIT_KEY" not in env
-    # Drone writes anchors to S3 and federation reads them, so their NetworkPolicies let them
-    # reach the object store.
-    for comp in ("drone", *ANCHOR_READERS):
+    # Drone and federation write anchors to S3 (and a facility's federation reads the others'
+    # there), with no object store of their own, so their NetworkPolicies let them reach it.
+    for comp in ("drone", "federation"):
         policy = next(
             d
             for d in docs

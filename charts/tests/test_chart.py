@@ -66,8 +66,8 @@ CALLERS: dict[str, set[str]] = {
     "drone": {"gateway", "ingest"},
     # Ingest records its traffic cameras' observations; the gateway serves the traffic page.
     "traffic": {"ingest", "gateway"},
-    # Serves health only: its work is background tasks.
-    "federation": set(),
+    # A hub investigator's cross-site search (the rest of its work is background tasks).
+    "federation": {"gateway"},
     "gateway": set(),
     "triton": {"inference"},
 }

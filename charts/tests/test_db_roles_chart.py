@@ -39,12 +39,12 @@ def test_pods_use_their_runtime_url_and_never_the_owners() -> None:
                 if "secretKeyRef" in e.get("valueFrom", {})
             ]
             assert OWNER not in refs, f"{d['metadata']['name']} mounts the owner's database URL"
-    assert with_db == 7  # alerting, badge, drone, gateway, identity, ingest, traffic
+    assert with_db == 8  # alerting, badge, drone, federation, gateway, identity, ingest, traffic
 
 
 def test_migration_jobs_get_the_owner_and_the_runtime_url() -> None:
     jobs = [d for d in render(ROLES) if d["kind"] == "Job"]
-    assert len(jobs) == 7
+    assert len(jobs) == 8
     for j in jobs:
         svc = j["metadata"]["name"].removeprefix("kz-kuzet-").removesuffix("-migrate")
         (c,) = j["spec"]["template"]["spec"]["containers"]

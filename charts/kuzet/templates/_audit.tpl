@@ -33,15 +33,7 @@
 - name: KUZET_AUDIT_ANCHOR_RETENTION_DAYS
   value: {{ $audit.anchors.retentionDays | quote }}
 {{- include "kuzet.anchorEnv" . }}
-{{- else if include "kuzet.readsAnchors" . }}
-{{- include "kuzet.anchorEnv" . }}
 {{- end }}
-{{- end -}}
-
-{{/* "true" when component .name reads the others' anchors without auditing itself: the
-     federation service of a facility sends them up to the hub. */}}
-{{- define "kuzet.readsAnchors" -}}
-{{- if and (eq .name "federation") (eq ((index .root.Values.components .name).role | default "facility") "facility") }}true{{ end -}}
 {{- end -}}
 
 {{/* Where the chain heads are anchored: (dict "root" $ "name" "x" "component" $c) */}}

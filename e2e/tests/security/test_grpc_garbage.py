@@ -37,6 +37,8 @@ from kuzet.common.v1 import holds_pb2
 from kuzet.drone.config import DroneSettings
 from kuzet.drone.v1 import drone_pb2
 from kuzet.e2e.platform import Platform
+from kuzet.federation.config import FederationSettings
+from kuzet.federation.v1 import federation_pb2
 from kuzet.identity.config import IdentitySettings
 from kuzet.identity.v1 import identity_pb2
 from kuzet.inference.config import InferenceSettings
@@ -54,18 +56,18 @@ PROTOS: dict[str, ModuleType] = {
     "alerting": alerting_pb2,
     "badge": badge_pb2,
     "drone": drone_pb2,
+    "federation": federation_pb2,
     "identity": identity_pb2,
     "inference": inference_pb2,
     "ingest": ingest_pb2,
     "traffic": traffic_pb2,
 }
-# Services that answer only gRPC health (federation talks NATS): no request of theirs to garble.
-HEALTH_ONLY = ("federation",)
 # Whose max_message_mb each service runs with (`kuzet up` keeps the defaults).
 SETTINGS: dict[str, type[ServiceSettings]] = {
     "alerting": AlertingSettings,
     "badge": BadgeSettings,
     "drone": DroneSettings,
+    "federation": FederationSettings,
     "identity": IdentitySettings,
     "inference": InferenceSettings,
     "ingest": IngestSettings,
@@ -125,9 +127,7 @@ def _grpc_services(platform: Platform) -> list[str]:
 
 
 def test_every_grpc_service_is_covered(platform: Platform) -> None:
-    assert _grpc_services(platform) == sorted([*PROTOS, *HEALTH_ONLY]), (
-        "a new gRPC service: add its proto to PROTOS"
-    )
+    assert _grpc_services(platform) == sorted(PROTOS), "a new gRPC service: add its proto to PROTOS"
 
 
 @pytest.mark.parametrize("service", sorted(PROTOS))

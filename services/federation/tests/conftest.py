@@ -101,6 +101,7 @@ async def start_release(
         apply_watchlists=identity is not None,
         forward_watchlists=identity is not None,
         retry_s=0.2,
+        search_timeout_s=3.0,
     )
     federation = await build_federation(
         settings,

@@ -121,6 +121,7 @@ class Endpoints(BaseSettings):
     badge: str = "127.0.0.1:50055"
     drone: str = "127.0.0.1:50056"
     traffic: str = "127.0.0.1:50057"
+    federation: str = "127.0.0.1:50058"
 
 
 class TlsSettings(BaseSettings):

@@ -80,6 +80,18 @@ class FederationSettings(ServiceSettings):
     apply_watchlists: bool = Field(
         default=True, description="facility: apply the hub's watchlist changes to this release's identity"
     )
+    search_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=60.0,
+        description="hub: how long a cross-site search waits for each facility; one that has not "
+        "answered by then is reported unreachable (not searched)",
+    )
+    answer_searches: bool = Field(
+        default=True,
+        description="facility: answer the hub investigators' cross-site face searches with this "
+        "release's identity (each audited by identity here, and by federation at the hub)",
+    )
     retry_s: float = Field(default=1.0, gt=0, description="pause before a failed step is tried again")
 
     @field_validator("facilities")

@@ -1,9 +1,10 @@
-"""The federation service (default port 50058): serves health only; its work is background tasks.
+"""The federation service (default port 50058): ``SearchSites`` at a hub, its audit trail, health;
+the rest of its work is background tasks.
 
-At a facility: the alert follower, the audit heads and the watchlist applier. At a hub: the
-alert relay, the source kicker and the watchlist forwarder (the hub identity's watchlist changes
-into the hub's watchlist stream). Both ends first make sure their JetStream streams exist
-(kuzet.federation.streams).
+At a facility: the alert follower, the audit heads, the watchlist applier and the answerer of the
+hub's cross-site searches. At a hub: the alert relay, the source kicker, the watchlist forwarder
+(the hub identity's watchlist changes into the hub's watchlist stream) and ``SearchSites``. Both
+ends first make sure their JetStream streams exist (kuzet.federation.streams).
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from typing import Any
 import nats
 from nats.aio.client import Client as NATS
 
+from kuzet.common.audit import open_audit_log
+from kuzet.common.auditservice import SERVICE_NAME as AUDIT_SERVICE_NAME
+from kuzet.common.auditservice import add_audit_service
 from kuzet.common.caller import service_caller
 from kuzet.common.config import AuditSettings, Endpoints, load_settings
+from kuzet.common.db import Database
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
 from kuzet.common.runner import run_service
@@ -27,12 +32,15 @@ from kuzet.federation.auditheads import AuditHeads
 from kuzet.federation.config import FederationSettings
 from kuzet.federation.follower import AlertFollower
 from kuzet.federation.relay import AlertRelay
+from kuzet.federation.search import SiteSearcher, SiteSearchResponder
 from kuzet.federation.sources import SourceKicker
+from kuzet.federation.v1 import federation_pb2, federation_pb2_grpc
 from kuzet.federation.watchlist import WatchlistApplier, WatchlistForwarder
 
 log = logging.getLogger(__name__)
 
 DAY_S = 86_400.0
+SERVICE_NAME = federation_pb2.DESCRIPTOR.services_by_name["FederationService"].full_name
 
 
 class FederationServer(GrpcServer):
@@ -44,6 +52,7 @@ class FederationServer(GrpcServer):
     audit_heads: AuditHeads | None = None
     watchlists: WatchlistApplier | None = None
     forwarder: WatchlistForwarder | None = None
+    searches: SiteSearchResponder | None = None
     nats: NATS | None = None
 
 
@@ -62,6 +71,10 @@ async def build(
 ) -> FederationServer:
     """The server, ready to start(); tests name their own alerting, identity and audit settings."""
     endpoints = Endpoints()
+    audit = audit or load_settings(AuditSettings)
+    # Its own trail: the hub's record of every cross-site search.
+    database = Database(settings.effective_database_url)
+    trail = await asyncio.to_thread(open_audit_log, settings, database, audit)
     alerting = open_channel(
         alerting_address or endpoints.alerting, audience="alerting", caller=service_caller("federation")
     )
@@ -109,13 +122,16 @@ async def build(
                 ),
             )
             server.follower = AlertFollower(alerting, js, settings.site_id, retry_s=settings.retry_s)
-            server.audit_heads = AuditHeads(
-                js, settings.site_id, settings, settings.audit_services, audit or load_settings(AuditSettings)
-            )
+            server.audit_heads = AuditHeads(js, settings.site_id, settings, settings.audit_services, audit)
             jobs.extend([server.follower.run(), server.audit_heads.run(settings.audit_interval_s)])
             if settings.apply_watchlists:
                 server.watchlists = WatchlistApplier(identity, js, retry_s=settings.retry_s)
                 jobs.append(server.watchlists.run())
+            if settings.answer_searches:
+                server.searches = SiteSearchResponder(
+                    server.nats, identity, settings.site_id, settings.hub_domain
+                )
+                jobs.append(server.searches.run())
         tasks.extend(asyncio.create_task(job) for job in jobs)
 
     async def stop() -> None:
@@ -128,8 +144,20 @@ async def build(
             await server.nats.close()
         await alerting.close()
         await identity.close()
+        await trail.stop()
+        database.dispose()
 
-    server = FederationServer(settings, [], [], port=port, on_start=[start], on_stop=[stop])
+    searcher = SiteSearcher(
+        lambda: server.nats, trail, settings.facilities, settings.site_id, timeout_s=settings.search_timeout_s
+    )
+    server = FederationServer(
+        settings,
+        [(federation_pb2_grpc.add_FederationServiceServicer_to_server, searcher), add_audit_service(trail)],
+        [SERVICE_NAME, AUDIT_SERVICE_NAME],
+        port=port,
+        on_start=[trail.start, start],
+        on_stop=[stop],
+    )
     return server
 
 

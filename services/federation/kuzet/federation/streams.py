@@ -40,6 +40,11 @@ def watchlist_subject(agency: str) -> str:
     return f"kuzet.fed.hub.watchlist.{agency}"
 
 
+def search_subject(site: str) -> str:
+    """A facility's cross-site search requests (NATS request-reply; no stream keeps them)."""
+    return f"kuzet.fed.{site}.search"
+
+
 def alert_msg_id(site: str, alert_id: str, cursor: int) -> str:
     """One alert update of one facility: the same update written twice is stored once."""
     return f"{site}.{alert_id}.{cursor}"
