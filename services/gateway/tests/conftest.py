@@ -197,12 +197,15 @@ async def start_identity(tmp_path: Path, alerting: str, inference: str) -> GrpcS
 
 
 async def start_fleet(root: Path, endpoints: Endpoints) -> dict[str, GrpcServer]:
-    """The real ingest, badge, drone and traffic services (nothing registered or configured)."""
+    """The real ingest, badge, drone, traffic and federation services (nothing registered or
+    configured; federation with no NATS server, so a release that is not a hub)."""
     # Imported here: ingest pulls in FFmpeg and OpenCV, which most tests do not need.
     from kuzet.badge.config import BadgeSettings
     from kuzet.badge.server import build as build_badge
     from kuzet.drone.config import DroneSettings
     from kuzet.drone.server import build as build_drone
+    from kuzet.federation.config import FederationSettings
+    from kuzet.federation.server import build as build_federation
     from kuzet.ingest.config import IngestSettings
     from kuzet.ingest.server import build as build_ingest
     from kuzet.traffic.config import TrafficSettings
@@ -214,6 +217,7 @@ async def start_fleet(root: Path, endpoints: Endpoints) -> dict[str, GrpcServer]
         ("badge", BadgeSettings, build_badge),
         ("drone", DroneSettings, build_drone),
         ("traffic", TrafficSettings, build_traffic),
+        ("federation", FederationSettings, build_federation),
     ):
         settings = settings_cls(
             port=free_port_number(), data_dir=root / name, database_url=f"sqlite:///{root / (name + '.db')}"
@@ -301,7 +305,7 @@ async def backing(tmp_path: Path, alerting_overrides: dict[str, Any]) -> AsyncIt
 
 @pytest.fixture
 async def fleet_backing(backing: Backing, tmp_path: Path) -> AsyncIterator[Backing]:
-    """`backing` plus the real ingest, badge, drone and traffic services."""
+    """`backing` plus the real ingest, badge, drone, traffic and federation services."""
     fleet = await start_fleet(tmp_path, backing.endpoints)
     endpoints = backing.endpoints.model_copy(update={name: srv.address for name, srv in fleet.items()})
     try:

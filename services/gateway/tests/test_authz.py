@@ -57,6 +57,7 @@ MATRIX: list[tuple[str, str, Permission, Any]] = [
     ("POST", "/api/v1/galleries/g-1/people", P.PEOPLE_ENROL, {"images": ["aGVsbG8="]}),
     ("DELETE", "/api/v1/people/p-1?reason=erasure-42", P.PEOPLE_ERASE, None),
     ("POST", "/api/v1/identify", P.IDENTIFY, {"image": "aGVsbG8=", "purpose": "case 7"}),
+    ("POST", "/api/v1/federation/searches", P.SITES_SEARCH, {"image": "aGVsbG8=", "purpose": "case 7"}),
     ("GET", "/api/v1/cameras", P.CAMERAS_READ, None),
     ("GET", "/api/v1/cameras/health", P.CAMERAS_READ, None),
     ("GET", "/api/v1/cameras/cam-1", P.CAMERAS_READ, None),

@@ -32,6 +32,7 @@ from kuzet.gateway.api import (
     citations,
     drones,
     evidence,
+    federation,
     fleet,
     holds,
     identity,
@@ -151,6 +152,7 @@ def create_app(settings: GatewaySettings | None = None, *, gateway: Gateway | No
     for module in (
         alerts,
         identity,
+        federation,
         cameras,
         audit,
         fleet,

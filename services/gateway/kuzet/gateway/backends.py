@@ -14,12 +14,13 @@ from kuzet.common.grpcclient import open_channel
 from kuzet.common.tls import host_of
 from kuzet.common.v1 import audit_pb2_grpc
 from kuzet.drone.v1 import drone_pb2, drone_pb2_grpc
+from kuzet.federation.v1 import federation_pb2, federation_pb2_grpc
 from kuzet.identity.v1 import identity_pb2, identity_pb2_grpc
 from kuzet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from kuzet.traffic.v1 import traffic_pb2, traffic_pb2_grpc
 
 # Services whose audit trail an auditor can read through the gateway.
-AUDITED_SERVICES = ("alerting", "identity", "ingest", "badge", "drone", "traffic")
+AUDITED_SERVICES = ("alerting", "identity", "ingest", "badge", "drone", "traffic", "federation")
 
 # Each backing service's stub and its contract (routes check their RPC names against it).
 STUBS: dict[str, tuple[type[Any], ServiceDescriptor]] = {
@@ -37,6 +38,10 @@ STUBS: dict[str, tuple[type[Any], ServiceDescriptor]] = {
     "traffic": (
         traffic_pb2_grpc.TrafficServiceStub,
         traffic_pb2.DESCRIPTOR.services_by_name["TrafficService"],
+    ),
+    "federation": (
+        federation_pb2_grpc.FederationServiceStub,
+        federation_pb2.DESCRIPTOR.services_by_name["FederationService"],
     ),
 }
 

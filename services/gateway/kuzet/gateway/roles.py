@@ -39,6 +39,7 @@ class Permission(StrEnum):
     PEOPLE_ENROL = "people.enrol"
     PEOPLE_ERASE = "people.erase"
     IDENTIFY = "identify"  # 1:N search and 1:1 verification
+    SITES_SEARCH = "federation.search"  # a face searched in the facilities' galleries, from a hub
     CAMERAS_READ = "cameras.read"
     CAMERAS_ADMIN = "cameras.admin"  # cameras, zones, rules
     EVIDENCE_VIEW = "evidence.view"
@@ -80,6 +81,8 @@ ROLE_TABLE: dict[Permission, frozenset[str]] = {
     Permission.PEOPLE_ENROL: _R({OPERATOR, ADMIN}),
     Permission.PEOPLE_ERASE: _R({ADMIN}),
     Permission.IDENTIFY: _R({OPERATOR, INVESTIGATOR, ADMIN}),
+    # An investigation across facilities: investigators only, as federation enforces.
+    Permission.SITES_SEARCH: _R({INVESTIGATOR}),
     Permission.CAMERAS_READ: _R({OPERATOR, INVESTIGATOR, ADMIN}),
     Permission.CAMERAS_ADMIN: _R({ADMIN}),
     Permission.EVIDENCE_VIEW: _R({OPERATOR, REVIEWER, INVESTIGATOR}),

@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1", tags=["audit"], responses=error_responses(4
 
 # The gateway audits camera snapshot views itself; ingest's own trail holds its legal holds and
 # what its retention deleted.
-Service = Literal["gateway", "alerting", "identity", "ingest", "badge", "drone", "traffic"]
+Service = Literal["gateway", "alerting", "identity", "ingest", "badge", "drone", "traffic", "federation"]
 
 
 async def _gateway_trail(

@@ -71,7 +71,8 @@ class IdentifyBody(BaseModel):
     purpose: str = Field(min_length=1, max_length=2000, description="Why; kept in the audit trail")
 
 
-def _image(data: str, what: str) -> bytes:
+def decoded_image(data: str, what: str) -> bytes:
+    """A base64 photo of a request body, or 400."""
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
@@ -117,14 +118,14 @@ def _enrol(c: Call) -> pb.EnrolPersonRequest:
         external_id=body.external_id,
         display_name=body.display_name,
         consent=body.consent,
-        images=[pb.FaceImage(image=_image(d, f"images[{i}]")) for i, d in enumerate(body.images)],
+        images=[pb.FaceImage(image=decoded_image(d, f"images[{i}]")) for i, d in enumerate(body.images)],
     )
 
 
 def _identify(c: Call) -> pb.IdentifyRequest:
     body: IdentifyBody = c.body
     return pb.IdentifyRequest(
-        probe=pb.Probe(image=_image(body.image, "image")),
+        probe=pb.Probe(image=decoded_image(body.image, "image")),
         gallery_ids=body.gallery_ids,
         mode=enum_value(MODE, body.mode, "mode"),
         top_k=body.top_k,

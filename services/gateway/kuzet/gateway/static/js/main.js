@@ -14,6 +14,7 @@ import { loadTraffic } from "./traffic.js";
 import { loadCitations } from "./citations.js";
 import { loadEvidence } from "./evidence.js";
 import { loadStatistics } from "./statistics.js";
+import { loadSiteSearch } from "./sitesearch.js";
 
 const VIEWS = [
   // First: an overseer lands on the oversight alerts, the work the role exists for. Opened by the
@@ -31,6 +32,7 @@ const VIEWS = [
   { id: "drones", label: "tab.drones", perm: "drones.read", load: loadDrones },
   { id: "traffic", label: "tab.traffic", perm: "traffic.read", load: loadTraffic },
   { id: "evidence", label: "tab.evidence", perm: "recordings.read", load: loadEvidence },
+  { id: "sites-search", label: "tab.sites_search", perm: "federation.search", load: loadSiteSearch },
   { id: "citations", label: "tab.citations", perm: "citations.read", load: loadCitations },
   { id: "statistics", label: "tab.statistics", perm: ["statistics.read", "integrity.read"], load: loadStatistics },
 ];
