@@ -106,7 +106,7 @@ def test_helm_install_and_upgrade_example_region(kube_apiserver: KubeApiServer, 
         assert out.returncode == 0, out.stderr
         assert sorted(jobs) == [
             f"kuzet-{s}-migrate"
-            for s in ("alerting", "badge", "drone", "gateway", "identity", "ingest", "traffic")
+            for s in ("alerting", "badge", "drone", "federation", "gateway", "identity", "ingest", "traffic")
         ]
         status = helm(kube_apiserver, "status", "kuzet", "-n", ns, "-o", "json")
         assert json.loads(status.stdout)["info"]["status"] == "deployed"
