@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
-from typing import TypeVar
+import logging
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -32,3 +35,21 @@ async def within(seconds: float | None, awaitable: Awaitable[T]) -> T:
     """The result of ``awaitable``; TimeoutError (and ``awaitable`` cancelled) after ``seconds``."""
     async with asyncio.timeout(seconds):
         return await awaitable
+
+
+async def cancel_all(tasks: Iterable[asyncio.Task[Any]], *, every_s: float = 0.5) -> None:
+    """Cancel ``tasks`` and wait until every one has ended, cancelling again every ``every_s``.
+
+    A library's own ``wait_for`` (nats-py's ``fetch``) can still turn a cancel into the
+    TimeoutError its caller's loop suppresses: one cancel then left the federation relay running
+    and its service's stop waiting for it for good. A task that ended with an error is logged.
+    """
+    tasks = list(tasks)
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every_s)
+    for task in tasks:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("task %s ended with %r", task.get_name(), error)
