@@ -53,6 +53,30 @@ def test_a_hub_gets_its_settings_and_egress_to_its_nats_servers(monkeypatch: pyt
     ]
 
 
+def test_a_region_under_a_nation_gets_its_upstream(monkeypatch: pytest.MonkeyPatch) -> None:
+    region = Scenario(
+        "federation-region",
+        sets=(
+            "components.federation.role=hub",
+            "components.federation.siteId=north",
+            "components.federation.hubDomain=north",
+            "components.federation.upstreamDomain=nation",
+            "components.federation.facilities={north-1,north-2}",
+            "components.federation.natsUrl=nats://kuzet-nats:4222",
+            NATS_PEER,
+        ),
+    )
+    env = named(render(region), "ConfigMap", "kz-kuzet-federation-env")["data"]
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(FederationSettings)
+    assert (settings.hub_domain, settings.upstream_domain) == ("north", "nation")
+    assert (
+        "KUZET_FEDERATION_UPSTREAM_DOMAIN"
+        not in named(render(HUB), "ConfigMap", "kz-kuzet-federation-env")["data"]
+    )
+
+
 def test_without_a_nats_server_it_is_off_and_reaches_no_nats() -> None:
     docs = render(Scenario("default"))
     env = named(docs, "ConfigMap", "kz-kuzet-federation-env")["data"]
@@ -81,6 +105,15 @@ def test_without_a_nats_server_it_is_off_and_reaches_no_nats() -> None:
             "not both",
         ),
         (("components.federation.siteId=site.a",), "siteId"),
+        (("components.federation.upstreamDomain=nation",), "only a hub"),
+        (
+            (
+                "components.federation.role=hub",
+                "components.federation.facilities={a}",
+                "components.federation.upstreamDomain=hub",
+            ),
+            "not this hub's own domain",
+        ),
     ],
 )
 def test_bad_federation_values_fail_the_render(sets: tuple[str, ...], message: str) -> None:

@@ -327,6 +327,12 @@ KUZET_GATEWAY_TRUSTED_PROXIES: {{ toJson . | quote }}
 {{- if and (eq $role "hub") (not $c.facilities) (include "kuzet.federationNats" .) }}
 {{- fail "components.federation.facilities: a hub sources at least one facility" }}
 {{- end }}
+{{- if and $c.upstreamDomain (ne $role "hub") }}
+{{- fail "components.federation.upstreamDomain: only a hub (a region under its nation) has one; a facility names its hub in hubDomain" }}
+{{- end }}
+{{- if and $c.upstreamDomain (eq $c.upstreamDomain ($c.hubDomain | default "hub")) }}
+{{- fail "components.federation.upstreamDomain: the hub above this one, not this hub's own domain (hubDomain)" }}
+{{- end }}
 {{- if and (eq $role "facility") (eq ($c.siteId | default "site-1") ($c.hubDomain | default "hub")) }}
 {{- fail "components.federation: a facility's siteId is its own JetStream domain and must differ from hubDomain" }}
 {{- end }}
@@ -337,6 +343,9 @@ KUZET_FEDERATION_FACILITIES: {{ $c.facilities | default list | toJson | quote }}
 KUZET_FEDERATION_AUDIT_SERVICES: {{ $c.auditServices | default list | toJson | quote }}
 {{- with $c.natsUrl }}
 KUZET_FEDERATION_NATS_URL: {{ . | quote }}
+{{- end }}
+{{- with $c.upstreamDomain }}
+KUZET_FEDERATION_UPSTREAM_DOMAIN: {{ . | quote }}
 {{- end }}
 {{- end -}}
 

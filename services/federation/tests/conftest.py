@@ -69,7 +69,11 @@ async def start_release(
     *,
     facilities: list[str] | None = None,
     inference_address: str = "",
+    hub_domain: str = HUB,
+    upstream: str = "",
 ) -> Release:
+    """A facility's release, or with ``facilities`` a hub's (whose own domain is ``hub_domain``;
+    a region under the hub ``upstream``)."""
     data_dir = workdir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     alerting_settings = AlertingSettings(
@@ -95,6 +99,8 @@ async def start_release(
         site_id=site,
         nats_url=nats_server.url,
         facilities=facilities or [],
+        hub_domain=hub_domain,
+        upstream_domain=upstream,
         data_dir=data_dir,
         audit_services=["alerting"],
         audit_interval_s=0.2,

@@ -25,6 +25,21 @@ def test_facilities_are_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings(FederationSettings).facilities == ["site-a", "site-b"]
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"upstream_domain": "nation"}, "a hub's"),
+        ({"role": "hub", "hub_domain": "north", "upstream_domain": "north"}, "not this hub's own"),
+        ({"role": "hub", "upstream_domain": "nat.ion"}, "UPSTREAM_DOMAIN"),
+    ],
+)
+def test_an_upstream_is_a_hubs_and_another_hubs(fields: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(FederationSettings, **fields)
+    region = load_settings(FederationSettings, role="hub", hub_domain="north", upstream_domain="nation")
+    assert region.upstream_domain == "nation"
+
+
 def test_federation_is_off_without_a_nats_server() -> None:
     assert load_settings(FederationSettings).nats_url == ""
 

@@ -26,7 +26,7 @@ from kuzet.federation.server import build as build_federation
 from kuzet.federation.watchlist import WatchlistChange, WatchlistSpec, publish_change
 from kuzet.identity.v1 import identity_pb2, identity_pb2_grpc
 
-from .conftest import SERVICE, SITES, Federation, Release, md
+from .conftest import HUB, SERVICE, SITES, Federation, Release, md
 
 pytestmark = pytest.mark.slow
 
@@ -195,6 +195,37 @@ WATCHLIST = WatchlistSpec(
 IDENTITY_ADMIN = Caller("admin-fac", "prison", frozenset({"admin"}))
 
 
+async def create_national_watchlist(stub: identity_pb2_grpc.IdentityServiceStub) -> str:
+    """WATCHLIST at a hub's identity; its gallery id."""
+    created = await stub.CreateGallery(
+        identity_pb2.CreateGalleryRequest(
+            name=WATCHLIST.name,
+            kind=identity_pb2.GALLERY_KIND_WATCHLIST,
+            purpose=WATCHLIST.purpose,
+            legal_basis=WATCHLIST.legal_basis,
+            owner=WATCHLIST.owner,
+            expires_at=to_timestamp(datetime.fromisoformat(WATCHLIST.expires_at)),
+            required_reviewers=WATCHLIST.required_reviewers,
+        )
+    )
+    return created.gallery.gallery_id
+
+
+async def enrol_wanted(
+    stub: identity_pb2_grpc.IdentityServiceStub, gallery_id: str, external_id: str
+) -> identity_pb2.EnrolPersonResponse:
+    enrolled = await stub.EnrolPerson(
+        identity_pb2.EnrolPersonRequest(
+            gallery_id=gallery_id,
+            external_id=external_id,
+            display_name="Wanted person",
+            images=[identity_pb2.FaceImage(image=face_photos()["obama"][0].read_bytes())],
+        )
+    )
+    assert enrolled.results[0].accepted
+    return enrolled
+
+
 async def facility_watchlist(release: Release) -> dict[str, int]:
     """External id -> enrolled image count of the facility's copy of the national watchlist."""
     assert release.identity is not None
@@ -228,8 +259,8 @@ async def test_watchlist_changes_at_the_hub_reach_both_facilities(federation: Fe
     )
 
     federation.link.cut()
-    await publish_change(hub_js, enrol)
-    await publish_change(hub_js, enrol)  # a retried publish is stored once
+    await publish_change(hub_js, HUB, enrol)
+    await publish_change(hub_js, HUB, enrol)  # a retried publish is stored once
 
     async def enrolled(release: Release) -> bool:
         return await facility_watchlist(release) == {"W-2026-0117": 1}
@@ -251,7 +282,7 @@ async def test_watchlist_changes_at_the_hub_reach_both_facilities(federation: Fe
         external_id="W-2026-0117",
         reason="warrant withdrawn",
     )
-    await publish_change(hub_js, remove)
+    await publish_change(hub_js, HUB, remove)
 
     async def removed(release: Release) -> bool:
         return await facility_watchlist(release) == {}
@@ -268,28 +299,9 @@ async def test_an_enrolment_at_the_hubs_identity_reaches_both_facilities(federat
     channel = open_channel(hub.identity.address, audience="identity", caller=IDENTITY_ADMIN)
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     try:
-        created = await stub.CreateGallery(
-            identity_pb2.CreateGalleryRequest(
-                name=WATCHLIST.name,
-                kind=identity_pb2.GALLERY_KIND_WATCHLIST,
-                purpose=WATCHLIST.purpose,
-                legal_basis=WATCHLIST.legal_basis,
-                owner=WATCHLIST.owner,
-                expires_at=to_timestamp(datetime.fromisoformat(WATCHLIST.expires_at)),
-                required_reviewers=2,
-            )
-        )
+        gallery_id = await create_national_watchlist(stub)
         federation.link.cut()
-        photo = face_photos()["obama"][0].read_bytes()
-        enrolled = await stub.EnrolPerson(
-            identity_pb2.EnrolPersonRequest(
-                gallery_id=created.gallery.gallery_id,
-                external_id="W-2026-0200",
-                display_name="Wanted person",
-                images=[identity_pb2.FaceImage(image=photo)],
-            )
-        )
-        assert enrolled.results[0].accepted
+        enrolled = await enrol_wanted(stub, gallery_id, "W-2026-0200")
 
         async def holds(release: Release, expected: dict[str, int]) -> bool:
             return await facility_watchlist(release) == expected

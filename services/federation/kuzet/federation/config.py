@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from kuzet.common.config import ServiceSettings
@@ -34,7 +34,17 @@ class FederationSettings(ServiceSettings):
         description="this release's own NATS server (a facility's is a leaf node of the hub's); empty: a "
         "release on its own, federation off (the service only answers health checks)",
     )
-    hub_domain: str = Field(default="hub", pattern=SITE_PATTERN, description="the hub's JetStream domain")
+    hub_domain: str = Field(
+        default="hub",
+        pattern=SITE_PATTERN,
+        description="the hub's JetStream domain: at a facility its hub's, at a hub its own",
+    )
+    upstream_domain: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9_-]{1,64})?$",
+        description="hub only: the JetStream domain of the hub above this one (a region's nation), whose "
+        "watchlist changes this hub applies to its identity and so passes on to its facilities; empty: none",
+    )
     facilities: list[str] = Field(
         default_factory=list,
         description="hub only: the facility sites whose streams the hub sources (a JSON list)",
@@ -93,6 +103,14 @@ class FederationSettings(ServiceSettings):
         "release's identity (each audited by identity here, and by federation at the hub)",
     )
     retry_s: float = Field(default=1.0, gt=0, description="pause before a failed step is tried again")
+
+    @model_validator(mode="after")
+    def _chain(self) -> FederationSettings:
+        if self.upstream_domain and self.role != "hub":
+            raise ValueError("upstream_domain is a hub's (a region's nation); a facility has its hub_domain")
+        if self.upstream_domain == self.hub_domain:
+            raise ValueError("upstream_domain must be another hub's domain, not this hub's own")
+        return self
 
     @field_validator("facilities")
     @classmethod

@@ -26,7 +26,8 @@ def free_port() -> int:
 
 
 class NatsServer:
-    """One release's nats-server, JetStream in ``domain``; a leaf node of ``leaf_remote`` if given."""
+    """One release's nats-server, JetStream in ``domain``; a leaf node of ``leaf_remote`` if given,
+    listening for leaf nodes of its own with ``leaf_listen`` (a region: both)."""
 
     def __init__(
         self,
@@ -41,17 +42,15 @@ class NatsServer:
         self.port = free_port()
         self.leaf_port = free_port() if leaf_listen else 0
         workdir.mkdir(parents=True, exist_ok=True)
-        leaf = ""
+        parts = []
         if leaf_listen:
             # Leaf nodes learn the advertised address and reconnect there: the WAN link's, so that
             # a cut link stays cut.
-            leaf = (
-                f"leafnodes {{ listen: 127.0.0.1:{self.leaf_port}, advertise: '127.0.0.1:{leaf_advertise}' }}"
-            )
-        elif leaf_remote:
-            leaf = (
-                f"leafnodes {{ reconnect: 1, remotes: [ {{ url: 'nats-leaf://127.0.0.1:{leaf_remote}' }} ] }}"
-            )
+            advertise = leaf_advertise or self.leaf_port
+            parts.append(f"listen: 127.0.0.1:{self.leaf_port}, advertise: '127.0.0.1:{advertise}'")
+        if leaf_remote:
+            parts.append(f"reconnect: 1, remotes: [ {{ url: 'nats-leaf://127.0.0.1:{leaf_remote}' }} ]")
+        leaf = f"leafnodes {{ {', '.join(parts)} }}" if parts else ""
         self.config = workdir / "nats.conf"
         self.config.write_text(
             f"listen: 127.0.0.1:{self.port}\nserver_name: {domain}\n"

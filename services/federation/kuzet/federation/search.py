@@ -9,7 +9,8 @@ federation service's audit trail before anything is returned.
 
 Facility (``SiteSearchResponder``): verifies the caller token that travels in the request's
 headers (audience ``federation``; a hub's federation service key must be in the facility's JWKS)
-and calls its own identity's ``Identify`` in investigation mode as ``<subject>@<hub>``, so the
+and calls its own identity's ``Identify`` in investigation mode as ``<subject>@<hub>`` (the
+name the hub signed into the token, so a search of a nation through a region is the nation's), so the
 facility's identity records the search, its purpose and the hub user in its own trail, as it
 records its own investigators' searches. The facility's galleries never leave it: only the
 candidates of this one search do.
@@ -64,11 +65,10 @@ def search_purpose(purpose: str, hub: str, search_id: str) -> str:
 class SiteSearchResponder:
     """Facility: answers the hub's searches with this release's identity."""
 
-    def __init__(self, nc: NATS, identity: grpc.aio.Channel, site: str, hub: str) -> None:
+    def __init__(self, nc: NATS, identity: grpc.aio.Channel, site: str) -> None:
         self.nc = nc
         self.identity = identity_pb2_grpc.IdentityServiceStub(identity)
         self.site = site
-        self.hub = hub
         self.answered = 0
 
     async def run(self) -> None:
@@ -94,19 +94,20 @@ class SiteSearchResponder:
         except DecodeError:
             return self._failed("the request is not a kuzet.federation.v1.SiteSearchRequest")
         except KuzetError as exc:
-            log.warning("search from %s refused: %s", self.hub, exc)
+            log.warning("a hub's search refused: %s", exc)
             return self._failed(f"{type(exc).__name__}: {exc}")
 
     async def _search(self, caller: Caller, request: pb.SiteSearchRequest) -> pb.SiteResult:
         if caller.is_anonymous:
             raise Unauthenticated("the request carries no caller")
+        if "@" not in caller.subject:
+            raise PermissionDenied("a search from a hub names its user as <subject>@<hub>")
         caller.require_role("investigator")
         if not caller.sees_site(caller.agency, self.site):
             raise PermissionDenied(f"site {self.site} is outside {caller.subject}'s sites")
-        # The hub's user, named by the hub this facility is joined to (not by the request), and
-        # nothing more than an investigator here.
+        # Nothing more than an investigator here, whatever else the token says.
         remote = Caller(
-            subject=f"{caller.subject}@{self.hub}",
+            subject=caller.subject,
             agency=caller.agency,
             roles=frozenset({"investigator"}),
             sites=caller.sites,
@@ -115,7 +116,7 @@ class SiteSearchResponder:
             probe=identity_pb2.Probe(image=request.image),
             mode=identity_pb2.MATCH_MODE_INVESTIGATION,
             top_k=request.top_k,
-            purpose=search_purpose(request.purpose, self.hub, request.search_id),
+            purpose=search_purpose(request.purpose, request.hub, request.search_id),
         )
         try:
             with calling_as(remote):
@@ -178,7 +179,15 @@ class SiteSearcher(federation_pb2_grpc.FederationServiceServicer):
             hub=self.hub,
             search_id=search_id,
         )
-        headers = dict(caller_metadata(caller, audience=AUDIENCE))
+        # The hub's name goes into the signed subject, so a facility (searched through any region
+        # between) records who searched from where, and nobody can relabel it.
+        remote = Caller(
+            subject=f"{caller.subject}@{self.hub}",
+            agency=caller.agency,
+            roles=caller.roles & {"investigator"},
+            sites=caller.sites,
+        )
+        headers = dict(caller_metadata(remote, audience=AUDIENCE))
         data = ask.SerializeToString()
         results = await asyncio.gather(*(self._ask(nc, site, data, headers) for site in sites))
         entry = await self.audit.record(

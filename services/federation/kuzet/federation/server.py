@@ -3,14 +3,14 @@ the rest of its work is background tasks.
 
 At a facility: the alert follower, the audit heads, the watchlist applier and the answerer of the
 hub's cross-site searches. At a hub: the alert relay, the source kicker, the watchlist forwarder
-(the hub identity's watchlist changes into the hub's watchlist stream) and ``SearchSites``. Both
-ends first make sure their JetStream streams exist (kuzet.federation.streams).
+(the hub identity's watchlist changes into the hub's watchlist stream) and ``SearchSites``; at a
+region hub under a nation, also the applier of the nation's watchlist changes. Both ends first
+make sure their JetStream streams exist (kuzet.federation.streams).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -27,6 +27,7 @@ from kuzet.common.db import Database
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.grpcserver import GrpcServer, ServiceSpec
 from kuzet.common.runner import run_service
+from kuzet.common.waiting import cancel_all
 from kuzet.federation import streams
 from kuzet.federation.auditheads import AuditHeads
 from kuzet.federation.config import FederationSettings
@@ -93,7 +94,11 @@ async def build(
         max_age_s = settings.max_age_days * DAY_S
         if settings.role == "hub":
             configs = streams.hub_streams(
-                settings.facilities, duplicate_window_s=settings.duplicate_window_s, max_age_s=max_age_s
+                settings.facilities,
+                hub=settings.hub_domain,
+                upstream=settings.upstream_domain,
+                duplicate_window_s=settings.duplicate_window_s,
+                max_age_s=max_age_s,
             )
             await streams.ensure_streams(js, configs)
             server.sources = SourceKicker(
@@ -109,8 +114,15 @@ async def build(
             )
             jobs.extend([server.relay.run(), server.sources.run()])
             if settings.forward_watchlists:
-                server.forwarder = WatchlistForwarder(identity, js, retry_s=settings.retry_s)
+                server.forwarder = WatchlistForwarder(
+                    identity, js, settings.hub_domain, retry_s=settings.retry_s
+                )
                 jobs.append(server.forwarder.run())
+            if settings.upstream_domain and settings.apply_watchlists:
+                server.watchlists = WatchlistApplier(
+                    identity, js, stream=streams.WATCHLIST_UP, retry_s=settings.retry_s
+                )
+                jobs.append(server.watchlists.run())
         else:
             await streams.ensure_streams(
                 js,
@@ -128,18 +140,12 @@ async def build(
                 server.watchlists = WatchlistApplier(identity, js, retry_s=settings.retry_s)
                 jobs.append(server.watchlists.run())
             if settings.answer_searches:
-                server.searches = SiteSearchResponder(
-                    server.nats, identity, settings.site_id, settings.hub_domain
-                )
+                server.searches = SiteSearchResponder(server.nats, identity, settings.site_id)
                 jobs.append(server.searches.run())
         tasks.extend(asyncio.create_task(job) for job in jobs)
 
     async def stop() -> None:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(tasks)
         if server.nats is not None:
             await server.nats.close()
         await alerting.close()

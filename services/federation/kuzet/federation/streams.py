@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 ALERTS = "KUZET_FED_ALERTS"
 AUDIT = "KUZET_FED_AUDIT"
 WATCHLIST = "KUZET_FED_WATCHLIST"
+# At a region hub under a nation: the nation's watchlist changes, mirrored to be applied to the
+# region's identity (and so forwarded to the region's facilities as the region's own).
+WATCHLIST_UP = "KUZET_FED_WATCHLIST_UP"
 
 # Headers: the facility alerting's update-log cursor (where a restarted follower resumes) and
 # the JetStream de-duplication id.
@@ -36,8 +39,10 @@ def audit_subject(site: str, service: str) -> str:
     return f"kuzet.fed.{site}.audit.{service}"
 
 
-def watchlist_subject(agency: str) -> str:
-    return f"kuzet.fed.hub.watchlist.{agency}"
+def watchlist_subject(hub: str, agency: str) -> str:
+    # The hub's domain in it: a region's and its nation's streams, joined by a leaf connection,
+    # must not capture each other's changes.
+    return f"kuzet.fed.{hub}.watchlist.{agency}"
 
 
 def search_subject(site: str) -> str:
@@ -73,32 +78,44 @@ def facility_streams(
             duplicate_window=duplicate_window_s,
             max_age=max_age_s,
         ),
-        StreamConfig(
-            name=WATCHLIST,
-            mirror=StreamSource(name=WATCHLIST, external=ExternalStream(api=api_prefix(hub_domain))),
-            max_age=max_age_s,
-        ),
+        watchlist_mirror(WATCHLIST, hub_domain, max_age_s=max_age_s),
     ]
 
 
-def hub_streams(facilities: list[str], *, duplicate_window_s: float, max_age_s: float) -> list[StreamConfig]:
-    """What the hub's server holds: every facility's alerts and audit heads, and its own watchlist changes."""
+def hub_streams(
+    facilities: list[str], *, hub: str, upstream: str = "", duplicate_window_s: float, max_age_s: float
+) -> list[StreamConfig]:
+    """What the hub's server holds: every facility's alerts and audit heads (sourced straight from
+    each facility, through any region between), its own watchlist changes and, under an
+    ``upstream`` hub (a region under its nation), that hub's watchlist changes."""
 
     def sources(stream: str) -> list[StreamSource]:
         return [
             StreamSource(name=stream, external=ExternalStream(api=api_prefix(site))) for site in facilities
         ]
 
-    return [
+    configs = [
         StreamConfig(name=ALERTS, sources=sources(ALERTS), max_age=max_age_s),
         StreamConfig(name=AUDIT, sources=sources(AUDIT), max_age=max_age_s),
         StreamConfig(
             name=WATCHLIST,
-            subjects=[watchlist_subject("*")],
+            subjects=[watchlist_subject(hub, "*")],
             duplicate_window=duplicate_window_s,
             max_age=max_age_s,
         ),
     ]
+    if upstream:
+        configs.append(watchlist_mirror(WATCHLIST_UP, upstream, max_age_s=max_age_s))
+    return configs
+
+
+def watchlist_mirror(name: str, hub: str, *, max_age_s: float) -> StreamConfig:
+    """``hub``'s watchlist changes, mirrored into this server (they arrive in order after a cut)."""
+    return StreamConfig(
+        name=name,
+        mirror=StreamSource(name=WATCHLIST, external=ExternalStream(api=api_prefix(hub))),
+        max_age=max_age_s,
+    )
 
 
 async def ensure_streams(js: JetStreamContext, configs: list[StreamConfig]) -> None:

@@ -114,8 +114,10 @@ class WatchlistChange:
         return cls(**body)
 
 
-async def publish_change(js: JetStreamContext, change: WatchlistChange, *, identity_seq: int = 0) -> int:
-    """Hub: write a change into the watchlist stream; its stream sequence. The same change
+async def publish_change(
+    js: JetStreamContext, hub: str, change: WatchlistChange, *, identity_seq: int = 0
+) -> int:
+    """Hub ``hub``: write a change into its watchlist stream; its stream sequence. The same change
     published twice (a retried call; the forwarder re-sending identity change ``identity_seq``)
     is stored once."""
     change.validate()
@@ -124,7 +126,7 @@ async def publish_change(js: JetStreamContext, change: WatchlistChange, *, ident
     if identity_seq:
         # By sequence number, not content: the same entry enrolled again later is a new change.
         headers = {streams.MSG_ID_HEADER: f"identity.{identity_seq}", IDENTITY_SEQ_HEADER: str(identity_seq)}
-    ack = await js.publish(streams.watchlist_subject(change.agency), data, headers=headers)
+    ack = await js.publish(streams.watchlist_subject(hub, change.agency), data, headers=headers)
     return int(ack.seq)
 
 
@@ -187,9 +189,12 @@ def from_identity(change: pb.WatchlistChange) -> WatchlistChange | None:
 class WatchlistForwarder:
     """Hub: the hub identity's watchlist changes into the hub's watchlist stream, in order."""
 
-    def __init__(self, identity: grpc.aio.Channel, js: JetStreamContext, *, retry_s: float = 1.0) -> None:
+    def __init__(
+        self, identity: grpc.aio.Channel, js: JetStreamContext, hub: str, *, retry_s: float = 1.0
+    ) -> None:
         self.identity = identity_pb2_grpc.IdentityServiceStub(identity)
         self.js = js
+        self.hub = hub
         self.retry_s = retry_s
         self.forwarded = 0
 
@@ -220,7 +225,7 @@ class WatchlistForwarder:
                     async for response in self.identity.WatchWatchlistChanges(request):
                         message = from_identity(response.change)
                         if message is not None:
-                            await publish_change(self.js, message, identity_seq=response.change.seq)
+                            await publish_change(self.js, self.hub, message, identity_seq=response.change.seq)
                             self.forwarded += 1
                 except asyncio.CancelledError:
                     raise
@@ -239,18 +244,27 @@ def _timestamp(iso: str) -> Timestamp | None:
 
 
 class WatchlistApplier:
-    """Facility: the mirrored hub changes into this release's identity, in order."""
+    """Facility (and a region under its nation): the mirrored hub changes into this release's
+    identity, in order, from ``stream``."""
 
-    def __init__(self, identity: grpc.aio.Channel, js: JetStreamContext, *, retry_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        identity: grpc.aio.Channel,
+        js: JetStreamContext,
+        *,
+        stream: str = streams.WATCHLIST,
+        retry_s: float = 1.0,
+    ) -> None:
         self.identity = identity_pb2_grpc.IdentityServiceStub(identity)
         self.js = js
+        self.stream = stream
         self.retry_s = retry_s
 
     async def run(self) -> None:
         while True:
             try:
                 await self.js.add_consumer(
-                    streams.WATCHLIST,
+                    self.stream,
                     ConsumerConfig(
                         durable_name=DURABLE,
                         deliver_policy=DeliverPolicy.ALL,
@@ -259,7 +273,7 @@ class WatchlistApplier:
                         max_ack_pending=1,
                     ),
                 )
-                subscription = await self.js.pull_subscribe_bind(durable=DURABLE, stream=streams.WATCHLIST)
+                subscription = await self.js.pull_subscribe_bind(durable=DURABLE, stream=self.stream)
                 while True:
                     try:
                         messages = await subscription.fetch(1, timeout=1.0)
