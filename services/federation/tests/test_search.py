@@ -9,7 +9,7 @@ from datetime import timedelta
 import grpc
 import pytest
 
-from kuzet.common.caller import Caller
+from kuzet.common.caller import Caller, caller_metadata
 from kuzet.common.grpcclient import open_channel
 from kuzet.common.testdata import face_photos
 from kuzet.common.timeutil import to_timestamp, utcnow
@@ -196,10 +196,30 @@ async def test_bad_searches_are_refused_and_reach_no_facility(
 async def test_a_facility_refuses_a_request_without_a_valid_caller(federation: Federation) -> None:
     a = federation.facilities[SITE_A]
     assert a.federation.searches is not None
-    request = pb.SiteSearchRequest(image=probe(), purpose=PURPOSE, hub=HUB, search_id="s-1")
-    unsigned = await a.federation.searches.answer(request.SerializeToString(), {})
-    assert unsigned.status == pb.SITE_STATUS_FAILED
-    garbage = await a.federation.searches.answer(b"\xff\xff", {})
-    assert garbage.status == pb.SITE_STATUS_FAILED
+    data = pb.SiteSearchRequest(image=probe(), purpose=PURPOSE, hub=HUB, search_id="s-1").SerializeToString()
+    from_hub = dict(
+        caller_metadata(
+            Caller(f"{INVESTIGATOR.subject}@{HUB}", "prison", INVESTIGATOR.roles), audience=AUDIENCE
+        )
+    )
+    # Not named by a hub (a token minted for a local user), or not an investigator.
+    local = dict(caller_metadata(INVESTIGATOR, audience=AUDIENCE))
+    operator = dict(
+        caller_metadata(Caller(f"op-1@{HUB}", "prison", frozenset({"operator"})), audience=AUDIENCE)
+    )
+    cases = [
+        (data, {}, "no caller"),
+        (data, local, "<subject>@<hub>"),
+        (data, operator, "investigator"),
+        (b"\xff\xff", from_hub, "not a kuzet.federation.v1.SiteSearchRequest"),
+    ]
+    for payload, headers, message in cases:
+        refused = await a.federation.searches.answer(payload, headers)
+        assert refused.status == pb.SITE_STATUS_FAILED, message
+        assert message in refused.message
     assert a.identity is not None
     assert await audit_records(a.identity.address, "identity", "identity.search") == []
+    # The same request with a hub's caller is answered (and is then on record).
+    answered = await a.federation.searches.answer(data, from_hub)
+    assert answered.status == pb.SITE_STATUS_OK, answered.message
+    assert len(await audit_records(a.identity.address, "identity", "identity.search")) == 1

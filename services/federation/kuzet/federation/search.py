@@ -197,6 +197,10 @@ class SiteSearcher(federation_pb2_grpc.FederationServiceServicer):
         )
         return pb.SearchSitesResponse(results=results, audit_seq=entry.seq)
 
+    @staticmethod
+    def _unreachable(site: str, why: str) -> pb.SiteResult:
+        return pb.SiteResult(site=site, status=pb.SITE_STATUS_UNREACHABLE, message=f"{why}: not searched")
+
     def _sites(self, caller: Caller, asked: list[str]) -> list[str]:
         if not asked:
             sites = [s for s in self.facilities if caller.sees_site(caller.agency, s)]
@@ -218,12 +222,10 @@ class SiteSearcher(federation_pb2_grpc.FederationServiceServicer):
             reply = await nc.request(
                 streams.search_subject(site), data, timeout=self.timeout_s, headers=headers
             )
-        except (NoRespondersError, NatsTimeout):
-            return pb.SiteResult(
-                site=site,
-                status=pb.SITE_STATUS_UNREACHABLE,
-                message=f"no answer within {self.timeout_s:g} s: not searched",
-            )
+        except NoRespondersError:
+            return self._unreachable(site, "its federation service cannot be reached")
+        except NatsTimeout:
+            return self._unreachable(site, f"no answer within {self.timeout_s:g} s")
         try:
             result = pb.SiteResult.FromString(reply.data)
         except DecodeError:
